@@ -1,0 +1,294 @@
+//! Command-line definitions (clap). Only parsing lives here; commands are in `commands`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const ABOUT: &str = "A local control plane for coding-agent CLIs running as tmux workers.
+
+You choose the provider and model; AgentPool spawns the worker, lets you observe, steer,
+interrupt and terminate it, and collects its transcript, result and diff.";
+
+const AFTER: &str = "Examples:
+  agentpool smoke --provider fake-question --repo . --json
+  agentpool inventory --json
+  cat task.md | agentpool spawn --provider fake-question --repo . --task-stdin --json
+  agentpool observe <session-id> --wait-for question,completed --timeout 60 --json
+  agentpool send <session-id> \"Inspect migrations first.\" --json
+  agentpool collect <session-id> --json
+  agentpool terminate <session-id> --json
+
+Every command accepts --json: compact JSON on stdout, and on failure one
+{\"error\": {\"code\", \"message\", \"details\"}} envelope. Exit codes: 0 ok, 1 error, 2 usage.";
+
+/// The `agentpool` command line.
+#[derive(Debug, Parser)]
+#[command(name = "agentpool", version, about = ABOUT, after_help = AFTER, propagate_version = true)]
+pub struct Cli {
+    /// Emit JSON (compact, one document on stdout).
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a short commented config file.
+    #[command(after_help = "Examples:\n  agentpool init\n  agentpool init --dry-run --json")]
+    Init(InitArgs),
+    /// List configured provider ids.
+    #[command(after_help = "Examples:\n  agentpool providers --json")]
+    Providers,
+    /// List providers with install, auth, model and usage state.
+    #[command(after_help = "Examples:\n  agentpool inventory --json")]
+    Inventory,
+    /// Spawn one worker with an explicitly chosen provider.
+    #[command(after_help = "Examples:\n  cat task.md | agentpool spawn --provider codex-cli --repo . --task-stdin --json\n  agentpool spawn --provider fake-question --task \"Ask one question.\" --json")]
+    Spawn(SpawnArgs),
+    /// Observe a worker's state, optionally waiting for an event or state.
+    #[command(after_help = "Examples:\n  agentpool observe <session-id> --json\n  agentpool observe <session-id> --wait-for question,completed --timeout 60 --detail excerpt --json")]
+    Observe(ObserveArgs),
+    /// Send one message to a worker and submit it.
+    #[command(after_help = "Examples:\n  agentpool send <session-id> \"Continue.\" --json\n  echo \"Use the second option.\" | agentpool send <session-id> --stdin --json")]
+    Send(SendArgs),
+    /// Send raw keys (only when `policy.allow_raw_keys` is true).
+    #[command(after_help = "Examples:\n  agentpool keys <session-id> Escape --json")]
+    Keys(KeysArgs),
+    /// Interrupt a worker (Ctrl-C).
+    #[command(after_help = "Examples:\n  agentpool interrupt <session-id> --json\n  agentpool interrupt <session-id> --dry-run --json")]
+    Interrupt(InterruptArgs),
+    /// Print the command that attaches a terminal to a worker.
+    #[command(after_help = "Examples:\n  agentpool attach <session-id>")]
+    Attach(SessionArg),
+    /// List a worker's artifact files.
+    #[command(after_help = "Examples:\n  agentpool artifacts <session-id> --json")]
+    Artifacts(SessionArg),
+    /// Read a page or the tail of a worker's transcript.
+    #[command(after_help = "Examples:\n  agentpool transcript <session-id> --tail-lines 80\n  agentpool transcript <session-id> --offset 0 --limit 4000 --json")]
+    Transcript(TranscriptArgs),
+    /// Collect result, summary, git status and diff.
+    #[command(after_help = "Examples:\n  agentpool collect <session-id> --json\n  agentpool collect <session-id> --detail excerpt --json")]
+    Collect(CollectArgs),
+    /// Terminate a worker (idempotent).
+    #[command(after_help = "Examples:\n  agentpool terminate <session-id> --json\n  agentpool terminate <session-id> --dry-run --json")]
+    Terminate(TerminateArgs),
+    /// List sessions, newest first, bounded by default.
+    #[command(after_help = "Examples:\n  agentpool sessions --json\n  agentpool sessions --state running,awaiting_user_input --limit 10 --json")]
+    Sessions(SessionsArgs),
+    /// Inspect one session.
+    #[command(subcommand, after_help = "Examples:\n  agentpool session show <session-id> --json")]
+    Session(SessionCommand),
+    /// Run the fake-provider smoke: spawn, question, answer, completion, collect, terminate.
+    #[command(after_help = "Examples:\n  agentpool smoke --provider fake-question --repo . --json")]
+    Smoke(SmokeArgs),
+    /// Internal: run a built-in worker program inside a tmux pane.
+    #[command(name = "__worker", hide = true)]
+    Worker { provider_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Config file to write (default: the resolved config path).
+    #[arg(long)]
+    pub path: Option<PathBuf>,
+    /// Back up and overwrite an existing file.
+    #[arg(long, visible_alias = "yes")]
+    pub force: bool,
+    /// Show what would be written without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    /// Explicit provider id (see `agentpool providers`).
+    #[arg(long)]
+    pub provider: String,
+    /// The worker's task.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Read the task from stdin.
+    #[arg(long, visible_alias = "stdin")]
+    pub task_stdin: bool,
+    /// Repository (or directory) the worker runs in.
+    #[arg(long, default_value = ".")]
+    pub repo: String,
+    /// explorer, reviewer, implementer, tester or custom.
+    #[arg(long, default_value = "explorer")]
+    pub role: String,
+    /// Runtime (tmux). Defaults to config.
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// read_only, shared or worktree.
+    #[arg(long, default_value = "read_only")]
+    pub isolation: String,
+    /// Model id; defaults to the provider's configured default.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Account label recorded with the session.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Advisory allowed file (repeatable).
+    #[arg(long = "allowed-file")]
+    pub allowed_files: Vec<String>,
+    /// Cancel the worker on the next operation after this many seconds.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_runtime_seconds: Option<i64>,
+    /// Maximum number of messages AgentPool will send.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_turns: Option<i64>,
+    /// interactive, autonomous or human_visible.
+    #[arg(long, default_value = "interactive")]
+    pub supervision: String,
+    /// provider_default, send_after_launch or arg.
+    #[arg(long, default_value = "provider_default")]
+    pub initial_prompt_mode: String,
+    /// Reasoning effort override, e.g. high.
+    #[arg(long)]
+    pub reasoning_effort: Option<String>,
+    /// Service tier override, e.g. priority.
+    #[arg(long)]
+    pub service_tier: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionArg {
+    /// Session id (`ap_…`).
+    pub session_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ObserveArgs {
+    /// Session id (`ap_…`).
+    pub session_id: String,
+    /// Comma-separated events or states to wait for (question, approval, completed, …).
+    #[arg(long)]
+    pub wait_for: Option<String>,
+    /// Seconds to wait; 0 captures once.
+    #[arg(long, default_value = "0", allow_negative_numbers = true)]
+    pub timeout: f64,
+    /// summary, excerpt or full.
+    #[arg(long, default_value = "summary")]
+    pub detail: String,
+    /// History lines to capture.
+    #[arg(long)]
+    pub max_lines: Option<usize>,
+    /// Also write the JSON payload to this file.
+    #[arg(long, visible_alias = "output-file")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Session id (`ap_…`).
+    pub session_id: String,
+    /// Message to send ("" presses Enter). Omit with --stdin.
+    pub message: Option<String>,
+    /// Read the message from stdin.
+    #[arg(long)]
+    pub stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Session id (`ap_…`).
+    pub session_id: String,
+    /// tmux key names (Enter, Escape, C-c, Up, …).
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InterruptArgs {
+    /// Session id (`ap_…`).
+    pub session_id: String,
+    /// Say what would happen without sending Ctrl-C.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TranscriptArgs {
+    /// Session id (`ap_…`).
+    pub session_id: String,
+    /// Byte offset of the page.
+    #[arg(long, default_value = "0", allow_negative_numbers = true)]
+    pub offset: i64,
+    /// Page size in bytes.
+    #[arg(long, default_value = "4000", allow_negative_numbers = true)]
+    pub limit: i64,
+    /// Return the last N lines instead of a page.
+    #[arg(long, allow_negative_numbers = true)]
+    pub tail_lines: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Session id (`ap_…`).
+    pub session_id: String,
+    /// summary, excerpt or full.
+    #[arg(long, default_value = "summary")]
+    pub detail: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TerminateArgs {
+    /// Session id (`ap_…`).
+    pub session_id: String,
+    /// Say what would happen without stopping anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    /// Comma-separated states (running, completed, …).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Page size (1-500).
+    #[arg(long, default_value = "50", allow_negative_numbers = true)]
+    pub limit: i64,
+    /// Page offset.
+    #[arg(long, default_value = "0", allow_negative_numbers = true)]
+    pub offset: i64,
+    /// The N most recent sessions.
+    #[arg(long, allow_negative_numbers = true)]
+    pub recent: Option<i64>,
+    /// Every matching session.
+    #[arg(long)]
+    pub all: bool,
+    /// grep-friendly key=value lines.
+    #[arg(long)]
+    pub plain: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Show one session.
+    #[command(after_help = "Examples:\n  agentpool session show <session-id> --json")]
+    Show {
+        /// Session id (`ap_…`).
+        session_id: String,
+        /// grep-friendly key=value lines.
+        #[arg(long)]
+        plain: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    /// Fake provider to drive.
+    #[arg(long, default_value = "fake-question")]
+    pub provider: String,
+    /// Repository the worker runs in.
+    #[arg(long, default_value = ".")]
+    pub repo: String,
+    /// Seconds to wait for each step.
+    #[arg(long, default_value = "30", allow_negative_numbers = true)]
+    pub timeout: f64,
+}

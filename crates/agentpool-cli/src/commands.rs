@@ -1,0 +1,430 @@
+//! Command implementations: each turns parsed arguments into a call on the core `Manager`
+//! and returns typed output for both JSON and human rendering.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use agentpool_core::config::Settings;
+use agentpool_core::error::{Error, ErrorCode, Result};
+use agentpool_core::manager::{Manager, ManagerOptions, SpawnRequest, collect_payload, parse_detail};
+use agentpool_core::model::{Isolation, PromptMode, Role, Supervision};
+use agentpool_core::observe::{ObserveOptions, parse_timeout};
+use agentpool_core::provider::Registry;
+use agentpool_core::util;
+use agentpool_tmux::TmuxRuntime;
+use serde_json::{Value, json};
+
+use crate::args::*;
+use crate::output::{self, Out};
+
+/// Everything a command needs, built once per invocation.
+pub struct Context {
+    pub manager: Manager,
+}
+
+impl Context {
+    /// Loads settings, the registry and the tmux runtime.
+    pub fn load() -> Result<Self> {
+        agentpool_providers::link_all();
+        let settings = Settings::load()?;
+        let registry = Registry::new(&settings)?;
+        let runtime = Arc::new(TmuxRuntime::new(&settings));
+        let coordinator_id = std::env::var("AGENTPOOL_COORDINATOR_ID")
+            .ok()
+            .filter(|c| !c.trim().is_empty())
+            .unwrap_or_else(util::new_coordinator_id);
+        let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
+        let manager = Manager::new(settings, registry, runtime, ManagerOptions { coordinator_id, scoped: false, self_exe })?;
+        Ok(Self { manager })
+    }
+}
+
+fn parse_enum<T: std::str::FromStr>(field: &str, raw: &str, allowed: Vec<&'static str>) -> Result<T> {
+    raw.trim().to_ascii_lowercase().parse::<T>().map_err(|_| {
+        Error::new(ErrorCode::InvalidRequest, format!("`{raw}` is not a valid {field}; use one of: {}", allowed.join(", ")))
+            .with("errors", json!([{"loc": [field], "msg": "invalid value", "input": raw}]))
+            .with("allowed", allowed)
+    })
+}
+
+fn read_stdin(what: &str, example: &str) -> Result<String> {
+    let mut buf = String::new();
+    std::io::stdin().read_to_string(&mut buf).map_err(|e| Error::io("could not read stdin", &e))?;
+    let trimmed = buf.trim();
+    if trimmed.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidStdin, format!("no {what} was provided on stdin")).with("example", example));
+    }
+    Ok(trimmed.to_owned())
+}
+
+pub async fn init(args: InitArgs) -> Result<Out> {
+    let (home, config_file) = agentpool_core::config::Paths::from_env()?;
+    let path = args.path.map(|p| agentpool_core::config::absolute(&p)).unwrap_or(config_file);
+    let exists = path.exists();
+    let backup = path.with_extension("toml.bak");
+    let would_write = !exists || args.force;
+    if args.dry_run {
+        let j = json!({"dry_run": true, "changed": false, "config_path": path, "would_write_config": would_write,
+                       "would_backup_config": exists && args.force, "backup_path": (exists && args.force).then_some(&backup),
+                       "home": home});
+        let human = format!("config: {}\nwould write: {}\n", path.display(), if would_write { "yes" } else { "no (exists; use --force)" });
+        return Ok(Out::new(j, human));
+    }
+    let mut backup_path = None;
+    if would_write {
+        if exists {
+            std::fs::copy(&path, &backup).map_err(|e| Error::io(format_args!("could not back up `{}`", path.display()), &e))?;
+            backup_path = Some(backup);
+        }
+        util::write_atomic(&path, DEFAULT_CONFIG.as_bytes())?;
+    }
+    let j = json!({
+        "changed": would_write,
+        "config_path": path,
+        "backup_path": backup_path,
+        "reason": if would_write { Value::Null } else { json!("config already exists") },
+        "next_commands": ["agentpool inventory --json", "agentpool smoke --provider fake-question --repo . --json"],
+    });
+    let human = if would_write {
+        format!("wrote {}\nnext: agentpool smoke --provider fake-question --repo .\n", path.display())
+    } else {
+        format!("{} already exists (use --force to back it up and overwrite)\n", path.display())
+    };
+    Ok(Out::new(j, human))
+}
+
+/// The file `init` writes: short, commented, every line optional.
+const DEFAULT_CONFIG: &str = "\
+# AgentPool configuration. Every key is optional; the values shown are the defaults.
+# Docs: docs/configuration.md
+
+[policy]
+# Workers that may run at once (across every coordinator).
+max_parallel_sessions = 4
+# Allow `agentpool keys` to send raw keys to workers.
+allow_raw_keys = false
+# Editing roles (implementer, tester) must use --isolation worktree.
+require_worktree_for_edits = false
+
+[runtime.tmux]
+# Dedicated tmux socket; AGENTPOOL_TMUX_SOCKET overrides it.
+socket = \"agentpool\"
+width = 200
+height = 50
+
+# Per-provider settings, for example:
+# [providers.codex-cli.metadata]
+# default_model = \"gpt-5.5\"
+";
+
+pub async fn providers(ctx: &Context) -> Result<Out> {
+    let ids = ctx.manager.registry().ids();
+    let prefs = ctx.manager.preferences_ref();
+    let human = format!("{}\npreferences: {}\n", ids.join("\n"), prefs["path"].as_str().unwrap_or(""));
+    Ok(Out::new(json!({"providers": ids, "preferences": prefs}), human))
+}
+
+pub async fn inventory(ctx: &Context) -> Result<Out> {
+    ctx.manager.reconcile().await?;
+    let providers = ctx.manager.describe_providers(true).await;
+    let settings = ctx.manager.settings();
+    let j = json!({
+        "providers": providers,
+        "runtimes": ctx.manager.runtimes(),
+        "preferences": ctx.manager.preferences_ref(),
+        "policy": settings.config.policy,
+        "checked_at": util::now(),
+    });
+    let mut human = output::table(
+        &["PROVIDER", "INSTALLED", "VERSION", "AUTH", "USAGE"],
+        providers
+            .iter()
+            .map(|p| {
+                vec![
+                    p.id.clone(),
+                    if p.installed { "yes".into() } else { "no".into() },
+                    p.version.clone().unwrap_or_else(|| "-".into()),
+                    p.auth.status.to_string(),
+                    p.usage.as_ref().map_or("-".into(), |u| u.status.to_string()),
+                ]
+            })
+            .collect(),
+    );
+    let tmux = ctx.manager.runtime_path().unwrap_or_else(|| "missing".into());
+    human.push_str(&format!("tmux: {tmux}\n"));
+    Ok(Out::new(j, human))
+}
+
+pub async fn spawn(ctx: &Context, a: SpawnArgs) -> Result<Out> {
+    let example = "cat task.md | agentpool spawn --provider <provider-id> --repo . --task-stdin";
+    let task = match (a.task, a.task_stdin) {
+        (Some(_), true) => {
+            return Err(Error::new(ErrorCode::InvalidRequest, "give the task with either --task or --task-stdin, not both")
+                .with("example", example));
+        }
+        (Some(t), false) => t,
+        (None, true) => read_stdin("task", example)?,
+        (None, false) => {
+            return Err(Error::new(ErrorCode::InvalidRequest, "missing worker task: pass --task or --task-stdin")
+                .with("example", example));
+        }
+    };
+    let mut req = SpawnRequest::new(a.provider, task, a.repo);
+    req.role = parse_enum::<Role>("role", &a.role, Role::names())?;
+    req.isolation = parse_enum::<Isolation>("isolation", &a.isolation, Isolation::names())?;
+    req.supervision = parse_enum::<Supervision>("supervision", &a.supervision, Supervision::names())?;
+    req.initial_prompt_mode = parse_enum::<PromptMode>("initial_prompt_mode", &a.initial_prompt_mode, PromptMode::names())?;
+    req.model = a.model;
+    req.account = a.account;
+    req.runtime = a.runtime;
+    req.allowed_files = a.allowed_files;
+    req.max_runtime_seconds = a.max_runtime_seconds;
+    req.max_turns = a.max_turns;
+    req.reasoning_effort = a.reasoning_effort;
+    req.service_tier = a.service_tier;
+    let result = ctx.manager.spawn(req).await?;
+    let s = &result["session"];
+    let mut human = format!("session: {}\nprovider: {}\n", s["id"].as_str().unwrap_or(""), s["provider_id"].as_str().unwrap_or(""));
+    if let Some(m) = s["model"].as_str() {
+        human.push_str(&format!("model: {m}\n"));
+    }
+    human.push_str(&format!(
+        "state: {}\nattach: {}\nartifacts: {}\n",
+        s["state"].as_str().unwrap_or(""),
+        result["attach_command"].as_str().unwrap_or(""),
+        s["artifact_dir"].as_str().unwrap_or("")
+    ));
+    if let Some(w) = s["worktree_path"].as_str() {
+        human.push_str(&format!("worktree: {w}\n"));
+    }
+    Ok(Out::new(result, human))
+}
+
+pub async fn observe(ctx: &Context, a: ObserveArgs) -> Result<Out> {
+    let detail = parse_detail(&a.detail)?;
+    let timeout = parse_timeout(a.timeout)?;
+    let opts = ObserveOptions {
+        wait_for: a.wait_for.into_iter().collect(),
+        timeout,
+        max_lines: a.max_lines.map(|n| n.min(100_000)),
+        include_screen: detail != agentpool_core::model::Detail::Summary,
+        include_recent_log: false,
+    };
+    let resp = ctx.manager.observe(&a.session_id, opts).await?;
+    let mut payload = ctx.manager.observe_payload(&resp, detail, false);
+    let mut human = format!(
+        "session: {}\nstate: {}\nevent: {}\nreadiness: {}\n",
+        resp.session_id,
+        resp.state,
+        resp.event,
+        resp.metadata.get("readiness").and_then(Value::as_str).unwrap_or("-")
+    );
+    if let Some(q) = &resp.parsed_question {
+        human.push_str(&format!("question: {q}\n"));
+    }
+    if let Some(screen) = &resp.screen_excerpt {
+        human.push_str("--- worker output ---\n");
+        human.push_str(screen);
+        if !screen.ends_with('\n') {
+            human.push('\n');
+        }
+    }
+    if let Some(path) = a.output {
+        let path = agentpool_core::config::absolute(&path);
+        let text = serde_json::to_string_pretty(&payload).unwrap_or_default() + "\n";
+        util::write_atomic(&path, text.as_bytes())?;
+        let mut with_path = serde_json::Map::new();
+        with_path.insert("output_path".into(), json!(path));
+        if let Value::Object(m) = payload {
+            with_path.extend(m);
+        }
+        payload = Value::Object(with_path);
+        human = format!("{}\n", path.display());
+    }
+    Ok(Out::new(payload, human))
+}
+
+pub async fn send(ctx: &Context, a: SendArgs) -> Result<Out> {
+    let example = "agentpool send <session-id> \"Continue.\"";
+    let message = match (a.message, a.stdin) {
+        (Some(_), true) => {
+            return Err(Error::new(ErrorCode::InvalidRequest, "give the message as an argument or with --stdin, not both")
+                .with("example", example));
+        }
+        (Some(m), false) => m,
+        (None, true) => read_stdin("message", "echo \"Continue.\" | agentpool send <session-id> --stdin")?,
+        (None, false) => {
+            return Err(Error::new(ErrorCode::InvalidRequest, "missing message (use \"\" to press Enter)").with("example", example));
+        }
+    };
+    if message.len() > 1_000_000 {
+        return Err(Error::new(ErrorCode::InvalidRequest, "message is larger than 1 MB").with("bytes", message.len()));
+    }
+    let r = ctx.manager.send(&a.session_id, &message).await?;
+    let human = format!("sent to {} (event {})\n", a.session_id, r["event_id"]);
+    Ok(Out::new(r, human))
+}
+
+pub async fn keys(ctx: &Context, a: KeysArgs) -> Result<Out> {
+    let r = ctx.manager.keys(&a.session_id, &a.keys).await?;
+    Ok(Out::new(r, format!("sent keys {} to {}\n", a.keys.join(" "), a.session_id)))
+}
+
+pub async fn interrupt(ctx: &Context, a: InterruptArgs) -> Result<Out> {
+    let r = ctx.manager.interrupt(&a.session_id, a.dry_run).await?;
+    let human = if a.dry_run {
+        format!("session: {}\nwould interrupt: yes\n", a.session_id)
+    } else {
+        format!("session: {}\ninterrupted: yes\nstate: {}\n", a.session_id, r["state"].as_str().unwrap_or(""))
+    };
+    Ok(Out::new(r, human))
+}
+
+pub async fn attach(ctx: &Context, a: SessionArg) -> Result<Out> {
+    let r = ctx.manager.attach(&a.session_id).await?;
+    let human = format!("{}\n", r["attach_command"].as_str().unwrap_or(""));
+    Ok(Out::new(r, human))
+}
+
+pub async fn artifacts(ctx: &Context, a: SessionArg) -> Result<Out> {
+    let r = ctx.manager.manifest(&a.session_id, true).await?;
+    let rows = r["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let size = std::fs::metadata(f["path"].as_str().unwrap_or("")).map(|m| m.len().to_string()).unwrap_or_else(|_| "-".into());
+            vec![f["kind"].as_str().unwrap_or("").to_owned(), size, f["path"].as_str().unwrap_or("").to_owned()]
+        })
+        .collect();
+    let human = format!(
+        "session: {}\nartifact_dir: {}\n{}",
+        a.session_id,
+        r["artifact_dir"].as_str().unwrap_or(""),
+        output::table(&["KIND", "BYTES", "PATH"], rows)
+    );
+    Ok(Out::new(r, human))
+}
+
+pub async fn transcript(ctx: &Context, a: TranscriptArgs) -> Result<Out> {
+    let r = ctx.manager.transcript(&a.session_id, a.offset, a.limit, a.tail_lines).await?;
+    let human = r["text"].as_str().unwrap_or("").to_owned();
+    Ok(Out::new(r, human))
+}
+
+pub async fn collect(ctx: &Context, a: CollectArgs) -> Result<Out> {
+    let detail = parse_detail(&a.detail)?;
+    let r = ctx.manager.collect(&a.session_id, true, true, false).await?;
+    let summary = r["summary"].as_str().unwrap_or("").to_owned();
+    let payload = collect_payload(r, detail, false);
+    let mut human = format!(
+        "session: {}\nstate: {}\nartifact_dir: {}\nartifacts: {}\ngit_dirty: {}\n",
+        a.session_id,
+        payload["state"].as_str().unwrap_or(""),
+        payload["artifact_dir"].as_str().unwrap_or(""),
+        payload["artifacts"].as_array().map_or(0, Vec::len),
+        if payload["git"]["dirty"] == json!(true) { "yes" } else { "no" },
+    );
+    if detail != agentpool_core::model::Detail::Summary {
+        human.push_str("--- result ---\n");
+        human.push_str(&summary);
+        human.push('\n');
+    }
+    Ok(Out::new(payload, human))
+}
+
+pub async fn terminate(ctx: &Context, a: TerminateArgs) -> Result<Out> {
+    let r = ctx.manager.terminate(&a.session_id, None, a.dry_run).await?;
+    let yn = |k: &str| if r[k] == json!(true) { "yes" } else { "no" };
+    let human = format!(
+        "session: {}\nstate: {}\n{}: {}\nalready_terminated: {}\n",
+        a.session_id,
+        r["state"].as_str().unwrap_or(""),
+        if a.dry_run { "would_terminate" } else { "terminated_runtime" },
+        yn("would_terminate_runtime"),
+        yn("already_terminated"),
+    );
+    Ok(Out::new(r, human))
+}
+
+pub async fn sessions(ctx: &Context, a: SessionsArgs, json_mode: bool) -> Result<Out> {
+    if json_mode && a.plain {
+        return Err(Error::new(ErrorCode::InvalidOutput, "use either --json or --plain, not both")
+            .with("example", "agentpool sessions --json"));
+    }
+    let (limit, offset) = match (a.recent, a.all) {
+        (Some(_), true) => {
+            return Err(Error::new(ErrorCode::InvalidSessionPage, "use either --recent or --all, not both"));
+        }
+        (Some(n), false) => (Some(n), 0),
+        (None, true) => (None, a.offset),
+        (None, false) => (Some(a.limit), a.offset),
+    };
+    let states = a.state.map(|s| s.split(',').map(str::to_owned).collect());
+    let r = ctx.manager.list(states, a.provider, limit, offset, true).await?;
+    let human = if a.plain {
+        output::plain_sessions(&r)
+    } else {
+        let rows = r["sessions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                ["id", "provider_id", "state", "role", "created_at"].iter().map(|k| s[*k].as_str().unwrap_or("").to_owned()).collect()
+            })
+            .collect();
+        let p = &r["pagination"];
+        format!("{}{} of {} sessions\n", output::table(&["ID", "PROVIDER", "STATE", "ROLE", "CREATED"], rows), p["count"], p["total"])
+    };
+    Ok(Out::new(r, human))
+}
+
+pub async fn session_show(ctx: &Context, session_id: &str, plain: bool, json_mode: bool) -> Result<Out> {
+    if json_mode && plain {
+        return Err(Error::new(ErrorCode::InvalidOutput, "use either --json or --plain, not both")
+            .with("example", "agentpool session show <session-id> --json"));
+    }
+    let r = ctx.manager.show(session_id).await?;
+    let s = &r["session"];
+    let keys = ["id", "provider_id", "model", "state", "role", "repo_path", "worktree_path", "created_at", "ended_at"];
+    let human = keys
+        .iter()
+        .map(|k| {
+            let v = match &s[*k] {
+                Value::String(v) => v.clone(),
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            if plain { format!("session.{k}={v}\n") } else { format!("{k}: {v}\n") }
+        })
+        .collect();
+    Ok(Out::new(r, human))
+}
+
+pub async fn smoke(ctx: &Context, a: SmokeArgs) -> Result<Out> {
+    let timeout = parse_timeout(a.timeout)?;
+    let r = ctx.manager.smoke(&a.provider, &a.repo, timeout).await?;
+    let ok = r["ok"] == json!(true);
+    let human = format!(
+        "smoke {}: {}\nartifacts: {}\n",
+        if ok { "ok" } else { "failed" },
+        r["session_id"].as_str().unwrap_or(""),
+        r["artifact_dir"].as_str().unwrap_or("")
+    );
+    Ok(Out::new(r, human).failed_if(!ok))
+}
+
+/// Runs a built-in worker program (the fakes) in this process.
+pub fn worker(provider_id: &str) -> std::process::ExitCode {
+    agentpool_providers::link_all();
+    let found = agentpool_core::provider::registrations().into_iter().find(|r| r.id == provider_id);
+    let code = found.and_then(|r| (r.create)().run_worker());
+    match code {
+        Some(c) => std::process::ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => {
+            eprintln!("error: `{provider_id}` has no built-in worker");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

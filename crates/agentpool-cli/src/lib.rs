@@ -1,0 +1,111 @@
+//! The `agentpool` command line as a library, so third-party builds can add provider crates
+//! and call [`main`] from their own binary.
+//!
+//! Layering: `args` defines the command line (clap only), `commands` implements each command
+//! against the core `Manager`, `output` renders JSON, human text and error envelopes.
+
+pub mod args;
+pub mod commands;
+pub mod output;
+
+use std::process::ExitCode;
+
+use agentpool_core::error::{Error, ErrorCode};
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use crate::args::{Cli, Command, SessionCommand};
+use crate::output::Out;
+
+/// Entry point: parses `std::env::args`, runs the command, maps the outcome to an exit code
+/// (0 ok, 1 error, 2 usage).
+pub fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().collect();
+    // Built-in workers start on every fake spawn; skip everything else on that path.
+    if argv.get(1).map(String::as_str) == Some("__worker") {
+        return commands::worker(argv.get(2).map_or("", String::as_str));
+    }
+    let json_mode = argv.iter().skip(1).any(|a| a == "--json");
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e, json_mode),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return report(Error::new(ErrorCode::IoFailed, format!("could not start the async runtime: {e}")), json_mode),
+    };
+    let json_mode = cli.json;
+    match runtime.block_on(run(cli)) {
+        Ok(out) => {
+            let text = if json_mode { output::json_line(&out.json) } else { out.human };
+            if output::write_stdout(&text).is_err() {
+                return ExitCode::from(1);
+            }
+            if out.failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Err(err) => report(err, json_mode),
+    }
+}
+
+fn usage_error(e: &clap::Error, json_mode: bool) -> ExitCode {
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand)
+    {
+        let _ = output::write_stdout(&e.render().to_string());
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+    }
+    if json_mode {
+        let err = Error::new(ErrorCode::UsageError, first_line(&e.render().to_string()))
+            .with("usage", e.render().to_string().trim_end());
+        let _ = output::write_stdout(&output::json_line(&err.envelope()));
+    } else {
+        let _ = e.print();
+    }
+    ExitCode::from(2)
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").trim_start_matches("error: ").to_owned()
+}
+
+fn report(err: Error, json_mode: bool) -> ExitCode {
+    let err = output::with_hint(err);
+    if json_mode {
+        let _ = output::write_stdout(&output::json_line(&err.envelope()));
+    } else {
+        eprint!("{}", output::human_error(&err));
+    }
+    ExitCode::from(1)
+}
+
+async fn run(cli: Cli) -> agentpool_core::Result<Out> {
+    use commands as c;
+    if let Command::Init(a) = cli.command {
+        return c::init(a).await;
+    }
+    if let Command::Worker { provider_id } = &cli.command {
+        return Err(Error::new(ErrorCode::InvalidRequest, format!("`__worker {provider_id}` must be the first argument")));
+    }
+    let ctx = c::Context::load()?;
+    match cli.command {
+        Command::Providers => c::providers(&ctx).await,
+        Command::Inventory => c::inventory(&ctx).await,
+        Command::Spawn(a) => c::spawn(&ctx, a).await,
+        Command::Observe(a) => c::observe(&ctx, a).await,
+        Command::Send(a) => c::send(&ctx, a).await,
+        Command::Keys(a) => c::keys(&ctx, a).await,
+        Command::Interrupt(a) => c::interrupt(&ctx, a).await,
+        Command::Attach(a) => c::attach(&ctx, a).await,
+        Command::Artifacts(a) => c::artifacts(&ctx, a).await,
+        Command::Transcript(a) => c::transcript(&ctx, a).await,
+        Command::Collect(a) => c::collect(&ctx, a).await,
+        Command::Terminate(a) => c::terminate(&ctx, a).await,
+        Command::Sessions(a) => c::sessions(&ctx, a, cli.json).await,
+        Command::Session(SessionCommand::Show { session_id, plain }) => c::session_show(&ctx, &session_id, plain, cli.json).await,
+        Command::Smoke(a) => c::smoke(&ctx, a).await,
+        Command::Init(_) | Command::Worker { .. } => unreachable_command(),
+    }
+}
+
+fn unreachable_command() -> agentpool_core::Result<Out> {
+    Err(Error::new(ErrorCode::InvalidRequest, "command was handled earlier"))
+}

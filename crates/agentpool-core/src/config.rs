@@ -1,0 +1,341 @@
+//! Configuration: one resolver for every path AgentPool uses, and the TOML config file.
+//!
+//! Resolution order for each setting is flag > environment > config file > default. The home
+//! directory is `$AGENTPOOL_HOME` or `~/.agentpool`; the config file is `$AGENTPOOL_CONFIG` or
+//! `<home>/config.toml`. A missing file means defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::UsageStatus;
+
+/// Environment variable naming AgentPool's home directory.
+pub const ENV_HOME: &str = "AGENTPOOL_HOME";
+/// Environment variable naming an alternative config file.
+pub const ENV_CONFIG: &str = "AGENTPOOL_CONFIG";
+/// Environment variable naming the tmux socket.
+pub const ENV_TMUX_SOCKET: &str = "AGENTPOOL_TMUX_SOCKET";
+
+/// Every filesystem location AgentPool reads or writes, resolved once.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// `$AGENTPOOL_HOME` or `~/.agentpool`.
+    pub home: PathBuf,
+    /// The config file (may not exist).
+    pub config_file: PathBuf,
+    /// SQLite database.
+    pub db_path: PathBuf,
+    /// Root of per-session artifact directories.
+    pub artifact_root: PathBuf,
+    /// `preferences.md` read by agents before delegating.
+    pub preferences: PathBuf,
+}
+
+impl Paths {
+    /// Resolves the home directory and config file from the environment.
+    pub fn from_env() -> Result<(PathBuf, PathBuf)> {
+        let home = match std::env::var_os(ENV_HOME).filter(|v| !v.is_empty()) {
+            Some(h) => expand_tilde(Path::new(&h)),
+            None => {
+                let user_home = std::env::var_os("HOME").filter(|v| !v.is_empty()).ok_or_else(|| {
+                    Error::new(ErrorCode::InvalidConfig, "neither `AGENTPOOL_HOME` nor `HOME` is set")
+                })?;
+                PathBuf::from(user_home).join(".agentpool")
+            }
+        };
+        let config_file = match std::env::var_os(ENV_CONFIG).filter(|v| !v.is_empty()) {
+            Some(c) => expand_tilde(Path::new(&c)),
+            None => home.join("config.toml"),
+        };
+        Ok((absolute(&home), absolute(&config_file)))
+    }
+}
+
+/// Expands a leading `~/` using `$HOME`.
+pub fn expand_tilde(path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    path.to_path_buf()
+}
+
+/// Makes a path absolute against the current directory without touching the filesystem.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub version: Option<u32>,
+    pub storage: StorageConfig,
+    pub runtime: RuntimeConfig,
+    pub policy: PolicyConfig,
+    /// Per-provider overrides keyed by provider id.
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// Extra model catalog JSON files layered over the embedded one.
+    pub model_catalog_paths: Vec<String>,
+    /// Command-based providers defined by users.
+    pub custom_providers: Vec<Value>,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub db_path: Option<String>,
+    pub artifact_root: Option<String>,
+}
+
+/// `[runtime]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    pub default: String,
+    pub tmux: TmuxConfig,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self { default: "tmux".to_owned(), tmux: TmuxConfig::default() }
+    }
+}
+
+/// `[runtime.tmux]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TmuxConfig {
+    /// Prefix of tmux session names.
+    pub session_prefix: String,
+    /// History lines captured in addition to the visible pane.
+    pub capture_lines: usize,
+    /// Socket name (`tmux -L`); `AGENTPOOL_TMUX_SOCKET` overrides it.
+    pub socket: String,
+    /// Pane width in columns.
+    pub width: u16,
+    /// Pane height in rows.
+    pub height: u16,
+    /// Upper bound on waiting for a worker's screen to settle before the first paste.
+    pub settle_timeout_ms: u64,
+    /// Explicit tmux binary; default is `tmux` from `PATH`.
+    pub binary: Option<String>,
+}
+
+impl Default for TmuxConfig {
+    fn default() -> Self {
+        Self {
+            session_prefix: "agentpool".to_owned(),
+            capture_lines: 300,
+            socket: "agentpool".to_owned(),
+            width: 200,
+            height: 50,
+            settle_timeout_ms: 10_000,
+            binary: None,
+        }
+    }
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub require_explicit_provider: bool,
+    pub allow_auto_routing: bool,
+    pub max_parallel_sessions: u32,
+    pub allow_raw_keys: bool,
+    pub require_worktree_for_edits: bool,
+    pub allow_shared_repo_edits: bool,
+    pub min_remaining_percent: f64,
+    pub usage_stale_after_seconds: i64,
+    pub usage_auto_refresh_after_seconds: Option<i64>,
+    pub allowed_providers: Vec<String>,
+    pub denied_providers: Vec<String>,
+    pub block_on_usage_statuses: Vec<UsageStatus>,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            require_explicit_provider: true,
+            allow_auto_routing: false,
+            max_parallel_sessions: 4,
+            allow_raw_keys: false,
+            require_worktree_for_edits: false,
+            allow_shared_repo_edits: false,
+            min_remaining_percent: 10.0,
+            usage_stale_after_seconds: 1800,
+            usage_auto_refresh_after_seconds: None,
+            allowed_providers: Vec::new(),
+            denied_providers: Vec::new(),
+            block_on_usage_statuses: vec![UsageStatus::LimitReached, UsageStatus::OveragePossible],
+        }
+    }
+}
+
+/// `[providers.<id>]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub enabled: bool,
+    /// Explicit launch command (argv); replaces binary detection.
+    pub command: Option<Vec<String>>,
+    /// Names or paths tried in order to find the binary.
+    pub binary_candidates: Vec<String>,
+    /// Free-form provider metadata (`default_model`, `submit_keys`, …).
+    pub metadata: Map<String, Value>,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        Self { enabled: true, command: None, binary_candidates: Vec::new(), metadata: Map::new() }
+    }
+}
+
+/// Config plus the paths it resolves to.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub paths: Paths,
+    pub config: Config,
+    /// Effective tmux socket name (env over config).
+    pub tmux_socket: String,
+}
+
+impl Settings {
+    /// Loads settings from the environment and the config file.
+    pub fn load() -> Result<Self> {
+        let (home, config_file) = Paths::from_env()?;
+        Self::load_from(home, config_file)
+    }
+
+    /// Loads settings for an explicit home and config file.
+    pub fn load_from(home: PathBuf, config_file: PathBuf) -> Result<Self> {
+        let config = Config::read(&config_file)?;
+        let resolve = |configured: &Option<String>, default: PathBuf| match configured {
+            Some(p) if !p.trim().is_empty() => absolute(&expand_tilde(Path::new(p))),
+            _ => default,
+        };
+        let paths = Paths {
+            db_path: resolve(&config.storage.db_path, home.join("agentpool.sqlite")),
+            artifact_root: resolve(&config.storage.artifact_root, home.join("artifacts")),
+            preferences: home.join("preferences.md"),
+            config_file,
+            home,
+        };
+        let tmux_socket = std::env::var(ENV_TMUX_SOCKET)
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| config.runtime.tmux.socket.clone());
+        if !is_valid_socket_name(&tmux_socket) {
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                format!("tmux socket name `{tmux_socket}` must be 1-64 letters, digits, `-`, `_` or `.`"),
+            )
+            .with("socket", &tmux_socket));
+        }
+        Ok(Self { paths, config, tmux_socket })
+    }
+
+    /// Provider overrides for an id (defaults when absent).
+    pub fn provider(&self, id: &str) -> ProviderConfig {
+        self.config.providers.get(id).cloned().unwrap_or_default()
+    }
+}
+
+fn is_valid_socket_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+impl Config {
+    /// Reads a config file; a missing file means defaults.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorCode::InvalidConfig,
+                    format!("could not read config `{}`: {e}", path.display()),
+                )
+                .with("path", path.display().to_string()));
+            }
+        };
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            Error::new(ErrorCode::InvalidConfig, format!("invalid config `{}`: {}", path.display(), e.message()))
+                .with("path", path.display().to_string())
+                .with("span", e.span().map(|s| vec![s.start, s.end]))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Rejects settings AgentPool refuses to run with.
+    pub fn validate(&self) -> Result<()> {
+        if self.policy.allow_auto_routing {
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                "`policy.allow_auto_routing` must stay false: AgentPool never picks a provider",
+            ));
+        }
+        if self.providers.contains_key("auto") {
+            return Err(Error::new(ErrorCode::InvalidConfig, "`auto` is not a provider id"));
+        }
+        if self.policy.max_parallel_sessions == 0 {
+            return Err(Error::new(ErrorCode::InvalidConfig, "`policy.max_parallel_sessions` must be at least 1"));
+        }
+        for (id, p) in &self.providers {
+            if p.command.as_ref().is_some_and(|c| c.is_empty()) {
+                return Err(Error::new(
+                    ErrorCode::InvalidConfig,
+                    format!("`providers.{id}.command` must not be empty"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_is_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Settings::load_from(dir.path().to_path_buf(), dir.path().join("config.toml")).unwrap();
+        assert_eq!(s.config.policy.max_parallel_sessions, 4);
+        assert_eq!(s.paths.db_path, dir.path().join("agentpool.sqlite"));
+        assert_eq!(s.config.runtime.tmux.width, 200);
+    }
+
+    #[test]
+    fn toml_tables_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(
+            &file,
+            "[policy]\nmax_parallel_sessions = 2\nallow_raw_keys = true\n\n[providers.codex-cli]\nmetadata = { default_model = \"gpt-5.5\" }\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(dir.path().to_path_buf(), file.clone()).unwrap();
+        assert_eq!(s.config.policy.max_parallel_sessions, 2);
+        assert!(s.config.policy.allow_raw_keys);
+        assert_eq!(s.provider("codex-cli").metadata["default_model"], "gpt-5.5");
+
+        std::fs::write(&file, "[policy]\nmax_paralel_sessions = 2\n").unwrap();
+        let err = Settings::load_from(dir.path().to_path_buf(), file.clone()).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidConfig);
+        assert!(err.message.contains("max_paralel_sessions"), "{}", err.message);
+
+        std::fs::write(&file, "[policy]\nallow_auto_routing = true\n").unwrap();
+        assert_eq!(Settings::load_from(dir.path().to_path_buf(), file).unwrap_err().code, ErrorCode::InvalidConfig);
+    }
+}

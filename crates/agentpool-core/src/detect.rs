@@ -1,0 +1,1155 @@
+//! Screen detection for worker panes: turns one captured (already redacted) screen into a
+//! lifecycle event, extracts the worker's result block, and classifies readiness for observe.
+//!
+//! Everything here is a pure function of its inputs so the observe loop stays a thin shell and
+//! the fragile pattern matching can be pinned by table-driven tests.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+use crate::model::{Confidence, ObserveEvent, SessionState};
+
+/// How much of the tail of the screen is searched for a result block. A bigger window would
+/// let stale blocks from earlier turns dominate; a smaller one could cut a long block in half.
+const COMPLETION_WINDOW: usize = 4000;
+
+/// How much of the tail of the (echo-free) screen counts as "what the worker is doing now".
+const ACTIVE_WINDOW: usize = 1200;
+
+/// Shortest screen line that may be recognised as a wrapped piece of a pasted line. Shorter
+/// pieces are too likely to collide with genuine worker output.
+const MIN_FRAGMENT_CHARS: usize = 12;
+
+/// The Codex composer marker (U+203A). It opens the region the user is currently typing into.
+const COMPOSER_MARKER: char = '\u{203A}';
+
+/// The literal the real-provider smoke asks the worker to print.
+const SMOKE_TOKEN: &str = "AGENTPOOL_SMOKE_DONE";
+
+/// Lower-case screen fragments that identify provider start-up dialogs rather than
+/// task-related approvals. Order matters only for readability.
+const STARTUP_MARKERS: &[&str] = &[
+    "update available",
+    "do you trust the contents of this directory",
+    "hooks need review",
+    "mcp startup",
+    "mcp client for",
+];
+
+/// What one look at the screen concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detection {
+    pub state: SessionState,
+    pub event: ObserveEvent,
+    pub confidence: Confidence,
+    /// The worker's question line, set only for [`ObserveEvent::Question`].
+    pub parsed_question: Option<String>,
+}
+
+impl Detection {
+    fn observed(state: SessionState, event: ObserveEvent) -> Self {
+        Self { state, event, confidence: Confidence::Observed, parsed_question: None }
+    }
+}
+
+/// Remembers the lines AgentPool itself typed into the worker (initial prompt, later
+/// messages) so that their on-screen echo is not mistaken for something the worker said.
+///
+/// Lines are stored normalised (see [`normalise_line`]) because terminals and TUIs decorate
+/// echoed input with prompt glyphs, bullets and box borders.
+#[derive(Debug, Default, Clone)]
+pub struct EchoFilter {
+    /// Normalised pasted lines, for exact look-ups.
+    exact: HashSet<String>,
+    /// The same lines in paste order, for substring checks of wrapped fragments.
+    lines: Vec<String>,
+}
+
+impl EchoFilter {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records every line of a text AgentPool pasted into the worker.
+    pub fn add_text(&mut self, text: &str) {
+        for raw in text.lines() {
+            let line = normalise_line(raw);
+            if line.is_empty() {
+                continue;
+            }
+            if self.exact.insert(line.to_owned()) {
+                self.lines.push(line.to_owned());
+            }
+        }
+    }
+
+    /// Whether a single screen line is (a wrapped piece of) something AgentPool pasted.
+    pub fn is_echo(&self, line: &str) -> bool {
+        let line = normalise_line(line);
+        if line.is_empty() {
+            return false;
+        }
+        if self.exact.contains(line) {
+            return true;
+        }
+        line.chars().count() >= MIN_FRAGMENT_CHARS && self.lines.iter().any(|p| p.contains(line))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// Whether `line` continues a wrapped pasted line whose previous piece (normalised) was
+    /// `previous`. This catches the short tail of a wrapped line (e.g. `first?`), which is
+    /// below the fragment threshold on its own and would otherwise look like a question.
+    fn continues(&self, previous: &str, line: &str) -> bool {
+        let line = normalise_line(line);
+        if line.is_empty() {
+            return false;
+        }
+        // A hard wrap splits mid-word (no separator); a soft wrap drops the space we trimmed.
+        let glued = format!("{previous}{line}");
+        let spaced = format!("{previous} {line}");
+        self.lines.iter().any(|p| p.contains(&glued) || p.contains(&spaced))
+    }
+}
+
+/// Strips the decoration terminals and TUIs put around echoed input so that a screen line
+/// and the text we pasted can be compared directly.
+fn normalise_line(line: &str) -> &str {
+    const LEADING: &[char] = &['\u{203A}', '\u{276F}', '>', '│', '|', '•', '●', '-', '*'];
+    line.trim_start_matches(|c: char| c.is_whitespace() || LEADING.contains(&c))
+        .trim_end_matches(|c: char| c.is_whitespace() || c == '│' || c == '|')
+}
+
+/// The screen with every echoed line removed, for detection and for question excerpts.
+///
+/// An echoed line that began with the composer marker is replaced by a bare marker rather
+/// than dropped: the marker still tells where the active prompt region starts, and removing it
+/// would widen that region to older text (such as an already-answered dialog).
+pub fn filtered_screen(screen: &str, echo: &EchoFilter) -> String {
+    if echo.is_empty() {
+        return screen.to_owned();
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    // Normalised text of the previous line when it was an echo, to follow wrapped lines.
+    let mut previous_echo: Option<&str> = None;
+    for line in screen.split('\n') {
+        let is_echo = echo.is_echo(line) || previous_echo.is_some_and(|prev| echo.continues(prev, line));
+        if is_echo {
+            previous_echo = Some(normalise_line(line));
+            if line.starts_with(COMPOSER_MARKER) {
+                kept.push("\u{203A}");
+            }
+        } else {
+            previous_echo = None;
+            kept.push(line);
+        }
+    }
+    kept.join("\n")
+}
+
+/// SHA-256 of the text, lower-case hex. Used to notice whether the screen changed.
+pub fn screen_hash(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+fn compile(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("built-in detection pattern must compile")
+}
+
+fn compile_all(patterns: &[&str]) -> Vec<Regex> {
+    patterns.iter().map(|p| compile(p)).collect()
+}
+
+static SMOKE: LazyLock<Regex> = LazyLock::new(|| compile(r"(?i)\bAGENTPOOL_SMOKE_DONE\b"));
+
+/// A result block: marker lines that hold nothing but the marker (optionally bulleted), so a
+/// sentence that merely mentions the marker names never counts.
+static RESULT_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"(?ims)^\s*(?:[•●-]\s*)?AGENTPOOL_RESULT_START\s*$(?P<body>.*?)^\s*(?:[•●-]\s*)?AGENTPOOL_RESULT_END\s*$")
+});
+
+static OVERAGE: LazyLock<Vec<Regex>> =
+    LazyLock::new(|| compile_all(&[r"(?i)extra usage", r"(?i)overage", r"(?i)continue with paid", r"(?i)API credits"]));
+
+static APPROVAL: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    compile_all(&[
+        r"(?i)Proceed\?",
+        r"(?i)Continue\?",
+        r"(?i)Do you trust\b",
+        r"(?i)Hooks need review",
+        r"(?i)Update available!",
+        r"(?i)Allow .*\?",
+        r"(?i)\[y/N\]",
+        r"(?i)\(y/n\)",
+    ])
+});
+
+/// Tried in order: the specific phrasings first so `parsed_question` picks the line that
+/// actually asks, not some earlier line that happens to end in `?`.
+static QUESTION: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    compile_all(&[r"(?i)Should I\b", r"(?i)Do you want\b", r"(?i)Which .* should I\b", r"(?im)^[^\n]{0,240}\?\s*$"])
+});
+
+/// Provider usage warnings. A bare `resets` is far too common (status bars, prose), so it only
+/// counts on a line that also talks about a limit or usage.
+static LIMIT: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    compile_all(&[
+        r"(?i)approaching .*limit",
+        r"(?i)limit reached",
+        r"(?i)\b(?:limits?|usage)\b.*\bresets\b",
+        r"(?i)\bresets\b.*\b(?:limits?|usage)\b",
+    ])
+});
+
+/// Failures of the worker CLI itself. Crash output is matched only by its line-leading
+/// header shape, so prose that talks about exceptions or panics does not fail a session.
+static ERROR: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    compile_all(&[
+        r"(?i)command not found",
+        r"(?i)not authenticated",
+        r"(?i)login required",
+        r"(?i)authentication required",
+        r"(?i)press any key to log in",
+        r"(?is)access denied.*invalid subscription",
+        r"(?i)wrong API endpoint",
+        r"(?i)unable to reach localhost",
+        r"(?m)^[ \t]*Traceback \(most recent call last\)",
+        // `ValueError: …`, `java.lang.IllegalStateException: …`, or the bare class name.
+        r"(?m)^[ \t]*[A-Za-z_][\w.]*(?:Error|Exception)(?::|[ \t]*$)",
+        r#"(?m)^[ \t]*Exception in thread ""#,
+        r"(?m)^[ \t]*thread '[^'\n]*' panicked at\b",
+        r"(?m)^[ \t]*panicked at\b",
+    ])
+});
+
+/// The last `n` characters of `text` (characters, not bytes, so windows never split a glyph).
+fn tail_chars(text: &str, n: usize) -> &str {
+    if n == 0 {
+        return "";
+    }
+    match text.char_indices().rev().nth(n - 1) {
+        Some((start, _)) => &text[start..],
+        None => text,
+    }
+}
+
+/// Whether a line opens the active composer: the marker at column 0, then whitespace (or
+/// nothing), and not a numbered menu entry such as `› 1. Yes`.
+fn is_composer_line(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix(COMPOSER_MARKER) else {
+        return false;
+    };
+    if rest.is_empty() {
+        // An empty composer; tmux trims the trailing space it was drawn with.
+        return true;
+    }
+    if !rest.starts_with(char::is_whitespace) {
+        return false;
+    }
+    !is_menu_item(rest.trim_start())
+}
+
+/// `digits`, an optional `.` or `)`, then whitespace or end of line.
+fn is_menu_item(text: &str) -> bool {
+    let after_digits = text.trim_start_matches(|c: char| c.is_ascii_digit());
+    if after_digits.len() == text.len() {
+        return false;
+    }
+    let after_punct = after_digits.strip_prefix(['.', ')']).unwrap_or(after_digits);
+    after_punct.is_empty() || after_punct.starts_with(char::is_whitespace)
+}
+
+/// The part of the active window from the last composer line on: prompts above an open
+/// composer have already been dealt with, so approval checks look only below it.
+fn active_prompt_region(active: &str) -> &str {
+    let mut offset = 0;
+    let mut region_start = None;
+    for line in active.split('\n') {
+        if is_composer_line(line) {
+            region_start = Some(offset);
+        }
+        offset += line.len() + 1;
+    }
+    region_start.map_or(active, |start| &active[start..])
+}
+
+/// The active window without lines typed at a prompt, so a request that names the smoke token
+/// cannot complete the session by its own echo.
+fn without_prompt_lines(active: &str) -> String {
+    active
+        .split('\n')
+        .filter(|line| !line.trim().starts_with(['\u{276F}', COMPOSER_MARKER, '>']))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The full line of `text` around byte offset `at`, trimmed.
+fn line_at(text: &str, at: usize) -> &str {
+    let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    text[start..end].trim()
+}
+
+fn any_match(patterns: &[Regex], text: &str) -> bool {
+    patterns.iter().any(|re| re.is_match(text))
+}
+
+/// Classifies one screen.
+///
+/// Question, approval, overage, limit, error and smoke checks look at the screen with echoed
+/// input removed; the result-block check looks at the full screen, because a real result block
+/// legitimately repeats lines of the prompt's template (the template itself is rejected by the
+/// "looks like a result" rule).
+pub fn detect(screen: &str, previous_hash: Option<&str>, echo: &EchoFilter) -> Detection {
+    let filtered = filtered_screen(screen, echo);
+    let active = tail_chars(filtered.trim(), ACTIVE_WINDOW);
+    let prompt_region = active_prompt_region(active);
+
+    if SMOKE.is_match(&without_prompt_lines(active)) {
+        return Detection::observed(SessionState::Completed, ObserveEvent::Completed);
+    }
+    if extract_result_body(screen).is_some() {
+        return Detection::observed(SessionState::Completed, ObserveEvent::Completed);
+    }
+    if any_match(&OVERAGE, prompt_region) {
+        return Detection::observed(SessionState::AwaitingApproval, ObserveEvent::OveragePrompt);
+    }
+    // Approval and question outrank the limit check: status bars often mention when a usage
+    // window resets, and that must not hide a prompt the worker is blocked on.
+    if any_match(&APPROVAL, prompt_region) {
+        return Detection::observed(SessionState::AwaitingApproval, ObserveEvent::ApprovalPrompt);
+    }
+    if let Some(found) = QUESTION.iter().find_map(|re| re.find(active)) {
+        let mut detection = Detection::observed(SessionState::AwaitingUserInput, ObserveEvent::Question);
+        detection.parsed_question = Some(line_at(active, found.start()).to_owned());
+        return detection;
+    }
+    if any_match(&LIMIT, active) {
+        return Detection::observed(SessionState::Running, ObserveEvent::LimitWarning);
+    }
+    if any_match(&ERROR, active) {
+        return Detection::observed(SessionState::Failed, ObserveEvent::Error);
+    }
+    if previous_hash.is_some_and(|prev| prev != screen_hash(screen)) {
+        return Detection::observed(SessionState::Running, ObserveEvent::ScreenChanged);
+    }
+    Detection {
+        state: SessionState::Running,
+        event: ObserveEvent::None,
+        confidence: Confidence::Unknown,
+        parsed_question: None,
+    }
+}
+
+/// Removes the indentation shared by all non-blank lines; blank lines become empty. Mirrors
+/// what bullet-rendering TUIs do to a block (indent every continuation line equally).
+fn dedent(text: &str) -> String {
+    let mut common: Option<&str> = None;
+    for line in text.split('\n').filter(|l| !l.trim().is_empty()) {
+        let indent = &line[..line.len() - line.trim_start().len()];
+        common = Some(match common {
+            None => indent,
+            Some(prev) => {
+                let shared = prev
+                    .char_indices()
+                    .zip(indent.chars())
+                    .find(|((_, a), b)| a != b)
+                    .map_or(prev.len().min(indent.len()), |((i, _), _)| i);
+                &prev[..shared]
+            }
+        });
+    }
+    let common = common.unwrap_or("");
+    text.split('\n')
+        .map(|line| if line.trim().is_empty() { "" } else { line.strip_prefix(common).unwrap_or(line) })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether a block body is a filled-in result rather than the empty template from the prompt:
+/// the `Summary` entry must have a value, on its own line or on the next one.
+fn looks_like_result(body: &str) -> bool {
+    let lines: Vec<&str> = body.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if lines.is_empty() {
+        return false;
+    }
+    let Some(pos) = lines.iter().position(|l| l.to_lowercase().starts_with("summary")) else {
+        return true;
+    };
+    let inline = lines[pos].split_once(':').map_or("", |(_, value)| value.trim());
+    if !inline.is_empty() {
+        return true;
+    }
+    lines.get(pos + 1).is_some_and(|next| !next.to_lowercase().starts_with("findings"))
+}
+
+/// The newest valid result block in the completion window, dedented and trimmed. The newest
+/// wins so that a second turn's result is not shadowed by the first one.
+fn extract_result_body(text: &str) -> Option<String> {
+    let window = tail_chars(text.trim(), COMPLETION_WINDOW);
+    RESULT_BLOCK
+        .captures_iter(window)
+        .filter_map(|caps| caps.name("body"))
+        .map(|body| dedent(body.as_str()).trim().to_owned())
+        .filter(|body| looks_like_result(body))
+        .last()
+}
+
+/// The worker's result: the newest valid result block, else the smoke token if it occurs
+/// anywhere in the text (the real smoke's way of finishing), else nothing.
+pub fn extract_result(text: &str) -> Option<String> {
+    extract_result_body(text).or_else(|| text.contains(SMOKE_TOKEN).then(|| SMOKE_TOKEN.to_owned()))
+}
+
+fn has_startup_marker(lower_screen: &str) -> bool {
+    STARTUP_MARKERS.iter().any(|m| lower_screen.contains(m))
+}
+
+/// What the worker is waiting for, in the vocabulary observe reports as `readiness`.
+///
+/// `stored_state` is the session state before this observation; `screen` is the full screen
+/// (start-up dialogs are recognised anywhere on it).
+pub fn classify_readiness(
+    event: ObserveEvent,
+    stored_state: SessionState,
+    initial_prompt_mode: Option<&str>,
+    unchanged_screen: bool,
+    screen: &str,
+) -> &'static str {
+    match event {
+        ObserveEvent::Completed => "completed",
+        ObserveEvent::Error => "failed",
+        ObserveEvent::Question => "waiting_on_question",
+        ObserveEvent::OveragePrompt => "waiting_on_overage_prompt",
+        ObserveEvent::ApprovalPrompt if has_startup_marker(&screen.to_lowercase()) => "waiting_on_startup_prompt",
+        ObserveEvent::ApprovalPrompt => "waiting_on_approval",
+        ObserveEvent::LimitWarning => "running_limit_warning",
+        _ if unchanged_screen => "stuck_unchanged_screen",
+        _ if stored_state == SessionState::Ready && initial_prompt_mode == Some("send_after_launch") => {
+            "pasted_but_not_submitted"
+        }
+        _ => "running",
+    }
+}
+
+/// Start-up dialogs and notices visible anywhere on the screen, in a fixed order.
+pub fn startup_warnings(screen: &str) -> Vec<&'static str> {
+    let lower = screen.to_lowercase();
+    let checks: [(&'static str, &[&str]); 4] = [
+        ("update_available", &["update available"]),
+        ("mcp_startup_warning", &["mcp client for", "mcp startup"]),
+        ("directory_trust_prompt", &["do you trust the contents of this directory"]),
+        ("hooks_need_review", &["hooks need review"]),
+    ];
+    checks.iter().filter(|(_, needles)| needles.iter().any(|n| lower.contains(n))).map(|(name, _)| *name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use ObserveEvent as E;
+    use SessionState as S;
+
+    // ---- helpers ---------------------------------------------------------------------------
+
+    /// An initial prompt as `crate::prompt::initial_prompt` builds it (kept in sync by hand:
+    /// this module must not depend on the prompt module).
+    fn build_prompt(task: &str) -> String {
+        format!(
+            "You are running as a delegated worker session under AgentPool.\n\
+             \n\
+             Role: explorer\n\
+             Isolation: read_only\n\
+             Repo: /tmp/repo\n\
+             Session: ap_0123456789ab\n\
+             \n\
+             Instructions:\n\
+             - Do the task below for the primary agent that delegated it.\n\
+             - If you are blocked, ask exactly one short question and wait for the answer.\n\
+             - Ask before any risky action that would need approval.\n\
+             - Change files only when the task explicitly asks for edits.\n\
+             - With read_only isolation, inspect only: do not write, install or commit anything.\n\
+             - Keep track of the files you read, the commands you run and what you find.\n\
+             - When you are done, print this block with every field filled in:\n\
+             \n\
+             AGENTPOOL_RESULT_START\n\
+             Summary:\n\
+             Findings:\n\
+             Files inspected:\n\
+             Files changed:\n\
+             Commands run:\n\
+             Tests run:\n\
+             Blockers:\n\
+             Confidence:\n\
+             AGENTPOOL_RESULT_END\n\
+             \n\
+             Task:\n\
+             {}\n",
+            task.trim()
+        )
+    }
+
+    fn echo_of(texts: &[&str]) -> EchoFilter {
+        let mut echo = EchoFilter::new();
+        for text in texts {
+            echo.add_text(text);
+        }
+        echo
+    }
+
+    /// Hard-wraps every line at `width` characters, the way a tmux capture without `-J` shows
+    /// long lines.
+    fn hard_wrap(text: &str, width: usize) -> String {
+        let mut out = Vec::new();
+        for line in text.split('\n') {
+            let chars: Vec<char> = line.chars().collect();
+            if chars.is_empty() {
+                out.push(String::new());
+            }
+            for chunk in chars.chunks(width) {
+                out.push(chunk.iter().collect());
+            }
+        }
+        out.join("\n")
+    }
+
+    /// Renders pasted text like a TUI history entry: `› ` before the first line, two spaces
+    /// before the others, word-wrapped at `width`.
+    fn tui_echo(text: &str, width: usize) -> String {
+        let mut out = Vec::new();
+        for line in text.split('\n') {
+            let mut current = String::new();
+            for word in line.split(' ') {
+                if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+                    out.push(std::mem::take(&mut current));
+                }
+                if !current.is_empty() {
+                    current.push(' ');
+                }
+                current.push_str(word);
+            }
+            out.push(current);
+        }
+        out.iter()
+            .enumerate()
+            .map(|(i, l)| if i == 0 { format!("\u{203A} {l}") } else { format!("  {l}") })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn detect_plain(screen: &str) -> Detection {
+        detect(screen, None, &EchoFilter::new())
+    }
+
+    fn check(screen: &str, expected_event: ObserveEvent, expected_state: SessionState) {
+        check_with(screen, &EchoFilter::new(), expected_event, expected_state);
+    }
+
+    fn check_with(screen: &str, echo: &EchoFilter, expected_event: ObserveEvent, expected_state: SessionState) {
+        let got = detect(screen, None, echo);
+        assert_eq!(
+            (got.event, got.state),
+            (expected_event, expected_state),
+            "screen:\n{screen}\n--- detection: {got:?}"
+        );
+        let confidence = if expected_event == E::None { Confidence::Unknown } else { Confidence::Observed };
+        assert_eq!(got.confidence, confidence, "screen:\n{screen}");
+        if expected_event != E::Question {
+            assert_eq!(got.parsed_question, None, "screen:\n{screen}");
+        }
+    }
+
+    fn question_of(screen: &str, echo: &EchoFilter) -> Option<String> {
+        let got = detect(screen, None, echo);
+        assert_eq!(got.event, E::Question, "screen:\n{screen}\n--- detection: {got:?}");
+        assert_eq!(got.state, S::AwaitingUserInput);
+        got.parsed_question
+    }
+
+    // ---- the contract's pinned examples ------------------------------------------------------
+
+    #[test]
+    fn pinned_examples() {
+        let compact_trust_then_composer = "Do you trust the contents of this directory?\n\
+             \u{203A} 1. Yes, continue\n  2. No, quit\n\n  Press enter to continue\n\
+             \u{203A} Run /review on my current changes";
+        let cases: &[(&str, E, S)] = &[
+            ("Should I inspect migrations first?", E::Question, S::AwaitingUserInput),
+            ("Proceed? [y/N]", E::ApprovalPrompt, S::AwaitingApproval),
+            ("Do you trust the contents of this directory?", E::ApprovalPrompt, S::AwaitingApproval),
+            ("\u{2728} Update available! 0.129.0 -> 0.130.0\n2. Skip", E::ApprovalPrompt, S::AwaitingApproval),
+            (
+                "Hooks need review\n2. Trust all and continue\n3. Continue without trusting",
+                E::ApprovalPrompt,
+                S::AwaitingApproval,
+            ),
+            ("AGENTPOOL_RESULT_START\nSummary: ok\nAGENTPOOL_RESULT_END", E::Completed, S::Completed),
+            ("\u{2022} AGENTPOOL_RESULT_START\n  Summary: ok\n  AGENTPOOL_RESULT_END", E::Completed, S::Completed),
+            ("Claude response:\nAGENTPOOL_SMOKE_DONE\n", E::Completed, S::Completed),
+            ("Traceback (most recent call last):", E::Error, S::Failed),
+            ("Unable to reach localhost. Is the local model server running", E::Error, S::Failed),
+            ("Cursor Agent\nPress any key to log in...", E::Error, S::Failed),
+            // Not an error: optional MCP servers failing is a start-up notice.
+            ("MCP client for `paper` failed to start: connection closed", E::None, S::Running),
+            ("Auth error: OAuth token refresh failed while starting optional MCP server", E::None, S::Running),
+            // Not completed: marker names inside a sentence, and the empty template.
+            ("I will print AGENTPOOL_RESULT_START, then the fields, then AGENTPOOL_RESULT_END.", E::None, S::Running),
+            (
+                "AGENTPOOL_RESULT_START\nSummary:\nFindings:\nFiles inspected:\nAGENTPOOL_RESULT_END",
+                E::None,
+                S::Running,
+            ),
+            ("\u{276F} Print the words AGENTPOOL, SMOKE, and DONE joined by underscores.", E::None, S::Running),
+        ];
+        for (screen, event, state) in cases {
+            check(screen, *event, *state);
+        }
+
+        // Only "not approval" is pinned for these two; the trust line above the composer may
+        // still read as an ordinary question.
+        assert_ne!(detect_plain(compact_trust_then_composer).event, E::ApprovalPrompt);
+        let mut long = String::from("Do you trust the contents of this directory?\n\u{203A} 1. Yes\n  2. No\n");
+        for i in 0..90 {
+            long.push_str(&format!("worker output line {i}\n"));
+        }
+        long.push_str("\u{203A} Ask Codex to do anything");
+        assert_ne!(detect_plain(&long).event, E::ApprovalPrompt);
+        check(&long, E::None, S::Running);
+
+        assert_eq!(
+            question_of("Should I inspect migrations first?", &EchoFilter::new()).as_deref(),
+            Some("Should I inspect migrations first?")
+        );
+        assert_eq!(
+            extract_result("\u{2022} AGENTPOOL_RESULT_START\n  Summary: ok\n  AGENTPOOL_RESULT_END").as_deref(),
+            Some("Summary: ok")
+        );
+    }
+
+    // ---- event table --------------------------------------------------------------------------
+
+    #[test]
+    fn event_table() {
+        let cases: &[(&str, E, S)] = &[
+            // nothing recognisable
+            ("", E::None, S::Running),
+            ("   \n\n  ", E::None, S::Running),
+            ("Working...", E::None, S::Running),
+            // overage, checked on the active prompt region
+            (
+                "You've hit your limit. Use extra usage to keep going? 1. Yes 2. No",
+                E::OveragePrompt,
+                S::AwaitingApproval,
+            ),
+            ("Switch to API credits to continue", E::OveragePrompt, S::AwaitingApproval),
+            ("Continue with paid requests", E::OveragePrompt, S::AwaitingApproval),
+            ("overage billing is off", E::OveragePrompt, S::AwaitingApproval),
+            // approvals
+            ("Continue? (y/n)", E::ApprovalPrompt, S::AwaitingApproval),
+            ("Allow write to src/lib.rs?", E::ApprovalPrompt, S::AwaitingApproval),
+            ("Apply patch [y/N]", E::ApprovalPrompt, S::AwaitingApproval),
+            ("Do you want to proceed?\n\u{276F} 1. Yes\n  2. No", E::ApprovalPrompt, S::AwaitingApproval),
+            // questions, in list order
+            ("Do you want me to add tests as well", E::Question, S::AwaitingUserInput),
+            ("Which module should I start with", E::Question, S::AwaitingUserInput),
+            ("Is the cache meant to be shared across tenants?", E::Question, S::AwaitingUserInput),
+            ("Is this right?   ", E::Question, S::AwaitingUserInput),
+            // limits: narrowed `resets`
+            ("Approaching 5-hour limit - resets 5pm.", E::LimitWarning, S::Running),
+            ("Approaching usage limit", E::LimitWarning, S::Running),
+            ("Weekly limit reached", E::LimitWarning, S::Running),
+            ("5h usage 82% - resets at 17:00", E::LimitWarning, S::Running),
+            ("resets in 2h (weekly limits)", E::LimitWarning, S::Running),
+            ("Your session resets in 3 minutes", E::None, S::Running),
+            ("The counter resets whenever the worker restarts.", E::None, S::Running),
+            // errors: reference phrases
+            ("bash: codex: command not found", E::Error, S::Failed),
+            ("Error: not authenticated", E::Error, S::Failed),
+            ("Login required. Run `droid login`.", E::Error, S::Failed),
+            ("authentication required", E::Error, S::Failed),
+            ("Access denied:\nyour plan has an invalid subscription", E::Error, S::Failed),
+            ("You are using the wrong API endpoint", E::Error, S::Failed),
+            // errors: crash headers only
+            (
+                "Traceback (most recent call last):\n  File \"main.py\", line 3, in <module>\n    boom()\nValueError: bad input",
+                E::Error,
+                S::Failed,
+            ),
+            ("ValueError: bad input", E::Error, S::Failed),
+            ("  java.lang.IllegalStateException: closed", E::Error, S::Failed),
+            ("Exception in thread \"main\" java.lang.NullPointerException", E::Error, S::Failed),
+            ("KeyboardInterruptError", E::Error, S::Failed),
+            (
+                "thread 'main' panicked at src/main.rs:2:5:\nindex out of bounds\nnote: run with `RUST_BACKTRACE=1`",
+                E::Error,
+                S::Failed,
+            ),
+            ("thread '<unnamed>' panicked at library/core/src/option.rs:1:1", E::Error, S::Failed),
+            ("panicked at src/lib.rs:10:3", E::Error, S::Failed),
+            // prose mentioning failures is not a failure
+            ("I will handle the exception path and avoid a panic", E::None, S::Running),
+            ("The traceback above came from the old test run; I fixed it.", E::None, S::Running),
+            ("Exception handling lives in src/errors.rs", E::None, S::Running),
+            ("NullPointerException handling is covered by the new tests.", E::None, S::Running),
+            ("Error: file not found", E::None, S::Running),
+            ("The worker panicked at first but recovered.", E::None, S::Running),
+        ];
+        for (screen, event, state) in cases {
+            check(screen, *event, *state);
+        }
+    }
+
+    #[test]
+    fn parsed_question_is_the_whole_asking_line() {
+        let cases: &[(&str, &str)] = &[
+            ("Reading files\n  Should I inspect migrations first?  \nmore", "Should I inspect migrations first?"),
+            // the specific phrasing wins over an earlier line ending in `?`
+            ("Is it done?\nDo you want me to continue", "Do you want me to continue"),
+            ("Which file should I open next", "Which file should I open next"),
+            ("status ok\nAre the fixtures current?", "Are the fixtures current?"),
+        ];
+        for (screen, expected) in cases {
+            assert_eq!(question_of(screen, &EchoFilter::new()).as_deref(), Some(*expected), "screen:\n{screen}");
+        }
+    }
+
+    #[test]
+    fn check_order() {
+        let cases: &[(&str, E, S)] = &[
+            // a result beats everything after it
+            ("Proceed? [y/N]\nAGENTPOOL_RESULT_START\nSummary: done\nAGENTPOOL_RESULT_END", E::Completed, S::Completed),
+            // the fake-limit agent: completion outranks its warning
+            (
+                "Approaching 5-hour limit - resets 5pm.\nAGENTPOOL_RESULT_START\nSummary:\nLimit warning emitted.\nFindings:\nnone\nAGENTPOOL_RESULT_END",
+                E::Completed,
+                S::Completed,
+            ),
+            // a reset time in a status line does not hide an approval or a question
+            ("Proceed? [y/N]\n  5h limit 40% used - resets at 5pm", E::ApprovalPrompt, S::AwaitingApproval),
+            (
+                "Should I inspect migrations or auth middleware first?\n  weekly usage 12% - resets Mon 09:00",
+                E::Question,
+                S::AwaitingUserInput,
+            ),
+            // overage outranks approval
+            ("Use extra usage? [y/N]", E::OveragePrompt, S::AwaitingApproval),
+            // approval outranks question
+            ("Do you want to continue? Proceed? [y/N]", E::ApprovalPrompt, S::AwaitingApproval),
+            // question outranks error, limit outranks error
+            ("ValueError: bad\nShould I retry", E::Question, S::AwaitingUserInput),
+            ("ValueError: bad\nWeekly limit reached", E::LimitWarning, S::Running),
+        ];
+        for (screen, event, state) in cases {
+            check(screen, *event, *state);
+        }
+    }
+
+    #[test]
+    fn active_prompt_region_and_composer() {
+        // (The dialogs end in `[y/N]`: a line ending in `?` would still be an ordinary question,
+        // because questions are looked for in the whole active window.)
+        let cases: &[(&str, E, S)] = &[
+            // a dialog above an open composer is no longer active
+            ("Allow running cargo? [y/N]\n\u{203A} ", E::None, S::Running),
+            ("Allow running cargo? [y/N]\n\u{203A}", E::None, S::Running),
+            ("Proceed? [y/N]\nok\n\u{203A} Explain this codebase", E::None, S::Running),
+            // numbered menu lines are not a composer, in every spacing
+            ("Allow running cargo? [y/N]\n\u{203A} 1. Yes\n  2. No", E::ApprovalPrompt, S::AwaitingApproval),
+            ("Allow running cargo? [y/N]\n\u{203A}  1) Yes\n  2) No", E::ApprovalPrompt, S::AwaitingApproval),
+            ("Allow running cargo? [y/N]\n\u{203A} 2", E::ApprovalPrompt, S::AwaitingApproval),
+            // the marker must open the line and be followed by whitespace
+            ("Allow running cargo? [y/N]\n  \u{203A} typed", E::ApprovalPrompt, S::AwaitingApproval),
+            ("Allow running cargo? [y/N]\n\u{203A}typed", E::ApprovalPrompt, S::AwaitingApproval),
+            // a prompt below the composer is active again
+            ("\u{203A} earlier input\nProceed? [y/N]", E::ApprovalPrompt, S::AwaitingApproval),
+            // `1.5x faster` is not a menu item
+            ("Allow running cargo? [y/N]\n\u{203A} 1.5x faster builds", E::None, S::Running),
+        ];
+        for (screen, event, state) in cases {
+            check(screen, *event, *state);
+        }
+        assert!(is_menu_item("1. Yes") && is_menu_item("12) x") && is_menu_item("3") && is_menu_item("4."));
+        assert!(!is_menu_item("1.5x") && !is_menu_item("Yes") && !is_menu_item(""));
+    }
+
+    #[test]
+    fn smoke_token_ignores_prompt_lines() {
+        let cases: &[(&str, E, S)] = &[
+            ("\u{276F} say AGENTPOOL_SMOKE_DONE", E::None, S::Running),
+            ("\u{203A} say AGENTPOOL_SMOKE_DONE", E::None, S::Running),
+            ("> say AGENTPOOL_SMOKE_DONE", E::None, S::Running),
+            ("  \u{25CF} AGENTPOOL_SMOKE_DONE", E::Completed, S::Completed),
+            ("agentpool_smoke_done", E::Completed, S::Completed),
+            ("XAGENTPOOL_SMOKE_DONE", E::None, S::Running),
+        ];
+        for (screen, event, state) in cases {
+            check(screen, *event, *state);
+        }
+    }
+
+    #[test]
+    fn windows_limit_what_is_active() {
+        // An old question scrolled more than the active window away no longer counts.
+        let mut screen = String::from("Should I inspect migrations first?\n");
+        screen.push_str(&"x".repeat(ACTIVE_WINDOW + 10));
+        check(&screen, E::None, S::Running);
+        // An old result block outside the completion window no longer counts.
+        let mut screen = String::from("AGENTPOOL_RESULT_START\nSummary: ok\nAGENTPOOL_RESULT_END\n");
+        screen.push_str(&"y".repeat(COMPLETION_WINDOW));
+        assert_eq!(extract_result(&screen), None);
+        // Windows are measured in characters: multi-byte text must not panic.
+        let wide = "\u{00E9}\u{2500}\u{1F600}".repeat(2000);
+        check(&wide, E::None, S::Running);
+        assert_eq!(tail_chars("h\u{00E9}llo", 4), "\u{00E9}llo");
+        assert_eq!(tail_chars("abc", 10), "abc");
+        assert_eq!(tail_chars("abc", 0), "");
+    }
+
+    #[test]
+    fn screen_changed_needs_a_different_previous_hash() {
+        let screen = "Working...";
+        let same = screen_hash(screen);
+        assert_eq!(detect(screen, Some(&same), &EchoFilter::new()).event, E::None);
+        let got = detect(screen, Some("0000"), &EchoFilter::new());
+        assert_eq!((got.event, got.state, got.confidence), (E::ScreenChanged, S::Running, Confidence::Observed));
+        // a real event is reported even when the screen also changed
+        assert_eq!(detect("Proceed? [y/N]", Some("0000"), &EchoFilter::new()).event, E::ApprovalPrompt);
+    }
+
+    #[test]
+    fn screen_hash_is_sha256_hex() {
+        assert_eq!(screen_hash(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(screen_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    // ---- echo filtering ------------------------------------------------------------------------
+
+    /// Tasks full of trigger phrases, and whether their echo fires without the filter (prose
+    /// that merely says "exception" no longer does, thanks to the narrowed error patterns).
+    const ECHO_TASKS: &[(&str, bool)] = &[
+        ("Review the login flow. Is the session cookie rotated on every login?", true),
+        ("Find where the payment worker swallows an exception and report it.", false),
+        ("Explain this failure:\nTraceback (most recent call last):\n  File \"migrate.py\", line 9", true),
+        ("Should I split the config module. Give me a recommendation with reasons.", true),
+        ("Run cargo clippy first. Proceed? only if it is clean.", true),
+        ("Do you want to keep the legacy v1 API around. Decide from the call-site data.", true),
+        ("Check why the usage limit counter resets every hour instead of every five hours.", true),
+        ("Allow x? Check the CORS policy and tell me whether origin x is accepted.", true),
+        ("Look at the retry loop.\nContinue? Only if the tests pass [y/N]\nValueError: raised by parse_config", true),
+        ("Startup crashes with:\nthread 'main' panicked at src/main.rs:2:5:\nFind the cause.", true),
+        ("Users see: Weekly limit reached. Find out why the quota store is wrong.", true),
+        ("Users are offered extra usage too early; find the threshold in billing.rs.", true),
+        (
+            "A long task line that keeps going well beyond the width of an eighty column pane so that it wraps, and then ends with a question mark?",
+            true,
+        ),
+    ];
+
+    /// Screens as the different front ends would show the pasted prompt.
+    fn echo_screens(prompt: &str) -> Vec<(&'static str, String)> {
+        let plain = format!("Fake Question Agent ready.\n{prompt}");
+        vec![
+            ("plain", plain.clone()),
+            ("hard-wrapped at 80", hard_wrap(&plain, 80)),
+            ("hard-wrapped at 37", hard_wrap(&plain, 37)),
+            ("tui history", format!("OpenAI Codex (v0.130.0)\n\n{}\n", tui_echo(prompt, 70))),
+        ]
+    }
+
+    #[test]
+    fn echoed_prompt_never_triggers() {
+        for (task, fires_unfiltered) in ECHO_TASKS {
+            let prompt = build_prompt(task);
+            let echo = echo_of(&[&prompt]);
+            let unfiltered = detect_plain(&format!("Fake Question Agent ready.\n{prompt}")).event;
+            assert_eq!(unfiltered != E::None, *fires_unfiltered, "task {task:?} unfiltered: {unfiltered:?}");
+            for (layout, screen) in echo_screens(&prompt) {
+                let got = detect(&screen, None, &echo);
+                assert_eq!(got.event, E::None, "task {task:?}, layout {layout}:\n{screen}\n--- {got:?}");
+                let got = detect(&screen, Some("previous"), &echo);
+                assert_eq!(got.event, E::ScreenChanged, "task {task:?}, layout {layout}: {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn echoed_prompt_without_filter_shows_the_reference_false_positives() {
+        let prompt = build_prompt("Find where the payment worker swallows an exception.\nIs it in retry.rs?");
+        let screen = format!("Fake Question Agent ready.\n{prompt}");
+        assert_eq!(detect_plain(&screen).event, E::Question);
+        assert_eq!(detect(&screen, None, &echo_of(&[&prompt])).event, E::None);
+    }
+
+    #[test]
+    fn real_worker_question_after_echo_is_found() {
+        let worker = "Should I inspect migrations or auth middleware first?";
+        for (task, _) in ECHO_TASKS {
+            let prompt = build_prompt(task);
+            let echo = echo_of(&[&prompt]);
+            for (layout, screen) in echo_screens(&prompt) {
+                let screen = format!("{}\n{worker}\n", screen.trim_end());
+                assert_eq!(
+                    question_of(&screen, &echo).as_deref(),
+                    Some(worker),
+                    "task {task:?}, layout {layout}:\n{screen}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn real_worker_events_after_echo_are_found() {
+        let prompt = build_prompt("Should I worry about exceptions? Allow x? resets?");
+        let echo = echo_of(&[&prompt]);
+        let base = format!("Fake Approval Agent ready.\n{prompt}");
+        let cases: &[(&str, E, S)] = &[
+            ("Proceed? [y/N]", E::ApprovalPrompt, S::AwaitingApproval),
+            ("Approaching 5-hour limit - resets 5pm.", E::LimitWarning, S::Running),
+            ("Traceback (most recent call last):\n  File \"x.py\", line 1", E::Error, S::Failed),
+            ("Working...", E::None, S::Running),
+        ];
+        for (tail, event, state) in cases {
+            check_with(&format!("{base}{tail}\n"), &echo, *event, *state);
+        }
+    }
+
+    #[test]
+    fn fake_question_session_end_to_end() {
+        let prompt = build_prompt("Ask one question, then finish after steering.");
+        let mut echo = echo_of(&[&prompt]);
+        let asked = "I found two possible paths. Should I inspect migrations or auth middleware first?";
+        let screen = format!("Fake Question Agent ready.\n{prompt}{asked}\n");
+        assert_eq!(question_of(&screen, &echo).as_deref(), Some(asked));
+        assert!(filtered_screen(&screen, &echo).contains(asked));
+        assert!(!filtered_screen(&screen, &echo).contains("delegated worker"));
+
+        // After the steering message: its echo is filtered, the result block completes.
+        let message = "Inspect migrations first.";
+        echo.add_text(message);
+        let screen = format!(
+            "{screen}{message}\nSteering received: {message}\nAGENTPOOL_RESULT_START\nSummary:\n\
+             Question path completed after steering.\nFindings:\nFake provider completed.\n\
+             Files inspected:\nNone\nFiles changed:\nNone\nCommands run:\nfake-agent\nTests run:\n\
+             None\nBlockers:\nNone\nConfidence:\nhigh\nAGENTPOOL_RESULT_END\n"
+        );
+        check_with(&screen, &echo, E::Completed, S::Completed);
+        let result = extract_result(&screen).unwrap_or_default();
+        assert!(result.starts_with("Summary:\nQuestion path completed after steering.\nFindings:"), "{result}");
+        assert!(result.ends_with("Confidence:\nhigh"), "{result}");
+    }
+
+    #[test]
+    fn echo_filter_matching_rules() {
+        let echo = echo_of(&[
+            "Summary:\n- Keep track of the files you read and the commands you ran.\nTask:\nfix it",
+            "Inspect migrations first.",
+        ]);
+        assert!(!echo.is_empty());
+        assert!(EchoFilter::new().is_empty());
+        assert!(echo_of(&["", "  \n - \n"]).is_empty());
+        let cases: &[(&str, bool)] = &[
+            // exact lines, with decoration stripped on either side
+            ("Summary:", true),
+            ("  Summary:  ", true),
+            ("\u{203A} Inspect migrations first.", true),
+            ("\u{276F} Inspect migrations first.", true),
+            ("> Inspect migrations first.", true),
+            ("\u{2502} Inspect migrations first. \u{2502}", true),
+            ("| Inspect migrations first. |", true),
+            ("\u{2022} Inspect migrations first.", true),
+            ("\u{25CF} Inspect migrations first.", true),
+            ("* Inspect migrations first.", true),
+            ("Keep track of the files you read and the commands you ran.", true),
+            ("fix it", true),
+            // fragments of at least 12 characters
+            ("the files you read", true),
+            ("commands you", true),
+            // too short to be trusted as a fragment
+            ("files you", false),
+            ("Summary", false),
+            // genuine output
+            ("Summary: ok", false),
+            ("Should I inspect migrations or auth middleware first?", false),
+            ("", false),
+            ("\u{203A}", false),
+            ("  -  ", false),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(echo.is_echo(line), *expected, "line {line:?}");
+        }
+    }
+
+    #[test]
+    fn filtered_screen_rules() {
+        let echo = echo_of(&["Please check whether the retry loop handles timeouts properly?"]);
+        // empty filter: unchanged
+        assert_eq!(filtered_screen("a\nb?", &EchoFilter::new()), "a\nb?");
+        // a short wrapped tail after an echoed piece is echo too
+        let screen = "Please check whether the retry loop handles timeouts proper\nly?\nok";
+        assert_eq!(filtered_screen(screen, &echo), "ok");
+        let screen = "Please check whether the retry loop handles timeouts\nproperly?\nok";
+        assert_eq!(filtered_screen(screen, &echo), "ok");
+        // but not when the previous line was genuine output
+        assert_eq!(filtered_screen("worker says\nproperly?", &echo), "worker says\nproperly?");
+        // a composer line that only echoes is kept as a bare marker
+        let screen =
+            "Allow running cargo? [y/N]\n\u{203A} Please check whether the retry loop handles timeouts properly?";
+        assert_eq!(filtered_screen(screen, &echo), "Allow running cargo? [y/N]\n\u{203A}");
+        check_with(screen, &echo, E::None, S::Running);
+    }
+
+    // ---- result extraction ----------------------------------------------------------------------
+
+    #[test]
+    fn result_extraction_table() {
+        let block = |body: &str| format!("AGENTPOOL_RESULT_START\n{body}\nAGENTPOOL_RESULT_END");
+        let template = block("Summary:\nFindings:\nFiles inspected:");
+        let cases: Vec<(String, Option<&str>)> = vec![
+            (block("Summary: ok"), Some("Summary: ok")),
+            (block("Summary:\nAll good.\nFindings:\nnone"), Some("Summary:\nAll good.\nFindings:\nnone")),
+            (block("No summary line, just prose."), Some("No summary line, just prose.")),
+            (block("summary - inline without colon\nFindings: x"), None),
+            (block("SUMMARY:\nfindings: none"), None),
+            (block("Summary:"), None),
+            (block(""), None),
+            (block("   \n  "), None),
+            (template.clone(), None),
+            // bullets and indentation of TUIs
+            (
+                "\u{25CF} AGENTPOOL_RESULT_START\n    Summary: ok\n      - detail\n    AGENTPOOL_RESULT_END".to_owned(),
+                Some("Summary: ok\n  - detail"),
+            ),
+            ("- AGENTPOOL_RESULT_START\n  Summary: dash\n- AGENTPOOL_RESULT_END".to_owned(), Some("Summary: dash")),
+            ("  agentpool_result_start  \nSummary: lower\nagentpool_result_end".to_owned(), Some("Summary: lower")),
+            // marker lines must be alone on their line
+            ("AGENTPOOL_RESULT_START here\nSummary: ok\nAGENTPOOL_RESULT_END".to_owned(), None),
+            // newest valid block wins
+            (format!("{}\n{}", block("Summary: first"), block("Summary: second")), Some("Summary: second")),
+            // ... but an invalid newer block does not hide a valid older one
+            (format!("{}\n{template}", block("Summary: first")), Some("Summary: first")),
+            // prompt template echoed above the real block
+            (format!("{template}\nworking\n{}", block("Summary: real")), Some("Summary: real")),
+            // smoke fallback: literal, case-sensitive, anywhere
+            ("\u{276F} x\nAGENTPOOL_SMOKE_DONE".to_owned(), Some("AGENTPOOL_SMOKE_DONE")),
+            ("prefixAGENTPOOL_SMOKE_DONEsuffix".to_owned(), Some("AGENTPOOL_SMOKE_DONE")),
+            ("agentpool_smoke_done".to_owned(), None),
+            ("nothing here".to_owned(), None),
+            // a block beats the smoke literal
+            (format!("AGENTPOOL_SMOKE_DONE\n{}", block("Summary: both")), Some("Summary: both")),
+        ];
+        for (text, expected) in &cases {
+            assert_eq!(extract_result(text).as_deref(), *expected, "text:\n{text}");
+        }
+    }
+
+    #[test]
+    fn dedent_rules() {
+        assert_eq!(dedent("  a\n    b\n  c"), "a\n  b\nc");
+        assert_eq!(dedent("\n  a\n   \n  b\n"), "\na\n\nb\n");
+        assert_eq!(dedent("\ta\n  b"), "\ta\n  b");
+        assert_eq!(dedent("a\n b"), "a\n b");
+        assert_eq!(dedent(""), "");
+    }
+
+    // ---- readiness and start-up warnings ---------------------------------------------------------
+
+    #[test]
+    fn readiness_table() {
+        let startup = "\u{2728} Update available! 0.129.0 -> 0.130.0\n2. Skip";
+        let sal = Some("send_after_launch");
+        // (event, stored state, initial prompt mode, unchanged screen, screen, readiness)
+        type Case<'a> = (E, S, Option<&'a str>, bool, &'a str, &'a str);
+        let cases: &[Case<'_>] = &[
+            (E::Completed, S::Running, None, true, "", "completed"),
+            (E::Error, S::Running, None, false, "", "failed"),
+            (E::Question, S::Ready, sal, true, "", "waiting_on_question"),
+            (E::OveragePrompt, S::Running, None, false, "", "waiting_on_overage_prompt"),
+            (E::ApprovalPrompt, S::Running, None, false, startup, "waiting_on_startup_prompt"),
+            (
+                E::ApprovalPrompt,
+                S::Running,
+                None,
+                false,
+                "Do you trust the contents of this directory?",
+                "waiting_on_startup_prompt",
+            ),
+            (E::ApprovalPrompt, S::Running, None, false, "HOOKS NEED REVIEW", "waiting_on_startup_prompt"),
+            (
+                E::ApprovalPrompt,
+                S::Running,
+                None,
+                false,
+                "MCP startup incomplete\nProceed?",
+                "waiting_on_startup_prompt",
+            ),
+            (
+                E::ApprovalPrompt,
+                S::Running,
+                None,
+                false,
+                "MCP client for `x` failed\nProceed?",
+                "waiting_on_startup_prompt",
+            ),
+            (E::ApprovalPrompt, S::Running, None, true, "Proceed? [y/N]", "waiting_on_approval"),
+            (E::LimitWarning, S::Running, None, true, "", "running_limit_warning"),
+            (E::None, S::Running, None, true, "", "stuck_unchanged_screen"),
+            (E::ScreenChanged, S::Ready, sal, true, "", "stuck_unchanged_screen"),
+            (E::None, S::Ready, sal, false, "", "pasted_but_not_submitted"),
+            (E::ScreenChanged, S::Ready, sal, false, "", "pasted_but_not_submitted"),
+            (E::None, S::Ready, Some("arg"), false, "", "running"),
+            (E::None, S::Ready, None, false, "", "running"),
+            (E::None, S::Running, sal, false, "", "running"),
+            (E::ScreenChanged, S::Running, None, false, "", "running"),
+        ];
+        for (event, stored, mode, unchanged, screen, expected) in cases {
+            assert_eq!(
+                classify_readiness(*event, *stored, *mode, *unchanged, screen),
+                *expected,
+                "{event:?} {stored:?} {mode:?} unchanged={unchanged} screen={screen:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn update_prompt_is_a_startup_prompt() {
+        let screen = "\u{2728} Update available! 0.129.0 -> 0.130.0\n2. Skip";
+        let got = detect_plain(screen);
+        assert_eq!(got.event, E::ApprovalPrompt);
+        assert_eq!(classify_readiness(got.event, S::Running, None, false, screen), "waiting_on_startup_prompt");
+        assert_eq!(startup_warnings(screen), vec!["update_available"]);
+    }
+
+    #[test]
+    fn startup_warnings_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("", &[]),
+            ("all quiet", &[]),
+            ("MCP client for `paper` failed to start", &["mcp_startup_warning"]),
+            ("mcp startup: 1 server failed", &["mcp_startup_warning"]),
+            ("Do you trust the contents of this directory?", &["directory_trust_prompt"]),
+            ("Hooks need review", &["hooks_need_review"]),
+            (
+                "Hooks need review\nDo you trust the contents of this directory?\nMCP startup\nUpdate available!",
+                &["update_available", "mcp_startup_warning", "directory_trust_prompt", "hooks_need_review"],
+            ),
+        ];
+        for (screen, expected) in cases {
+            assert_eq!(startup_warnings(screen), expected.to_vec(), "screen {screen:?}");
+        }
+    }
+
+    #[test]
+    fn all_patterns_compile() {
+        assert!(!SMOKE.as_str().is_empty());
+        assert!(!RESULT_BLOCK.as_str().is_empty());
+        for list in [&*OVERAGE, &*APPROVAL, &*QUESTION, &*LIMIT, &*ERROR] {
+            assert!(!list.is_empty());
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! AgentPool's core: the domain model, errors, configuration, the `Provider` and `Runtime`
+//! traits with link-time provider registration, screen detection, redaction, the SQLite store
+//! and the session lifecycle.
+//!
+//! Architecture invariant: this crate depends on no other workspace crate and knows nothing
+//! of clap, rmcp or tmux commands. Front ends and runtimes plug into it.
+
+pub mod agent_io;
+pub mod artifacts;
+pub mod config;
+pub mod detect;
+pub mod error;
+pub mod git;
+pub mod manager;
+pub mod model;
+pub mod observe;
+pub mod process;
+pub mod prompt;
+pub mod provider;
+pub mod redact;
+pub mod runtime;
+pub mod store;
+pub mod util;
+
+pub use error::{Error, ErrorCode, Result};
+pub use manager::{Manager, ManagerOptions, SpawnRequest, VERSION};
+
+/// Re-exported so `register_provider!` works without a direct `inventory` dependency.
+pub use inventory;

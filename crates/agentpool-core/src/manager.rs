@@ -1,0 +1,1391 @@
+//! The session lifecycle: spawn, send, keys, interrupt, attach, artifacts, transcript,
+//! collect, terminate, listing and reconcile. Observe lives in [`crate::observe`].
+//!
+//! Front ends build one [`Manager`] and call it; they hold no lifecycle logic.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::agent_io;
+use crate::artifacts::{self, ArtifactDir, NO_RESULT};
+use crate::config::Settings;
+use crate::detect;
+use crate::error::{Error, ErrorCode, Result};
+use crate::git;
+use crate::model::{
+    AgentSession, ArtifactRecord, Detail, Isolation, ManifestFile, PromptMode, ProviderDescriptor, Role, RuntimeKind,
+    RuntimeRef, SessionState, Supervision, TmuxRef, UsageStatus, parse_runtime,
+};
+use crate::prompt;
+use crate::provider::{self, LaunchContext, ProbeContext, Provider, Registry};
+use crate::redact::redact;
+use crate::runtime::{Liveness, Runtime, SpawnSpec};
+use crate::store::{self, SessionFilter, Store};
+use crate::util;
+
+/// AgentPool's version, reported everywhere.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Sessions stuck in `STARTING` without a runtime for this long are treated as crashed.
+const STALE_START: Duration = Duration::from_secs(120);
+/// Longest observe wait accepted (one day).
+pub const MAX_OBSERVE_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// A request to start one worker. Field names are the wire names.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnRequest {
+    /// Explicit provider id (`auto` is refused).
+    pub provider_id: String,
+    /// The concrete task for the worker.
+    pub task: String,
+    /// Repository (or any directory) the worker runs in.
+    pub repo_path: String,
+    #[serde(default = "default_role")]
+    pub role: Role,
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Free account label recorded with the session.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// Runtime name (`tmux`); defaults to the configured runtime.
+    #[serde(default)]
+    pub runtime: Option<String>,
+    #[serde(default = "default_isolation")]
+    pub isolation: Isolation,
+    /// Advisory list of files the worker may touch (recorded in metadata).
+    #[serde(default)]
+    pub allowed_files: Vec<String>,
+    #[serde(default)]
+    pub max_runtime_seconds: Option<i64>,
+    #[serde(default)]
+    pub max_turns: Option<i64>,
+    #[serde(default = "default_supervision")]
+    pub supervision: Supervision,
+    #[serde(default = "default_prompt_mode")]
+    pub initial_prompt_mode: PromptMode,
+    #[serde(default)]
+    pub reasoning_effort: Option<String>,
+    #[serde(default)]
+    pub service_tier: Option<String>,
+    /// Extra caller metadata copied onto the session.
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+fn default_role() -> Role {
+    Role::Explorer
+}
+fn default_isolation() -> Isolation {
+    Isolation::ReadOnly
+}
+fn default_supervision() -> Supervision {
+    Supervision::Interactive
+}
+fn default_prompt_mode() -> PromptMode {
+    PromptMode::ProviderDefault
+}
+
+impl SpawnRequest {
+    /// A request with every optional field at its default.
+    pub fn new(provider_id: impl Into<String>, task: impl Into<String>, repo_path: impl Into<String>) -> Self {
+        Self {
+            provider_id: provider_id.into(),
+            task: task.into(),
+            repo_path: repo_path.into(),
+            role: default_role(),
+            model: None,
+            account: None,
+            runtime: None,
+            isolation: default_isolation(),
+            allowed_files: Vec::new(),
+            max_runtime_seconds: None,
+            max_turns: None,
+            supervision: default_supervision(),
+            initial_prompt_mode: default_prompt_mode(),
+            reasoning_effort: None,
+            service_tier: None,
+            metadata: Map::new(),
+        }
+    }
+}
+
+/// One field-level validation problem, reported in `details.errors`.
+fn field_error(field: &str, msg: &str, input: &str) -> Value {
+    json!({"loc": [field], "msg": msg, "input": util::tail_chars(input, 200)})
+}
+
+fn invalid_request(message: &str, errors: Vec<Value>) -> Error {
+    Error::new(ErrorCode::InvalidRequest, message).with("errors", errors)
+}
+
+/// Checks that a task is a concrete instruction (trimmed, no template placeholders).
+pub fn validate_task(task: &str) -> Result<String> {
+    static PLACEHOLDERS: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
+        Regex::new(r"(?i)@filename\b|<\s*filename\s*>|\{\s*filename\s*\}|<\s*task\s*>|\b(?:your task here|replace this|todo task)\b")
+            .expect("placeholder regex is valid")
+    });
+    let trimmed = task.trim();
+    if trimmed.is_empty() {
+        return Err(invalid_request(
+            "task must be a concrete, non-empty instruction",
+            vec![field_error("task", "task is empty", task)],
+        ));
+    }
+    if let Some(m) = PLACEHOLDERS.find(trimmed) {
+        return Err(invalid_request(
+            &format!("task contains placeholder text `{}`; write the actual instruction", m.as_str()),
+            vec![field_error("task", "task contains placeholder text", trimmed)],
+        ));
+    }
+    if trimmed.contains('\0') {
+        return Err(invalid_request("task must not contain NUL bytes", vec![field_error("task", "NUL byte", "")]));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Checks a session id's shape before it is used anywhere.
+pub fn check_session_id(id: &str) -> Result<()> {
+    if util::is_valid_session_id(id) {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::InvalidSessionId,
+            "session ids look like `ap_` followed by letters and digits",
+        )
+        .with("session_id", util::tail_chars(id, 80)))
+    }
+}
+
+/// Options shared by a [`Manager`]'s operations.
+#[derive(Debug, Clone)]
+pub struct ManagerOptions {
+    /// The coordinator this manager acts for.
+    pub coordinator_id: String,
+    /// Restrict listings and the parallel limit to this coordinator's sessions.
+    pub scoped: bool,
+    /// The `agentpool` executable fakes run from.
+    pub self_exe: PathBuf,
+}
+
+/// The lifecycle over one store, registry and runtime.
+pub struct Manager {
+    pub(crate) settings: Settings,
+    pub(crate) store: Store,
+    pub(crate) registry: Registry,
+    pub(crate) runtime: Arc<dyn Runtime>,
+    pub(crate) opts: ManagerOptions,
+}
+
+impl Manager {
+    /// Builds a manager; opens (and migrates) the database.
+    pub fn new(settings: Settings, registry: Registry, runtime: Arc<dyn Runtime>, opts: ManagerOptions) -> Result<Self> {
+        let store = Store::open(&settings.paths.db_path)?;
+        Ok(Self { settings, store, registry, runtime, opts })
+    }
+
+    /// The resolved settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The provider registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Path of the runtime binary (tmux), when found.
+    pub fn runtime_path(&self) -> Option<String> {
+        self.runtime.binary_path()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) async fn load(&self, id: &str) -> Result<AgentSession> {
+        check_session_id(id)?;
+        let owned = id.to_owned();
+        self.store
+            .call(move |c| store::get_session(c, &owned))
+            .await?
+            .ok_or_else(|| Error::session_not_found(id))
+    }
+
+    pub(crate) async fn event(
+        &self,
+        session: &AgentSession,
+        event_type: &str,
+        state: Option<SessionState>,
+        screen_hash: Option<String>,
+        excerpt: Option<String>,
+        metadata: Map<String, Value>,
+    ) -> Result<i64> {
+        let id = session.id.clone();
+        let et = event_type.to_owned();
+        let rec = self
+            .store
+            .call(move |c| store::append_event(c, &id, &et, state, screen_hash.as_deref(), excerpt.as_deref(), &metadata))
+            .await?;
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        let line = rec.clone();
+        blocking(move || ad.append_event(&line)).await?;
+        Ok(rec.id)
+    }
+
+    pub(crate) fn runtime_ref(&self, session: &AgentSession) -> Result<RuntimeRef> {
+        session.runtime_ref().ok_or_else(|| {
+            Error::new(ErrorCode::RuntimeSessionNotFound, "session has no runtime reference (it never started)")
+                .with("session_id", &session.id)
+                .with("runtime", session.runtime.as_str())
+        })
+    }
+
+    fn probe_context(&self, provider: &dyn Provider) -> ProbeContext {
+        ProbeContext {
+            config: self.settings.provider(provider.id()),
+            self_exe: self.opts.self_exe.clone(),
+            agentpool_version: VERSION,
+        }
+    }
+
+    /// Inventory of every enabled provider (detection runs concurrently).
+    pub async fn describe_providers(&self, with_usage: bool) -> Vec<ProviderDescriptor> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, p) in self.registry.ordered().into_iter().enumerate() {
+            let ctx = self.probe_context(p.as_ref());
+            tasks.spawn(async move {
+                let d = p.detect(&ctx).await;
+                (i, describe(p.as_ref(), &ctx, d, with_usage))
+            });
+        }
+        let mut rows: Vec<(usize, ProviderDescriptor)> = tasks.join_all().await;
+        rows.sort_by_key(|(i, _)| *i);
+        rows.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// Runtimes and whether they are available.
+    pub fn runtimes(&self) -> Value {
+        json!([{
+            "kind": "tmux",
+            "default": self.settings.config.runtime.default == "tmux",
+            "enabled": true,
+            "available": self.runtime.binary_path().is_some(),
+            "path": self.runtime.binary_path(),
+            "socket": self.settings.tmux_socket,
+        }])
+    }
+
+    /// Spawns one worker. Validation comes first, so a refused request creates nothing.
+    pub async fn spawn(&self, req: SpawnRequest) -> Result<Value> {
+        let policy = &self.settings.config.policy;
+        let task = validate_task(&req.task)?;
+        let provider_id = req.provider_id.trim().to_owned();
+        if provider_id.is_empty() || provider_id.eq_ignore_ascii_case("auto") {
+            return Err(Error::new(
+                ErrorCode::PolicyBlocked,
+                "AgentPool requires an explicit provider; `auto` routing is disabled",
+            )
+            .with("provider_id", &req.provider_id)
+            .with("policy", "require_explicit_provider"));
+        }
+        if policy.denied_providers.contains(&provider_id) {
+            return Err(Error::new(ErrorCode::PolicyBlocked, format!("provider `{provider_id}` is denied by policy"))
+                .with("provider_id", &provider_id)
+                .with("policy", "denied_providers"));
+        }
+        if !policy.allowed_providers.is_empty() && !policy.allowed_providers.contains(&provider_id) {
+            return Err(Error::new(ErrorCode::PolicyBlocked, format!("provider `{provider_id}` is not in the allowed list"))
+                .with("provider_id", &provider_id)
+                .with("policy", "allowed_providers"));
+        }
+        if req.role.is_mutating() && policy.require_worktree_for_edits && req.isolation != Isolation::Worktree {
+            return Err(Error::new(ErrorCode::PolicyBlocked, "policy requires worktree isolation for editing roles")
+                .with("role", req.role)
+                .with("isolation", req.isolation)
+                .with("policy", "require_worktree_for_edits"));
+        }
+        if req.isolation == Isolation::Shared && req.role.is_mutating() && !policy.allow_shared_repo_edits {
+            return Err(Error::new(ErrorCode::PolicyBlocked, "policy forbids editing roles in the shared checkout")
+                .with("role", req.role)
+                .with("isolation", req.isolation)
+                .with("policy", "allow_shared_repo_edits"));
+        }
+        let runtime_name = req.runtime.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(|| self.settings.config.runtime.default.clone());
+        let runtime_kind = parse_runtime(&runtime_name);
+        if runtime_kind != Some(RuntimeKind::Tmux) {
+            return Err(Error::new(ErrorCode::RuntimeNotSupported, format!("runtime `{runtime_name}` is not supported for worker sessions"))
+                .with("runtime", &runtime_name)
+                .with("supported", ["tmux"]));
+        }
+        if let Some(n) = req.max_runtime_seconds.filter(|n| *n <= 0) {
+            return Err(Error::new(ErrorCode::InvalidLimit, "max_runtime_seconds must be a positive number of seconds")
+                .with("max_runtime_seconds", n));
+        }
+        if let Some(n) = req.max_turns.filter(|n| *n <= 0) {
+            return Err(Error::new(ErrorCode::InvalidLimit, "max_turns must be a positive number").with("max_turns", n));
+        }
+        if req.initial_prompt_mode == PromptMode::Stdin {
+            return Err(invalid_request(
+                "initial_prompt_mode `stdin` is not supported: workers keep their terminal for steering; use `send_after_launch` or `arg`",
+                vec![field_error("initial_prompt_mode", "unsupported mode", "stdin")],
+            ));
+        }
+        let repo = resolve_repo(&req.repo_path)?;
+        let provider = self.registry.get(&provider_id)?;
+        let ctx = self.probe_context(provider.as_ref());
+        let detected = provider.detect(&ctx).await;
+        if !detected.installed {
+            return Err(Error::new(ErrorCode::ProviderNotInstalled, format!("provider `{provider_id}` is not installed"))
+                .with("provider_id", &provider_id)
+                .with("warnings", &detected.warnings));
+        }
+        if req.isolation == Isolation::Worktree && !git::is_repo(&repo).await {
+            return Err(Error::new(ErrorCode::GitNotRepo, "worktree isolation requires a git repository")
+                .with("repo_path", repo.display().to_string()));
+        }
+
+        self.reconcile().await?;
+        self.check_cached_usage(&provider_id).await?;
+
+        // Defaults.
+        let model_was_explicit = req.model.as_deref().is_some_and(|m| !m.trim().is_empty());
+        let metadata = provider.metadata();
+        let model = if model_was_explicit {
+            req.model.clone().map(|m| m.trim().to_owned())
+        } else {
+            self.settings
+                .provider(&provider_id)
+                .metadata
+                .get("default_model")
+                .or_else(|| metadata.get("default_model"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let prompt_mode = match req.initial_prompt_mode {
+            PromptMode::ProviderDefault => provider.default_prompt_mode(),
+            other => other,
+        };
+
+        // Record.
+        let session_id = util::new_session_id();
+        let repo_str = repo.display().to_string();
+        let repo_hash = &util::sha256_hex(repo_str.as_bytes())[..16];
+        let artifact_dir = self.settings.paths.artifact_root.join(repo_hash).join(&session_id);
+        let ad = ArtifactDir::new(&artifact_dir);
+        let now = util::now();
+        let mut meta = req.metadata.clone();
+        meta.insert("coordinator_id".into(), json!(self.opts.coordinator_id));
+        meta.insert("initial_prompt_mode".into(), json!(prompt_mode));
+        if let Some(e) = req.reasoning_effort.as_ref().filter(|e| !e.trim().is_empty()) {
+            meta.insert("reasoning_effort".into(), json!(e));
+        }
+        if let Some(t) = req.service_tier.as_ref().filter(|t| !t.trim().is_empty()) {
+            meta.insert("service_tier".into(), json!(t));
+        }
+        if let Some(secs) = req.max_runtime_seconds {
+            let deadline = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs.min(10 * 365 * 86_400));
+            meta.insert("deadline_at".into(), json!(util::format_ts(deadline)));
+        }
+        if let Some(n) = req.max_turns {
+            meta.insert("max_turns".into(), json!(n));
+            meta.insert("turns_sent".into(), json!(0));
+        }
+        if !req.allowed_files.is_empty() {
+            meta.insert("allowed_files".into(), json!(req.allowed_files));
+        }
+        meta.insert("supervision".into(), json!(req.supervision));
+        meta.insert("isolation".into(), json!(req.isolation));
+        let session_name = runtime_session_name(&self.settings.config.runtime.tmux.session_prefix, &provider_id, &session_id);
+        let mut session = AgentSession {
+            id: session_id.clone(),
+            provider_id: provider_id.clone(),
+            model: model.clone(),
+            harness: provider.harness().to_owned(),
+            account: req.account.clone(),
+            role: req.role,
+            task: task.clone(),
+            repo_path: repo_str.clone(),
+            worktree_path: None,
+            runtime: RuntimeKind::Tmux,
+            state: SessionState::Starting,
+            created_at: now.clone(),
+            updated_at: now,
+            ended_at: None,
+            tmux: None,
+            artifact_dir: artifact_dir.display().to_string(),
+            transcript_path: ad.file("transcript").display().to_string(),
+            events_path: ad.file("events").display().to_string(),
+            metadata: meta,
+        };
+
+        // The parallel-session check and the insert are one transaction, so concurrent spawns
+        // from many processes can never exceed the limit.
+        let max = i64::from(policy.max_parallel_sessions);
+        let scope = self.opts.scoped.then(|| self.opts.coordinator_id.clone());
+        let row = session.clone();
+        self.store
+            .call(move |c| {
+                store::immediate(c, |tx| {
+                    let filter = SessionFilter { coordinator_id: scope, live_only: true, ..Default::default() };
+                    let active = store::count_sessions(tx, &filter)?;
+                    if active >= max {
+                        let sessions = store::list_sessions(tx, &filter, Some(20), 0)?;
+                        let rows: Vec<Value> = sessions
+                            .iter()
+                            .map(|s| {
+                                json!({"id": s.id, "provider_id": s.provider_id, "runtime": s.runtime, "state": s.state,
+                                       "created_at": s.created_at, "deadline_at": s.metadata.get("deadline_at"),
+                                       "runtime_session": s.tmux.as_ref().map(|t| &t.session_name),
+                                       "tmux_session": s.tmux.as_ref().map(|t| &t.session_name)})
+                            })
+                            .collect();
+                        return Err(Error::new(ErrorCode::PolicyBlocked, "max parallel sessions reached")
+                            .with("policy", "max_parallel_sessions")
+                            .with("max_parallel_sessions", max)
+                            .with("active_count", active)
+                            .with("active_sessions", rows));
+                    }
+                    store::insert_session(tx, &row)
+                })
+            })
+            .await?;
+
+        match self.launch(&mut session, &session_name, provider.as_ref(), &ad, detected.binary_path, prompt_mode, req.isolation).await {
+            Ok(()) => {}
+            Err(err) => {
+                let id = session.id.clone();
+                let _ = self.store.call(move |c| store::set_state(c, &id, SessionState::Failed, true)).await;
+                let mut m = Map::new();
+                m.insert("error".into(), err.envelope()["error"].clone());
+                let _ = self.event(&session, "spawn_failed", Some(SessionState::Failed), None, None, m).await;
+                if let Some(r) = session.runtime_ref() {
+                    let _ = self.runtime.terminate(&r).await;
+                }
+                return Err(err.with("session_id", &session.id).with("artifact_dir", &session.artifact_dir));
+            }
+        }
+        let session = self.load(&session_id).await?;
+        let r = self.runtime_ref(&session)?;
+        let mut live = serde_json::to_value(self.runtime.live_control(policy.allow_raw_keys)).unwrap_or_default();
+        live["initial_prompt_mode"] = json!(prompt_mode);
+        Ok(json!({
+            "session_id": session.id,
+            "session": session,
+            "attach_command": self.runtime.attach_command(&r),
+            "preferences": self.preferences_ref(),
+            "live_control": live,
+        }))
+    }
+
+    async fn launch(
+        &self,
+        session: &mut AgentSession,
+        session_name: &str,
+        provider: &dyn Provider,
+        ad: &ArtifactDir,
+        binary_path: Option<String>,
+        prompt_mode: PromptMode,
+        isolation: Isolation,
+    ) -> Result<()> {
+        if isolation == Isolation::Worktree {
+            let wt = self.create_worktree(session).await?;
+            let id = session.id.clone();
+            let wt_str = wt.display().to_string();
+            session.worktree_path = Some(wt_str.clone());
+            self.store
+                .call(move |c| {
+                    c.execute("UPDATE sessions SET worktree_path = ?1 WHERE id = ?2", rusqlite::params![wt_str, id])?;
+                    Ok(())
+                })
+                .await?;
+        }
+        let workdir = PathBuf::from(session.workdir());
+        let prompt_text = prompt::initial_prompt(session.role, isolation, session.workdir(), &session.id, &session.task);
+        {
+            let ad = ad.clone();
+            let prompt_text = prompt_text.clone();
+            let meta_json = artifacts::pretty_sorted(&serde_json::to_value(&*session).unwrap_or_default());
+            blocking(move || {
+                ad.create()?;
+                util::write_atomic(&ad.file("transcript"), b"")?;
+                util::write_atomic(&ad.file("events"), b"")?;
+                util::write_atomic(&ad.file("prompt"), prompt_text.as_bytes())?;
+                util::write_atomic(&ad.file("metadata"), meta_json.as_bytes())?;
+                ad.record_echo(&prompt_text)
+            })
+            .await?;
+        }
+        let ctx = LaunchContext {
+            session_id: session.id.clone(),
+            binary_path,
+            self_exe: self.opts.self_exe.clone(),
+            config: self.settings.provider(&session.provider_id),
+            model: session.model.clone(),
+            reasoning_effort: session.meta_str("reasoning_effort").map(str::to_owned),
+            service_tier: session.meta_str("service_tier").map(str::to_owned),
+            isolation,
+            role: session.role,
+            workdir: workdir.clone(),
+            prompt_mode,
+            home: self.settings.paths.home.clone(),
+        };
+        let mut plan = provider.launch(&ctx)?;
+        let mut shown = plan.argv.clone();
+        if prompt_mode == PromptMode::Arg {
+            plan.argv.push(prompt_text.clone());
+            shown.push("<agentpool-initial-prompt>".into());
+        }
+        plan.env.push(("AGENTPOOL_ARTIFACT_DIR".into(), session.artifact_dir.clone()));
+        plan.env.push(("AGENTPOOL_SESSION_ID".into(), session.id.clone()));
+        let spec = SpawnSpec {
+            name: session_name.to_owned(),
+            argv: plan.argv,
+            cwd: workdir,
+            env: plan.env,
+            output_log: ad.raw_log(),
+        };
+        let r = self.runtime.spawn(&spec).await?;
+        let state = if prompt_mode == PromptMode::Arg { SessionState::Running } else { SessionState::Ready };
+        let tmux = TmuxRef { session_name: r.session_name.clone(), window: r.window.clone(), pane: r.pane.clone() };
+        let ref_json = serde_json::to_value(&r).unwrap_or_default();
+        session.metadata.insert("runtime_ref".into(), ref_json.clone());
+        session.tmux = Some(tmux.clone());
+        {
+            let id = session.id.clone();
+            self.store.call(move |c| store::set_runtime_ref(c, &id, Some(&tmux), &ref_json, state)).await?;
+        }
+        let mut m = Map::new();
+        m.insert("command".into(), json!(shown));
+        m.insert("initial_prompt_mode".into(), json!(prompt_mode));
+        m.insert("runtime".into(), json!("tmux"));
+        self.event(session, "spawn", Some(state), None, None, m).await?;
+
+        if prompt_mode == PromptMode::SendAfterLaunch {
+            self.settle(&r, provider, ad).await;
+            let submit_keys = self.deliver(&r, provider, &prompt_text, true).await?;
+            let id = session.id.clone();
+            self.store
+                .call(move |c| {
+                    store::set_detected_state(c, &id, SessionState::Running, false)?;
+                    store::set_meta(c, &id, "initial_prompt_sent", &Value::Bool(true))
+                })
+                .await?;
+            let mut m = Map::new();
+            m.insert("submit_keys".into(), json!(submit_keys));
+            self.event(session, "send_initial_prompt", Some(SessionState::Running), None, None, m).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_worktree(&self, session: &AgentSession) -> Result<PathBuf> {
+        let repo_hash = &util::sha256_hex(session.repo_path.as_bytes())[..16];
+        let root = self.settings.paths.home.join("worktrees").join(repo_hash);
+        let path = root.join(&session.id);
+        let safe: String = session
+            .provider_id
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+            .collect();
+        let branch = format!("agentpool/{}/{}", safe.trim_matches('-'), &session.id[session.id.len().saturating_sub(6)..]);
+        std::fs::create_dir_all(&root).map_err(|e| Error::io(format_args!("could not create `{}`", root.display()), &e))?;
+        let argv: Vec<String> = ["git", "-C", &session.repo_path, "worktree", "add", "-b", &branch, &path.display().to_string()]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let out = crate::process::run(&argv, crate::process::RunOptions { timeout: Some(Duration::from_secs(60)), ..Default::default() }).await;
+        if !out.success() {
+            return Err(Error::new(ErrorCode::WorktreeFailed, "`git worktree add` failed")
+                .with("repo_path", &session.repo_path)
+                .with("stderr", out.stderr.trim())
+                .with("branch", &branch));
+        }
+        Ok(path)
+    }
+
+    /// Waits (bounded) until the worker's screen is ready for the first paste: a provider
+    /// ready marker appeared, or the screen is non-empty and stopped changing.
+    async fn settle(&self, r: &RuntimeRef, provider: &dyn Provider, ad: &ArtifactDir) {
+        let spec = provider.startup();
+        let limit = Duration::from_millis(self.settings.config.runtime.tmux.settle_timeout_ms);
+        let start = tokio::time::Instant::now();
+        let quiet = Duration::from_millis(spec.quiet_ms.max(50));
+        let mut last = String::new();
+        let mut last_change = start;
+        let log = ad.raw_log();
+        let mut log_len = 0;
+        while start.elapsed() < limit {
+            if let Ok(snap) = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await {
+                if snap.dead {
+                    return;
+                }
+                let screen = snap.screen.trim_end().to_owned();
+                if spec.ready_markers.iter().any(|m| screen.contains(m)) {
+                    return;
+                }
+                if screen != last {
+                    last = screen;
+                    last_change = tokio::time::Instant::now();
+                } else if !last.is_empty() && last_change.elapsed() >= quiet {
+                    return;
+                }
+            }
+            let until = (tokio::time::Instant::now() + Duration::from_millis(100)).min(start + limit);
+            log_len = wait_for_growth(&log, log_len, until).await;
+        }
+    }
+
+    /// Types a message into the worker and submits it, per provider rules. Returns the
+    /// submit keys used (`None` when the default paste + `Enter` path was taken).
+    pub(crate) async fn deliver(
+        &self,
+        r: &RuntimeRef,
+        provider: &dyn Provider,
+        message: &str,
+        submit: bool,
+    ) -> Result<Option<Vec<String>>> {
+        if submit && message.is_empty() {
+            self.runtime.send_keys(r, &["Enter".to_owned()]).await?;
+            return Ok(Some(vec!["Enter".to_owned()]));
+        }
+        let trimmed = message.trim();
+        let menu_choice = !trimmed.is_empty() && trimmed.chars().count() <= 3 && trimmed.chars().all(char::is_alphanumeric);
+        let keys = if submit && !menu_choice {
+            self.settings
+                .provider(provider.id())
+                .metadata
+                .get("submit_keys")
+                .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
+                .or_else(|| provider.submit_keys())
+                .filter(|k| !k.is_empty())
+        } else {
+            None
+        };
+        self.runtime.paste(r, message).await?;
+        match &keys {
+            Some(k) => {
+                // TUIs treat a key that arrives in the same read as the paste as part of it.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                self.runtime.send_keys(r, k).await?;
+            }
+            None if submit && !message.ends_with('\n') => {
+                self.runtime.send_keys(r, &["Enter".to_owned()]).await?;
+            }
+            None => {}
+        }
+        Ok(keys)
+    }
+
+    async fn check_cached_usage(&self, provider_id: &str) -> Result<()> {
+        let blocked: Vec<String> =
+            self.settings.config.policy.block_on_usage_statuses.iter().map(|s| s.as_str().to_owned()).collect();
+        if blocked.is_empty() {
+            return Ok(());
+        }
+        let pid = provider_id.to_owned();
+        let latest: Option<(String, String)> = self
+            .store
+            .call(move |c| {
+                use rusqlite::OptionalExtension;
+                Ok(c.query_row(
+                    "SELECT status, ts FROM usage_snapshots WHERE provider_id = ?1 ORDER BY id DESC LIMIT 1",
+                    [pid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
+            })
+            .await?;
+        if let Some((status, ts)) = latest
+            && blocked.contains(&status)
+        {
+            let parsed: Option<UsageStatus> = status.parse().ok();
+            return Err(Error::new(
+                ErrorCode::UsagePolicyBlocked,
+                format!("the last usage snapshot of `{provider_id}` says `{status}`"),
+            )
+            .with("provider_id", provider_id)
+            .with("status", parsed.map_or(status.clone(), |s| s.as_str().to_owned()))
+            .with("policy", "block_on_usage_statuses")
+            .with("source", "sqlite_cache")
+            .with("checked_at", ts));
+        }
+        Ok(())
+    }
+
+    /// Sends one message to a worker and submits it.
+    pub async fn send(&self, session_id: &str, message: &str) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        self.enforce_deadline(&session).await?;
+        if let (Some(max), sent) = (session.meta_i64("max_turns"), session.meta_i64("turns_sent").unwrap_or(0))
+            && sent >= max
+        {
+            return Err(Error::new(ErrorCode::TurnLimitReached, "session reached its max_turns")
+                .with("session_id", session_id)
+                .with("max_turns", max)
+                .with("turns_sent", sent));
+        }
+        let r = self.runtime_ref(&session)?;
+        self.ensure_alive(&session, &r).await?;
+        let provider = self.registry.get(&session.provider_id)?;
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        {
+            // Note the message in the transcript before the worker can answer it, so the
+            // transcript reads in order.
+            let ad = ad.clone();
+            let m = message.to_owned();
+            blocking(move || {
+                ad.record_echo(&m)?;
+                ad.append_sent(&m)
+            })
+            .await?;
+        }
+        let keys = self.deliver(&r, provider.as_ref(), message, true).await?;
+        let mut m = Map::new();
+        m.insert("submit".into(), json!(true));
+        m.insert("submit_keys".into(), json!(keys));
+        let event_id = self.event(&session, "send_message", Some(session.state), None, None, m).await?;
+        let id = session.id.clone();
+        self.store.call(move |c| store::increment_meta(c, &id, "turns_sent")).await?;
+        Ok(json!({"ok": true, "session_id": session.id, "event_id": event_id}))
+    }
+
+    async fn ensure_alive(&self, session: &AgentSession, r: &RuntimeRef) -> Result<()> {
+        match self.runtime.list().await?.get(&r.session_name) {
+            Some(Liveness::Alive) => Ok(()),
+            Some(Liveness::Dead { exit_status }) => Err(Error::new(
+                ErrorCode::TmuxSendFailed,
+                "the worker has exited; its final screen is kept for observe and collect",
+            )
+            .with("session_id", &session.id)
+            .with("exit_status", exit_status)),
+            None => Err(Error::new(ErrorCode::TmuxSessionNotFound, format!("tmux session `{}` is gone", r.session_name))
+                .with("session_id", &session.id)
+                .with("tmux_session", &r.session_name)),
+        }
+    }
+
+    /// Sends raw keys, when policy allows it.
+    pub async fn keys(&self, session_id: &str, keys: &[String]) -> Result<Value> {
+        if !self.settings.config.policy.allow_raw_keys {
+            return Err(Error::new(
+                ErrorCode::PolicyBlocked,
+                "raw key sending is disabled by policy; use `interrupt` for Ctrl-C",
+            )
+            .with("keys", keys)
+            .with("policy", "allow_raw_keys"));
+        }
+        if keys.is_empty() {
+            return Err(invalid_request("give at least one key", vec![field_error("keys", "no keys", "")]));
+        }
+        for k in keys {
+            if k.is_empty() || k.chars().count() > 32 || k.chars().any(char::is_control) || (k.starts_with('-') && k.len() > 1) {
+                return Err(invalid_request(
+                    &format!("`{}` is not a key name (use tmux names such as `Enter`, `Escape`, `C-c`, `Up`)", util::tail_chars(k, 40)),
+                    vec![field_error("keys", "invalid key", k)],
+                ));
+            }
+        }
+        let session = self.load(session_id).await?;
+        self.enforce_deadline(&session).await?;
+        let r = self.runtime_ref(&session)?;
+        self.runtime.send_keys(&r, keys).await?;
+        let mut m = Map::new();
+        m.insert("keys".into(), json!(keys));
+        self.event(&session, "send_keys", Some(session.state), None, None, m).await?;
+        Ok(json!({"ok": true, "session_id": session.id}))
+    }
+
+    /// Sends Ctrl-C (or, with `dry_run`, says it would).
+    pub async fn interrupt(&self, session_id: &str, dry_run: bool) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        if dry_run {
+            return Ok(json!({"ok": true, "session_id": session.id, "dry_run": true, "would_interrupt": true, "state": session.state}));
+        }
+        let r = self.runtime_ref(&session)?;
+        self.runtime.send_keys(&r, &["C-c".to_owned()]).await?;
+        self.event(&session, "interrupt", Some(session.state), None, None, Map::new()).await?;
+        Ok(json!({"ok": true, "session_id": session.id, "state": session.state}))
+    }
+
+    /// How a human attaches to the worker.
+    pub async fn attach(&self, session_id: &str) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        let r = self.runtime_ref(&session)?;
+        let live = self.runtime.live_control(self.settings.config.policy.allow_raw_keys);
+        Ok(json!({
+            "session_id": session.id,
+            "runtime": session.runtime,
+            "attach_command": self.runtime.attach_command(&r),
+            "can_attach": live.can_attach,
+            "attach_kind": live.attach_kind,
+            "commands": Value::Null,
+            "tmux_session": r.session_name,
+            "pane_target": format!("{}:{}.{}", r.session_name, r.window, r.pane),
+            "pane_id": r.pane_id,
+            "socket": r.socket,
+        }))
+    }
+
+    /// The artifact manifest (result files materialised first).
+    pub async fn manifest(&self, session_id: &str, materialize: bool) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        let files = blocking(move || {
+            if materialize {
+                materialize_result(&ad, None)?;
+            }
+            Ok(ad.manifest())
+        })
+        .await?;
+        Ok(json!({"session_id": session.id, "artifact_dir": session.artifact_dir, "files": files}))
+    }
+
+    /// A page (byte offset) or tail (lines) of the transcript.
+    pub async fn transcript(&self, session_id: &str, offset: i64, limit: i64, tail_lines: Option<i64>) -> Result<Value> {
+        let range = |msg: &str| Error::new(ErrorCode::InvalidTranscriptRange, msg);
+        if offset < 0 {
+            return Err(range("offset must be zero or greater").with("offset", offset));
+        }
+        if !(1..=200_000).contains(&limit) {
+            return Err(range("limit must be between 1 and 200000 bytes").with("limit", limit));
+        }
+        if let Some(t) = tail_lines {
+            if !(1..=10_000).contains(&t) {
+                return Err(range("tail_lines must be between 1 and 10000").with("tail_lines", t));
+            }
+            if offset != 0 {
+                return Err(range("use either offset paging or tail_lines, not both").with("offset", offset).with("tail_lines", t));
+            }
+        }
+        let session = self.load(session_id).await?;
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        let path = ad.file("transcript");
+        let sid = session.id.clone();
+        blocking(move || {
+            let _ = ad.sync_transcript();
+            let path_str = path.display().to_string();
+            let Ok(data) = std::fs::read(&path) else {
+                return Ok(json!({"session_id": sid, "path": path_str, "exists": false, "mode": "missing", "offset": 0,
+                    "limit": Value::Null, "tail_lines": Value::Null, "next_offset": 0, "has_more": false, "size_bytes": 0, "text": ""}));
+            };
+            let size = data.len();
+            if let Some(t) = tail_lines {
+                let text = String::from_utf8_lossy(&data);
+                let lines: Vec<&str> = text.split_inclusive('\n').collect();
+                let keep = (t as usize).min(lines.len());
+                let tail = lines[lines.len() - keep..].concat();
+                return Ok(json!({"session_id": sid, "path": path_str, "exists": true, "mode": "tail", "offset": Value::Null,
+                    "limit": Value::Null, "tail_lines": t, "next_offset": Value::Null, "has_more": lines.len() > keep,
+                    "size_bytes": size, "text": tail}));
+            }
+            let start = (offset as usize).min(size);
+            let end = (start + limit as usize).min(size);
+            Ok(json!({"session_id": sid, "path": path_str, "exists": true, "mode": "page", "offset": start, "limit": limit,
+                "tail_lines": Value::Null, "next_offset": end, "has_more": end < size, "size_bytes": size,
+                "text": String::from_utf8_lossy(&data[start..end])}))
+        })
+        .await
+    }
+
+    /// Collects artifacts: final screen, transcript, git status, diff (untracked files
+    /// included), result and summary.
+    pub async fn collect(&self, session_id: &str, include_diff: bool, include_transcript: bool, mark_completed: bool) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        let mut warnings = Vec::new();
+        let mut fresh_screen = None;
+        if let Some(r) = session.runtime_ref() {
+            let lines = self.settings.config.runtime.tmux.capture_lines;
+            match self.runtime.snapshot(&r, lines, Duration::from_secs(2)).await {
+                Ok(snap) => fresh_screen = Some(redact(&snap.screen).into_owned()),
+                Err(e) if matches!(e.code, ErrorCode::TmuxSessionNotFound | ErrorCode::RuntimeSessionNotFound | ErrorCode::RuntimeCaptureTimeout) => {
+                    // The runtime is gone: keep the last good screen rather than blanking it.
+                    if session.is_live() {
+                        warnings.push(e.envelope()["error"].clone());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let workdir = PathBuf::from(session.workdir());
+        let (status_text, facts) = git::status(&workdir).await;
+        let diff = if include_diff { Some(redact(&git::diff(&workdir).await).into_owned()) } else { None };
+        let mut state = session.state;
+        if mark_completed && !matches!(state, SessionState::Cancelled | SessionState::Failed) {
+            state = SessionState::Completed;
+        }
+        let mut session_json = serde_json::to_value(&session).unwrap_or_default();
+        session_json["state"] = json!(state);
+        session_json["git"] = serde_json::to_value(&facts).unwrap_or_default();
+        let ad2 = ad.clone();
+        let (summary, records) = blocking(move || {
+            if let Some(screen) = &fresh_screen {
+                util::write_atomic(&ad2.file("screen"), screen.as_bytes())?;
+            }
+            let _ = ad2.sync_transcript();
+            util::write_atomic(&ad2.file("git_status"), status_text.as_bytes())?;
+            if let Some(d) = &diff {
+                util::write_atomic(&ad2.file("diff"), d.as_bytes())?;
+            }
+            let summary = materialize_result(&ad2, fresh_screen.as_deref())?.unwrap_or_else(|| {
+                let _ = util::write_atomic(&ad2.file("summary"), NO_RESULT.as_bytes());
+                let _ = util::write_atomic(&ad2.file("result"), NO_RESULT.as_bytes());
+                NO_RESULT.to_owned()
+            });
+            util::write_atomic(&ad2.file("metadata"), artifacts::pretty_sorted(&session_json).as_bytes())?;
+            let records: Vec<ArtifactRecord> = ad2
+                .manifest()
+                .into_iter()
+                .filter(|f| f.exists)
+                .map(|f| ArtifactRecord { kind: f.kind, path: f.path, sha256: f.sha256, metadata: Map::new() })
+                .collect();
+            Ok((summary, records))
+        })
+        .await?;
+        let id = session.id.clone();
+        let rows = records.clone();
+        self.store
+            .call(move |c| {
+                for a in &rows {
+                    store::save_artifact(c, &id, &a.kind, &a.path, a.sha256.as_deref())?;
+                }
+                if state != session_state_of(c, &id)? {
+                    store::set_state(c, &id, state, true)?;
+                }
+                Ok(())
+            })
+            .await?;
+        let mut m = Map::new();
+        m.insert("include_diff".into(), json!(include_diff));
+        self.event(&session, "collect", Some(state), None, None, m).await?;
+        let artifacts: Vec<ArtifactRecord> =
+            records.into_iter().filter(|a| include_transcript || a.kind != "transcript").collect();
+        let mut out = json!({
+            "session_id": session.id,
+            "state": state,
+            "artifact_dir": session.artifact_dir,
+            "artifacts": artifacts,
+            "summary": summary,
+            "git": facts,
+        });
+        if !warnings.is_empty() {
+            out["warnings"] = json!(warnings);
+        }
+        Ok(out)
+    }
+
+    /// Terminates a worker. Idempotent: a second call reports `already_terminated`.
+    pub async fn terminate(&self, session_id: &str, reason: Option<&str>, dry_run: bool) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        let terminal = !session.is_live();
+        let id = session.id.clone();
+        let previous = self.store.call(move |c| store::has_event(c, &id, "terminate")).await?;
+        let r = session.runtime_ref();
+        let exists = match &r {
+            Some(r) => self.runtime.list().await.map(|m| m.contains_key(&r.session_name)).unwrap_or(false),
+            None => false,
+        };
+        let final_state = if terminal { session.state } else { SessionState::Cancelled };
+        let already = terminal && previous;
+        let would = exists && !already;
+        let plan = json!({
+            "session_id": session.id,
+            "ok": true,
+            "state": final_state,
+            "current_state": session.state,
+            "would_terminate_runtime": would,
+            "would_terminate_tmux": would,
+            "already_terminated": already,
+        });
+        if dry_run {
+            let mut out = Map::new();
+            out.insert("dry_run".into(), json!(true));
+            if let Value::Object(m) = plan {
+                out.extend(m);
+            }
+            return Ok(Value::Object(out));
+        }
+        if already && !exists {
+            return Ok(plan);
+        }
+        if let Some(r) = &r
+            && exists
+        {
+            let ad = ArtifactDir::new(&session.artifact_dir);
+            let _ = blocking(move || ad.sync_transcript()).await;
+            self.runtime.terminate(r).await?;
+        }
+        if !already {
+            let id = session.id.clone();
+            self.store.call(move |c| store::set_state(c, &id, final_state, true)).await?;
+            let mut m = Map::new();
+            m.insert("reason".into(), json!(reason));
+            self.event(&session, "terminate", Some(final_state), None, None, m).await?;
+        }
+        Ok(plan)
+    }
+
+    /// One session.
+    pub async fn show(&self, session_id: &str) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        Ok(json!({"session": session}))
+    }
+
+    /// Lists sessions with pagination. `limit = None` means all.
+    pub async fn list(&self, states: Option<Vec<String>>, provider_id: Option<String>, limit: Option<i64>, offset: i64, include_all: bool) -> Result<Value> {
+        if let Some(l) = limit
+            && !(1..=500).contains(&l)
+        {
+            return Err(Error::new(ErrorCode::InvalidSessionPage, "limit must be between 1 and 500").with("limit", l).with("max_limit", 500));
+        }
+        if offset < 0 {
+            return Err(Error::new(ErrorCode::InvalidSessionPage, "offset must be zero or greater").with("offset", offset));
+        }
+        let states = match states {
+            Some(list) => {
+                let mut parsed = Vec::new();
+                for raw in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+                    match SessionState::parse_loose(raw) {
+                        Some(s) => parsed.push(s.as_str().to_owned()),
+                        None => {
+                            return Err(Error::new(ErrorCode::InvalidRequest, format!("unknown session state `{raw}`"))
+                                .with("state", raw)
+                                .with("allowed", SessionState::names()));
+                        }
+                    }
+                }
+                (!parsed.is_empty()).then_some(parsed)
+            }
+            None => None,
+        };
+        self.reconcile().await?;
+        let current_only = self.opts.scoped && !include_all;
+        let filter = SessionFilter {
+            states,
+            provider_id,
+            coordinator_id: current_only.then(|| self.opts.coordinator_id.clone()),
+            live_only: false,
+        };
+        let (sessions, total) = self
+            .store
+            .call(move |c| Ok((store::list_sessions(c, &filter, limit, offset)?, store::count_sessions(c, &filter)?)))
+            .await?;
+        let count = sessions.len() as i64;
+        let has_more = offset + count < total;
+        Ok(json!({
+            "sessions": sessions,
+            "pagination": {"limit": limit, "offset": offset, "count": count, "total": total, "has_more": has_more,
+                           "next_offset": if has_more { Some(offset + count) } else { None }},
+            "scope": {"coordinator_id": self.opts.coordinator_id, "current_coordinator_only": current_only},
+        }))
+    }
+
+    /// Settles sessions whose worker is gone or exited, or whose deadline passed, or whose
+    /// spawn crashed before launch. Returns the ids it changed.
+    pub async fn reconcile(&self) -> Result<Vec<String>> {
+        let live = self
+            .store
+            .call(|c| store::list_sessions(c, &SessionFilter { live_only: true, ..Default::default() }, None, 0))
+            .await?;
+        if live.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut changed = Vec::new();
+        let mut listing = None;
+        for session in live {
+            if self.deadline_passed(&session) {
+                self.expire(&session).await?;
+                changed.push(session.id.clone());
+                continue;
+            }
+            let Some(r) = session.runtime_ref() else {
+                let stale = util::parse_ts(&session.created_at)
+                    .is_some_and(|t| time::OffsetDateTime::now_utc() - t > STALE_START);
+                if session.state == SessionState::Starting && stale {
+                    let id = session.id.clone();
+                    self.store.call(move |c| store::set_state(c, &id, SessionState::Failed, true)).await?;
+                    let mut m = Map::new();
+                    m.insert("reason".into(), json!("spawn never reached the runtime"));
+                    self.event(&session, "reconcile_stale_start", Some(SessionState::Failed), None, None, m).await?;
+                    changed.push(session.id.clone());
+                }
+                continue;
+            };
+            if listing.is_none() {
+                match self.runtime.list().await {
+                    Ok(l) => listing = Some(l),
+                    // Without tmux we cannot tell; leave sessions as they are.
+                    Err(e) if e.code == ErrorCode::TmuxNotFound => return Ok(changed),
+                    Err(e) => return Err(e),
+                }
+            }
+            let Some(listing) = &listing else { continue };
+            match listing.get(&r.session_name) {
+                Some(Liveness::Alive) => {}
+                Some(Liveness::Dead { .. }) => {
+                    // Observe settles exited workers from their final screen and status.
+                    let _ = Box::pin(self.observe(&session.id, crate::observe::ObserveOptions::default())).await;
+                    changed.push(session.id.clone());
+                }
+                None => {
+                    let id = session.id.clone();
+                    self.store.call(move |c| store::set_state(c, &id, SessionState::Failed, true)).await?;
+                    let mut m = Map::new();
+                    m.insert("runtime".into(), json!("tmux"));
+                    m.insert("runtime_session".into(), json!(r.session_name));
+                    m.insert("tmux_session".into(), json!(r.session_name));
+                    m.insert("reason".into(), json!("the tmux session is gone"));
+                    self.event(&session, "reconcile_dead_tmux", Some(SessionState::Failed), None, None, m).await?;
+                    changed.push(session.id.clone());
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    pub(crate) fn deadline_passed(&self, session: &AgentSession) -> bool {
+        session.is_live()
+            && session
+                .meta_str("deadline_at")
+                .and_then(util::parse_ts)
+                .is_some_and(|d| time::OffsetDateTime::now_utc() > d)
+    }
+
+    /// Cancels a session whose `max_runtime_seconds` passed.
+    pub(crate) async fn expire(&self, session: &AgentSession) -> Result<()> {
+        if let Some(r) = session.runtime_ref() {
+            let _ = self.runtime.terminate(&r).await;
+        }
+        let id = session.id.clone();
+        self.store.call(move |c| store::set_state(c, &id, SessionState::Cancelled, true)).await?;
+        let mut m = Map::new();
+        m.insert("deadline_at".into(), json!(session.meta_str("deadline_at")));
+        self.event(session, "timeout", Some(SessionState::Cancelled), None, None, m).await?;
+        Ok(())
+    }
+
+    async fn enforce_deadline(&self, session: &AgentSession) -> Result<()> {
+        if self.deadline_passed(session) {
+            self.expire(session).await?;
+            return Err(Error::new(ErrorCode::SessionTimeout, "session exceeded max_runtime_seconds and was terminated")
+                .with("session_id", &session.id)
+                .with("deadline_at", session.meta_str("deadline_at")));
+        }
+        Ok(())
+    }
+
+    /// The preferences file reference agents read before delegating.
+    pub fn preferences_ref(&self) -> Value {
+        let path = &self.settings.paths.preferences;
+        let text = std::fs::read_to_string(path).ok();
+        let digest: Vec<String> = text
+            .as_deref()
+            .map(|t| {
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| l.starts_with("- ") || l.starts_with("* "))
+                    .map(|l| l[2..].trim().to_owned())
+                    .take(8)
+                    .collect()
+            })
+            .unwrap_or_default();
+        json!({
+            "path": path.display().to_string(),
+            "resource_uri": "agentpool://preferences.md",
+            "exists": text.is_some(),
+            "using_default_template": text.is_none(),
+            "read_hint": "read these standing preferences before choosing a provider or delegating",
+            "digest": digest,
+        })
+    }
+
+    /// The fake-provider smoke: spawn, wait for the question, answer, wait for completion,
+    /// collect, and always terminate the worker.
+    pub async fn smoke(&self, provider_id: &str, repo: &str, timeout: Duration) -> Result<Value> {
+        if !provider_id.starts_with("fake-") {
+            return Err(Error::new(
+                ErrorCode::PolicyBlocked,
+                "smoke drives only the built-in fake providers here; real providers need a guarded read-only smoke",
+            )
+            .with("provider_id", provider_id)
+            .with("isolation", "read_only"));
+        }
+        let req = SpawnRequest::new(
+            provider_id,
+            "AgentPool smoke test: ask exactly one question, then finish after the answer arrives.",
+            repo,
+        );
+        let spawned = self.spawn(req).await?;
+        let session_id = spawned["session_id"].as_str().unwrap_or_default().to_owned();
+        let outcome = self.smoke_steps(&session_id, timeout).await;
+        let _ = self.terminate(&session_id, Some("smoke finished"), false).await;
+        let mut out = outcome?;
+        out["provider_id"] = json!(provider_id);
+        Ok(out)
+    }
+
+    async fn smoke_steps(&self, session_id: &str, timeout: Duration) -> Result<Value> {
+        use crate::observe::ObserveOptions;
+        let wait = |what: &str| ObserveOptions { wait_for: vec![what.to_owned()], timeout, ..Default::default() };
+        let q = self.observe(session_id, wait("question")).await?;
+        let sent = self.send(session_id, "Continue read-only.").await.is_ok();
+        let c = self.observe(session_id, wait("completed")).await?;
+        let collected = self.collect(session_id, true, true, true).await?;
+        let kinds: Vec<Value> = collected["artifacts"].as_array().into_iter().flatten().map(|a| a["kind"].clone()).collect();
+        let ok = q.event == crate::model::ObserveEvent::Question && sent && c.event == crate::model::ObserveEvent::Completed;
+        Ok(json!({
+            "session_id": session_id,
+            "provider_id": Value::Null,
+            "question_event": q.event,
+            "question_state": q.state,
+            "send": sent,
+            "completed_event": c.event,
+            "completed_state": c.state,
+            "artifact_dir": collected["artifact_dir"],
+            "artifact_kinds": kinds,
+            "git_dirty": collected["git"]["dirty"],
+            "ok": ok,
+        }))
+    }
+}
+
+fn session_state_of(c: &rusqlite::Connection, id: &str) -> Result<SessionState> {
+    Ok(store::get_session(c, id)?.map_or(SessionState::Unknown, |s| s.state))
+}
+
+/// `<prefix>-<provider with non-alphanumerics as ->-<last 6 of id>`.
+pub fn runtime_session_name(prefix: &str, provider_id: &str, session_id: &str) -> String {
+    let safe: String = provider_id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    format!("{prefix}-{}-{}", safe.trim_matches('-'), &session_id[session_id.len().saturating_sub(6)..])
+}
+
+/// Resolves a repo path: `~` expanded, absolute, symlinks resolved; it must be a directory.
+pub fn resolve_repo(raw: &str) -> Result<PathBuf> {
+    if raw.trim().is_empty() || raw.contains('\0') {
+        return Err(Error::new(ErrorCode::RepoNotFound, "repo path is empty or invalid").with("repo_path", util::tail_chars(raw, 200)));
+    }
+    let expanded = crate::config::expand_tilde(Path::new(raw));
+    match std::fs::canonicalize(&expanded) {
+        Ok(p) if p.is_dir() => Ok(p),
+        Ok(p) => Err(Error::new(ErrorCode::RepoNotFound, format!("repo path `{}` is not a directory", p.display()))
+            .with("repo_path", p.display().to_string())),
+        Err(_) => Err(Error::new(ErrorCode::RepoNotFound, format!("repo path `{}` does not exist", expanded.display()))
+            .with("repo_path", expanded.display().to_string())),
+    }
+}
+
+fn describe(p: &dyn Provider, ctx: &ProbeContext, d: provider::Detected, with_usage: bool) -> ProviderDescriptor {
+    let mut metadata = p.metadata();
+    metadata.extend(ctx.config.metadata.clone());
+    ProviderDescriptor {
+        id: p.id().to_owned(),
+        display_name: p.display_name().to_owned(),
+        vendor: p.vendor().to_owned(),
+        harness: p.harness().to_owned(),
+        installed: d.installed,
+        binary_path: d.binary_path,
+        version: d.version,
+        auth: d.auth,
+        models: p.models(),
+        runtimes: if d.installed { vec![RuntimeKind::Tmux] } else { Vec::new() },
+        capabilities: if d.installed { provider::capabilities_of(p) } else { Vec::new() },
+        usage: if with_usage { p.inventory_usage() } else { None },
+        accounts: Vec::new(),
+        warnings: d.warnings,
+        metadata,
+    }
+}
+
+/// Writes `summary.md` and `result.md` from the first of: the given screen, the latest
+/// screen, the transcript tail, that holds a result. Returns the result text.
+pub(crate) fn materialize_result(ad: &ArtifactDir, screen: Option<&str>) -> Result<Option<String>> {
+    let mut candidates: Vec<String> = Vec::new();
+    if let Some(s) = screen {
+        candidates.push(s.to_owned());
+    }
+    if let Ok(s) = std::fs::read_to_string(ad.file("screen")) {
+        candidates.push(s);
+    }
+    if let Ok(data) = std::fs::read(ad.file("transcript")) {
+        let tail = &data[data.len().saturating_sub(64 * 1024)..];
+        candidates.push(String::from_utf8_lossy(tail).into_owned());
+    }
+    for c in candidates {
+        if let Some(result) = detect::extract_result(&c) {
+            util::write_atomic(&ad.file("summary"), result.as_bytes())?;
+            util::write_atomic(&ad.file("result"), result.as_bytes())?;
+            return Ok(Some(result));
+        }
+    }
+    Ok(None)
+}
+
+/// Runs blocking file work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorCode::IoFailed, format!("file task failed: {e}")))?
+}
+
+/// Waits until `path` grows beyond `known_len` or `until` passes; returns the new length.
+/// A short stat loop: cheap, portable, and wakes within a few milliseconds of new output.
+pub(crate) async fn wait_for_growth(path: &Path, known_len: u64, until: tokio::time::Instant) -> u64 {
+    loop {
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if len != known_len {
+            return len;
+        }
+        let now = tokio::time::Instant::now();
+        if now >= until {
+            return len;
+        }
+        tokio::time::sleep((until - now).min(Duration::from_millis(4))).await;
+    }
+}
+
+/// Unique values, order kept.
+pub(crate) fn dedup(values: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    values.into_iter().filter(|v| seen.insert(v.clone())).collect()
+}
+
+/// Detail for worker text, validated.
+pub fn parse_detail(raw: &str) -> Result<Detail> {
+    Detail::parse_loose(raw).ok_or_else(|| {
+        Error::new(ErrorCode::InvalidDetail, "detail must be `summary`, `excerpt` or `full`").with("detail", util::tail_chars(raw, 80))
+    })
+}
+
+/// Manifest rows as JSON, gated in lockdown.
+pub fn gate_manifest(files: &[ManifestFile], lockdown: bool) -> Vec<Value> {
+    files
+        .iter()
+        .map(|f| {
+            let mut v = serde_json::to_value(f).unwrap_or_default();
+            if lockdown && artifacts::WORKER_TEXT_KINDS.contains(&f.kind.as_str()) {
+                v["gated"] = json!(true);
+                v["gated_reason"] = json!("lockdown");
+            }
+            v
+        })
+        .collect()
+}
+
+/// The fenced worker output of a collect result.
+pub fn collect_payload(mut result: Value, detail: Detail, lockdown: bool) -> Value {
+    let summary = result.get("summary").and_then(Value::as_str).unwrap_or("").to_owned();
+    let text = if summary == NO_RESULT { "" } else { summary.as_str() };
+    if let Value::Object(m) = &mut result {
+        m.shift_remove("summary");
+        m.insert("worker_output".into(), agent_io::worker_output(text, detail, lockdown));
+    }
+    result
+}

@@ -1,0 +1,422 @@
+//! Observe: wait for a worker to reach an event or state, driven by its output log.
+//!
+//! The loop never sleeps a fixed amount: it captures once, and then only when the runtime's
+//! raw output log grows (a short stat loop notices within milliseconds), plus a slow liveness
+//! check so an exit without output is still seen. Events are stored only when the event,
+//! state or screen changed.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::agent_io;
+use crate::artifacts::{self, ArtifactDir};
+use crate::detect::{self, Detection, EchoFilter};
+use crate::error::{Error, ErrorCode, Result};
+use crate::manager::{Manager, blocking, dedup, gate_manifest, wait_for_growth};
+use crate::model::{AgentSession, Confidence, Detail, ObserveEvent, SessionState};
+use crate::redact::redact;
+use crate::store;
+use crate::util;
+
+/// How often a quiet worker is re-checked for exit or an unchanged screen.
+const LIVENESS_INTERVAL: Duration = Duration::from_millis(250);
+/// Capture timeout per poll.
+const CAPTURE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Options of one observe call.
+#[derive(Debug, Clone)]
+pub struct ObserveOptions {
+    /// Events or states to wait for (aliases accepted); empty returns after one capture.
+    pub wait_for: Vec<String>,
+    /// Upper bound on waiting.
+    pub timeout: Duration,
+    /// History lines to capture; default from config.
+    pub max_lines: Option<usize>,
+    /// Include the screen excerpt in the response.
+    pub include_screen: bool,
+    /// Include the recent log tail in the response.
+    pub include_recent_log: bool,
+}
+
+impl Default for ObserveOptions {
+    fn default() -> Self {
+        Self { wait_for: Vec::new(), timeout: Duration::ZERO, max_lines: None, include_screen: false, include_recent_log: false }
+    }
+}
+
+/// What an observe call found.
+#[derive(Debug, Clone)]
+pub struct ObserveResponse {
+    pub session_id: String,
+    pub state: SessionState,
+    pub event: ObserveEvent,
+    pub confidence: Confidence,
+    pub parsed_question: Option<String>,
+    pub screen_excerpt: Option<String>,
+    pub recent_log: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub artifact_dir: String,
+}
+
+/// Parsed `wait_for`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WaitFor {
+    pub events: HashSet<ObserveEvent>,
+    pub states: HashSet<SessionState>,
+}
+
+impl WaitFor {
+    /// Whether nothing was asked for.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.states.is_empty()
+    }
+
+    fn matches(&self, event: ObserveEvent, state: SessionState) -> bool {
+        self.events.contains(&event) || self.states.contains(&state)
+    }
+}
+
+/// Every accepted `wait_for` spelling, for error details.
+pub fn wait_for_allowed() -> Vec<String> {
+    let mut all: Vec<String> = ObserveEvent::names().into_iter().map(str::to_owned).collect();
+    all.extend(SessionState::names().into_iter().map(str::to_owned));
+    all.extend(
+        ["approval", "approvals", "cancelled", "canceled", "complete", "done", "failed", "failure", "overage", "question_prompt"]
+            .map(str::to_owned),
+    );
+    all.sort();
+    dedup(all)
+}
+
+/// Parses `wait_for` entries (comma lists already split), accepting aliases.
+pub fn parse_wait_for(raw: &[String]) -> Result<WaitFor> {
+    let mut out = WaitFor::default();
+    let mut unknown = Vec::new();
+    for entry in raw.iter().flat_map(|r| r.split(',')) {
+        let norm = entry.trim().to_ascii_lowercase().replace('-', "_");
+        if norm.is_empty() {
+            continue;
+        }
+        let alias = match norm.as_str() {
+            "approval" | "approvals" => "approval_prompt",
+            "canceled" => "cancelled",
+            "complete" | "done" => "completed",
+            "failure" => "failed",
+            "overage" => "overage_prompt",
+            "question_prompt" => "question",
+            other => other,
+        };
+        let mut known = false;
+        if let Ok(e) = alias.parse::<ObserveEvent>() {
+            out.events.insert(e);
+            known = true;
+        }
+        if let Some(s) = SessionState::parse_loose(alias) {
+            out.states.insert(s);
+            known = true;
+        }
+        match alias {
+            "completed" => {
+                out.states.insert(SessionState::Completed);
+                known = true;
+            }
+            "failed" => {
+                out.events.insert(ObserveEvent::Error);
+                out.states.insert(SessionState::Failed);
+                known = true;
+            }
+            "timeout" => {
+                out.states.insert(SessionState::Cancelled);
+            }
+            _ => {}
+        }
+        if !known {
+            unknown.push(util::tail_chars(entry.trim(), 80).to_owned());
+        }
+    }
+    if !unknown.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidWaitFor, format!("unknown wait_for value `{}`", unknown.join("`, `")))
+            .with("unknown", unknown)
+            .with("allowed", wait_for_allowed()));
+    }
+    Ok(out)
+}
+
+/// Validates a timeout in seconds.
+pub fn parse_timeout(seconds: f64) -> Result<Duration> {
+    if !seconds.is_finite() || seconds < 0.0 || seconds > crate::manager::MAX_OBSERVE_TIMEOUT_SECS {
+        return Err(Error::new(ErrorCode::InvalidTimeout, "timeout must be between 0 and 86400 seconds").with("timeout_seconds", seconds));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+impl Manager {
+    /// Observes a worker (see module docs).
+    pub async fn observe(&self, session_id: &str, opts: ObserveOptions) -> Result<ObserveResponse> {
+        let wait = parse_wait_for(&opts.wait_for)?;
+        let mut session = self.load(session_id).await?;
+        if self.deadline_passed(&session) {
+            self.expire(&session).await?;
+            let mut meta = Map::new();
+            meta.insert("deadline_at".into(), json!(session.meta_str("deadline_at")));
+            meta.insert("readiness".into(), json!("cancelled"));
+            return Ok(self.response(&session, SessionState::Cancelled, ObserveEvent::Timeout, Confidence::Observed, meta));
+        }
+        if !session.is_live() {
+            return Ok(stored_state_response(self, &session));
+        }
+        let r = self.runtime_ref(&session)?;
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        let lines = opts.max_lines.unwrap_or(self.settings.config.runtime.tmux.capture_lines);
+        let start = tokio::time::Instant::now();
+        let deadline = start + opts.timeout;
+        let mut previous_hash = session.meta_str("last_screen_hash").map(str::to_owned);
+        let mut last_key = session.meta_str("last_observe_key").map(str::to_owned);
+        let log = ad.raw_log();
+        let mut log_len = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let mut last: Option<ObserveResponse> = None;
+
+        loop {
+            let snap = match self.runtime.snapshot(&r, lines, CAPTURE_TIMEOUT).await {
+                Ok(s) => s,
+                Err(e) if e.code == ErrorCode::RuntimeCaptureTimeout => {
+                    let mut resp = last.clone().unwrap_or_else(|| {
+                        self.response(&session, session.state, ObserveEvent::Timeout, Confidence::Unknown, Map::new())
+                    });
+                    resp.event = ObserveEvent::Timeout;
+                    resp.metadata.insert("capture_timeout".into(), json!(true));
+                    resp.metadata.insert("readiness".into(), json!("timeout"));
+                    return Ok(resp);
+                }
+                Err(e) if e.code == ErrorCode::TmuxSessionNotFound || e.code == ErrorCode::RuntimeSessionNotFound => {
+                    // The runtime session vanished (killed tmux server, reboot): settle it.
+                    self.reconcile().await?;
+                    session = self.load(session_id).await?;
+                    return Ok(stored_state_response(self, &session));
+                }
+                Err(e) => return Err(e),
+            };
+            let clean = redact(&snap.screen).into_owned();
+            let echo = load_echo(&ad);
+            let mut det = detect::detect(&clean, previous_hash.as_deref(), &echo);
+            let hash = detect::screen_hash(&clean);
+            let unchanged = previous_hash.as_deref() == Some(hash.as_str());
+            let mut settled = false;
+            let mut extra = Map::new();
+            if snap.dead {
+                // The worker exited: its final screen and exit status decide the outcome.
+                settled = true;
+                extra.insert("exit_status".into(), json!(snap.exit_status));
+                let has_result = detect::extract_result(&clean).is_some();
+                det = if snap.exit_status == Some(0) && has_result {
+                    Detection { state: SessionState::Completed, event: ObserveEvent::Completed, confidence: Confidence::Observed, parsed_question: None }
+                } else {
+                    let reason = match snap.exit_status {
+                        Some(0) => "the worker exited without printing a result block".to_owned(),
+                        Some(code) => format!("the worker exited with status {code}"),
+                        None => "the worker exited".to_owned(),
+                    };
+                    extra.insert("reason".into(), json!(reason));
+                    Detection { state: SessionState::Failed, event: ObserveEvent::Error, confidence: Confidence::Observed, parsed_question: None }
+                };
+            } else if det.state == SessionState::Completed {
+                settled = true;
+            }
+            let readiness = if snap.dead && det.state == SessionState::Failed {
+                "exited"
+            } else {
+                detect::classify_readiness(det.event, session.state, session.meta_str("initial_prompt_mode"), unchanged, &clean)
+            };
+            let mut meta = Map::new();
+            meta.insert("screen_hash".into(), json!(hash));
+            meta.insert("readiness".into(), json!(readiness));
+            meta.insert("unchanged_screen".into(), json!(unchanged));
+            meta.insert("startup_warnings".into(), json!(detect::startup_warnings(&clean)));
+            meta.extend(extra);
+
+            // Persist: targeted updates that never overwrite a state settled meanwhile.
+            let id = session.id.clone();
+            let state = det.state;
+            let hash2 = hash.clone();
+            let applied = self
+                .store
+                .call(move |c| {
+                    let applied = store::set_detected_state(c, &id, state, settled)?;
+                    if applied {
+                        store::set_meta(c, &id, "last_screen_hash", &json!(hash2))?;
+                    }
+                    Ok(applied)
+                })
+                .await?;
+            if !applied {
+                session = self.load(session_id).await?;
+                return Ok(stored_state_response(self, &session));
+            }
+            let key = format!("{}|{}|{}", det.event, det.state, hash);
+            let changed = last_key.as_deref() != Some(key.as_str());
+            if changed || !unchanged {
+                let ad2 = ad.clone();
+                let partial = artifacts::partial_summary(&session.id, det.state.as_str(), det.event.as_str(), readiness, &clean);
+                let screen = clean.clone();
+                let completed = det.event == ObserveEvent::Completed;
+                blocking(move || {
+                    util::write_atomic(&ad2.file("screen"), screen.as_bytes())?;
+                    util::write_atomic(&ad2.file("summary_partial"), partial.as_bytes())?;
+                    let _ = ad2.sync_transcript();
+                    if completed {
+                        crate::manager::materialize_result(&ad2, Some(&screen))?;
+                    }
+                    Ok(())
+                })
+                .await?;
+            }
+            if changed {
+                let mut em = Map::new();
+                em.insert("readiness".into(), json!(readiness));
+                if let Some(v) = meta.get("exit_status").filter(|v| !v.is_null()) {
+                    em.insert("exit_status".into(), v.clone());
+                }
+                let excerpt = util::tail_chars(clean.trim(), 1000).to_owned();
+                self.event(&session, &format!("observe:{}", det.event), Some(det.state), Some(hash.clone()), Some(excerpt), em).await?;
+                let id = session.id.clone();
+                let k = key.clone();
+                self.store.call(move |c| store::set_meta(c, &id, "last_observe_key", &json!(k))).await?;
+                last_key = Some(key);
+            }
+            let mut resp = self.response(&session, det.state, det.event, det.confidence, meta);
+            resp.parsed_question = det.parsed_question.clone();
+            let trimmed = clean.trim();
+            if opts.include_screen {
+                resp.screen_excerpt = Some(util::tail_chars(trimmed, 4000).to_owned());
+            }
+            if opts.include_recent_log {
+                resp.recent_log = Some(util::tail_chars(trimmed, 2000).to_owned());
+            }
+            session.state = det.state;
+            previous_hash = Some(hash);
+
+            if wait.is_empty() || wait.matches(det.event, det.state) || opts.timeout.is_zero() || settled {
+                return Ok(resp);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                resp.event = ObserveEvent::Timeout;
+                resp.parsed_question_keep_if_pending();
+                resp.metadata.insert("readiness".into(), json!("timeout"));
+                resp.metadata.insert("waited_for".into(), json!(opts.wait_for));
+                return Ok(resp);
+            }
+            last = Some(resp);
+            let until = (tokio::time::Instant::now() + LIVENESS_INTERVAL).min(deadline);
+            log_len = wait_for_growth(&log, log_len, until).await;
+        }
+    }
+
+    fn response(&self, session: &AgentSession, state: SessionState, event: ObserveEvent, confidence: Confidence, metadata: Map<String, Value>) -> ObserveResponse {
+        ObserveResponse {
+            session_id: session.id.clone(),
+            state,
+            event,
+            confidence,
+            parsed_question: None,
+            screen_excerpt: None,
+            recent_log: None,
+            metadata,
+            artifact_dir: session.artifact_dir.clone(),
+        }
+    }
+
+    /// The agent-facing observe payload: state, event, manifest, and fenced worker text.
+    pub fn observe_payload(&self, resp: &ObserveResponse, detail: Detail, lockdown: bool) -> Value {
+        let ad = ArtifactDir::new(&resp.artifact_dir);
+        let files = gate_manifest(&ad.manifest(), lockdown);
+        let mut out = json!({
+            "session_id": resp.session_id,
+            "state": resp.state,
+            "event": resp.event,
+            "confidence": resp.confidence,
+            "metadata": resp.metadata,
+            "artifact_manifest": {"session_id": resp.session_id, "artifact_dir": resp.artifact_dir, "files": files},
+        });
+        let Value::Object(m) = &mut out else { return out };
+        match &resp.parsed_question {
+            Some(q) if detail != Detail::Summary && !lockdown => {
+                m.insert("parsed_question".into(), agent_io::wrap_untrusted(q, Detail::Excerpt));
+            }
+            q => {
+                m.insert("parsed_question_available".into(), json!(q.is_some()));
+            }
+        }
+        let text = resp.screen_excerpt.as_deref().or(resp.recent_log.as_deref()).unwrap_or("");
+        m.insert("worker_output".into(), agent_io::worker_output(text, detail, lockdown));
+        out
+    }
+}
+
+impl ObserveResponse {
+    /// On a wait timeout, a pending question stays visible: the caller waited for something
+    /// else, but the worker is blocked on a question and must be told.
+    fn parsed_question_keep_if_pending(&mut self) {
+        let pending = match self.state {
+            SessionState::AwaitingUserInput => Some("question"),
+            SessionState::AwaitingApproval => Some("approval"),
+            _ => None,
+        };
+        if let Some(p) = pending {
+            self.metadata.insert("pending".into(), json!(p));
+        }
+    }
+}
+
+fn stored_state_response(m: &Manager, session: &AgentSession) -> ObserveResponse {
+    let (event, readiness) = match session.state {
+        SessionState::Completed => (ObserveEvent::Completed, "completed"),
+        SessionState::Failed => (ObserveEvent::Error, "failed"),
+        SessionState::Cancelled => (ObserveEvent::Timeout, "cancelled"),
+        _ => (ObserveEvent::None, "unknown"),
+    };
+    let mut meta = Map::new();
+    meta.insert("readiness".into(), json!(readiness));
+    meta.insert("source".into(), json!("stored_state"));
+    m.response(session, session.state, event, Confidence::Observed, meta)
+}
+
+fn load_echo(ad: &ArtifactDir) -> EchoFilter {
+    let mut echo = EchoFilter::new();
+    if let Ok(text) = std::fs::read_to_string(ad.echo_file()) {
+        echo.add_text(&text);
+    }
+    echo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wf(raw: &[&str]) -> Result<WaitFor> {
+        parse_wait_for(&raw.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn wait_for_aliases() {
+        let w = wf(&["done,approval", "AWAITING-APPROVAL", "failure"]).unwrap();
+        assert!(w.events.contains(&ObserveEvent::ApprovalPrompt));
+        assert!(w.states.contains(&SessionState::Completed));
+        assert!(w.states.contains(&SessionState::AwaitingApproval));
+        assert!(w.events.contains(&ObserveEvent::Error) && w.states.contains(&SessionState::Failed));
+        assert!(wf(&["", " , "]).unwrap().is_empty());
+        let err = wf(&["question", "finished"]).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidWaitFor);
+        assert_eq!(err.details["unknown"], json!(["finished"]));
+        assert!(err.details["allowed"].as_array().unwrap().contains(&json!("question_prompt")));
+    }
+
+    #[test]
+    fn timeouts() {
+        assert!(parse_timeout(-1.0).is_err());
+        assert!(parse_timeout(1e12).is_err());
+        assert!(parse_timeout(f64::NAN).is_err());
+        assert_eq!(parse_timeout(1.5).unwrap(), Duration::from_millis(1500));
+    }
+}

@@ -1,0 +1,272 @@
+//! The `Provider` trait, link-time registration and the registry built from it.
+//!
+//! Each provider crate submits one [`ProviderRegistration`] per provider id with
+//! [`register_provider!`](crate::register_provider). The linker only keeps crates something
+//! references, so front ends call `agentpool_providers::link_all()` before building a
+//! [`Registry`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::config::{ProviderConfig, Settings};
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::{
+    AuthState, AuthStatus, Capability, CapacitySnapshot, Confidence, Isolation, ModelDescriptor, PromptMode, Role,
+};
+
+/// Capabilities every provider has.
+pub const BASE_CAPABILITIES: [Capability; 4] = [
+    Capability::LiveSteering,
+    Capability::ReadOnlyAdvisory,
+    Capability::CanRunTests,
+    Capability::SupportsInteractiveMode,
+];
+
+/// What detection found out about a provider on this machine.
+#[derive(Debug, Clone)]
+pub struct Detected {
+    pub installed: bool,
+    pub binary_path: Option<String>,
+    pub version: Option<String>,
+    pub auth: AuthStatus,
+    pub warnings: Vec<String>,
+}
+
+/// What a provider may use while detecting itself.
+#[derive(Debug, Clone)]
+pub struct ProbeContext {
+    /// The user's overrides for this provider.
+    pub config: ProviderConfig,
+    /// The running `agentpool` executable (fakes run from it).
+    pub self_exe: PathBuf,
+    /// AgentPool's version.
+    pub agentpool_version: &'static str,
+}
+
+/// What the lifecycle tells a provider when it builds a launch command.
+#[derive(Debug, Clone)]
+pub struct LaunchContext {
+    pub session_id: String,
+    pub binary_path: Option<String>,
+    pub self_exe: PathBuf,
+    pub config: ProviderConfig,
+    pub model: Option<String>,
+    pub reasoning_effort: Option<String>,
+    pub service_tier: Option<String>,
+    pub isolation: Isolation,
+    pub role: Role,
+    pub workdir: PathBuf,
+    pub prompt_mode: PromptMode,
+    /// AgentPool's home (for process-local settings files).
+    pub home: PathBuf,
+}
+
+/// The argv and environment that start a worker.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchPlan {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// How to tell that a worker is ready for its first paste.
+#[derive(Debug, Clone, Default)]
+pub struct StartupSpec {
+    /// Screen substrings that mean "ready now" (checked before the quiet period elapses).
+    pub ready_markers: Vec<&'static str>,
+    /// Without a marker: the screen must be non-empty and unchanged for this long.
+    pub quiet_ms: u64,
+}
+
+/// A coding-agent CLI AgentPool can drive.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// Stable id, e.g. `codex-cli`.
+    fn id(&self) -> &str;
+    /// Human name.
+    fn display_name(&self) -> &str;
+    /// Who makes it.
+    fn vendor(&self) -> &str;
+    /// The harness label recorded on sessions.
+    fn harness(&self) -> &str {
+        self.id()
+    }
+    /// Provider-specific capabilities (the base set is added by the registry).
+    fn extra_capabilities(&self) -> Vec<Capability> {
+        Vec::new()
+    }
+    /// Models known without probing.
+    fn models(&self) -> Vec<ModelDescriptor> {
+        Vec::new()
+    }
+    /// Metadata reported by inventory (catalog facts such as `default_model`).
+    fn metadata(&self) -> Map<String, Value> {
+        Map::new()
+    }
+    /// Finds the binary, its version and auth state.
+    async fn detect(&self, ctx: &ProbeContext) -> Detected;
+    /// How `provider_default` resolves for this provider.
+    fn default_prompt_mode(&self) -> PromptMode {
+        PromptMode::SendAfterLaunch
+    }
+    /// Builds the command that starts a worker.
+    fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan>;
+    /// Keys that submit a pasted message; `None` means paste then `Enter`.
+    fn submit_keys(&self) -> Option<Vec<String>> {
+        None
+    }
+    /// When the worker is ready for the first paste.
+    fn startup(&self) -> StartupSpec {
+        StartupSpec { ready_markers: Vec::new(), quiet_ms: 300 }
+    }
+    /// The usage snapshot inventory shows without running a probe.
+    fn inventory_usage(&self) -> Option<CapacitySnapshot> {
+        None
+    }
+    /// Runs this provider's built-in worker program in the current process, if it has one.
+    /// Returns the exit code.
+    fn run_worker(&self) -> Option<i32> {
+        None
+    }
+}
+
+/// A provider submitted at link time.
+pub struct ProviderRegistration {
+    /// The provider id (checked against `Provider::id`).
+    pub id: &'static str,
+    /// Sort key for listings: lower comes first.
+    pub order: u32,
+    /// Builds the provider.
+    pub create: fn() -> Arc<dyn Provider>,
+}
+
+inventory::collect!(ProviderRegistration);
+
+/// Registers a provider at link time.
+///
+/// ```ignore
+/// agentpool_core::register_provider!("my-cli", 100, || std::sync::Arc::new(MyCli));
+/// ```
+#[macro_export]
+macro_rules! register_provider {
+    ($id:expr, $order:expr, $create:expr) => {
+        $crate::inventory::submit! {
+            $crate::provider::ProviderRegistration { id: $id, order: $order, create: $create }
+        }
+    };
+}
+
+/// Every registration linked into this binary, sorted by order then id.
+pub fn registrations() -> Vec<&'static ProviderRegistration> {
+    let mut regs: Vec<_> = inventory::iter::<ProviderRegistration>.into_iter().collect();
+    regs.sort_by(|a, b| a.order.cmp(&b.order).then(a.id.cmp(b.id)));
+    regs
+}
+
+/// The enabled providers for this configuration.
+#[derive(Clone)]
+pub struct Registry {
+    providers: BTreeMap<String, (u32, Arc<dyn Provider>)>,
+}
+
+impl Registry {
+    /// Builds the registry from link-time registrations, dropping providers disabled in config.
+    /// Two registrations with one id are a hard error.
+    pub fn new(settings: &Settings) -> Result<Self> {
+        let mut providers = BTreeMap::new();
+        for reg in registrations() {
+            let provider = (reg.create)();
+            if provider.id() != reg.id {
+                return Err(Error::new(
+                    ErrorCode::InvalidConfig,
+                    format!("provider registered as `{}` reports id `{}`", reg.id, provider.id()),
+                ));
+            }
+            if providers.contains_key(reg.id) {
+                return Err(Error::new(
+                    ErrorCode::InvalidConfig,
+                    format!("provider id `{}` is registered twice", reg.id),
+                )
+                .with("provider_id", reg.id));
+            }
+            if settings.provider(reg.id).enabled {
+                providers.insert(reg.id.to_owned(), (reg.order, provider));
+            }
+        }
+        Ok(Self { providers })
+    }
+
+    /// Looks a provider up; `auto` is refused and unknown ids list the known ones.
+    pub fn get(&self, id: &str) -> Result<Arc<dyn Provider>> {
+        if id.trim().eq_ignore_ascii_case("auto") {
+            return Err(Error::new(
+                ErrorCode::PolicyBlocked,
+                "AgentPool requires an explicit provider; `auto` routing is disabled",
+            )
+            .with("provider_id", id)
+            .with("policy", "require_explicit_provider"));
+        }
+        self.providers.get(id).map(|(_, p)| p.clone()).ok_or_else(|| {
+            Error::new(ErrorCode::ProviderNotFound, format!("provider `{id}` is not configured"))
+                .with("provider_id", id)
+                .with("known_providers", self.ids())
+        })
+    }
+
+    /// Enabled provider ids in listing order.
+    pub fn ids(&self) -> Vec<String> {
+        self.ordered().into_iter().map(|p| p.id().to_owned()).collect()
+    }
+
+    /// Enabled providers in listing order.
+    pub fn ordered(&self) -> Vec<Arc<dyn Provider>> {
+        let mut all: Vec<_> = self.providers.values().collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.id().cmp(b.1.id())));
+        all.into_iter().map(|(_, p)| p.clone()).collect()
+    }
+}
+
+/// Capabilities of a provider as reported: the base set, then its own.
+pub fn capabilities_of(provider: &dyn Provider) -> Vec<Capability> {
+    let mut caps = BASE_CAPABILITIES.to_vec();
+    for c in provider.extra_capabilities() {
+        if !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    caps
+}
+
+/// An auth status with the current time.
+pub fn auth_status(status: AuthState, confidence: Confidence, reason: Option<&str>) -> AuthStatus {
+    AuthStatus { status, confidence, reason: reason.map(str::to_owned), checked_at: crate::util::now() }
+}
+
+/// Finds an executable on `PATH` (absolute `PATH` entries only, so the current directory is
+/// never searched), then in the usual user bin directories. Only regular executable files count.
+pub fn which(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let p = crate::config::expand_tilde(Path::new(name));
+        return (p.is_absolute() && is_executable(&p)).then_some(p);
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).filter(|d| d.is_absolute()).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        let home = PathBuf::from(home);
+        dirs.push(home.join(".local/bin"));
+        dirs.push(home.join("bin"));
+    }
+    for d in ["/opt/homebrew/bin", "/usr/local/bin", "/usr/bin", "/bin"] {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| is_executable(p))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}

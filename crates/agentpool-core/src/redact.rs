@@ -1,0 +1,321 @@
+//! Secret scrubbing for worker output: everything AgentPool stores or returns from a worker's
+//! screen (transcripts, excerpts, diffs) passes through [`redact`] first.
+//!
+//! Rules run in a fixed order and each replaces the secret part with `[REDACTED]`, keeping the
+//! label in front of it (`api_key=`, `Authorization: Bearer `, `AKIA`) so a reader can still
+//! tell what was there. Applying the rules to already-redacted text changes nothing.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+const MASK: &str = "[REDACTED]";
+
+/// How a rule rewrites one match.
+#[derive(Clone, Copy)]
+enum Rewrite {
+    /// Replace the whole match.
+    Whole,
+    /// Keep capture group 1, mask the rest.
+    KeepFirst,
+    /// Keep groups 1 and 2 (a separator and a label), mask the rest.
+    KeepFirstTwo,
+    /// Keep group 1, mask group 2, keep group 3 (e.g. the `@` after a DSN password).
+    KeepAround,
+    /// Replace with a fixed text.
+    Fixed(&'static str),
+    /// Like `KeepFirst`, but only when group 2 looks like a credential rather than a word.
+    KeepFirstIfCredential,
+}
+
+struct Rule {
+    regex: Regex,
+    rewrite: Rewrite,
+}
+
+fn rule(pattern: &str, rewrite: Rewrite) -> Rule {
+    Rule { regex: Regex::new(pattern).expect("built-in redaction pattern must compile"), rewrite }
+}
+
+/// Cheap first pass: every rule needs one of these literals, so text without any of them is
+/// returned untouched without running the individual rules.
+static TRIGGER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)authorization|bearer|token|key|secret|password|://|sk-|akia|asia|gh[opusr]_|github_pat_|aiza|xox[baprs]-|eyj|private key",
+    )
+    .expect("built-in redaction trigger must compile")
+});
+
+/// Name prefixes of credential-like settings (`api_key`, `refresh_token`, `auth-secret`, …).
+const NAME_PREFIX: &str = "(?:api|access|refresh|secret|private|session|auth)";
+
+static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    vec![
+        // 1. `Authorization: <scheme> <credential>`: keep header and scheme.
+        rule(r"(?i)(authorization:\s*[A-Za-z][A-Za-z0-9._+-]*\s+)[^\s]+", Rewrite::KeepFirst),
+        // A bare `Bearer <token>` (curl traces, logs) outside an Authorization header.
+        rule(r"(?i)\b(bearer[ \t]+)([A-Za-z0-9._~+/\-]{8,}=*)", Rewrite::KeepFirstIfCredential),
+        // 2. `name=value`. The name must start a word or an `_`/`-` separated segment, so
+        //    `DB_PASSWORD=` and `AUTH_TOKEN=` match while `monkey=` does not.
+        rule(
+            &format!(r"(?i)(^|[^\p{{L}}\p{{N}}])({NAME_PREFIX}?_?(?:token|key|secret|password)=)[^\s]+"),
+            Rewrite::KeepFirstTwo,
+        ),
+        // 3. `name: value`, with the same segment anchoring.
+        rule(
+            &format!(r"(?i)(^|[^\p{{L}}\p{{N}}])({NAME_PREFIX}?[-_ ]?(?:token|key|secret|password):\s*)[^\s]+"),
+            Rewrite::KeepFirstTwo,
+        ),
+        // 4. Password inside a database URL.
+        rule(
+            r"(?i)((?:postgres|postgresql|mysql|mongodb(?:\+srv)?|rediss?)://[^:\s]+:)([^@\s]+)(@)",
+            Rewrite::KeepAround,
+        ),
+        // 5. OpenAI/Anthropic style keys: nothing of the key survives.
+        rule(r"(?i)\bsk-[A-Za-z0-9_\-]{16,}", Rewrite::Fixed("sk-[REDACTED]")),
+        // 6. AWS access key ids: the prefix tells long-term from temporary keys, keep it.
+        rule(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b", Rewrite::KeepFirst),
+        // 7. GitHub tokens, classic and fine-grained.
+        rule(r"\bgh[opusr]_[A-Za-z0-9_]{20,}\b", Rewrite::Whole),
+        rule(r"\bgithub_pat_[A-Za-z0-9_]{20,}\b", Rewrite::Whole),
+        // 8. Google API keys.
+        rule(r"\bAIza[0-9A-Za-z_\-]{30,}\b", Rewrite::Whole),
+        // 9. Slack tokens.
+        rule(r"\bxox[baprs]-[A-Za-z0-9-]{20,}\b", Rewrite::Whole),
+        // 10. JWTs (three base64url parts, header starting `{"`).
+        rule(r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\b", Rewrite::Whole),
+        // 11. PEM private keys. A key cut off by the end of the capture is masked to the end,
+        //     since its body would otherwise leak.
+        rule(r"(?s)-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\z)", Rewrite::Whole),
+    ]
+});
+
+/// Whether a token after `Bearer` is a credential and not an English word (`Bearer tokens are
+/// …`): real tokens are long or contain digits or punctuation.
+fn looks_like_credential(token: &str) -> bool {
+    token.len() >= 20 || token.chars().any(|c| !c.is_ascii_alphabetic())
+}
+
+fn group<'t>(caps: &Captures<'t>, i: usize) -> &'t str {
+    caps.get(i).map_or("", |m| m.as_str())
+}
+
+impl Rule {
+    fn apply<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let rewrite = self.rewrite;
+        self.regex.replace_all(text, |caps: &Captures<'_>| match rewrite {
+            Rewrite::Whole => MASK.to_owned(),
+            Rewrite::KeepFirst => format!("{}{MASK}", group(caps, 1)),
+            Rewrite::KeepFirstTwo => format!("{}{}{MASK}", group(caps, 1), group(caps, 2)),
+            Rewrite::KeepAround => format!("{}{MASK}{}", group(caps, 1), group(caps, 3)),
+            Rewrite::Fixed(text) => text.to_owned(),
+            Rewrite::KeepFirstIfCredential => {
+                if looks_like_credential(group(caps, 2)) {
+                    format!("{}{MASK}", group(caps, 1))
+                } else {
+                    group(caps, 0).to_owned()
+                }
+            }
+        })
+    }
+}
+
+/// Masks every secret the rules recognise. Returns the input borrowed when nothing changed.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    if !TRIGGER.is_match(text) {
+        return Cow::Borrowed(text);
+    }
+    let mut out: Cow<'_, str> = Cow::Borrowed(text);
+    for rule in RULES.iter() {
+        if let Cow::Owned(changed) = rule.apply(&out) {
+            out = Cow::Owned(changed);
+        }
+    }
+    // A rule can match text that is already masked (`token=[REDACTED]`) and rebuild it
+    // unchanged; report that as "nothing to redact".
+    if out == text { Cow::Borrowed(text) } else { out }
+}
+
+/// Whether [`redact`] would change the text.
+pub fn contains_secret(text: &str) -> bool {
+    matches!(redact(text), Cow::Owned(_))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        let out = redact(input);
+        assert_eq!(out, expected, "input {input:?}");
+        assert_eq!(matches!(out, Cow::Owned(_)), input != expected, "ownership for {input:?}");
+        assert_eq!(contains_secret(input), input != expected, "contains_secret for {input:?}");
+        assert_eq!(redact(&out), out, "not idempotent for {input:?}");
+    }
+
+    #[test]
+    fn contract_sample_loses_every_secret() {
+        let github = format!("ghp_{}", "a".repeat(26));
+        let aws_digits = "1234567890123456";
+        let google = format!("AIza{}", "0".repeat(30));
+        let slack = format!("xoxb-{}-{}", "1".repeat(12), "b".repeat(26));
+        let jwt = format!("eyJ{}.{}.{}", "h".repeat(12), "p".repeat(12), "s".repeat(12));
+        let pem_body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC";
+        let text = format!(
+            "Authorization: Bearer abc.def.ghi\n\
+             Authorization: token github-token-value\n\
+             Authorization: Basic base64-value\n\
+             github={github}\n\
+             aws=AKIA{aws_digits}\n\
+             google={google}\n\
+             slack={slack}\n\
+             db=postgres://user:password@example.com/db\n\
+             jwt={jwt}\n\
+             -----BEGIN PRIVATE KEY-----\n{pem_body}\n-----END PRIVATE KEY-----\n\
+             done\n"
+        );
+        let out = redact(&text);
+        assert!(out.contains(MASK));
+        for secret in [
+            "abc.def.ghi",
+            "github-token-value",
+            "base64-value",
+            github.as_str(),
+            aws_digits,
+            google.as_str(),
+            slack.as_str(),
+            "password@",
+            jwt.as_str(),
+            &jwt[..15],
+            pem_body,
+            "BEGIN PRIVATE KEY",
+        ] {
+            assert!(!out.contains(secret), "{secret:?} survived:\n{out}");
+        }
+        // labels stay readable
+        for kept in [
+            "Authorization: Bearer [REDACTED]",
+            "Authorization: token [REDACTED]",
+            "Authorization: Basic [REDACTED]",
+            "aws=AKIA[REDACTED]",
+            "db=postgres://user:[REDACTED]@example.com/db",
+            "done",
+        ] {
+            assert!(out.contains(kept), "{kept:?} missing:\n{out}");
+        }
+        assert_eq!(redact(&out), out);
+    }
+
+    #[test]
+    fn each_rule() {
+        let long = "Q9x2Lm4Pz8Rt6Vw1Yb3N";
+        let cases: Vec<(String, String)> = vec![
+            // 1. Authorization header
+            ("authorization:Bearer xyz".into(), "authorization:Bearer [REDACTED]".into()),
+            ("AUTHORIZATION: Digest a=b,c=d end".into(), "AUTHORIZATION: Digest [REDACTED] end".into()),
+            // bare Bearer
+            ("curl -H 'X: Bearer abc.def.ghi'".into(), "curl -H 'X: Bearer [REDACTED]'".into()),
+            (format!("Bearer {long}"), "Bearer [REDACTED]".into()),
+            ("bearer tok3n-value-9".into(), "bearer [REDACTED]".into()),
+            ("Bearer tokens are sent in headers.".into(), "Bearer tokens are sent in headers.".into()),
+            ("Bearer authentication".into(), "Bearer authentication".into()),
+            // 2. name=value
+            ("api_key=abc".into(), "api_key=[REDACTED]".into()),
+            ("token=abc".into(), "token=[REDACTED]".into()),
+            ("AUTH_TOKEN=abc".into(), "AUTH_TOKEN=[REDACTED]".into()),
+            ("export DB_PASSWORD=hunter2 next".into(), "export DB_PASSWORD=[REDACTED] next".into()),
+            ("--client-secret=s3cr3t".into(), "--client-secret=[REDACTED]".into()),
+            ("https://h/cb?refresh_token=abc&x=1".into(), "https://h/cb?refresh_token=[REDACTED]".into()),
+            ("apikey=abc privatekey=def".into(), "apikey=[REDACTED] privatekey=[REDACTED]".into()),
+            ("monkey=banana".into(), "monkey=banana".into()),
+            ("turkey=roast hotkey=F5 passwords=many".into(), "turkey=roast hotkey=F5 passwords=many".into()),
+            // 3. name: value
+            ("Password: hunter2".into(), "Password: [REDACTED]".into()),
+            ("x-api-key: abc123".into(), "x-api-key: [REDACTED]".into()),
+            ("my secret: swordfish".into(), "my secret: [REDACTED]".into()),
+            ("session_token:abc".into(), "session_token:[REDACTED]".into()),
+            ("monkey: banana".into(), "monkey: banana".into()),
+            ("Tokens: 1234 used".into(), "Tokens: 1234 used".into()),
+            // 4. database URLs
+            ("mysql://root:toor@db:3306/app".into(), "mysql://root:[REDACTED]@db:3306/app".into()),
+            ("mongodb+srv://u:p4ss@cluster/x".into(), "mongodb+srv://u:[REDACTED]@cluster/x".into()),
+            ("REDIS://default:pw@cache".into(), "REDIS://default:[REDACTED]@cache".into()),
+            ("postgres://user@host/db".into(), "postgres://user@host/db".into()),
+            ("https://user:pw@example.com".into(), "https://user:pw@example.com".into()),
+            // 5. sk- keys, replaced whole
+            (format!("use sk-proj-{long} now"), "use sk-[REDACTED] now".into()),
+            (format!("\"sk-ant-api03-{long}\""), "\"sk-[REDACTED]\"".into()),
+            ("sk-short".into(), "sk-short".into()),
+            (format!("task-{long}"), format!("task-{long}")),
+            // 6. AWS
+            ("id AKIAABCDEFGHIJKLMNOP x".into(), "id AKIA[REDACTED] x".into()),
+            ("ASIA0123456789ABCDEF".into(), "ASIA[REDACTED]".into()),
+            ("AKIA0123456789ABCDEFG".into(), "AKIA0123456789ABCDEFG".into()),
+            // 7. GitHub
+            (format!("gho_{long}"), MASK.into()),
+            (format!("x ghu_{long} ghs_{long} ghr_{long}"), "x [REDACTED] [REDACTED] [REDACTED]".into()),
+            (format!("github_pat_11ABC_{long}"), MASK.into()),
+            ("ghp_short".into(), "ghp_short".into()),
+            // 8. Google
+            (format!("AIza{long}{long}"), MASK.into()),
+            // 9. Slack
+            (format!("xoxp-{long}"), MASK.into()),
+            // 10. JWT
+            ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVl".into(), MASK.into()),
+            ("eyJshort.x.y".into(), "eyJshort.x.y".into()),
+            // 11. PEM, including a key cut off at the end of the capture
+            (
+                "a\n-----BEGIN RSA PRIVATE KEY-----\nAAAA\nBBBB\n-----END RSA PRIVATE KEY-----\nb".into(),
+                "a\n[REDACTED]\nb".into(),
+            ),
+            ("a\n-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\nBBBB".into(), "a\n[REDACTED]".into()),
+            (
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----".into(),
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----".into(),
+            ),
+            // clean text
+            ("".into(), "".into()),
+            ("Press any key to continue".into(), "Press any key to continue".into()),
+            ("Summary: all tests pass\nFindings: none".into(), "Summary: all tests pass\nFindings: none".into()),
+        ];
+        for (input, expected) in &cases {
+            check(input, expected);
+        }
+    }
+
+    #[test]
+    fn clean_text_is_borrowed() {
+        for text in ["", "Working...", "Should I inspect migrations first?", "cargo test -- --nocapture"] {
+            assert!(matches!(redact(text), Cow::Borrowed(_)), "{text:?}");
+            assert!(!contains_secret(text));
+        }
+        // already masked text needs nothing more
+        for text in ["token=[REDACTED]", "Authorization: Bearer [REDACTED]", "sk-[REDACTED]", "AKIA[REDACTED]"] {
+            assert!(matches!(redact(text), Cow::Borrowed(_)), "{text:?}");
+            assert!(!contains_secret(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn redaction_is_idempotent() {
+        let samples = [
+            "Authorization: Bearer sk-abcdefghijklmnopqrstuvwx and token=abc api_key: def",
+            "postgres://a:b@c password=x Password: y ghp_abcdefghijklmnopqrstuvwxyz",
+            "-----BEGIN EC PRIVATE KEY-----\nkey=abc\n-----END EC PRIVATE KEY-----",
+            "Bearer abc.def.ghi AKIAABCDEFGHIJKLMNOP xoxb-123456789012-abcdefghijklmnop",
+            "monkey=banana secret=1 secret: 2 auth-token: 3",
+        ];
+        for sample in samples {
+            let once = redact(sample).into_owned();
+            assert_ne!(once, sample);
+            assert_eq!(redact(&once), once, "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn rules_compile() {
+        assert!(!TRIGGER.as_str().is_empty());
+        assert_eq!(RULES.len(), 13);
+    }
+}

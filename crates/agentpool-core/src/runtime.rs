@@ -1,0 +1,84 @@
+//! The `Runtime` trait: where workers run. tmux implements it today; structured-protocol
+//! runtimes (app-server, stream-json, ACP) can implement it later, which is why nothing here
+//! assumes the screen is the only source of truth beyond `snapshot`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::model::{RuntimeKind, RuntimeRef};
+
+/// Everything needed to start one worker.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    /// Runtime session name (unique).
+    pub name: String,
+    /// Command and arguments, exec'd without a shell.
+    pub argv: Vec<String>,
+    /// Working directory (must exist).
+    pub cwd: PathBuf,
+    /// Extra environment for the worker process.
+    pub env: Vec<(String, String)>,
+    /// File the runtime streams the worker's raw output into.
+    pub output_log: PathBuf,
+}
+
+/// A worker's screen and process status at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// The visible pane plus history, lines joined.
+    pub screen: String,
+    /// The worker process has exited (its final screen is kept).
+    pub dead: bool,
+    /// Exit status when dead, if known.
+    pub exit_status: Option<i32>,
+}
+
+/// Liveness of one runtime session, as listed in bulk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// The worker process runs.
+    Alive,
+    /// The worker exited; the session keeps its last screen.
+    Dead { exit_status: Option<i32> },
+}
+
+/// Live-control facts a front end reports.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveControl {
+    pub can_capture_screen: bool,
+    pub can_send_message: bool,
+    pub can_send_keys: bool,
+    pub can_interrupt: bool,
+    pub can_attach: bool,
+    pub attach_kind: &'static str,
+}
+
+/// Where workers run.
+#[async_trait]
+pub trait Runtime: Send + Sync {
+    /// Which runtime this is.
+    fn kind(&self) -> RuntimeKind;
+    /// Path of the runtime's binary, when it was found.
+    fn binary_path(&self) -> Option<String>;
+    /// Starts a worker.
+    async fn spawn(&self, spec: &SpawnSpec) -> Result<RuntimeRef>;
+    /// The screen (with `history_lines` of scrollback) and process status.
+    async fn snapshot(&self, r: &RuntimeRef, history_lines: usize, timeout: Duration) -> Result<Snapshot>;
+    /// Types text into the worker without submitting it.
+    async fn paste(&self, r: &RuntimeRef, text: &str) -> Result<()>;
+    /// Sends named keys (`Enter`, `C-c`, `Escape`, …).
+    async fn send_keys(&self, r: &RuntimeRef, keys: &[String]) -> Result<()>;
+    /// Liveness of every session this runtime hosts, keyed by session name. A missing key
+    /// means the session is gone.
+    async fn list(&self) -> Result<HashMap<String, Liveness>>;
+    /// Stops the worker and removes its session. Succeeds when it is already gone.
+    async fn terminate(&self, r: &RuntimeRef) -> Result<()>;
+    /// The exact shell command a human runs to watch the worker.
+    fn attach_command(&self, r: &RuntimeRef) -> String;
+    /// Live-control facts.
+    fn live_control(&self, allow_raw_keys: bool) -> LiveControl;
+}

@@ -1,0 +1,136 @@
+//! The built-in fake providers (`fake-question`, `fake-approval`, `fake-completed`,
+//! `fake-idle`, `fake-limit`, `fake-patch`). They run from the `agentpool` binary itself
+//! through its hidden worker entry point, so a fresh install can run the smoke with nothing
+//! but tmux and git.
+
+pub mod worker;
+
+use std::sync::Arc;
+
+use agentpool_core::error::Result;
+use agentpool_core::model::{AuthState, Capability, CapacitySnapshot, Confidence, ModelDescriptor, ModelSource, UsageStatus};
+use agentpool_core::provider::{self, Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, StartupSpec};
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+pub use worker::FakeKind;
+
+/// The argument that tells `agentpool` to run a built-in worker instead of the CLI.
+pub const WORKER_ARG: &str = "__worker";
+
+/// One fake provider.
+#[derive(Debug, Clone, Copy)]
+pub struct FakeProvider {
+    kind: FakeKind,
+}
+
+impl FakeProvider {
+    pub fn new(kind: FakeKind) -> Self {
+        Self { kind }
+    }
+
+    fn name(&self) -> &'static str {
+        match self.kind {
+            FakeKind::Question => "Fake Question",
+            FakeKind::Approval => "Fake Approval",
+            FakeKind::Completed => "Fake Completed",
+            FakeKind::Idle => "Fake Idle",
+            FakeKind::Limit => "Fake Limit",
+            FakeKind::Patch => "Fake Patch",
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for FakeProvider {
+    fn id(&self) -> &str {
+        self.kind.provider_id()
+    }
+
+    fn display_name(&self) -> &str {
+        self.name()
+    }
+
+    fn vendor(&self) -> &str {
+        "AgentPool"
+    }
+
+    fn extra_capabilities(&self) -> Vec<Capability> {
+        vec![Capability::WorktreeEdits, Capability::SupportsApprovalDetection, Capability::SupportsOneShotMode]
+    }
+
+    fn models(&self) -> Vec<ModelDescriptor> {
+        vec![ModelDescriptor {
+            id: "fake".into(),
+            display_name: None,
+            source: ModelSource::Config,
+            confidence: Confidence::LocalConfig,
+            aliases: Vec::new(),
+            metadata: Map::new(),
+        }]
+    }
+
+    fn metadata(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("fake".into(), json!(true));
+        m
+    }
+
+    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+        Detected {
+            installed: true,
+            binary_path: Some(ctx.self_exe.display().to_string()),
+            version: Some(ctx.agentpool_version.to_owned()),
+            auth: provider::auth_status(AuthState::Authenticated, Confidence::LocalConfig, Some("built-in fake provider")),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
+        // A configured command replaces the built-in worker (useful for testing wrappers).
+        let argv = match &ctx.config.command {
+            Some(cmd) if !cmd.is_empty() => cmd.clone(),
+            _ => vec![ctx.self_exe.display().to_string(), WORKER_ARG.to_owned(), self.id().to_owned()],
+        };
+        Ok(LaunchPlan { argv, env: Vec::new() })
+    }
+
+    fn startup(&self) -> StartupSpec {
+        StartupSpec { ready_markers: vec!["Agent ready."], quiet_ms: 300 }
+    }
+
+    fn inventory_usage(&self) -> Option<CapacitySnapshot> {
+        Some(CapacitySnapshot {
+            provider_id: self.id().to_owned(),
+            status: UsageStatus::Available,
+            confidence: Confidence::LocalConfig,
+            checked_at: agentpool_core::util::now(),
+            windows: Vec::new(),
+            premium_requests_remaining: None,
+            credits_remaining: None,
+            reset_at: None,
+            warnings: Vec::new(),
+            raw: Map::new(),
+        })
+    }
+
+    fn run_worker(&self) -> Option<i32> {
+        Some(worker::run(self.kind))
+    }
+}
+
+macro_rules! fake {
+    ($kind:expr, $id:literal, $order:literal) => {
+        agentpool_core::register_provider!($id, $order, || Arc::new(FakeProvider::new($kind)));
+    };
+}
+
+fake!(FakeKind::Question, "fake-question", 0);
+fake!(FakeKind::Approval, "fake-approval", 1);
+fake!(FakeKind::Completed, "fake-completed", 2);
+fake!(FakeKind::Idle, "fake-idle", 3);
+fake!(FakeKind::Limit, "fake-limit", 4);
+fake!(FakeKind::Patch, "fake-patch", 5);
+
+/// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
+pub fn link() {}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests, end-to-end tests over the built binary (real tmux on private
+# sockets, temporary AGENTPOOL_HOME), and the workspace checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# Tests never touch the user's world; make that hold even if they try.
+export AGENTPOOL_HOME="${TMPDIR:-/tmp}/agentpool-test-home-$$"
+export AGENTPOOL_TMUX_SOCKET="agentpool-test-$$"
+trap 'tmux -L "$AGENTPOOL_TMUX_SOCKET" kill-server 2>/dev/null || true; rm -rf "$AGENTPOOL_HOME"' EXIT
+cargo build --locked -p agentpool-cli
+cargo test --workspace --locked
