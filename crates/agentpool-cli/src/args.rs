@@ -46,10 +46,10 @@ pub enum Command {
     Inventory,
     /// Spawn one worker with an explicitly chosen provider.
     #[command(after_help = "Examples:\n  cat task.md | agentpool spawn --provider codex-cli --repo . --task-stdin --json\n  agentpool spawn --provider fake-question --task \"Ask one question.\" --json")]
-    Spawn(SpawnArgs),
+    Spawn(Box<SpawnArgs>),
     /// Observe a worker's state, optionally waiting for an event or state.
     #[command(after_help = "Examples:\n  agentpool observe <session-id> --json\n  agentpool observe <session-id> --wait-for question,completed --timeout 60 --detail excerpt --json")]
-    Observe(ObserveArgs),
+    Observe(Box<ObserveArgs>),
     /// Send one message to a worker and submit it.
     #[command(after_help = "Examples:\n  agentpool send <session-id> \"Continue.\" --json\n  echo \"Use the second option.\" | agentpool send <session-id> --stdin --json")]
     Send(SendArgs),

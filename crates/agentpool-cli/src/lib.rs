@@ -89,8 +89,8 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
     match cli.command {
         Command::Providers => c::providers(&ctx).await,
         Command::Inventory => c::inventory(&ctx).await,
-        Command::Spawn(a) => c::spawn(&ctx, a).await,
-        Command::Observe(a) => c::observe(&ctx, a).await,
+        Command::Spawn(a) => c::spawn(&ctx, *a).await,
+        Command::Observe(a) => c::observe(&ctx, *a).await,
         Command::Send(a) => c::send(&ctx, a).await,
         Command::Keys(a) => c::keys(&ctx, a).await,
         Command::Interrupt(a) => c::interrupt(&ctx, a).await,

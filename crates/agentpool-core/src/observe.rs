@@ -146,7 +146,7 @@ pub fn parse_wait_for(raw: &[String]) -> Result<WaitFor> {
 
 /// Validates a timeout in seconds.
 pub fn parse_timeout(seconds: f64) -> Result<Duration> {
-    if !seconds.is_finite() || seconds < 0.0 || seconds > crate::manager::MAX_OBSERVE_TIMEOUT_SECS {
+    if !seconds.is_finite() || !(0.0..=crate::manager::MAX_OBSERVE_TIMEOUT_SECS).contains(&seconds) {
         return Err(Error::new(ErrorCode::InvalidTimeout, "timeout must be between 0 and 86400 seconds").with("timeout_seconds", seconds));
     }
     Ok(Duration::from_secs_f64(seconds))
@@ -240,16 +240,21 @@ impl Manager {
             let id = session.id.clone();
             let state = det.state;
             let hash2 = hash.clone();
-            let applied = self
-                .store
-                .call(move |c| {
-                    let applied = store::set_detected_state(c, &id, state, settled)?;
-                    if applied {
-                        store::set_meta(c, &id, "last_screen_hash", &json!(hash2))?;
-                    }
-                    Ok(applied)
-                })
-                .await?;
+            // Quiet polls (same state, same screen) write nothing.
+            let needs_write = settled || det.state != session.state || !unchanged;
+            let applied = if needs_write {
+                self.store
+                    .call(move |c| {
+                        let applied = store::set_detected_state(c, &id, state, settled)?;
+                        if applied {
+                            store::set_meta(c, &id, "last_screen_hash", &json!(hash2))?;
+                        }
+                        Ok(applied)
+                    })
+                    .await?
+            } else {
+                true
+            };
             if !applied {
                 session = self.load(session_id).await?;
                 return Ok(stored_state_response(self, &session));
