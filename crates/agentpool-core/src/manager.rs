@@ -734,6 +734,9 @@ impl Manager {
         }
         let r = self.runtime_ref(&session)?;
         self.ensure_alive(&session, &r).await?;
+        if session.state == SessionState::Completed {
+            self.reopen(&session, &r).await?;
+        }
         let provider = self.registry.get(&session.provider_id)?;
         let ad = ArtifactDir::new(&session.artifact_dir);
         {
@@ -755,6 +758,28 @@ impl Manager {
         let id = session.id.clone();
         self.store.call(move |c| store::increment_meta(c, &id, "turns_sent")).await?;
         Ok(json!({"ok": true, "session_id": session.id, "event_id": event_id}))
+    }
+
+    /// A follow-up message to a worker that completed but still runs starts a new turn: the
+    /// session is live again, and the result it already printed no longer counts.
+    async fn reopen(&self, session: &AgentSession, r: &RuntimeRef) -> Result<()> {
+        let lines = self.settings.config.runtime.tmux.capture_lines;
+        let screen = self.runtime.snapshot(r, lines, Duration::from_secs(2)).await?;
+        let previous = detect::extract_result(&redact(&screen.screen)).map(|b| util::sha256_hex(b.as_bytes()));
+        let id = session.id.clone();
+        self.store
+            .call(move |c| {
+                c.execute(
+                    "UPDATE sessions SET state = 'RUNNING', ended_at = NULL, updated_at = ?1 WHERE id = ?2 AND state = 'COMPLETED'",
+                    rusqlite::params![util::now(), id],
+                )?;
+                store::set_meta(c, &id, "previous_result_sha256", &json!(previous))
+            })
+            .await?;
+        let mut m = Map::new();
+        m.insert("reason".into(), json!("follow-up message after completion"));
+        self.event(session, "reopen", Some(SessionState::Running), None, None, m).await?;
+        Ok(())
     }
 
     async fn ensure_alive(&self, session: &AgentSession, r: &RuntimeRef) -> Result<()> {

@@ -222,7 +222,21 @@ impl Manager {
                     Detection { state: SessionState::Failed, event: ObserveEvent::Error, confidence: Confidence::Observed, parsed_question: None }
                 };
             } else if det.state == SessionState::Completed {
-                settled = true;
+                // After a follow-up message, the previous turn's result does not complete
+                // the session again; only a different (newer) result does.
+                let stale = session.meta_str("previous_result_sha256").is_some_and(|prev| {
+                    detect::extract_result(&clean).is_some_and(|b| util::sha256_hex(b.as_bytes()) == prev)
+                });
+                if stale {
+                    // Look only at what the worker printed after that result.
+                    let after = clean.rfind("AGENTPOOL_RESULT_END").map_or("", |i| &clean[i + "AGENTPOOL_RESULT_END".len()..]);
+                    det = detect::detect(after, previous_hash.as_deref(), &echo);
+                    if det.state == SessionState::Completed {
+                        det = Detection { state: SessionState::Running, event: ObserveEvent::None, confidence: Confidence::Unknown, parsed_question: None };
+                    }
+                } else {
+                    settled = true;
+                }
             }
             let readiness = if snap.dead && det.state == SessionState::Failed {
                 "exited"
