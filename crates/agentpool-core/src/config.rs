@@ -205,6 +205,8 @@ pub struct Settings {
     pub config: Config,
     /// Effective tmux socket name (env over config).
     pub tmux_socket: String,
+    /// The model catalog: embedded, then `model_catalog_paths` layered on top.
+    pub catalog: crate::catalog::Catalog,
 }
 
 impl Settings {
@@ -239,12 +241,18 @@ impl Settings {
             )
             .with("socket", &tmux_socket));
         }
-        Ok(Self { paths, config, tmux_socket })
+        let catalog = crate::catalog::Catalog::load(&config.catalog_paths(&paths.config_file))?;
+        Ok(Self { paths, config, tmux_socket, catalog })
     }
 
-    /// Provider overrides for an id (defaults when absent).
+    /// Provider settings for an id: the catalog's facts for it, overridden by
+    /// `[providers.<id>.metadata]` (defaults when neither says anything).
     pub fn provider(&self, id: &str) -> ProviderConfig {
-        self.config.providers.get(id).cloned().unwrap_or_default()
+        let mut p = self.config.providers.get(id).cloned().unwrap_or_default();
+        let mut metadata = self.catalog.facts(id);
+        metadata.extend(std::mem::take(&mut p.metadata));
+        p.metadata = metadata;
+        p
     }
 }
 
@@ -255,6 +263,20 @@ fn is_valid_socket_name(name: &str) -> bool {
 }
 
 impl Config {
+    /// `model_catalog_paths` with `~` and `$VARS` expanded; relative paths are relative to the
+    /// directory of the config file that names them.
+    pub fn catalog_paths(&self, config_file: &Path) -> Vec<PathBuf> {
+        let base = config_file.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.model_catalog_paths
+            .iter()
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                let expanded = crate::catalog::expand_path(p.trim());
+                if expanded.is_absolute() { expanded } else { base.join(expanded) }
+            })
+            .collect()
+    }
+
     /// Reads a config file; a missing file means defaults.
     pub fn read(path: &Path) -> Result<Self> {
         let text = match std::fs::read_to_string(path) {

@@ -34,6 +34,10 @@ const SMOKE_TOKEN: &str = "AGENTPOOL_SMOKE_DONE";
 const STARTUP_MARKERS: &[&str] = &[
     "update available",
     "do you trust the contents of this directory",
+    "do you trust the files in this folder",
+    "a project you created or one you trust",
+    "workspace trust",
+    "confirm folder trust",
     "hooks need review",
     "mcp startup",
     "mcp client for",
@@ -306,6 +310,62 @@ fn any_match(patterns: &[Regex], text: &str) -> bool {
 /// legitimately repeats lines of the prompt's template (the template itself is rejected by the
 /// "looks like a result" rule).
 pub fn detect(screen: &str, previous_hash: Option<&str>, echo: &EchoFilter) -> Detection {
+    detect_with(screen, previous_hash, echo, &ExtraRules::default())
+}
+
+/// How much of the end of the active window a busy line must be in to count.
+const BUSY_WINDOW: usize = 400;
+
+/// A provider's [`ScreenRules`](crate::provider::ScreenRules), compiled.
+#[derive(Debug, Clone, Default)]
+pub struct ExtraRules {
+    login: Vec<Regex>,
+    approval: Vec<Regex>,
+    question: Vec<Regex>,
+    busy: Vec<Regex>,
+    /// The provider's login command, for the `login_required` hint.
+    pub login_command: Option<String>,
+}
+
+impl ExtraRules {
+    /// Compiles the rules; a pattern that does not compile is reported by name.
+    pub fn try_compile(rules: &crate::provider::ScreenRules) -> Result<Self, String> {
+        let all = |patterns: &[String]| -> Result<Vec<Regex>, String> {
+            patterns.iter().map(|p| Regex::new(p).map_err(|e| format!("invalid pattern `{p}`: {e}"))).collect()
+        };
+        Ok(Self {
+            login: all(&rules.login_patterns)?,
+            approval: all(&rules.approval_patterns)?,
+            question: all(&rules.question_patterns)?,
+            busy: all(&rules.busy_patterns)?,
+            login_command: rules.login_command.clone(),
+        })
+    }
+
+    /// Compiles the rules, dropping patterns that do not compile (built-in rules are pinned by
+    /// tests, custom ones are checked when the config is loaded).
+    pub fn compile(rules: &crate::provider::ScreenRules) -> Self {
+        let keep = |patterns: &[String]| patterns.iter().filter_map(|p| Regex::new(p).ok()).collect();
+        Self {
+            login: keep(&rules.login_patterns),
+            approval: keep(&rules.approval_patterns),
+            question: keep(&rules.question_patterns),
+            busy: keep(&rules.busy_patterns),
+            login_command: rules.login_command.clone(),
+        }
+    }
+
+    /// Whether the worker sits at its provider's sign-in screen (looked for in the active
+    /// window, so a login screen scrolled far away no longer counts).
+    pub fn login_required(&self, screen: &str) -> bool {
+        !self.login.is_empty() && any_match(&self.login, tail_chars(screen.trim(), ACTIVE_WINDOW))
+    }
+}
+
+/// [`detect`] with a provider's extra rules: a login screen is an error (after a result,
+/// before anything else), extra approval and question patterns join the built-in ones, and
+/// while a busy line shows near the bottom no question is reported.
+pub fn detect_with(screen: &str, previous_hash: Option<&str>, echo: &EchoFilter, extra: &ExtraRules) -> Detection {
     let filtered = filtered_screen(screen, echo);
     let active = tail_chars(filtered.trim(), ACTIVE_WINDOW);
     let prompt_region = active_prompt_region(active);
@@ -316,15 +376,20 @@ pub fn detect(screen: &str, previous_hash: Option<&str>, echo: &EchoFilter) -> D
     if extract_result_body(screen).is_some() {
         return Detection::observed(SessionState::Completed, ObserveEvent::Completed);
     }
+    if extra.login_required(&filtered) {
+        return Detection::observed(SessionState::Failed, ObserveEvent::Error);
+    }
     if any_match(&OVERAGE, prompt_region) {
         return Detection::observed(SessionState::AwaitingApproval, ObserveEvent::OveragePrompt);
     }
     // Approval and question outrank the limit check: status bars often mention when a usage
     // window resets, and that must not hide a prompt the worker is blocked on.
-    if any_match(&APPROVAL, prompt_region) {
+    if any_match(&APPROVAL, prompt_region) || any_match(&extra.approval, prompt_region) {
         return Detection::observed(SessionState::AwaitingApproval, ObserveEvent::ApprovalPrompt);
     }
-    if let Some(found) = QUESTION.iter().find_map(|re| re.find(active)) {
+    let busy = any_match(&extra.busy, tail_chars(active, BUSY_WINDOW));
+    let question = if busy { None } else { extra.question.iter().chain(QUESTION.iter()).find_map(|re| re.find(active)) };
+    if let Some(found) = question {
         let mut detection = Detection::observed(SessionState::AwaitingUserInput, ObserveEvent::Question);
         detection.parsed_question = Some(line_at(active, found.start()).to_owned());
         return detection;
@@ -443,7 +508,16 @@ pub fn startup_warnings(screen: &str) -> Vec<&'static str> {
     let checks: [(&'static str, &[&str]); 4] = [
         ("update_available", &["update available"]),
         ("mcp_startup_warning", &["mcp client for", "mcp startup"]),
-        ("directory_trust_prompt", &["do you trust the contents of this directory"]),
+        (
+            "directory_trust_prompt",
+            &[
+                "do you trust the contents of this directory",
+                "do you trust the files in this folder",
+                "a project you created or one you trust",
+                "workspace trust",
+                "confirm folder trust",
+            ],
+        ),
         ("hooks_need_review", &["hooks need review"]),
     ];
     checks.iter().filter(|(_, needles)| needles.iter().any(|n| lower.contains(n))).map(|(name, _)| *name).collect()

@@ -42,6 +42,7 @@ codes! {
     InvalidSessionId => "INVALID_SESSION_ID",
     InvalidOutput => "INVALID_OUTPUT",
     InvalidConfig => "INVALID_CONFIG",
+    InvalidCatalog => "INVALID_CATALOG",
     RuntimeNotSupported => "RUNTIME_NOT_SUPPORTED",
     RuntimeSessionNotFound => "RUNTIME_SESSION_NOT_FOUND",
     RuntimeCaptureTimeout => "RUNTIME_CAPTURE_TIMEOUT",

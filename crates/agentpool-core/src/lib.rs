@@ -7,13 +7,17 @@
 
 pub mod agent_io;
 pub mod artifacts;
+pub mod catalog;
 pub mod config;
 pub mod detect;
+pub mod dialog;
 pub mod error;
 pub mod git;
+pub mod launch;
 pub mod manager;
 pub mod model;
 pub mod observe;
+pub mod probe;
 pub mod process;
 pub mod prompt;
 pub mod provider;

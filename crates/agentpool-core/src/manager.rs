@@ -254,6 +254,7 @@ impl Manager {
             config: self.settings.provider(provider.id()),
             self_exe: self.opts.self_exe.clone(),
             agentpool_version: VERSION,
+            home: self.settings.paths.home.clone(),
         }
     }
 
@@ -341,6 +342,9 @@ impl Manager {
         }
         let repo = resolve_repo(&req.repo_path)?;
         let provider = self.registry.get(&provider_id)?;
+        let provider_config = self.settings.provider(&provider_id);
+        let prompt_mode = resolve_prompt_mode(req.initial_prompt_mode, &provider_config, provider.as_ref());
+        provider.check_prompt_mode(prompt_mode)?;
         let ctx = self.probe_context(provider.as_ref());
         let detected = provider.detect(&ctx).await;
         if !detected.installed {
@@ -362,18 +366,25 @@ impl Manager {
         let model = if model_was_explicit {
             req.model.clone().map(|m| m.trim().to_owned())
         } else {
-            self.settings
-                .provider(&provider_id)
+            provider_config
                 .metadata
                 .get("default_model")
                 .or_else(|| metadata.get("default_model"))
                 .and_then(Value::as_str)
                 .map(str::to_owned)
         };
-        let prompt_mode = match req.initial_prompt_mode {
-            PromptMode::ProviderDefault => provider.default_prompt_mode(),
-            other => other,
-        };
+        // The catalog's default effort applies only to a model the caller named, and only for
+        // providers that take an effort at all.
+        let reasoning_effort = req.reasoning_effort.clone().filter(|e| !e.trim().is_empty()).or_else(|| {
+            let takes_effort = ["reasoning_effort_config_key", "reasoning_effort_arg"]
+                .iter()
+                .any(|k| provider_config.metadata.contains_key(*k));
+            if !(model_was_explicit && takes_effort) {
+                return None;
+            }
+            let models = self.settings.catalog.models(&provider_id);
+            model.as_deref().and_then(|m| crate::catalog::reasoning_default(&models, m))
+        });
 
         // Record.
         let session_id = util::new_session_id();
@@ -385,7 +396,7 @@ impl Manager {
         let mut meta = req.metadata.clone();
         meta.insert("coordinator_id".into(), json!(self.opts.coordinator_id));
         meta.insert("initial_prompt_mode".into(), json!(prompt_mode));
-        if let Some(e) = req.reasoning_effort.as_ref().filter(|e| !e.trim().is_empty()) {
+        if let Some(e) = reasoning_effort.as_ref() {
             meta.insert("reasoning_effort".into(), json!(e));
         }
         if let Some(t) = req.service_tier.as_ref().filter(|t| !t.trim().is_empty()) {
@@ -541,6 +552,10 @@ impl Manager {
         let mut plan = provider.launch(&ctx)?;
         let mut shown = plan.argv.clone();
         if prompt_mode == PromptMode::Arg {
+            if let Some(flag) = provider.prompt_arg_flag() {
+                plan.argv.push(flag.clone());
+                shown.push(flag);
+            }
             plan.argv.push(prompt_text.clone());
             shown.push("<agentpool-initial-prompt>".into());
         }
@@ -569,8 +584,25 @@ impl Manager {
         m.insert("runtime".into(), json!("tmux"));
         self.event(session, "spawn", Some(state), None, None, m).await?;
 
-        if prompt_mode == PromptMode::SendAfterLaunch {
-            self.settle(&r, provider, ad).await;
+        // Clear known startup dialogs (and notice a login screen) before anything is typed; an
+        // `arg` worker gets the same treatment, its prompt is already on the command line.
+        let blocked = self.settle(&r, provider, ad, session).await;
+        if let (Some(block), PromptMode::SendAfterLaunch) = (blocked, prompt_mode) {
+            // Typing the prompt into a sign-in menu or a dialog could pick one of its entries;
+            // leave it to a human (observe reports it), and record why nothing was typed.
+            let mut m = Map::new();
+            let (event, reason, hint) = match block {
+                Blocked::LoginRequired => ("login_required", "the worker is at its sign-in screen", login_hint(provider)),
+                Blocked::StartupPrompt => (
+                    "startup_prompt_pending",
+                    "the worker shows a startup prompt AgentPool does not answer",
+                    "attach and answer the prompt, then send the task again".to_owned(),
+                ),
+            };
+            m.insert("reason".into(), json!(format!("{reason}; the initial prompt was not sent")));
+            m.insert("hint".into(), json!(hint));
+            self.event(session, event, Some(SessionState::Ready), None, None, m).await?;
+        } else if prompt_mode == PromptMode::SendAfterLaunch {
             let submit_keys = self.deliver(&r, provider, &prompt_text, true).await?;
             let id = session.id.clone();
             self.store
@@ -612,35 +644,72 @@ impl Manager {
     }
 
     /// Waits (bounded) until the worker's screen is ready for the first paste: a provider
-    /// ready marker appeared, or the screen is non-empty and stopped changing.
-    async fn settle(&self, r: &RuntimeRef, provider: &dyn Provider, ad: &ArtifactDir) {
+    /// ready marker appeared, or the screen is non-empty and stopped changing. Meanwhile it
+    /// answers the startup dialogs the provider knows (one `startup_dialog` event each, never
+    /// twice on the same screen). Returns what, if anything, still blocks the first paste.
+    async fn settle(&self, r: &RuntimeRef, provider: &dyn Provider, ad: &ArtifactDir, session: &AgentSession) -> Option<Blocked> {
+        /// More answers than this means a dialog that does not go away; stop answering.
+        const MAX_DIALOG_ANSWERS: usize = 8;
         let spec = provider.startup();
+        let rules = detect::ExtraRules::compile(&provider.screen_rules());
+        let config = self.settings.provider(provider.id());
+        let dialog_ctx = crate::provider::DialogContext {
+            accept_trust: config.metadata.get("accept_startup_trust").and_then(Value::as_bool).unwrap_or(true),
+            isolation: session.metadata.get("isolation").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or(Isolation::ReadOnly),
+            workdir: PathBuf::from(session.workdir()),
+        };
         let limit = Duration::from_millis(self.settings.config.runtime.tmux.settle_timeout_ms);
         let start = tokio::time::Instant::now();
         let quiet = Duration::from_millis(spec.quiet_ms.max(50));
         let mut last = String::new();
         let mut last_change = start;
+        let mut answered_screen: Option<String> = None;
+        let mut answers = 0;
         let log = ad.raw_log();
         let mut log_len = 0;
+        let blocked_by = |screen: &str| {
+            let det = detect::detect_with(screen, None, &detect::EchoFilter::new(), &rules);
+            matches!(det.event, crate::model::ObserveEvent::ApprovalPrompt | crate::model::ObserveEvent::OveragePrompt)
+                .then_some(Blocked::StartupPrompt)
+        };
         while start.elapsed() < limit {
             if let Ok(snap) = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await {
                 if snap.dead {
-                    return;
+                    return None;
                 }
                 let screen = snap.screen.trim_end().to_owned();
-                if spec.ready_markers.iter().any(|m| screen.contains(m)) {
-                    return;
+                if rules.login_required(&screen) {
+                    return Some(Blocked::LoginRequired);
+                }
+                if answers < MAX_DIALOG_ANSWERS
+                    && answered_screen.as_deref() != Some(screen.as_str())
+                    && let Some(answer) = provider.startup_dialog(&screen, &dialog_ctx)
+                {
+                    answers += 1;
+                    answered_screen = Some(screen.clone());
+                    let sent = self.runtime.send_keys(r, &answer.keys).await.is_ok();
+                    let mut m = Map::new();
+                    m.insert("dialog".into(), json!(answer.dialog));
+                    m.insert("action".into(), json!(answer.action));
+                    m.insert("keys".into(), json!(answer.keys));
+                    m.insert("sent".into(), json!(sent));
+                    let _ = self.event(session, "startup_dialog", Some(SessionState::Ready), None, None, m).await;
+                    last.clear();
+                    last_change = tokio::time::Instant::now();
+                } else if spec.ready_markers.iter().any(|m| screen.contains(m)) {
+                    return blocked_by(&screen);
                 }
                 if screen != last {
                     last = screen;
                     last_change = tokio::time::Instant::now();
                 } else if !last.is_empty() && last_change.elapsed() >= quiet {
-                    return;
+                    return blocked_by(&last);
                 }
             }
             let until = (tokio::time::Instant::now() + Duration::from_millis(100)).min(start + limit);
             log_len = wait_for_growth(&log, log_len, until).await;
         }
+        blocked_by(&last)
     }
 
     /// Types a message into the worker and submits it, per provider rules. Returns the
@@ -1279,6 +1348,36 @@ impl Manager {
             "git_dirty": collected["git"]["dirty"],
             "ok": ok,
         }))
+    }
+}
+
+/// Why the first paste was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Blocked {
+    /// The provider's sign-in screen.
+    LoginRequired,
+    /// A dialog or approval prompt AgentPool does not answer.
+    StartupPrompt,
+}
+
+/// The `metadata.hint` of a `login_required` observation.
+pub fn login_hint(provider: &dyn Provider) -> String {
+    match provider.screen_rules().login_command {
+        Some(cmd) => format!("the worker is at its sign-in screen: sign in with `{cmd}` (or attach and sign in there), then send the task again"),
+        None => "the worker is at its sign-in screen: attach and sign in, then send the task again".to_owned(),
+    }
+}
+
+/// `provider_default` resolves to the catalog's `default_initial_prompt_mode` when it names a
+/// usable mode, else to the provider's own default.
+pub fn resolve_prompt_mode(requested: PromptMode, config: &crate::config::ProviderConfig, provider: &dyn Provider) -> PromptMode {
+    if requested != PromptMode::ProviderDefault {
+        return requested;
+    }
+    match config.metadata.get("default_initial_prompt_mode").and_then(Value::as_str) {
+        Some("arg") => PromptMode::Arg,
+        Some("send_after_launch") => PromptMode::SendAfterLaunch,
+        _ => provider.default_prompt_mode(),
     }
 }
 

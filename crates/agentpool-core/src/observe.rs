@@ -177,6 +177,9 @@ impl Manager {
         let log = ad.raw_log();
         let mut log_len = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
         let mut last: Option<ObserveResponse> = None;
+        // The provider's own screen rules (login screen, extra prompts, busy lines).
+        let provider = self.registry.get(&session.provider_id).ok();
+        let rules = provider.as_ref().map(|p| detect::ExtraRules::compile(&p.screen_rules())).unwrap_or_default();
 
         loop {
             let snap = match self.runtime.snapshot(&r, lines, CAPTURE_TIMEOUT).await {
@@ -200,7 +203,8 @@ impl Manager {
             };
             let clean = redact(&snap.screen).into_owned();
             let echo = load_echo(&ad);
-            let mut det = detect::detect(&clean, previous_hash.as_deref(), &echo);
+            let mut det = detect::detect_with(&clean, previous_hash.as_deref(), &echo, &rules);
+            let login_required = !snap.dead && det.event == ObserveEvent::Error && rules.login_required(&detect::filtered_screen(&clean, &echo));
             let hash = detect::screen_hash(&clean);
             let unchanged = previous_hash.as_deref() == Some(hash.as_str());
             let mut settled = false;
@@ -240,6 +244,8 @@ impl Manager {
             }
             let readiness = if snap.dead && det.state == SessionState::Failed {
                 "exited"
+            } else if login_required {
+                "login_required"
             } else {
                 detect::classify_readiness(det.event, session.state, session.meta_str("initial_prompt_mode"), unchanged, &clean)
             };
@@ -249,6 +255,10 @@ impl Manager {
             meta.insert("unchanged_screen".into(), json!(unchanged));
             meta.insert("startup_warnings".into(), json!(detect::startup_warnings(&clean)));
             meta.extend(extra);
+            if login_required && let Some(p) = &provider {
+                meta.insert("hint".into(), json!(crate::manager::login_hint(p.as_ref())));
+                meta.insert("login_command".into(), json!(rules.login_command));
+            }
 
             // Persist: targeted updates that never overwrite a state settled meanwhile.
             let id = session.id.clone();
@@ -316,7 +326,8 @@ impl Manager {
             session.state = det.state;
             previous_hash = Some(hash);
 
-            if wait.is_empty() || wait.matches(det.event, det.state) || opts.timeout.is_zero() || settled {
+            // A sign-in screen never clears by itself: report it whatever was waited for.
+            if wait.is_empty() || wait.matches(det.event, det.state) || opts.timeout.is_zero() || settled || login_required {
                 return Ok(resp);
             }
             if tokio::time::Instant::now() >= deadline {

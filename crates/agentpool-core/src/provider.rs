@@ -6,7 +6,7 @@
 //! [`Registry`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -45,6 +45,8 @@ pub struct ProbeContext {
     pub self_exe: PathBuf,
     /// AgentPool's version.
     pub agentpool_version: &'static str,
+    /// AgentPool's home (the version cache lives under `cache/`).
+    pub home: PathBuf,
 }
 
 /// What the lifecycle tells a provider when it builds a launch command.
@@ -79,6 +81,45 @@ pub struct StartupSpec {
     pub ready_markers: Vec<&'static str>,
     /// Without a marker: the screen must be non-empty and unchanged for this long.
     pub quiet_ms: u64,
+}
+
+/// Screen patterns a provider adds to core detection (regular expressions; write `(?i)` for
+/// case-insensitive ones). Core applies them to the echo-filtered screen.
+#[derive(Debug, Clone, Default)]
+pub struct ScreenRules {
+    /// The CLI is sitting at its sign-in screen: observe reports event `error` with readiness
+    /// `login_required` (never running forever, never completed).
+    pub login_patterns: Vec<String>,
+    /// The command a human runs to sign in, named in `metadata.hint`.
+    pub login_command: Option<String>,
+    /// Extra approval prompts (checked in the active prompt region, like the built-in ones).
+    pub approval_patterns: Vec<String>,
+    /// Extra questions (checked in the active window).
+    pub question_patterns: Vec<String>,
+    /// Lines that mean "working right now": while one shows, older `?` lines are not questions.
+    pub busy_patterns: Vec<String>,
+}
+
+/// What a provider may consider when answering a startup dialog.
+#[derive(Debug, Clone)]
+pub struct DialogContext {
+    /// Folder-trust prompts may be answered (the caller chose this directory explicitly).
+    pub accept_trust: bool,
+    /// The session's isolation.
+    pub isolation: Isolation,
+    /// Where the worker runs.
+    pub workdir: PathBuf,
+}
+
+/// The keys that answer one known startup dialog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialogAnswer {
+    /// Which dialog (`update_prompt`, `trust_prompt`, …), recorded in the event.
+    pub dialog: String,
+    /// What answering does (`skipped`, `trusted_for_this_session`, `moved_selection`, …).
+    pub action: String,
+    /// tmux key names to send.
+    pub keys: Vec<String>,
 }
 
 /// A coding-agent CLI AgentPool can drive.
@@ -125,6 +166,26 @@ pub trait Provider: Send + Sync {
     /// The usage snapshot inventory shows without running a probe.
     fn inventory_usage(&self) -> Option<CapacitySnapshot> {
         None
+    }
+    /// Provider-specific screen rules (login screen, extra prompts, busy lines).
+    fn screen_rules(&self) -> ScreenRules {
+        ScreenRules::default()
+    }
+    /// Given the current screen before the first paste, the keys that answer a known, safe
+    /// startup dialog (update prompt → skip; trust prompt only when `ctx.accept_trust`).
+    /// Implementations read the options from the screen; they never send blind keys.
+    fn startup_dialog(&self, _screen: &str, _ctx: &DialogContext) -> Option<DialogAnswer> {
+        None
+    }
+    /// In `arg` prompt mode, the flag that precedes the prompt (`None`: the prompt is the last
+    /// bare argument).
+    fn prompt_arg_flag(&self) -> Option<String> {
+        None
+    }
+    /// Refuses an initial prompt mode this provider cannot honour (checked before anything
+    /// is created).
+    fn check_prompt_mode(&self, _mode: PromptMode) -> Result<()> {
+        Ok(())
     }
     /// Runs this provider's built-in worker program in the current process, if it has one.
     /// Returns the exit code.
@@ -248,25 +309,5 @@ pub fn auth_status(status: AuthState, confidence: Confidence, reason: Option<&st
 /// Finds an executable on `PATH` (absolute `PATH` entries only, so the current directory is
 /// never searched), then in the usual user bin directories. Only regular executable files count.
 pub fn which(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        let p = crate::config::expand_tilde(Path::new(name));
-        return (p.is_absolute() && is_executable(&p)).then_some(p);
-    }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).filter(|d| d.is_absolute()).collect())
-        .unwrap_or_default();
-    if let Some(home) = std::env::var_os("HOME") {
-        let home = PathBuf::from(home);
-        dirs.push(home.join(".local/bin"));
-        dirs.push(home.join("bin"));
-    }
-    for d in ["/opt/homebrew/bin", "/usr/local/bin", "/usr/bin", "/bin"] {
-        dirs.push(PathBuf::from(d));
-    }
-    dirs.into_iter().map(|d| d.join(name)).find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    crate::probe::which(name)
 }

@@ -5,12 +5,32 @@
 //! Every front end and test harness calls it before building a registry.
 
 /// The provider ids this crate links, in listing order.
-pub const EXPECTED_IDS: &[&str] =
-    &["fake-question", "fake-approval", "fake-completed", "fake-idle", "fake-limit", "fake-patch"];
+pub const EXPECTED_IDS: &[&str] = &[
+    "fake-question",
+    "fake-approval",
+    "fake-completed",
+    "fake-idle",
+    "fake-limit",
+    "fake-patch",
+    "claude-code",
+    "codex-cli",
+    "cursor-cli",
+    "opencode",
+    "copilot-cli",
+    "droid-cli",
+    "devin-cli",
+];
 
 /// Keeps every built-in provider crate in the final binary.
 pub fn link_all() {
     agentpool_provider_fake_question::link();
+    agentpool_provider_claude::link();
+    agentpool_provider_codex::link();
+    agentpool_provider_cursor::link();
+    agentpool_provider_opencode::link();
+    agentpool_provider_copilot::link();
+    agentpool_provider_droid::link();
+    agentpool_provider_devin::link();
 }
 
 #[cfg(test)]

@@ -85,7 +85,10 @@ impl TmuxRuntime {
     }
 
     async fn run(&self, args: &[String], stdin: Option<&[u8]>, timeout: Duration) -> Result<process::Output> {
-        let mut argv = vec![self.tmux()?, "-L".to_owned(), self.socket.clone(), "-f".to_owned(), self.config_file.display().to_string()];
+        // `-u`: UTF-8 output whatever the locale says; under `LANG=C` tmux would otherwise
+        // print tabs in formats and every non-ASCII glyph of a captured screen as `_`.
+        let mut argv =
+            vec![self.tmux()?, "-u".to_owned(), "-L".to_owned(), self.socket.clone(), "-f".to_owned(), self.config_file.display().to_string()];
         argv.extend_from_slice(args);
         Ok(process::run(&argv, RunOptions { stdin, timeout: Some(timeout), ..Default::default() }).await)
     }

@@ -1,0 +1,3 @@
+//! Integration tests of the `agentpool` binary built from this crate.
+
+mod real_providers;

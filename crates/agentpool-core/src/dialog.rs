@@ -1,0 +1,124 @@
+//! Reading terminal menus off a screen, so startup dialogs are answered by what they say rather
+//! than by blind key presses.
+//!
+//! A menu is a run of option lines such as `❯ 1. Yes, proceed` / `  2. No, exit`; the
+//! highlighted option is the one carrying a pointer glyph (`❯`, `›`, `>`, `→`). To pick an
+//! option, [`select`] returns `Enter` when the wanted option is already highlighted, otherwise
+//! the arrow keys that move the highlight onto it; the caller looks at the screen again before
+//! confirming.
+
+/// One option line of a menu.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MenuOption {
+    /// Position in the menu, from 0.
+    pub index: usize,
+    /// The number printed before the text, when there is one.
+    pub number: Option<u32>,
+    /// The option's text without pointer and number.
+    pub text: String,
+    /// Whether the pointer is on this option.
+    pub highlighted: bool,
+}
+
+const POINTERS: &[char] = &['\u{276F}', '\u{203A}', '>', '\u{2192}', '\u{25B8}', '\u{25B6}'];
+
+/// Parses one line as a numbered option (`❯ 2. Text`, `  3) Text`).
+fn parse_option(line: &str) -> Option<(bool, u32, String)> {
+    let trimmed = line.trim_start_matches(|c: char| c.is_whitespace() || c == '│' || c == '|');
+    let (highlighted, rest) = match trimmed.strip_prefix(POINTERS) {
+        Some(r) => (true, r.trim_start()),
+        None => (false, trimmed),
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() || digits.len() > 2 {
+        return None;
+    }
+    let after = rest[digits.len()..].strip_prefix(['.', ')'])?;
+    if !after.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let text = after.trim().trim_end_matches(['│', '|']).trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some((highlighted, digits.parse().ok()?, text.to_owned()))
+}
+
+/// The last numbered menu on the screen (the options of one contiguous run, numbered 1, 2, …).
+pub fn menu(screen: &str) -> Vec<MenuOption> {
+    let mut current: Vec<MenuOption> = Vec::new();
+    let mut last: Vec<MenuOption> = Vec::new();
+    for line in screen.lines() {
+        match parse_option(line) {
+            Some((highlighted, number, text)) if number as usize == current.len() + 1 => {
+                current.push(MenuOption { index: current.len(), number: Some(number), text, highlighted });
+            }
+            Some((highlighted, 1, text)) => {
+                if !current.is_empty() {
+                    last = std::mem::take(&mut current);
+                }
+                current.push(MenuOption { index: 0, number: Some(1), text, highlighted });
+            }
+            _ if line.trim().is_empty() || current.is_empty() => {}
+            // A wrapped continuation or a hint line ends nothing; a new menu starts with `1.`.
+            _ => {}
+        }
+    }
+    if current.is_empty() { last } else { current }
+}
+
+/// Keys that select the first option whose text satisfies `wanted`: `Enter` when it is
+/// highlighted, arrows towards it when another option is, `None` when there is no such option
+/// or no highlight to move from.
+pub fn select(options: &[MenuOption], wanted: impl Fn(&str) -> bool) -> Option<Vec<String>> {
+    let target = options.iter().find(|o| wanted(&o.text.to_lowercase()))?;
+    let current = options.iter().find(|o| o.highlighted)?;
+    if current.index == target.index {
+        return Some(vec!["Enter".to_owned()]);
+    }
+    let (key, n) = if target.index > current.index {
+        ("Down", target.index - current.index)
+    } else {
+        ("Up", current.index - target.index)
+    };
+    Some(vec![key.to_owned(); n])
+}
+
+/// Whether the lower-cased screen contains every needle.
+pub fn contains_all(lower_screen: &str, needles: &[&str]) -> bool {
+    needles.iter().all(|n| lower_screen.contains(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_last_menu_and_its_highlight() {
+        let screen = "Old menu\n\u{203A} 1. A\n  2. B\n\nDo you trust the files in this folder?\n\n  1. Yes, proceed\n\u{276F} 2. No, exit\n\nEnter to confirm";
+        let m = menu(screen);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].text, "Yes, proceed");
+        assert!(!m[0].highlighted && m[1].highlighted);
+        assert_eq!(select(&m, |t| t.starts_with("yes")), Some(vec!["Up".to_owned()]));
+        assert_eq!(select(&m, |t| t.starts_with("no")), Some(vec!["Enter".to_owned()]));
+        assert_eq!(select(&m, |t| t.contains("maybe")), None);
+    }
+
+    #[test]
+    fn boxed_and_parenthesised_options() {
+        let screen = "│ > 1) Update now      │\n│   2) Skip             │\n│   3) Skip until next  │";
+        let m = menu(screen);
+        assert_eq!(m.iter().map(|o| o.text.as_str()).collect::<Vec<_>>(), ["Update now", "Skip", "Skip until next"]);
+        assert_eq!(select(&m, |t| t == "skip"), Some(vec!["Down".to_owned()]));
+    }
+
+    #[test]
+    fn no_highlight_means_no_answer() {
+        let m = menu("1. Yes\n2. No");
+        assert_eq!(m.len(), 2);
+        assert_eq!(select(&m, |t| t == "yes"), None);
+        assert!(menu("version 1.2 is out\nnothing else").is_empty());
+        assert!(menu("1.5x faster").is_empty());
+    }
+}

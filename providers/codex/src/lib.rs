@@ -1,0 +1,185 @@
+//! The `codex-cli` provider: OpenAI's Codex CLI (`codex`).
+//!
+//! Launch: `codex [--model M] [-c model_reasoning_effort="E"] [-c service_tier="T"]
+//! [--sandbox read-only|workspace-write] [PROMPT]`. The prompt goes as the last argument by
+//! default (catalog `default_initial_prompt_mode = "arg"`); messages are submitted with `C-m`.
+//! AgentPool never passes `-a/--ask-for-approval`: today's releases accept only `on-request`
+//! and `never` there, and codex's own default is what a supervised worker wants.
+//!
+//! Startup dialogs: the update prompt is skipped; the folder-trust prompt is answered with the
+//! option that keeps approvals ("ask me to approve") when there is one, and otherwise with
+//! "Yes, continue" only when trust may be accepted. A signed-out codex shows a "Sign in with
+//! ChatGPT" menu: that is `login_required`, and the hint names `codex login`.
+
+use std::sync::Arc;
+
+use agentpool_core::dialog;
+use agentpool_core::error::Result;
+use agentpool_core::launch;
+use agentpool_core::model::{Capability, Isolation, ModelDescriptor};
+use agentpool_core::probe;
+use agentpool_core::provider::{
+    Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
+};
+use async_trait::async_trait;
+
+/// The provider id.
+pub const ID: &str = "codex-cli";
+
+/// Codex CLI.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Codex;
+
+/// A JSON string literal, as codex's `-c key=value` overrides expect for strings.
+fn toml_string(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| format!("\"{value}\""))
+}
+
+#[async_trait]
+impl Provider for Codex {
+    fn id(&self) -> &str {
+        ID
+    }
+
+    fn display_name(&self) -> &str {
+        "Codex CLI"
+    }
+
+    fn vendor(&self) -> &str {
+        "OpenAI"
+    }
+
+    fn extra_capabilities(&self) -> Vec<Capability> {
+        vec![Capability::SupportsModelArg, Capability::SupportsUsageProbe]
+    }
+
+    fn models(&self) -> Vec<ModelDescriptor> {
+        agentpool_core::catalog::Catalog::embedded().models(ID)
+    }
+
+    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+        probe::detect_cli(ctx, &["codex"]).await
+    }
+
+    fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
+        let mut argv = launch::base_command(ctx)?;
+        argv.extend(launch::model_args(ctx));
+        if let Some(effort) = launch::effort(ctx) {
+            argv.push("-c".into());
+            argv.push(format!("model_reasoning_effort={}", toml_string(effort)));
+        }
+        if let Some(tier) = launch::service_tier(ctx) {
+            argv.push("-c".into());
+            argv.push(format!("service_tier={}", toml_string(tier)));
+        }
+        argv.push("--sandbox".into());
+        argv.push(if ctx.isolation == Isolation::ReadOnly { "read-only" } else { "workspace-write" }.into());
+        Ok(LaunchPlan { argv, env: Vec::new() })
+    }
+
+    fn startup(&self) -> StartupSpec {
+        StartupSpec { ready_markers: Vec::new(), quiet_ms: 600 }
+    }
+
+    fn screen_rules(&self) -> ScreenRules {
+        ScreenRules {
+            login_patterns: vec![r"(?i)sign in with chatgpt".into(), r"(?i)provide your own api key".into()],
+            login_command: Some("codex login".into()),
+            approval_patterns: vec![r"(?i)would you like to (run|make|apply) ".into()],
+            question_patterns: Vec::new(),
+            busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
+        }
+    }
+
+    fn startup_dialog(&self, screen: &str, ctx: &DialogContext) -> Option<DialogAnswer> {
+        let lower = screen.to_lowercase();
+        let options = dialog::menu(screen);
+        if lower.contains("update available") {
+            let keys = dialog::select(&options, |t| t.starts_with("skip"))?;
+            return Some(answer("update_prompt", "skipped", keys));
+        }
+        let trust = lower.contains("do you trust the contents of this directory")
+            || lower.contains("trust this folder")
+            || lower.contains("work in this folder");
+        if trust {
+            // Keeping approvals is always safe: it trusts nothing.
+            if let Some(keys) = dialog::select(&options, |t| t.contains("ask me to approve")) {
+                return Some(answer("trust_prompt", "kept_approvals", keys));
+            }
+            if ctx.accept_trust {
+                let keys = dialog::select(&options, |t| t.starts_with("yes"))?;
+                return Some(answer("trust_prompt", "trusted_folder", keys));
+            }
+        }
+        None
+    }
+}
+
+fn answer(dialog: &str, action: &str, keys: Vec<String>) -> DialogAnswer {
+    let action = if keys == ["Enter"] { action.to_owned() } else { "moved_selection".to_owned() };
+    DialogAnswer { dialog: dialog.into(), action, keys }
+}
+
+agentpool_core::register_provider!(ID, 11, || Arc::new(Codex));
+
+/// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
+pub fn link() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(accept_trust: bool) -> DialogContext {
+        DialogContext { accept_trust, isolation: Isolation::ReadOnly, workdir: "/work/repo".into() }
+    }
+
+    #[test]
+    fn launch_plans() {
+        let home = tempfile::tempdir().unwrap();
+        insta::assert_json_snapshot!(launch::plan_matrix(&Codex, "/usr/local/bin/codex", home.path()));
+    }
+
+    #[test]
+    fn update_prompt_is_skipped_by_its_text() {
+        let screen = "\u{2728} Update available! 0.168.0 -> 0.169.0\n\n\u{203A} 1. Update now (runs `npm install -g @openai/codex`)\n  2. Skip\n  3. Skip until next version\n\n  Press enter to continue";
+        assert_eq!(
+            Codex.startup_dialog(screen, &ctx(false)),
+            Some(DialogAnswer {
+                dialog: "update_prompt".into(),
+                action: "moved_selection".into(),
+                keys: vec!["Down".into()]
+            })
+        );
+        let moved = screen.replace("\u{203A} 1.", "  1.").replace("  2. Skip\n", "\u{203A} 2. Skip\n");
+        assert_eq!(
+            Codex.startup_dialog(&moved, &ctx(false)).map(|a| (a.action, a.keys)),
+            Some(("skipped".into(), vec!["Enter".into()]))
+        );
+    }
+
+    #[test]
+    fn trust_prompt_prefers_keeping_approvals() {
+        let new_style = "You are in /work/repo\n\nDo you trust the contents of this directory? Working with untrusted contents comes with higher risk of prompt injection.\n\n\u{203A} 1. Yes, allow Codex to work in this folder without asking for approval\n  2. No, ask me to approve edits and commands\n\n  Press enter to continue";
+        let a = Codex.startup_dialog(new_style, &ctx(false)).unwrap();
+        assert_eq!((a.dialog.as_str(), a.keys), ("trust_prompt", vec!["Down".to_owned()]));
+        let old_style = "Do you trust the contents of this directory?\n\n\u{203A} 1. Yes, continue\n  2. No, quit\n\n  Press enter to continue";
+        assert_eq!(Codex.startup_dialog(old_style, &ctx(false)), None, "trust is never accepted unless allowed");
+        let a = Codex.startup_dialog(old_style, &ctx(true)).unwrap();
+        assert_eq!((a.action.as_str(), a.keys), ("trusted_folder", vec!["Enter".to_owned()]));
+        assert_eq!(Codex.startup_dialog("\u{203A} Ask Codex to do anything", &ctx(true)), None);
+    }
+
+    #[test]
+    fn screen_rules_on_written_screens() {
+        let rules = agentpool_core::detect::ExtraRules::compile(&Codex.screen_rules());
+        let signed_out = ">_ Welcome to Codex, OpenAI's command-line coding agent\n\n  Sign in with ChatGPT to use Codex as part of your paid plan\n  or connect an API key for usage-based billing\n\n\u{203A} 1. Sign in with ChatGPT\n  2. Provide your own API key\n\n  Press Enter to continue";
+        assert!(rules.login_required(signed_out));
+        assert!(!rules.login_required("\u{203A} Explain this codebase\n\n  100% context left"));
+        let approval = "Would you like to run the following command?\n\n  $ cargo test\n\n\u{203A} 1. Yes, proceed\n  2. No, and tell Codex what to do differently";
+        let det = agentpool_core::detect::detect_with(approval, None, &Default::default(), &rules);
+        assert_eq!(det.event, agentpool_core::model::ObserveEvent::ApprovalPrompt);
+        let busy = "Is the cache shared?\n\n\u{2022} Working (12s \u{2022} esc to interrupt)";
+        let det = agentpool_core::detect::detect_with(busy, None, &Default::default(), &rules);
+        assert_ne!(det.event, agentpool_core::model::ObserveEvent::Question, "a busy worker is not asking");
+    }
+}

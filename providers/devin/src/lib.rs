@@ -1,0 +1,92 @@
+//! The `devin-cli` provider: Cognition's Devin CLI (`devin`).
+//!
+//! Launch: `devin [--model M]`; the prompt is pasted after launch. Read-only isolation is a
+//! prompt rule. A signed-out Devin CLI is `login_required`, and the hint names
+//! `devin auth login`.
+
+use std::sync::Arc;
+
+use agentpool_core::error::Result;
+use agentpool_core::launch;
+use agentpool_core::model::{Capability, ModelDescriptor};
+use agentpool_core::probe;
+use agentpool_core::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
+use async_trait::async_trait;
+
+/// The provider id.
+pub const ID: &str = "devin-cli";
+
+/// Devin CLI.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Devin;
+
+#[async_trait]
+impl Provider for Devin {
+    fn id(&self) -> &str {
+        ID
+    }
+
+    fn display_name(&self) -> &str {
+        "Devin CLI"
+    }
+
+    fn vendor(&self) -> &str {
+        "Devin"
+    }
+
+    fn extra_capabilities(&self) -> Vec<Capability> {
+        vec![Capability::SupportsModelArg, Capability::SupportsUsageProbe]
+    }
+
+    fn models(&self) -> Vec<ModelDescriptor> {
+        agentpool_core::catalog::Catalog::embedded().models(ID)
+    }
+
+    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+        probe::detect_cli(ctx, &["devin"]).await
+    }
+
+    fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
+        let mut argv = launch::base_command(ctx)?;
+        argv.extend(launch::model_args(ctx));
+        argv.extend(launch::effort_args(ctx));
+        Ok(LaunchPlan { argv, env: Vec::new() })
+    }
+
+    fn startup(&self) -> StartupSpec {
+        StartupSpec { ready_markers: Vec::new(), quiet_ms: 800 }
+    }
+
+    fn screen_rules(&self) -> ScreenRules {
+        ScreenRules {
+            login_patterns: vec![r"(?i)run .?devin auth login".into(), r"(?i)not (logged|signed) in to devin".into()],
+            login_command: Some("devin auth login".into()),
+            approval_patterns: Vec::new(),
+            question_patterns: Vec::new(),
+            busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
+        }
+    }
+}
+
+agentpool_core::register_provider!(ID, 16, || Arc::new(Devin));
+
+/// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
+pub fn link() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn launch_plans() {
+        let home = tempfile::tempdir().unwrap();
+        insta::assert_json_snapshot!(launch::plan_matrix(&Devin, "/usr/local/bin/devin", home.path()));
+    }
+
+    #[test]
+    fn login_screen() {
+        let rules = agentpool_core::detect::ExtraRules::compile(&Devin.screen_rules());
+        assert!(rules.login_required("Devin CLI\n\nYou are not logged in to Devin. Run `devin auth login` first."));
+        assert!(!rules.login_required("Devin CLI\n> "));
+    }
+}
