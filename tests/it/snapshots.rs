@@ -1,0 +1,124 @@
+//! Snapshots of the JSON every lifecycle command prints, over one fake-question session.
+//! Volatile values (ids, paths, hashes, timestamps, nonces, pane ids) are redacted by the
+//! harness filters; values that depend on timing or path lengths are checked here and then
+//! replaced by a placeholder, so the snapshots are stable across runs and machines.
+
+use agentpool_tests::TestContext;
+use insta::assert_json_snapshot;
+use serde_json::{Value, json};
+
+/// Replaces `v[key]` with a placeholder after checking it with `check`.
+fn replace(v: &mut Value, path: &[&str], placeholder: &str, check: impl Fn(&Value) -> bool) {
+    let mut cur = &mut *v;
+    for key in path {
+        cur = cur.get_mut(*key).unwrap_or_else(|| panic!("missing {path:?}"));
+    }
+    assert!(check(cur), "unexpected value at {path:?}: {cur}");
+    *cur = json!(placeholder);
+}
+
+fn positive_int(v: &Value) -> bool {
+    v.as_i64().is_some_and(|n| n > 0)
+}
+
+/// The `agentpool --version` number.
+fn version(ctx: &TestContext) -> String {
+    let out = ctx.cmd(&["--version"]);
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("agentpool").trim().to_owned()
+}
+
+#[test]
+fn lifecycle_json_snapshots() {
+    let ctx = TestContext::new();
+    let settings = ctx.insta_settings();
+    let _guard = settings.bind_to_scope();
+    let repo = ctx.repo_str();
+
+    let spawn = ctx.json(&[
+        "spawn",
+        "--provider",
+        "fake-question",
+        "--repo",
+        &repo,
+        "--task",
+        "Find where sessions are stored and report the file.",
+        "--json",
+    ]);
+    let id = spawn["session_id"].as_str().unwrap().to_owned();
+    assert_json_snapshot!("lifecycle_01_spawn", spawn);
+
+    let q = ctx.json(&["observe", &id, "--wait-for", "question", "--timeout", "20", "--json"]);
+    assert_eq!(q["event"], "question");
+    assert_json_snapshot!("lifecycle_02_observe_question", q);
+
+    let mut qx = ctx.json(&["observe", &id, "--detail", "excerpt", "--json"]);
+    // Character counts depend on the temp path's length.
+    replace(&mut qx, &["worker_output", "chars"], "[CHARS]", positive_int);
+    assert_json_snapshot!("lifecycle_03_observe_excerpt", qx);
+
+    let mut sent = ctx.json(&["send", &id, "Inspect migrations first.", "--json"]);
+    // How many observe events were stored before depends on timing.
+    replace(&mut sent, &["event_id"], "[EVENT_ID]", positive_int);
+    assert_json_snapshot!("lifecycle_04_send", sent);
+
+    let mut done = ctx.json(&["observe", &id, "--wait-for", "completed", "--timeout", "20", "--json"]);
+    assert_eq!(done["state"], "COMPLETED", "{done}");
+    // Present only when the observation landed after the worker's exit (it exits right after
+    // printing its result).
+    if let Some(status) = done["metadata"].as_object_mut().unwrap().shift_remove("exit_status") {
+        assert_eq!(status, 0, "{done}");
+    }
+    assert_json_snapshot!("lifecycle_05_observe_completed", done);
+
+    assert_json_snapshot!("lifecycle_06_attach", ctx.json(&["attach", &id, "--json"]));
+    assert_json_snapshot!("lifecycle_07_artifacts", ctx.json(&["artifacts", &id, "--json"]));
+
+    // The pane's output reaches the transcript through a pipe that may trail the screen by a
+    // moment; wait (bounded) until the result's last line is there.
+    let mut tail = Value::Null;
+    for _ in 0..500 {
+        tail = ctx.json(&["transcript", &id, "--tail-lines", "5", "--json"]);
+        if tail["text"].as_str().is_some_and(|t| t.contains("AGENTPOOL_RESULT_END")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    replace(&mut tail, &["size_bytes"], "[BYTES]", positive_int);
+    assert_json_snapshot!("lifecycle_08_transcript_tail", tail);
+
+    assert_json_snapshot!("lifecycle_09_collect", ctx.json(&["collect", &id, "--json"]));
+    let live = ctx.json(&["interrupt", &id, "--dry-run", "--json"]);
+    assert_eq!(live["would_interrupt"], true, "{live}");
+    assert_json_snapshot!("lifecycle_09b_interrupt_dry_run_before_terminate", live);
+    assert_json_snapshot!("lifecycle_10_terminate_dry_run", ctx.json(&["terminate", &id, "--dry-run", "--json"]));
+    assert_json_snapshot!("lifecycle_11_terminate", ctx.json(&["terminate", &id, "--json"]));
+    let again = ctx.json(&["terminate", &id, "--json"]);
+    assert_eq!(again["already_terminated"], true, "{again}");
+    assert_json_snapshot!("lifecycle_12_terminate_again", again);
+    assert_json_snapshot!("lifecycle_13_terminate_dry_run_after", ctx.json(&["terminate", &id, "--dry-run", "--json"]));
+    let gone = ctx.json(&["interrupt", &id, "--dry-run", "--json"]);
+    assert_eq!(gone["would_interrupt"], false, "nothing is left to interrupt: {gone}");
+    assert_json_snapshot!("lifecycle_14_interrupt_dry_run", gone);
+    assert_json_snapshot!("lifecycle_15_sessions", ctx.json(&["sessions", "--json"]));
+    assert_json_snapshot!("lifecycle_16_session_show", ctx.json(&["session", "show", &id, "--json"]));
+
+    // Only the built-in fakes are the same on every machine; real providers depend on what is
+    // installed, so for them only the shape is checked.
+    let inventory = ctx.json(&["inventory", "--json"]);
+    let version = version(&ctx);
+    let mut fakes = Vec::new();
+    for p in inventory["providers"].as_array().unwrap() {
+        let pid = p["id"].as_str().expect("provider id");
+        assert!(p["installed"].is_boolean(), "{p}");
+        if pid.starts_with("fake-") {
+            let mut p = p.clone();
+            // Fakes report AgentPool's own version; keep snapshots stable across releases.
+            replace(&mut p, &["version"], "[VERSION]", |v| v == version.as_str());
+            fakes.push(p);
+        }
+    }
+    assert_eq!(fakes.len(), 6, "{inventory}");
+    assert_json_snapshot!("lifecycle_17_inventory_providers", fakes);
+    assert_json_snapshot!("lifecycle_18_providers", ctx.json(&["providers", "--json"]));
+}
