@@ -196,7 +196,7 @@ pub struct KeysArgs {
     /// Session id (`ap_…`).
     pub session_id: String,
     /// tmux key names (Enter, Escape, C-c, Up, …).
-    #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+    #[arg(required = true, num_args = 1..)]
     pub keys: Vec<String>,
 }
 
