@@ -100,7 +100,10 @@ fn migrate(conn: &Connection) -> Result<()> {
     if version >= MIGRATIONS.len() {
         return Ok(());
     }
-    let tx = conn.unchecked_transaction()?;
+    // IMMEDIATE takes the write lock up front (waiting in the busy handler); a deferred
+    // transaction that reads and then writes fails at once with `database is locked` when
+    // several processes open a fresh database together.
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     // Re-read under the write lock: another process may have migrated meanwhile.
     let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
     for sql in MIGRATIONS.iter().skip(version) {
