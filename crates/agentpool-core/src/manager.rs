@@ -901,7 +901,12 @@ impl Manager {
     pub async fn interrupt(&self, session_id: &str, dry_run: bool) -> Result<Value> {
         let session = self.load(session_id).await?;
         if dry_run {
-            return Ok(json!({"ok": true, "session_id": session.id, "dry_run": true, "would_interrupt": true, "state": session.state}));
+            // Predict the real call: it needs the runtime session to still exist.
+            let exists = match session.runtime_ref() {
+                Some(r) => self.runtime.list().await.map(|m| m.contains_key(&r.session_name)).unwrap_or(false),
+                None => false,
+            };
+            return Ok(json!({"ok": true, "session_id": session.id, "dry_run": true, "would_interrupt": exists, "state": session.state}));
         }
         let r = self.runtime_ref(&session)?;
         self.runtime.send_keys(&r, &["C-c".to_owned()]).await?;
@@ -1119,7 +1124,9 @@ impl Manager {
         }
         if !already {
             let id = session.id.clone();
-            self.store.call(move |c| store::set_state(c, &id, final_state, true)).await?;
+            // A session that already ended keeps the time it ended.
+            let end_now = !terminal || session.ended_at.is_none();
+            self.store.call(move |c| store::set_state(c, &id, final_state, end_now)).await?;
             let mut m = Map::new();
             m.insert("reason".into(), json!(reason));
             self.event(&session, "terminate", Some(final_state), None, None, m).await?;
