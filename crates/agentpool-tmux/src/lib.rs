@@ -191,25 +191,42 @@ impl Runtime for TmuxRuntime {
 
     async fn snapshot(&self, r: &RuntimeRef, history_lines: usize, timeout: Duration) -> Result<Snapshot> {
         let target = Self::pane_target(r);
-        let fmt = format!("{STATUS_MARK} #{{session_name}} #{{pane_dead}} #{{pane_dead_status}}");
+        let fmt = format!("{STATUS_MARK} #{{session_name}} #{{pane_dead}} #{{pid}} #{{pane_dead_status}}");
         let mut args = strings(&["display-message", "-p", "-t", &target, &fmt, ";", "capture-pane", "-p", "-J", "-t", &target]);
         if history_lines > 0 {
             args.extend(["-S".into(), format!("-{history_lines}")]);
         }
-        let out = self.run(&args, None, timeout.max(Duration::from_millis(100))).await?;
-        if out.status == TIMEOUT_EXIT {
-            return Err(Error::new(ErrorCode::RuntimeCaptureTimeout, "capturing the tmux pane timed out")
-                .with("timeout_seconds", timeout.as_secs_f64()));
+        // tmux marks a pane dead as soon as its pty closes, but fills in the exit status only
+        // after reaping the process, so a worker that just exited can read as dead with no
+        // status (tmux PR #4841). Worse, tmux 3.3 sometimes misses the SIGCHLD altogether and
+        // leaves the worker a zombie until some other child exits. So: nudge the server with
+        // a SIGCHLD of our own (it then reaps and records the status; harmless otherwise) and
+        // ask again briefly, rather than report an exit without its status.
+        let settle = tokio::time::Instant::now() + timeout.min(Duration::from_secs(1));
+        loop {
+            let out = self.run(&args, None, timeout.max(Duration::from_millis(100))).await?;
+            if out.status == TIMEOUT_EXIT {
+                return Err(Error::new(ErrorCode::RuntimeCaptureTimeout, "capturing the tmux pane timed out")
+                    .with("timeout_seconds", timeout.as_secs_f64()));
+            }
+            let (status, screen) = out.stdout.split_once('\n').unwrap_or((out.stdout.as_str(), ""));
+            let mut parts = status.split_whitespace();
+            // A recycled pane id (after a tmux server restart) belongs to someone else.
+            if !out.success() || parts.next() != Some(STATUS_MARK) || parts.next() != Some(r.session_name.as_str()) {
+                return Err(gone(r, &out.stderr));
+            }
+            let dead = parts.next() == Some("1");
+            let server_pid = parts.next().and_then(|p| p.parse::<i32>().ok());
+            let exit_status = if dead { parts.next().and_then(|s| s.parse().ok()) } else { None };
+            if dead && exit_status.is_none() && tokio::time::Instant::now() < settle {
+                if let Some(pid) = server_pid.filter(|p| *p > 1) {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGCHLD);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+            return Ok(Snapshot { screen: tidy_screen(screen), dead, exit_status });
         }
-        let (status, screen) = out.stdout.split_once('\n').unwrap_or((out.stdout.as_str(), ""));
-        let mut parts = status.split_whitespace();
-        // A recycled pane id (after a tmux server restart) belongs to someone else.
-        if !out.success() || parts.next() != Some(STATUS_MARK) || parts.next() != Some(r.session_name.as_str()) {
-            return Err(gone(r, &out.stderr));
-        }
-        let dead = parts.next() == Some("1");
-        let exit_status = if dead { parts.next().and_then(|s| s.parse().ok()) } else { None };
-        Ok(Snapshot { screen: tidy_screen(screen), dead, exit_status })
     }
 
     async fn paste(&self, r: &RuntimeRef, text: &str) -> Result<()> {
