@@ -29,6 +29,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
+    /// Act as this coordinator (default: `$AGENTPOOL_COORDINATOR_ID`, else `default`).
+    #[arg(long, global = true, value_name = "ID")]
+    pub coordinator_id: Option<String>,
+
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -83,6 +88,12 @@ pub enum Command {
     /// Run the fake-provider smoke: spawn, question, answer, completion, collect, terminate.
     #[command(after_help = "Examples:\n  agentpool smoke --provider fake-question --repo . --json")]
     Smoke(SmokeArgs),
+    /// List or clean up AgentPool's git worktrees.
+    #[command(subcommand)]
+    Worktrees(WorktreesCommand),
+    /// Acquire, list or release advisory file leases.
+    #[command(subcommand)]
+    Leases(LeasesCommand),
     /// Internal: run a built-in worker program inside a tmux pane.
     #[command(name = "__worker", hide = true)]
     Worker { provider_id: String },
@@ -265,6 +276,9 @@ pub struct SessionsArgs {
     /// grep-friendly key=value lines.
     #[arg(long)]
     pub plain: bool,
+    /// `mine` (this coordinator's sessions) or `all`.
+    #[arg(long, default_value = "all")]
+    pub scope: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -291,4 +305,78 @@ pub struct SmokeArgs {
     /// Seconds to wait for each step.
     #[arg(long, default_value = "30", allow_negative_numbers = true)]
     pub timeout: f64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorktreesCommand {
+    /// AgentPool's worktrees of a repository.
+    #[command(after_help = "Examples:\n  agentpool worktrees list --repo . --json")]
+    List {
+        /// Repository whose worktrees to list.
+        #[arg(long, default_value = ".")]
+        repo: String,
+    },
+    /// Remove a finished session's worktree; refuses to lose work without --force.
+    #[command(after_help = "Examples:\n  agentpool worktrees cleanup --session-id <session-id> --dry-run --json\n  agentpool worktrees cleanup --session-id <session-id> --force --json")]
+    Cleanup {
+        /// Session id (`ap_…`).
+        #[arg(long)]
+        session_id: String,
+        /// Remove even with uncommitted changes or unmerged commits (the branch is kept when
+        /// it holds commits found nowhere else).
+        #[arg(long, visible_alias = "yes")]
+        force: bool,
+        /// Say what would be removed and what would be lost, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LeasesCommand {
+    /// List leases (active only unless --all).
+    #[command(after_help = "Examples:\n  agentpool leases list --json\n  agentpool leases list --session-id <session-id> --all --json")]
+    List {
+        /// Only this session's leases.
+        #[arg(long)]
+        session_id: Option<String>,
+        /// Only leases in this repository.
+        #[arg(long)]
+        repo: Option<String>,
+        /// Include released and expired leases.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Lease one file for a session (reads share, writes exclude).
+    #[command(after_help = "Examples:\n  agentpool leases acquire --session-id <session-id> --file src/app.rs --json\n  agentpool leases acquire --session-id <session-id> --file README.md --mode read --ttl-seconds 600 --json")]
+    Acquire {
+        /// Session id (`ap_…`).
+        #[arg(long)]
+        session_id: String,
+        /// File path, relative to the repository or absolute inside it.
+        #[arg(long)]
+        file: String,
+        /// read or write.
+        #[arg(long, default_value = "write")]
+        mode: String,
+        /// Seconds until the lease expires (0 or absent: no expiry).
+        #[arg(long, allow_negative_numbers = true)]
+        ttl_seconds: Option<i64>,
+    },
+    /// Release leases by id, or a session's (optionally one file).
+    #[command(after_help = "Examples:\n  agentpool leases release --session-id <session-id> --file src/app.rs --json\n  agentpool leases release --lease-id 3 --dry-run --json")]
+    Release {
+        /// Lease id.
+        #[arg(long, allow_negative_numbers = true)]
+        lease_id: Option<i64>,
+        /// Session id (`ap_…`).
+        #[arg(long)]
+        session_id: Option<String>,
+        /// Only this file (needs --session-id).
+        #[arg(long)]
+        file: Option<String>,
+        /// Say what would be released, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }

@@ -26,17 +26,25 @@ pub struct Context {
 impl Context {
     /// Loads settings, the registry and the tmux runtime.
     pub fn load() -> Result<Self> {
+        Self::load_as(None)
+    }
+
+    /// [`Self::load`], acting as the coordinator named by `--coordinator-id` (else
+    /// `$AGENTPOOL_COORDINATOR_ID`, else `default`).
+    pub fn load_as(coordinator_flag: Option<&str>) -> Result<Self> {
+        let coordinator_id = agentpool_core::scope::resolve_coordinator_id(coordinator_flag)?;
         agentpool_providers::link_all();
         let settings = Settings::load()?;
         let registry = Registry::new(&settings)?;
         let runtime = Arc::new(TmuxRuntime::new(&settings));
-        let coordinator_id = std::env::var("AGENTPOOL_COORDINATOR_ID")
-            .ok()
-            .filter(|c| !c.trim().is_empty())
-            .unwrap_or_else(util::new_coordinator_id);
         let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
         let manager = Manager::new(settings, registry, runtime, ManagerOptions { coordinator_id, scoped: false, self_exe })?;
         Ok(Self { manager })
+    }
+
+    /// Whether worker text is withheld from outputs (see `agentpool_core::scope`).
+    pub fn lockdown(&self) -> bool {
+        agentpool_core::scope::lockdown_enabled(self.manager.settings())
     }
 }
 
@@ -212,7 +220,8 @@ pub async fn observe(ctx: &Context, a: ObserveArgs) -> Result<Out> {
         include_recent_log: false,
     };
     let resp = ctx.manager.observe(&a.session_id, opts).await?;
-    let mut payload = ctx.manager.observe_payload(&resp, detail, false);
+    let lockdown = ctx.lockdown();
+    let mut payload = ctx.manager.observe_payload(&resp, detail, lockdown);
     let mut human = format!(
         "session: {}\nstate: {}\nevent: {}\nreadiness: {}\n",
         resp.session_id,
@@ -220,10 +229,10 @@ pub async fn observe(ctx: &Context, a: ObserveArgs) -> Result<Out> {
         resp.event,
         resp.metadata.get("readiness").and_then(Value::as_str).unwrap_or("-")
     );
-    if let Some(q) = &resp.parsed_question {
+    if let Some(q) = resp.parsed_question.as_ref().filter(|_| !lockdown) {
         human.push_str(&format!("question: {q}\n"));
     }
-    if let Some(screen) = &resp.screen_excerpt {
+    if let Some(screen) = resp.screen_excerpt.as_ref().filter(|_| !lockdown) {
         human.push_str("--- worker output ---\n");
         human.push_str(screen);
         if !screen.ends_with('\n') {
@@ -309,15 +318,21 @@ pub async fn artifacts(ctx: &Context, a: SessionArg) -> Result<Out> {
 
 pub async fn transcript(ctx: &Context, a: TranscriptArgs) -> Result<Out> {
     let r = ctx.manager.transcript(&a.session_id, a.offset, a.limit, a.tail_lines).await?;
-    let human = r["text"].as_str().unwrap_or("").to_owned();
-    Ok(Out::new(r, human))
+    let lockdown = ctx.lockdown();
+    let human = if lockdown {
+        "worker text withheld: lockdown is on (AGENTPOOL_LOCKDOWN / policy.lockdown)\n".to_owned()
+    } else {
+        r["text"].as_str().unwrap_or("").to_owned()
+    };
+    Ok(Out::new(agentpool_core::scope::shape_transcript(r, lockdown), human))
 }
 
 pub async fn collect(ctx: &Context, a: CollectArgs) -> Result<Out> {
     let detail = parse_detail(&a.detail)?;
     let r = ctx.manager.collect(&a.session_id, true, true, false).await?;
     let summary = r["summary"].as_str().unwrap_or("").to_owned();
-    let payload = collect_payload(r, detail, false);
+    let lockdown = ctx.lockdown();
+    let payload = collect_payload(r, detail, lockdown);
     let mut human = format!(
         "session: {}\nstate: {}\nartifact_dir: {}\nartifacts: {}\ngit_dirty: {}\n",
         a.session_id,
@@ -326,7 +341,7 @@ pub async fn collect(ctx: &Context, a: CollectArgs) -> Result<Out> {
         payload["artifacts"].as_array().map_or(0, Vec::len),
         if payload["git"]["dirty"] == json!(true) { "yes" } else { "no" },
     );
-    if detail != agentpool_core::model::Detail::Summary {
+    if detail != agentpool_core::model::Detail::Summary && !lockdown {
         human.push_str("--- result ---\n");
         human.push_str(&summary);
         human.push('\n');
@@ -362,7 +377,8 @@ pub async fn sessions(ctx: &Context, a: SessionsArgs, json_mode: bool) -> Result
         (None, false) => (Some(a.limit), a.offset),
     };
     let states = a.state.map(|s| s.split(',').map(str::to_owned).collect());
-    let r = ctx.manager.list(states, a.provider, limit, offset, true).await?;
+    let scope = agentpool_core::scope::parse_scope(&a.scope)?;
+    let r = ctx.manager.list_in_scope(states, a.provider, limit, offset, scope).await?;
     let human = if a.plain {
         output::plain_sessions(&r)
     } else {

@@ -5,6 +5,8 @@
 //! against the core `Manager`, `output` renders JSON, human text and error envelopes.
 
 pub mod args;
+pub mod cmd_leases;
+pub mod cmd_worktrees;
 pub mod commands;
 pub mod output;
 
@@ -24,6 +26,11 @@ pub fn main() -> ExitCode {
     // Built-in workers start on every fake spawn; skip everything else on that path.
     if argv.get(1).map(String::as_str) == Some("__worker") {
         return commands::worker(argv.get(2).map_or("", String::as_str));
+    }
+    // The redacting filter between a worker's pane and its raw log (tmux `pipe-pane`).
+    if argv.get(1).map(String::as_str) == Some("__redact-pipe") {
+        let Some(log) = argv.get(2) else { return ExitCode::from(2) };
+        return ExitCode::from(u8::try_from(agentpool_core::redact::redact_pipe(std::path::Path::new(log))).unwrap_or(1));
     }
     let json_mode = argv.iter().skip(1).any(|a| a == "--json");
     let cli = match Cli::try_parse_from(&argv) {
@@ -85,7 +92,7 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
     if let Command::Worker { provider_id } = &cli.command {
         return Err(Error::new(ErrorCode::InvalidRequest, format!("`__worker {provider_id}` must be the first argument")));
     }
-    let ctx = c::Context::load()?;
+    let ctx = c::Context::load_as(cli.coordinator_id.as_deref())?;
     match cli.command {
         Command::Providers => c::providers(&ctx).await,
         Command::Inventory => c::inventory(&ctx).await,
@@ -102,6 +109,8 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Sessions(a) => c::sessions(&ctx, a, cli.json).await,
         Command::Session(SessionCommand::Show { session_id, plain }) => c::session_show(&ctx, &session_id, plain, cli.json).await,
         Command::Smoke(a) => c::smoke(&ctx, a).await,
+        Command::Worktrees(a) => cmd_worktrees::run(&ctx, a).await,
+        Command::Leases(a) => cmd_leases::run(&ctx, a).await,
         Command::Init(_) | Command::Worker { .. } => unreachable_command(),
     }
 }

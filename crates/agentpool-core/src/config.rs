@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::UsageStatus;
+use crate::model::{Isolation, UsageStatus};
 
 /// Environment variable naming AgentPool's home directory.
 pub const ENV_HOME: &str = "AGENTPOOL_HOME";
@@ -158,6 +158,11 @@ pub struct PolicyConfig {
     pub allowed_providers: Vec<String>,
     pub denied_providers: Vec<String>,
     pub block_on_usage_statuses: Vec<UsageStatus>,
+    /// Isolation given to editing roles (implementer, tester) that did not ask for one other
+    /// than `read_only`; `None` keeps the request as it is.
+    pub default_isolation_for_mutating_roles: Option<Isolation>,
+    /// Never inline worker text in outputs (`AGENTPOOL_LOCKDOWN` also turns this on).
+    pub lockdown: bool,
 }
 
 impl Default for PolicyConfig {
@@ -175,6 +180,8 @@ impl Default for PolicyConfig {
             allowed_providers: Vec::new(),
             denied_providers: Vec::new(),
             block_on_usage_statuses: vec![UsageStatus::LimitReached, UsageStatus::OveragePossible],
+            default_isolation_for_mutating_roles: None,
+            lockdown: false,
         }
     }
 }

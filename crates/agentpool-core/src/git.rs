@@ -18,7 +18,8 @@ pub struct GitFacts {
     pub changed_files: Vec<String>,
 }
 
-async fn git(dir: &Path, args: &[&str]) -> process::Output {
+/// Runs `git -C <dir> <args>` without prompts, pagers or optional locks.
+pub(crate) async fn git(dir: &Path, args: &[&str]) -> process::Output {
     let mut argv = vec!["git".to_owned(), "-C".to_owned(), dir.display().to_string()];
     argv.extend(args.iter().map(|s| (*s).to_owned()));
     // Keep git from paging, prompting or reading the user's pager/editor settings.

@@ -13,6 +13,7 @@ pub mod detect;
 pub mod dialog;
 pub mod error;
 pub mod git;
+pub mod leases;
 pub mod launch;
 pub mod manager;
 pub mod model;
@@ -23,8 +24,10 @@ pub mod prompt;
 pub mod provider;
 pub mod redact;
 pub mod runtime;
+pub mod scope;
 pub mod store;
 pub mod util;
+pub mod worktree;
 
 pub use error::{Error, ErrorCode, Result};
 pub use manager::{Manager, ManagerOptions, SpawnRequest, VERSION};

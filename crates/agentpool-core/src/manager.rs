@@ -229,6 +229,14 @@ impl Manager {
         excerpt: Option<String>,
         metadata: Map<String, Value>,
     ) -> Result<i64> {
+        let mut metadata = metadata;
+        // Acting on another coordinator's session is allowed, and recorded (see `scope`).
+        if session.meta_str("coordinator_id").is_some_and(|owner| owner != self.opts.coordinator_id) {
+            metadata.insert("acting_coordinator_id".into(), json!(self.opts.coordinator_id));
+        }
+        // Nothing reaches the database or events.jsonl unredacted.
+        let metadata = crate::redact::redact_map(&metadata);
+        let excerpt = excerpt.map(|e| redact(&e).into_owned());
         let id = session.id.clone();
         let et = event_type.to_owned();
         let rec = self
@@ -307,6 +315,14 @@ impl Manager {
             return Err(Error::new(ErrorCode::PolicyBlocked, format!("provider `{provider_id}` is not in the allowed list"))
                 .with("provider_id", &provider_id)
                 .with("policy", "allowed_providers"));
+        }
+        let mut req = req;
+        // An editing role never runs read-only when policy names a default isolation for it.
+        if req.role.is_mutating()
+            && req.isolation == Isolation::ReadOnly
+            && let Some(default) = policy.default_isolation_for_mutating_roles
+        {
+            req.isolation = default;
         }
         if req.role.is_mutating() && policy.require_worktree_for_edits && req.isolation != Isolation::Worktree {
             return Err(Error::new(ErrorCode::PolicyBlocked, "policy requires worktree isolation for editing roles")
@@ -396,6 +412,8 @@ impl Manager {
         let mut meta = req.metadata.clone();
         meta.insert("coordinator_id".into(), json!(self.opts.coordinator_id));
         meta.insert("initial_prompt_mode".into(), json!(prompt_mode));
+        // Lets reconcile tell a crashed spawn from a slow one (see `spawner_gone`).
+        meta.insert("spawn_pid".into(), json!(std::process::id()));
         if let Some(e) = reasoning_effort.as_ref() {
             meta.insert("reasoning_effort".into(), json!(e));
         }
@@ -442,7 +460,11 @@ impl Manager {
         // from many processes can never exceed the limit.
         let max = i64::from(policy.max_parallel_sessions);
         let scope = self.opts.scoped.then(|| self.opts.coordinator_id.clone());
-        let row = session.clone();
+        // The worker is handed the task as written; every stored copy is redacted.
+        let mut row = session.clone();
+        row.task = redact(&row.task).into_owned();
+        row.account = row.account.map(|a| redact(&a).into_owned());
+        row.metadata = crate::redact::redact_map(&row.metadata);
         self.store
             .call(move |c| {
                 store::immediate(c, |tx| {
@@ -481,6 +503,8 @@ impl Manager {
                 if let Some(r) = session.runtime_ref() {
                     let _ = self.runtime.terminate(&r).await;
                 }
+                // The worktree and branch were made for this spawn only; do not leave them.
+                self.rollback_worktree(&session).await;
                 return Err(err.with("session_id", &session.id).with("artifact_dir", &session.artifact_dir));
             }
         }
@@ -511,11 +535,13 @@ impl Manager {
             let wt = self.create_worktree(session).await?;
             let id = session.id.clone();
             let wt_str = wt.display().to_string();
+            let branch = json!(crate::worktree::worktree_branch(&session.provider_id, &session.id));
             session.worktree_path = Some(wt_str.clone());
+            session.metadata.insert("worktree_branch".into(), branch.clone());
             self.store
                 .call(move |c| {
                     c.execute("UPDATE sessions SET worktree_path = ?1 WHERE id = ?2", rusqlite::params![wt_str, id])?;
-                    Ok(())
+                    store::set_meta(c, &id, "worktree_branch", &branch)
                 })
                 .await?;
         }
@@ -524,12 +550,12 @@ impl Manager {
         {
             let ad = ad.clone();
             let prompt_text = prompt_text.clone();
-            let meta_json = artifacts::pretty_sorted(&serde_json::to_value(&*session).unwrap_or_default());
+            let meta_json = artifacts::pretty_sorted(&crate::redact::redact_value(&serde_json::to_value(&*session).unwrap_or_default()));
             blocking(move || {
                 ad.create()?;
                 util::write_atomic(&ad.file("transcript"), b"")?;
                 util::write_atomic(&ad.file("events"), b"")?;
-                util::write_atomic(&ad.file("prompt"), prompt_text.as_bytes())?;
+                util::write_atomic(&ad.file("prompt"), redact(&prompt_text).as_bytes())?;
                 util::write_atomic(&ad.file("metadata"), meta_json.as_bytes())?;
                 ad.record_echo(&prompt_text)
             })
@@ -567,6 +593,8 @@ impl Manager {
             cwd: workdir,
             env: plan.env,
             output_log: ad.raw_log(),
+            // Secrets a worker prints are redacted before its raw output touches the disk.
+            output_filter: vec![self.opts.self_exe.display().to_string(), "__redact-pipe".to_owned()],
         };
         let r = self.runtime.spawn(&spec).await?;
         let state = if prompt_mode == PromptMode::Arg { SessionState::Running } else { SessionState::Ready };
@@ -619,15 +647,11 @@ impl Manager {
     }
 
     async fn create_worktree(&self, session: &AgentSession) -> Result<PathBuf> {
-        let repo_hash = &util::sha256_hex(session.repo_path.as_bytes())[..16];
-        let root = self.settings.paths.home.join("worktrees").join(repo_hash);
+        // Under AgentPool's home, keyed by the repository path: sibling repositories never
+        // share a worktree root (see `worktree` module docs).
+        let root = crate::worktree::worktree_root(&self.settings.paths.home, &session.repo_path);
         let path = root.join(&session.id);
-        let safe: String = session
-            .provider_id
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
-            .collect();
-        let branch = format!("agentpool/{}/{}", safe.trim_matches('-'), &session.id[session.id.len().saturating_sub(6)..]);
+        let branch = crate::worktree::worktree_branch(&session.provider_id, &session.id);
         std::fs::create_dir_all(&root).map_err(|e| Error::io(format_args!("could not create `{}`", root.display()), &e))?;
         let argv: Vec<String> = ["git", "-C", &session.repo_path, "worktree", "add", "-b", &branch, &path.display().to_string()]
             .iter()
@@ -1030,7 +1054,7 @@ impl Manager {
                 util::write_atomic(&ad2.file("screen"), screen.as_bytes())?;
             }
             let _ = ad2.sync_transcript();
-            util::write_atomic(&ad2.file("git_status"), status_text.as_bytes())?;
+            util::write_atomic(&ad2.file("git_status"), redact(&status_text).as_bytes())?;
             if let Some(d) = &diff {
                 util::write_atomic(&ad2.file("diff"), d.as_bytes())?;
             }
@@ -1039,7 +1063,7 @@ impl Manager {
                 let _ = util::write_atomic(&ad2.file("result"), NO_RESULT.as_bytes());
                 NO_RESULT.to_owned()
             });
-            util::write_atomic(&ad2.file("metadata"), artifacts::pretty_sorted(&session_json).as_bytes())?;
+            util::write_atomic(&ad2.file("metadata"), artifacts::pretty_sorted(&crate::redact::redact_value(&session_json)).as_bytes())?;
             let records: Vec<ArtifactRecord> = ad2
                 .manifest()
                 .into_iter()
@@ -1131,17 +1155,35 @@ impl Manager {
             m.insert("reason".into(), json!(reason));
             self.event(&session, "terminate", Some(final_state), None, None, m).await?;
         }
+        // A terminated worker edits nothing more: its file leases end with it.
+        self.release_session_leases(&session, "terminate").await?;
         Ok(plan)
     }
 
     /// One session.
     pub async fn show(&self, session_id: &str) -> Result<Value> {
+        check_session_id(session_id)?;
+        // A session whose runtime died must not look alive to whoever asks first.
+        self.reconcile().await?;
         let session = self.load(session_id).await?;
         Ok(json!({"session": session}))
     }
 
     /// Lists sessions with pagination. `limit = None` means all.
     pub async fn list(&self, states: Option<Vec<String>>, provider_id: Option<String>, limit: Option<i64>, offset: i64, include_all: bool) -> Result<Value> {
+        let scope = if self.opts.scoped && !include_all { crate::scope::Scope::Mine } else { crate::scope::Scope::All };
+        self.list_in_scope(states, provider_id, limit, offset, scope).await
+    }
+
+    /// Lists sessions with pagination, either the acting coordinator's own or all of them.
+    pub async fn list_in_scope(
+        &self,
+        states: Option<Vec<String>>,
+        provider_id: Option<String>,
+        limit: Option<i64>,
+        offset: i64,
+        scope: crate::scope::Scope,
+    ) -> Result<Value> {
         if let Some(l) = limit
             && !(1..=500).contains(&l)
         {
@@ -1168,7 +1210,7 @@ impl Manager {
             None => None,
         };
         self.reconcile().await?;
-        let current_only = self.opts.scoped && !include_all;
+        let current_only = scope == crate::scope::Scope::Mine;
         let filter = SessionFilter {
             states,
             provider_id,
@@ -1209,13 +1251,15 @@ impl Manager {
             }
             let Some(r) = session.runtime_ref() else {
                 let stale = util::parse_ts(&session.created_at)
-                    .is_some_and(|t| time::OffsetDateTime::now_utc() - t > STALE_START);
+                    .is_some_and(|t| time::OffsetDateTime::now_utc() - t > STALE_START)
+                    || spawner_gone(&session);
                 if session.state == SessionState::Starting && stale {
                     let id = session.id.clone();
                     self.store.call(move |c| store::set_state(c, &id, SessionState::Failed, true)).await?;
                     let mut m = Map::new();
                     m.insert("reason".into(), json!("spawn never reached the runtime"));
                     self.event(&session, "reconcile_stale_start", Some(SessionState::Failed), None, None, m).await?;
+                    self.release_session_leases(&session, "reconcile").await?;
                     changed.push(session.id.clone());
                 }
                 continue;
@@ -1245,6 +1289,7 @@ impl Manager {
                     m.insert("tmux_session".into(), json!(r.session_name));
                     m.insert("reason".into(), json!("the tmux session is gone"));
                     self.event(&session, "reconcile_dead_tmux", Some(SessionState::Failed), None, None, m).await?;
+                    self.release_session_leases(&session, "reconcile").await?;
                     changed.push(session.id.clone());
                 }
             }
@@ -1270,6 +1315,7 @@ impl Manager {
         let mut m = Map::new();
         m.insert("deadline_at".into(), json!(session.meta_str("deadline_at")));
         self.event(session, "timeout", Some(SessionState::Cancelled), None, None, m).await?;
+        self.release_session_leases(session, "timeout").await?;
         Ok(())
     }
 
@@ -1386,6 +1432,19 @@ pub fn resolve_prompt_mode(requested: PromptMode, config: &crate::config::Provid
         Some("send_after_launch") => PromptMode::SendAfterLaunch,
         _ => provider.default_prompt_mode(),
     }
+}
+
+/// Whether the process that was spawning a `STARTING` session is gone (it crashed between
+/// recording the session and starting its runtime). A reused pid only delays the verdict
+/// until `STALE_START` passes.
+fn spawner_gone(session: &AgentSession) -> bool {
+    let Some(pid) = session.meta_i64("spawn_pid").and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 0) else {
+        return false;
+    };
+    if i64::from(pid) == i64::from(std::process::id()) {
+        return false;
+    }
+    matches!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None), Err(nix::errno::Errno::ESRCH))
 }
 
 fn session_state_of(c: &rusqlite::Connection, id: &str) -> Result<SessionState> {

@@ -137,6 +137,104 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     if out == text { Cow::Borrowed(text) } else { out }
 }
 
+/// Redacts every string inside a JSON value (keys are kept: they are names, not secrets).
+pub fn redact_value(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(redact(s).into_owned()),
+        Value::Array(a) => Value::Array(a.iter().map(redact_value).collect()),
+        Value::Object(m) => Value::Object(redact_map(m)),
+        other => other.clone(),
+    }
+}
+
+/// [`redact_value`] for a JSON object.
+pub fn redact_map(map: &serde_json::Map<String, serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+    map.iter().map(|(k, v)| (k.clone(), redact_value(v))).collect()
+}
+
+/// How long a partial line (a prompt without a newline) waits for its end before it is
+/// written out anyway, so observers see prompts promptly.
+const PARTIAL_LINE_WAIT_MS: u16 = 25;
+/// A partial line longer than this is written out without waiting.
+const MAX_PENDING: usize = 64 * 1024;
+
+/// The filter between a worker's pane and its raw log (`pipe-pane` runs it): reads raw
+/// output on stdin and appends it to `log` with secrets redacted, line by line, so no
+/// secret printed by a worker ever reaches the disk. Escape sequences pass through.
+///
+/// Limit: a secret a worker prints in two pieces more than 25 ms apart, without a newline in
+/// between, is redacted piece by piece and may leak its tail. Returns a process exit code.
+pub fn redact_pipe(log: &std::path::Path) -> i32 {
+    use std::io::{Read, Write};
+    use std::os::fd::AsFd;
+
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+    let Ok(mut out) = std::fs::OpenOptions::new().create(true).append(true).open(log) else { return 1 };
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let write = |bytes: &[u8], out: &mut std::fs::File| -> bool {
+        let text = String::from_utf8_lossy(bytes);
+        out.write_all(redact(&text).as_bytes()).is_ok()
+    };
+    loop {
+        // Wait briefly for more input while a partial line is pending; block otherwise.
+        let timeout = if pending.is_empty() { PollTimeout::NONE } else { PollTimeout::from(PARTIAL_LINE_WAIT_MS) };
+        let ready = {
+            let fd = std::io::stdin();
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, timeout) {
+                Ok(n) => n > 0,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => true,
+            }
+        };
+        if !ready {
+            // Quiet: write the partial line, minus a UTF-8 character cut in half.
+            let keep = incomplete_utf8_tail(&pending);
+            let cut = pending.len() - keep;
+            if cut > 0 && !write(&pending[..cut], &mut out) {
+                return 1;
+            }
+            pending.drain(..cut);
+            continue;
+        }
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        pending.extend_from_slice(&buf[..n]);
+        let flush_to = match pending.iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None if pending.len() > MAX_PENDING => pending.len() - incomplete_utf8_tail(&pending),
+            None => 0,
+        };
+        if flush_to > 0 {
+            if !write(&pending[..flush_to], &mut out) {
+                return 1;
+            }
+            pending.drain(..flush_to);
+        }
+    }
+    if !pending.is_empty() && !write(&pending, &mut out) {
+        return 1;
+    }
+    0
+}
+
+/// How many bytes at the end of `b` start a UTF-8 character that is not complete yet.
+fn incomplete_utf8_tail(b: &[u8]) -> usize {
+    match std::str::from_utf8(b) {
+        Err(e) if e.error_len().is_none() => b.len() - e.valid_up_to(),
+        _ => 0,
+    }
+}
+
 /// Whether [`redact`] would change the text.
 pub fn contains_secret(text: &str) -> bool {
     matches!(redact(text), Cow::Owned(_))

@@ -24,6 +24,9 @@ pub struct SpawnSpec {
     pub env: Vec<(String, String)>,
     /// File the runtime streams the worker's raw output into.
     pub output_log: PathBuf,
+    /// A program (argv; the log path is appended) that reads raw output on stdin and appends
+    /// it to the log — AgentPool's redacting filter. Empty: raw output is written as is.
+    pub output_filter: Vec<String>,
 }
 
 /// A worker's screen and process status at one moment.

@@ -164,7 +164,13 @@ impl Runtime for TmuxRuntime {
         }
         args.extend(spec.argv.iter().map(|a| escape_arg(a)));
         // Chained in one client call so the pipe is attached before tmux reads any output.
-        let pipe = format!("exec cat >> {}", shell_words::quote(&spec.output_log.display().to_string()));
+        let log = shell_words::quote(&spec.output_log.display().to_string()).into_owned();
+        let pipe = if spec.output_filter.is_empty() {
+            format!("exec cat >> {log}")
+        } else {
+            let filter: Vec<String> = spec.output_filter.iter().map(|a| shell_words::quote(a).into_owned()).collect();
+            format!("exec {} {log}", filter.join(" "))
+        };
         args.extend(strings(&[";", "set-option", "-w", "-t", &target, "remain-on-exit", "on"]));
         args.extend(strings(&[";", "pipe-pane", "-o", "-t", &target, &pipe]));
         let out = self.run(&args, None, COMMAND_TIMEOUT).await?;

@@ -1,0 +1,123 @@
+//! Who is acting, and what may leave the process: the coordinator id, session scopes, and
+//! lockdown. Both front ends (CLI and MCP) resolve these here so they behave the same.
+//!
+//! Coordinator rule: every session records the coordinator that spawned it
+//! (`metadata.coordinator_id`). Any coordinator may observe, steer or terminate any session —
+//! AgentPool is a local tool and the user owns every worker — but when the acting coordinator
+//! is not the owner, every event it causes carries `metadata.acting_coordinator_id`, so the
+//! owner can see who touched its worker. `sessions --scope mine` lists only the caller's own.
+
+use crate::config::Settings;
+use crate::error::{Error, ErrorCode, Result};
+use crate::util;
+
+/// Environment variable naming the acting coordinator.
+pub const ENV_COORDINATOR_ID: &str = "AGENTPOOL_COORDINATOR_ID";
+/// Environment variable that turns lockdown on (`1`, `true`, `yes`, `on`).
+pub const ENV_LOCKDOWN: &str = "AGENTPOOL_LOCKDOWN";
+/// Coordinator id used when neither the flag nor the environment names one. Stable, so
+/// plain CLI use from one shell is one coordinator.
+pub const DEFAULT_COORDINATOR_ID: &str = "default";
+
+/// Checks a coordinator id: 1–64 of `A-Z a-z 0-9 . _ -`.
+pub fn check_coordinator_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorCode::InvalidCoordinatorId, "coordinator ids are 1-64 letters, digits, `.`, `_` or `-`")
+            .with("coordinator_id", util::tail_chars(id, 80)))
+    }
+}
+
+/// The acting coordinator: the flag, else `$AGENTPOOL_COORDINATOR_ID`, else `default`.
+pub fn resolve_coordinator_id(flag: Option<&str>) -> Result<String> {
+    let from_env = std::env::var(ENV_COORDINATOR_ID).ok();
+    let chosen = flag
+        .map(str::to_owned)
+        .or(from_env)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_COORDINATOR_ID.to_owned());
+    check_coordinator_id(&chosen)?;
+    Ok(chosen)
+}
+
+/// Which sessions a listing covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Only sessions spawned by the acting coordinator.
+    Mine,
+    /// Every session.
+    All,
+}
+
+/// Parses `mine` / `all`.
+pub fn parse_scope(raw: &str) -> Result<Scope> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "mine" => Ok(Scope::Mine),
+        "all" => Ok(Scope::All),
+        _ => Err(Error::new(ErrorCode::InvalidRequest, "scope must be `mine` or `all`")
+            .with("scope", util::tail_chars(raw, 40))
+            .with("allowed", ["mine", "all"])),
+    }
+}
+
+/// Whether lockdown is on: `policy.lockdown` in config or a truthy `AGENTPOOL_LOCKDOWN`.
+/// In lockdown no worker-derived text is inlined in any output (observe, collect,
+/// transcript pages, questions); callers read artifacts themselves if they choose to.
+pub fn lockdown_enabled(settings: &Settings) -> bool {
+    settings.config.policy.lockdown || std::env::var(ENV_LOCKDOWN).is_ok_and(|v| util::truthy(&v))
+}
+
+/// Shapes a transcript page (`Manager::transcript` output) for an agent: `text` is fenced
+/// between `BEGIN_/END_UNTRUSTED_WORKER_OUTPUT_<nonce>` lines with a fresh nonce (the page
+/// inside is byte-exact, so offsets still add up), or, in lockdown, left out with
+/// `included: false, reason: "lockdown"`. Human output prints pages verbatim instead.
+pub fn shape_transcript(mut page: serde_json::Value, lockdown: bool) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let text = page.get("text").and_then(Value::as_str).unwrap_or("").to_owned();
+    let Value::Object(m) = &mut page else { return page };
+    if lockdown {
+        m.insert("text".into(), json!(""));
+        m.insert("included".into(), json!(false));
+        m.insert("reason".into(), json!("lockdown"));
+        return page;
+    }
+    let token = util::random_hex(16);
+    let begin = format!("BEGIN_UNTRUSTED_WORKER_OUTPUT_{token}");
+    let end = format!("END_UNTRUSTED_WORKER_OUTPUT_{token}");
+    let escaped = text.replace(&begin, &format!("ESCAPED_{begin}")).replace(&end, &format!("ESCAPED_{end}"));
+    m.insert("text".into(), json!(format!("{begin}\n{escaped}\n{end}")));
+    m.insert("included".into(), json!(true));
+    m.insert("fenced".into(), json!(true));
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transcript_pages_are_fenced_or_gated() {
+        let page = serde_json::json!({"text": "  a\nb  ", "size_bytes": 8});
+        let fenced = shape_transcript(page.clone(), false);
+        let text = fenced["text"].as_str().unwrap();
+        assert!(text.starts_with("BEGIN_UNTRUSTED_WORKER_OUTPUT_") && text.contains("\n  a\nb  \n"), "{text}");
+        assert_ne!(shape_transcript(page.clone(), false)["text"], fenced["text"], "fresh nonce per response");
+        let gated = shape_transcript(page, true);
+        assert_eq!((gated["text"].as_str(), gated["reason"].as_str()), (Some(""), Some("lockdown")));
+    }
+
+    #[test]
+    fn coordinator_ids() {
+        assert_eq!(resolve_coordinator_id(Some("planner-1")).unwrap(), "planner-1");
+        for bad in ["a b", "../x", "x\0", &"a".repeat(65)] {
+            assert_eq!(resolve_coordinator_id(Some(bad)).unwrap_err().code, ErrorCode::InvalidCoordinatorId, "{bad:?}");
+        }
+        assert_eq!(parse_scope(" Mine ").unwrap(), Scope::Mine);
+        assert!(parse_scope("everyone").is_err());
+    }
+}
