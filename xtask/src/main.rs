@@ -1,1 +1,66 @@
-fn main() {}
+//! `cargo xtask`: maintainer tasks for AgentPool, run from the workspace root.
+//!
+//! `main` only dispatches: each task lives in its own module and returns a `Result`, which is
+//! mapped to an exit code here (0 ok, 1 the task failed, 2 usage error). Tasks still to come
+//! (`tidy`, `snapshot`, `release`) slot into [`dispatch`] the same way `bench` does.
+
+mod bench;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+Maintainer tasks for AgentPool.
+
+Usage: cargo xtask <task> [options]
+
+Tasks:
+  bench [--runs N] [--json]   Time AgentPool against the bare-tmux floor and print a report
+                              (medians, min/max, targets). N defaults to 15.
+  help                        Print this text.
+
+Run from anywhere inside the workspace; `cargo xtask` is an alias for
+`cargo run --quiet --package xtask --`.";
+
+/// What went wrong, mapped to an exit code by [`main`].
+#[derive(Debug)]
+enum Failure {
+    /// Bad command line: print the message and the usage, exit 2.
+    Usage(String),
+    /// The task itself failed: print the message, exit 1.
+    Task(String),
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Task(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(args: &[String]) -> Result<(), Failure> {
+    let Some((task, rest)) = args.split_first() else {
+        return Err(Failure::Usage("no task given".into()));
+    };
+    match task.as_str() {
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        "bench" => {
+            let options = bench::Options::parse(rest).map_err(Failure::Usage)?;
+            bench::run(&options).map_err(Failure::Task)
+        }
+        // Internal helper of `bench`: runs one command and reports its peak memory. Hidden
+        // from the usage text because only `bench` calls it (see `bench::peak_rss_helper`).
+        bench::PEAK_RSS_HELPER => bench::peak_rss_helper(rest).map_err(Failure::Task),
+        other => Err(Failure::Usage(format!("unknown task `{other}`"))),
+    }
+}

@@ -1,0 +1,958 @@
+//! `cargo xtask bench`: times AgentPool's own commands against a bare-tmux floor.
+//!
+//! Everything runs in this one process, in one go, against a release build of `agentpool`:
+//! a temp git repo (one empty commit), and per measurement series its own temp
+//! `AGENTPOOL_HOME` and private tmux socket (`tmux -L agentpool-bench-<pid>-<series>`), whose
+//! server is killed when the series ends. The default tmux server and `~/.agentpool` are never
+//! touched.
+//!
+//! Series, in this order, each with one untimed warm-up run:
+//! 1. `inventory --json`: wall time and peak RSS. Each run goes through a fresh helper process
+//!    (`xtask __peak-rss`) whose only child is `agentpool`, so `getrusage(RUSAGE_CHILDREN)`
+//!    there reports exactly that run's peak (the largest of `agentpool` and anything it waited
+//!    for), unpolluted by the cargo build or earlier runs of this process.
+//! 2. The bare-tmux floor and `agentpool smoke`, interleaved run by run so machine noise hits
+//!    both alike. The floor does the smoke's steps with raw tmux commands and a 2 ms
+//!    capture-pane poll: start the fake worker in a new session, wait for its banner, paste a
+//!    prompt, wait for its question, paste the answer, wait for the result block, kill the
+//!    session. Both pay for starting a tmux server each run (the server exits with its last
+//!    session), and both include the fake's own 30 ms paste-drain window.
+//! 3. Observe latency: a worker that prints a question line the instant a FIFO is written;
+//!    `observe --wait-for question` is started first and given time to take its first capture
+//!    and settle into waiting. The latency is from just before the FIFO write to the observe
+//!    process's exit. Then a second, one-shot `observe` on the already-asked question times a
+//!    whole process start to exit.
+//!
+//! It is a report, not a test: a missed target is marked FAIL but the exit code stays 0.
+//! Only a broken setup (no tmux, build failure, a step that never completes) fails the task.
+
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use nix::sys::resource::{UsageWho, getrusage};
+use nix::sys::stat::Mode;
+use serde_json::{Value, json};
+
+/// Hidden subcommand name of [`peak_rss_helper`].
+pub const PEAK_RSS_HELPER: &str = "__peak-rss";
+
+const DEFAULT_RUNS: usize = 15;
+const MAX_RUNS: usize = 1000;
+/// Untimed runs per series, so the first timed run does not pay for cold caches.
+const WARMUP_RUNS: usize = 1;
+
+/// Poll interval of the floor's capture-pane loop: short, so the floor stays a floor.
+const FLOOR_POLL: Duration = Duration::from_millis(2);
+/// Upper bound for any single step (a screen appearing, a command finishing).
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Minimum time `observe` runs before the trigger, so it is surely in its waiting loop.
+const OBSERVE_ARM_DELAY: Duration = Duration::from_millis(300);
+
+const FLOOR_SESSION: &str = "bench-floor";
+const FLOOR_BUFFER: &str = "bench-floor-buffer";
+const FLOOR_PROMPT: &str = "You are a benchmark worker.\nAsk one question, then finish.\n\nTask:\nsmoke task\n";
+const FLOOR_ANSWER: &str = "Continue read-only.\n";
+/// What the fake-question worker asks; also what the observe-latency worker prints.
+const QUESTION_LINE: &str = "I found two possible paths. Should I inspect migrations or auth middleware first?";
+const READY_MARKER: &str = "Agent ready.";
+const RESULT_END: &str = "AGENTPOOL_RESULT_END";
+
+const SMOKE_MAX_RATIO: f64 = 3.0;
+const OBSERVE_MAX_MS: f64 = 20.0;
+const INVENTORY_MAX_MS: f64 = 20.0;
+const INVENTORY_MAX_RSS_MIB: f64 = 15.0;
+
+/// Parsed `bench` options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Timed runs per series.
+    pub runs: usize,
+    /// Print one JSON object instead of the table.
+    pub json: bool,
+}
+
+impl Options {
+    /// Parses the arguments after `bench`; the error is a usage message.
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut options = Options { runs: DEFAULT_RUNS, json: false };
+        let mut iter = args.iter();
+        while let Some(arg) = iter.next() {
+            let runs_value = match arg.as_str() {
+                "--json" => {
+                    options.json = true;
+                    continue;
+                }
+                "--runs" => iter.next().ok_or("`--runs` needs a value")?.as_str(),
+                other => match other.strip_prefix("--runs=") {
+                    Some(value) => value,
+                    None => return Err(format!("unknown bench option `{other}`")),
+                },
+            };
+            options.runs = match runs_value.parse::<usize>() {
+                Ok(n) if (1..=MAX_RUNS).contains(&n) => n,
+                _ => return Err(format!("`--runs` must be a whole number from 1 to {MAX_RUNS}, got `{runs_value}`")),
+            };
+        }
+        Ok(options)
+    }
+}
+
+/// Runs the whole benchmark and prints the report.
+pub fn run(options: &Options) -> Result<(), String> {
+    let tmux_version = tool_version("tmux", "-V")?;
+    tool_version("git", "--version")?;
+    progress("building agentpool (release)");
+    let exe = build_agentpool()?;
+
+    // Declared before the series so it is dropped after them: servers die, then files go.
+    let scratch = Scratch::new()?;
+    let repo = init_repo(&scratch.path)?;
+    // The target dir is shared: a concurrent `cargo build` may replace the binary mid-run, so
+    // every measurement uses a private copy of the one we just built.
+    let built = exe;
+    let exe = scratch.path.join("agentpool");
+    std::fs::copy(&built, &exe)
+        .map_err(|e| format!("could not copy `{}` to `{}`: {e}", built.display(), exe.display()))?;
+
+    let runs = options.runs;
+    let load_before = load_average();
+    let inventory = Series::new(&scratch.path, "inventory")?;
+    let inventory_runs = measure_inventory(&inventory, &exe, runs)?;
+    drop(inventory);
+
+    let floor = Series::new(&scratch.path, "floor")?;
+    let smoke = Series::new(&scratch.path, "smoke")?;
+    let (floor_runs, smoke_runs) = measure_floor_and_smoke(&floor, &smoke, &exe, &repo, runs)?;
+    drop((floor, smoke));
+
+    let observe = Series::new(&scratch.path, "observe")?;
+    let (wake_runs, oneshot_runs) = measure_observe(&observe, &exe, &repo, &scratch.path, runs)?;
+    drop(observe);
+
+    let floor_stats = Stats::of(&floor_runs);
+    let rows = vec![
+        Row::new("floor", "bare-tmux floor (smoke steps, raw tmux)", "ms", &floor_runs, Target::None, None),
+        Row::new(
+            "smoke",
+            "agentpool smoke",
+            "ms",
+            &smoke_runs,
+            Target::RatioToFloor(SMOKE_MAX_RATIO),
+            Some(floor_stats.median),
+        ),
+        Row::new(
+            "observe_latency",
+            "observe wake latency (print -> exit)",
+            "ms",
+            &wake_runs,
+            Target::Max(OBSERVE_MAX_MS),
+            None,
+        ),
+        Row::new(
+            "observe_oneshot",
+            "observe one-shot (process start -> exit)",
+            "ms",
+            &oneshot_runs,
+            Target::None,
+            None,
+        ),
+        Row::new(
+            "inventory_wall",
+            "inventory --json wall time",
+            "ms",
+            &inventory_runs.iter().map(|r| r.wall_ms).collect::<Vec<_>>(),
+            Target::Max(INVENTORY_MAX_MS),
+            None,
+        ),
+        Row::new(
+            "inventory_rss",
+            "inventory --json peak RSS",
+            "MiB",
+            &inventory_runs.iter().map(|r| r.max_rss_kib as f64 / 1024.0).collect::<Vec<_>>(),
+            Target::Max(INVENTORY_MAX_RSS_MIB),
+            None,
+        ),
+    ];
+    let load = [load_before, load_average()];
+    let report = Report { runs, binary: built, tmux_version, load, rows };
+    if options.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_table());
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+// ---------------------------------------------------------------------------------------------
+
+/// Progress goes to stderr so `--json` leaves stdout to the report.
+fn progress(message: &str) {
+    eprintln!("bench: {message}");
+}
+
+/// The 1/5/15-minute load averages, if the system exposes them: a busy machine (a parallel
+/// build, say) inflates every figure, so the report says how busy it was.
+fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+}
+
+/// Checks that `tool` runs and returns its first output line.
+fn tool_version(tool: &str, flag: &str) -> Result<String, String> {
+    let out = Command::new(tool).arg(flag).output().map_err(|e| {
+        format!("could not run `{tool} {flag}`: {e}\nhint: install `{tool}` (on Debian: `apt-get install {tool}`)")
+    })?;
+    if !out.status.success() {
+        return Err(format!("`{tool} {flag}` failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().trim().to_owned())
+}
+
+/// Builds `agentpool` in release mode and returns the path cargo reports for the executable
+/// (so a custom `CARGO_TARGET_DIR` or `--target-dir` config is honoured).
+fn build_agentpool() -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(&cargo)
+        .current_dir(workspace_root())
+        .args(["build", "--release", "-p", "agentpool-cli", "--message-format=json-render-diagnostics"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run `cargo build`: {e}"))?;
+    if !out.status.success() {
+        return Err("`cargo build --release -p agentpool-cli` failed (see the compiler output above)".into());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "agentpool")
+        .filter_map(|msg| msg["executable"].as_str().map(PathBuf::from))
+        .next_back()
+        .ok_or_else(|| "`cargo build` reported no `agentpool` executable".to_owned())
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> &'static Path {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir)
+}
+
+/// The temp dir together with its canonical path (tmux and git report resolved paths).
+struct Scratch {
+    /// Removed on drop.
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Result<Self, String> {
+        let dir = tempfile::Builder::new()
+            .prefix("agentpool-bench-")
+            .tempdir()
+            .map_err(|e| format!("could not create a temp dir: {e}"))?;
+        let path =
+            dir.path().canonicalize().map_err(|e| format!("could not resolve `{}`: {e}", dir.path().display()))?;
+        Ok(Scratch { _dir: dir, path })
+    }
+}
+
+/// Creates `<scratch>/repo`: a git repository with one empty commit and a local identity.
+fn init_repo(scratch: &Path) -> Result<PathBuf, String> {
+    let repo = scratch.join("repo");
+    let repo_str = repo.display().to_string();
+    let steps: [&[&str]; 4] = [
+        &["init", "-q", &repo_str],
+        &["-C", &repo_str, "config", "user.name", "AgentPool Bench"],
+        &["-C", &repo_str, "config", "user.email", "bench@agentpool.invalid"],
+        &["-C", &repo_str, "-c", "commit.gpgsign=false", "commit", "-q", "--allow-empty", "-m", "bench: empty commit"],
+    ];
+    for args in steps {
+        run_checked(Command::new("git").args(args), &format!("git {}", args.join(" ")))?;
+    }
+    Ok(repo)
+}
+
+/// One measurement series: its own `AGENTPOOL_HOME` and private tmux socket.
+///
+/// Dropping it kills the tmux server on that socket (and only that one).
+struct Series {
+    home: PathBuf,
+    socket: String,
+}
+
+impl Series {
+    fn new(scratch: &Path, name: &str) -> Result<Self, String> {
+        let home = scratch.join(format!("home-{name}"));
+        std::fs::create_dir_all(&home).map_err(|e| format!("could not create `{}`: {e}", home.display()))?;
+        Ok(Series { home, socket: format!("agentpool-bench-{}-{name}", std::process::id()) })
+    }
+
+    /// The environment every child of this series gets.
+    fn apply_env(&self, cmd: &mut Command) {
+        cmd.env("AGENTPOOL_HOME", &self.home)
+            .env("AGENTPOOL_TMUX_SOCKET", &self.socket)
+            .env("NO_COLOR", "1")
+            .env_remove("AGENTPOOL_CONFIG")
+            // Inside a tmux session `$TMUX` names the user's server; our children must not care.
+            .env_remove("TMUX");
+    }
+
+    /// Where `tmux -L <socket>` puts its socket: `$TMUX_TMPDIR` (default `/tmp`), then
+    /// `tmux-<uid>/<socket>`.
+    fn socket_path(&self) -> PathBuf {
+        let dir = std::env::var_os("TMUX_TMPDIR").filter(|d| !d.is_empty()).unwrap_or_else(|| "/tmp".into());
+        Path::new(&dir).join(format!("tmux-{}", nix::unistd::getuid())).join(&self.socket)
+    }
+
+    fn agentpool(&self, exe: &Path) -> Command {
+        let mut cmd = Command::new(exe);
+        self.apply_env(&mut cmd);
+        cmd
+    }
+
+    fn tmux(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        self.apply_env(&mut cmd);
+        cmd.args(["-L", &self.socket]);
+        cmd
+    }
+}
+
+impl Drop for Series {
+    fn drop(&mut self) {
+        // Usually no server is left (tmux exits with its last session); errors mean just that.
+        let _ = self.tmux().arg("kill-server").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        // tmux leaves the socket file behind when its server exits; the name is ours alone
+        // (it carries our pid), so remove it rather than litter the socket directory.
+        let _ = std::fs::remove_file(self.socket_path());
+    }
+}
+
+/// Runs `cmd` to completion; a spawn failure or non-zero exit is an error naming `what`.
+fn run_checked(cmd: &mut Command, what: &str) -> Result<Output, String> {
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| format!("could not run `{what}`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{what}` failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ));
+    }
+    Ok(out)
+}
+
+/// Runs an `agentpool … --json` command and parses its stdout.
+fn run_json(cmd: &mut Command, what: &str) -> Result<Value, String> {
+    let out = run_checked(cmd, what)?;
+    serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("`{what}` printed invalid JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inventory: wall time and peak RSS through a helper process
+// ---------------------------------------------------------------------------------------------
+
+/// One inventory run as reported by the helper.
+struct RssRun {
+    wall_ms: f64,
+    max_rss_kib: i64,
+}
+
+fn measure_inventory(series: &Series, exe: &Path, runs: usize) -> Result<Vec<RssRun>, String> {
+    progress(&format!("inventory --json: {runs} runs"));
+    // One checked run: the output must be the JSON document, or we would time an error path.
+    let doc = run_json(series.agentpool(exe).args(["inventory", "--json"]), "agentpool inventory --json")?;
+    if doc.get("providers").is_none() {
+        return Err(format!("`agentpool inventory --json` printed no `providers`: {doc}"));
+    }
+    let helper = std::env::current_exe().map_err(|e| format!("could not locate the xtask executable: {e}"))?;
+    let mut results = Vec::with_capacity(runs);
+    for i in 0..WARMUP_RUNS + runs {
+        let mut cmd = Command::new(&helper);
+        series.apply_env(&mut cmd);
+        cmd.arg(PEAK_RSS_HELPER).arg(exe).args(["inventory", "--json"]);
+        let report = run_json(&mut cmd, "xtask __peak-rss agentpool inventory --json")?;
+        if report["exit_code"] != 0 {
+            return Err(format!("`agentpool inventory --json` failed under the helper: {report}"));
+        }
+        let (Some(wall_ns), Some(max_rss_kib)) = (report["wall_ns"].as_u64(), report["max_rss_kib"].as_i64()) else {
+            return Err(format!("the peak-RSS helper printed an unexpected report: {report}"));
+        };
+        if i >= WARMUP_RUNS {
+            results.push(RssRun { wall_ms: wall_ns as f64 / 1e6, max_rss_kib });
+        }
+    }
+    Ok(results)
+}
+
+/// `xtask __peak-rss <program> [args…]`: runs the program once with its stdout captured and
+/// prints `{"wall_ns", "max_rss_kib", "exit_code", "stdout_bytes"}`.
+///
+/// It must run in a process of its own: `RUSAGE_CHILDREN` reports the largest child this
+/// process ever waited for, so the program has to be the only one.
+pub fn peak_rss_helper(args: &[String]) -> Result<(), String> {
+    let Some((program, rest)) = args.split_first() else {
+        return Err(format!("`{PEAK_RSS_HELPER}` needs a program to run"));
+    };
+    let start = Instant::now();
+    let out = Command::new(program)
+        .args(rest)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not run `{program}`: {e}"))?;
+    let wall = start.elapsed();
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).map_err(|e| format!("getrusage failed: {e}"))?;
+    // Linux reports ru_maxrss in KiB.
+    let report = json!({
+        "wall_ns": u64::try_from(wall.as_nanos()).unwrap_or(u64::MAX),
+        "max_rss_kib": usage.max_rss(),
+        "exit_code": out.status.code(),
+        "stdout_bytes": out.stdout.len(),
+    });
+    println!("{report}");
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Floor and smoke
+// ---------------------------------------------------------------------------------------------
+
+fn measure_floor_and_smoke(
+    floor: &Series,
+    smoke: &Series,
+    exe: &Path,
+    repo: &Path,
+    runs: usize,
+) -> Result<(Vec<f64>, Vec<f64>), String> {
+    progress(&format!("bare-tmux floor and smoke, interleaved: {runs} runs each"));
+    let mut floor_ms = Vec::with_capacity(runs);
+    let mut smoke_ms = Vec::with_capacity(runs);
+    for i in 0..WARMUP_RUNS + runs {
+        let f = floor_once(floor, exe, repo)?;
+        let s = smoke_once(smoke, exe, repo)?;
+        if i >= WARMUP_RUNS {
+            floor_ms.push(millis(f));
+            smoke_ms.push(millis(s));
+        }
+    }
+    Ok((floor_ms, smoke_ms))
+}
+
+/// The smoke's steps with raw tmux commands; returns the wall time from `new-session` to the
+/// end of `kill-session`.
+fn floor_once(series: &Series, exe: &Path, repo: &Path) -> Result<Duration, String> {
+    let start = Instant::now();
+    // `remain-on-exit` (set in the same tmux call, before the worker can possibly exit) keeps
+    // the final screen readable after the worker exits, as AgentPool's runtime does.
+    let out = run_checked(
+        series
+            .tmux()
+            .args(["-f", "/dev/null", "new-session", "-d", "-P", "-F", "#{pane_id}", "-s", FLOOR_SESSION])
+            .args(["-x", "200", "-y", "50", "-c"])
+            .arg(repo)
+            .arg(exe)
+            .args(["__worker", "fake-question", ";", "set-option", "-w", "-t", FLOOR_SESSION, "remain-on-exit", "on"]),
+        "tmux new-session",
+    )?;
+    let pane = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let steps = floor_steps(series, &pane);
+    let killed = run_checked(series.tmux().args(["kill-session", "-t", FLOOR_SESSION]), "tmux kill-session");
+    let elapsed = start.elapsed();
+    steps?;
+    killed?;
+    Ok(elapsed)
+}
+
+fn floor_steps(series: &Series, pane: &str) -> Result<(), String> {
+    wait_for_screen(series, pane, READY_MARKER)?;
+    paste(series, pane, FLOOR_PROMPT)?;
+    wait_for_screen(series, pane, QUESTION_LINE)?;
+    paste(series, pane, FLOOR_ANSWER)?;
+    wait_for_screen(series, pane, RESULT_END)
+}
+
+/// Polls `capture-pane` every [`FLOOR_POLL`] until `needle` is on the screen.
+fn wait_for_screen(series: &Series, pane: &str, needle: &str) -> Result<(), String> {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        let out = run_checked(series.tmux().args(["capture-pane", "-p", "-t", pane]), "tmux capture-pane")?;
+        let screen = String::from_utf8_lossy(&out.stdout);
+        if screen.contains(needle) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "floor: `{needle}` did not appear within {STEP_TIMEOUT:?}; screen:\n{}",
+                screen.trim_end()
+            ));
+        }
+        std::thread::sleep(FLOOR_POLL);
+    }
+}
+
+/// `load-buffer` from stdin and `paste-buffer -d` in one tmux call, as AgentPool pastes.
+fn paste(series: &Series, pane: &str, text: &str) -> Result<(), String> {
+    let mut child = series
+        .tmux()
+        .args(["load-buffer", "-b", FLOOR_BUFFER, "-", ";", "paste-buffer", "-d", "-b", FLOOR_BUFFER, "-t", pane])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not run `tmux load-buffer`: {e}"))?;
+    let written = match child.stdin.take() {
+        Some(mut stdin) => {
+            stdin.write_all(text.as_bytes()).map_err(|e| format!("could not write to `tmux load-buffer`: {e}"))
+        }
+        None => Err("`tmux load-buffer` has no stdin".to_owned()),
+    };
+    let out = child.wait_with_output().map_err(|e| format!("could not wait for `tmux load-buffer`: {e}"))?;
+    written?;
+    if !out.status.success() {
+        return Err(format!(
+            "`tmux load-buffer; paste-buffer` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+fn smoke_once(series: &Series, exe: &Path, repo: &Path) -> Result<Duration, String> {
+    let start = Instant::now();
+    let out = series
+        .agentpool(exe)
+        .args(["smoke", "--provider", "fake-question", "--repo"])
+        .arg(repo)
+        .arg("--json")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run `agentpool smoke`: {e}"))?;
+    let elapsed = start.elapsed();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    if !out.status.success() || doc["ok"] != true {
+        return Err(format!(
+            "`agentpool smoke` did not report \"ok\":true ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(elapsed)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observe latency
+// ---------------------------------------------------------------------------------------------
+
+fn measure_observe(
+    series: &Series,
+    exe: &Path,
+    repo: &Path,
+    scratch: &Path,
+    runs: usize,
+) -> Result<(Vec<f64>, Vec<f64>), String> {
+    progress(&format!("observe latency: {runs} runs (each arms observe for at least {OBSERVE_ARM_DELAY:?})"));
+    let mut wake_ms = Vec::with_capacity(runs);
+    let mut oneshot_ms = Vec::with_capacity(runs);
+    for i in 0..WARMUP_RUNS + runs {
+        let (wake, oneshot) = observe_once(series, exe, repo, scratch, i)?;
+        if i >= WARMUP_RUNS {
+            wake_ms.push(millis(wake));
+            oneshot_ms.push(millis(oneshot));
+        }
+    }
+    Ok((wake_ms, oneshot_ms))
+}
+
+/// Points the `fake-question` provider of this series at a shell worker that blocks on
+/// `fifo`, then prints [`QUESTION_LINE`] the moment a line arrives.
+///
+/// The prompt goes in as an argument (`--initial-prompt-mode arg`), so nothing is pasted and
+/// the screen stays quiet until the trigger. Reading a FIFO wakes the shell at once, unlike a
+/// sleep loop that would add its own polling delay to the figure.
+fn write_observe_config(series: &Series, fifo: &Path) -> Result<(), String> {
+    let script = format!("read -r _ < \"$1\"; echo '{QUESTION_LINE}'; exec sleep 300");
+    let argv =
+        ["sh".to_owned(), "-c".to_owned(), script, "bench-observe-worker".to_owned(), fifo.display().to_string()];
+    // A JSON string literal is also a valid TOML basic string (same escapes).
+    let items: Vec<String> = argv.iter().map(|a| Value::String(a.clone()).to_string()).collect();
+    let config = format!("[providers.fake-question]\ncommand = [{}]\n", items.join(", "));
+    let path = series.home.join("config.toml");
+    std::fs::write(&path, config).map_err(|e| format!("could not write `{}`: {e}", path.display()))
+}
+
+/// One observe run; returns (wake latency, one-shot observe time).
+fn observe_once(
+    series: &Series,
+    exe: &Path,
+    repo: &Path,
+    scratch: &Path,
+    run: usize,
+) -> Result<(Duration, Duration), String> {
+    let fifo = scratch.join(format!("observe-trigger-{run}"));
+    nix::unistd::mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR)
+        .map_err(|e| format!("could not create FIFO `{}`: {e}", fifo.display()))?;
+    write_observe_config(series, &fifo)?;
+    let spawned = run_json(
+        series.agentpool(exe).args(["spawn", "--provider", "fake-question", "--repo"]).arg(repo).args([
+            "--task",
+            "bench: wait for the trigger, then ask one question",
+            "--initial-prompt-mode",
+            "arg",
+            "--json",
+        ]),
+        "agentpool spawn",
+    )?;
+    let Some(session_id) = spawned["session_id"].as_str() else {
+        return Err(format!("`agentpool spawn` printed no session_id: {spawned}"));
+    };
+    let artifact_dir = spawned["session"]["artifact_dir"].as_str().or_else(|| spawned["artifact_dir"].as_str());
+    let Some(artifact_dir) = artifact_dir else {
+        // Still stop the worker: the series' server outlives this run.
+        let _ = run_checked(series.agentpool(exe).args(["terminate", session_id, "--json"]), "agentpool terminate");
+        return Err(format!("`agentpool spawn` printed no session.artifact_dir: {spawned}"));
+    };
+    let measured = observe_steps(series, exe, session_id, Path::new(artifact_dir), &fifo);
+    let terminated =
+        run_checked(series.agentpool(exe).args(["terminate", session_id, "--json"]), "agentpool terminate");
+    let _ = std::fs::remove_file(&fifo);
+    let measured = measured?;
+    terminated?;
+    Ok(measured)
+}
+
+/// Kills the child if the run bails out before waiting for it.
+struct ChildGuard(Option<Child>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn observe_steps(
+    series: &Series,
+    exe: &Path,
+    session_id: &str,
+    artifact_dir: &Path,
+    fifo: &Path,
+) -> Result<(Duration, Duration), String> {
+    let observe_args = ["observe", session_id, "--wait-for", "question", "--timeout", "30", "--json"];
+    let started = Instant::now();
+    let child = series
+        .agentpool(exe)
+        .args(observe_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not run `agentpool observe`: {e}"))?;
+    let mut guard = ChildGuard(Some(child));
+
+    // Armed means: the first capture is done (observe writes the screen artifact on its first
+    // pass) and the process has had OBSERVE_ARM_DELAY to settle into its wait loop.
+    let screen_file = artifact_dir.join("latest_screen.txt");
+    while !screen_file.exists() {
+        if started.elapsed() > STEP_TIMEOUT {
+            return Err(format!("`agentpool observe` never wrote `{}`", screen_file.display()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(OBSERVE_ARM_DELAY.saturating_sub(started.elapsed()));
+    if let Some(child) = guard.0.as_mut()
+        && let Ok(Some(status)) = child.try_wait()
+    {
+        return Err(format!("`agentpool observe` returned before the worker asked anything ({status})"));
+    }
+
+    let t0 = trigger(fifo)?;
+    let child = guard.0.take().ok_or("internal: observe child already taken")?;
+    let out = child.wait_with_output().map_err(|e| format!("could not wait for `agentpool observe`: {e}"))?;
+    let wake = t0.elapsed();
+    check_question(&out, "agentpool observe")?;
+
+    // The question is on the screen now: a fresh observe returns after one capture.
+    let start = Instant::now();
+    let out = series
+        .agentpool(exe)
+        .args(observe_args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run `agentpool observe`: {e}"))?;
+    let oneshot = start.elapsed();
+    check_question(&out, "agentpool observe (one-shot)")?;
+    Ok((wake, oneshot))
+}
+
+/// Writes one line into the FIFO the worker is blocked on; returns the instant just before.
+///
+/// A non-blocking open fails with `ENXIO` while no reader has the FIFO open (the worker shell
+/// still starting), so retry briefly instead of hanging.
+fn trigger(fifo: &Path) -> Result<Instant, String> {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        let t0 = Instant::now();
+        match OpenOptions::new().write(true).custom_flags(OFlag::O_NONBLOCK.bits()).open(fifo) {
+            Ok(mut file) => {
+                file.write_all(b"go\n").map_err(|e| format!("could not write FIFO `{}`: {e}", fifo.display()))?;
+                return Ok(t0);
+            }
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENXIO) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(format!("could not open FIFO `{}` for writing: {e}", fifo.display())),
+        }
+    }
+}
+
+fn check_question(out: &Output, what: &str) -> Result<(), String> {
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    if !out.status.success() || doc["event"] != "question" {
+        return Err(format!(
+            "`{what}` did not report the question ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and the report
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Stats {
+    median: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Stats {
+    /// Median (mean of the middle two for an even count), min and max; zeros when empty.
+    fn of(samples: &[f64]) -> Self {
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        if n == 0 {
+            return Stats { median: 0.0, min: 0.0, max: 0.0 };
+        }
+        let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
+        Stats { median, min: sorted[0], max: sorted[n - 1] }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Target {
+    /// Informational only.
+    None,
+    /// The median must not exceed this value (in the row's unit).
+    Max(f64),
+    /// The median divided by the floor's median must not exceed this.
+    RatioToFloor(f64),
+}
+
+struct Row {
+    key: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    samples: Vec<f64>,
+    stats: Stats,
+    target: Target,
+    ratio: Option<f64>,
+}
+
+impl Row {
+    fn new(
+        key: &'static str,
+        label: &'static str,
+        unit: &'static str,
+        samples: &[f64],
+        target: Target,
+        floor: Option<f64>,
+    ) -> Self {
+        let stats = Stats::of(samples);
+        let ratio = floor.filter(|f| *f > 0.0).map(|f| stats.median / f);
+        Row { key, label, unit, samples: samples.to_vec(), stats, target, ratio }
+    }
+
+    fn pass(&self) -> Option<bool> {
+        match self.target {
+            Target::None => None,
+            Target::Max(max) => Some(self.stats.median <= max),
+            Target::RatioToFloor(max) => self.ratio.map(|r| r <= max),
+        }
+    }
+
+    fn target_text(&self) -> String {
+        match self.target {
+            Target::None => "-".into(),
+            Target::Max(max) => format!("<= {max} {}", self.unit),
+            Target::RatioToFloor(max) => format!("<= {max}x floor"),
+        }
+    }
+}
+
+struct Report {
+    runs: usize,
+    binary: PathBuf,
+    tmux_version: String,
+    /// Load averages before and after the measurements.
+    load: [Option<String>; 2],
+    rows: Vec<Row>,
+}
+
+const METHOD_NOTES: &[&str] = &[
+    "binary: a private copy of the fresh release build (a concurrent build cannot swap it mid-run)",
+    "each series: own temp AGENTPOOL_HOME + private tmux socket; 1 untimed warm-up run",
+    "floor: new-session (200x50, remain-on-exit) running `agentpool __worker fake-question`, capture-pane \
+     poll every 2 ms for the banner, paste prompt, poll for the question, paste answer, poll for the \
+     result block, kill-session; floor and smoke runs interleaved",
+    "smoke: `agentpool smoke --provider fake-question --repo <temp repo> --json`, checked for \"ok\":true",
+    "observe wake latency: `observe --wait-for question` started first and armed (first capture done, \
+     >= 300 ms running); the worker (`--initial-prompt-mode arg`, a shell blocked on a FIFO) prints the \
+     question on the FIFO write; time from just before the write to observe's exit",
+    "observe one-shot: a new `observe --wait-for question` process with the question already on screen",
+    "inventory: each run in a fresh helper process; peak RSS = getrusage(RUSAGE_CHILDREN).ru_maxrss there \
+     (the largest of agentpool and any child it waited for)",
+];
+
+impl Report {
+    fn all_targets_met(&self) -> bool {
+        self.rows.iter().all(|r| r.pass() != Some(false))
+    }
+
+    fn to_json(&self) -> Value {
+        let rows: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let target = match r.target {
+                    Target::None => Value::Null,
+                    Target::Max(max) => json!({"max": max, "unit": r.unit}),
+                    Target::RatioToFloor(max) => json!({"max_ratio_to_floor": max}),
+                };
+                json!({
+                    "name": r.key,
+                    "label": r.label,
+                    "unit": r.unit,
+                    "median": r.stats.median,
+                    "min": r.stats.min,
+                    "max": r.stats.max,
+                    "target": target,
+                    "ratio_to_floor": r.ratio,
+                    "pass": r.pass(),
+                    "samples": r.samples,
+                })
+            })
+            .collect();
+        json!({
+            "runs": self.runs,
+            "warmup_runs": WARMUP_RUNS,
+            "binary": self.binary.display().to_string(),
+            "tmux": self.tmux_version,
+            "load_average": {"before": self.load[0], "after": self.load[1]},
+            "cpus": std::thread::available_parallelism().map(|n| n.get()).ok(),
+            "measurements": rows,
+            "all_targets_met": self.all_targets_met(),
+            "method": METHOD_NOTES,
+        })
+    }
+
+    fn to_table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "agentpool bench: {} runs per series (+{WARMUP_RUNS} warm-up), {}",
+            self.runs, self.tmux_version
+        );
+        let _ = writeln!(s, "binary: {}", self.binary.display());
+        let load = |l: &Option<String>| l.clone().unwrap_or_else(|| "unknown".into());
+        let cpus = std::thread::available_parallelism().map_or_else(|_| "?".into(), |n| n.get().to_string());
+        let _ =
+            writeln!(s, "load average before: {}, after: {} ({cpus} CPUs)\n", load(&self.load[0]), load(&self.load[1]));
+        let _ = writeln!(
+            s,
+            "{:<42} {:>12} {:>12} {:>12}  {:<16} {:>7}  result",
+            "measurement", "median", "min", "max", "target", "ratio"
+        );
+        for r in &self.rows {
+            let fmt = |v: f64| format!("{v:.2} {}", r.unit);
+            let ratio = r.ratio.map_or_else(|| "-".to_owned(), |x| format!("{x:.2}x"));
+            let result = match r.pass() {
+                None => "info",
+                Some(true) => "PASS",
+                Some(false) => "FAIL  <<<",
+            };
+            let _ = writeln!(
+                s,
+                "{:<42} {:>12} {:>12} {:>12}  {:<16} {:>7}  {}",
+                r.label,
+                fmt(r.stats.median),
+                fmt(r.stats.min),
+                fmt(r.stats.max),
+                r.target_text(),
+                ratio,
+                result
+            );
+        }
+        let verdict = if self.all_targets_met() { "all targets met" } else { "SOME TARGETS MISSED (see FAIL above)" };
+        let _ = writeln!(s, "\n{verdict}\n\nmethod:");
+        for note in METHOD_NOTES {
+            let _ = writeln!(s, "  - {note}");
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn parses_options() {
+        assert_eq!(Options::parse(&[]), Ok(Options { runs: DEFAULT_RUNS, json: false }));
+        assert_eq!(Options::parse(&args(&["--runs", "3", "--json"])), Ok(Options { runs: 3, json: true }));
+        assert_eq!(Options::parse(&args(&["--runs=7"])), Ok(Options { runs: 7, json: false }));
+        for bad in [&["--runs"][..], &["--runs", "0"], &["--runs", "x"], &["--fast"]] {
+            assert!(Options::parse(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stats_use_the_middle() {
+        assert_eq!(Stats::of(&[3.0, 1.0, 2.0]), Stats { median: 2.0, min: 1.0, max: 3.0 });
+        assert_eq!(Stats::of(&[4.0, 1.0, 2.0, 3.0]), Stats { median: 2.5, min: 1.0, max: 4.0 });
+    }
+
+    #[test]
+    fn targets_decide_pass() {
+        let smoke = Row::new("s", "s", "ms", &[90.0], Target::RatioToFloor(3.0), Some(30.0));
+        assert_eq!((smoke.ratio, smoke.pass()), (Some(3.0), Some(true)));
+        let slow = Row::new("o", "o", "ms", &[21.0], Target::Max(20.0), None);
+        assert_eq!(slow.pass(), Some(false));
+        assert_eq!(Row::new("f", "f", "ms", &[1.0], Target::None, None).pass(), None);
+    }
+}
