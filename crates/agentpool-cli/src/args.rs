@@ -94,6 +94,9 @@ pub enum Command {
     /// Acquire, list or release advisory file leases.
     #[command(subcommand)]
     Leases(LeasesCommand),
+    /// Serve the MCP tools over stdio (for Claude Desktop, Cursor, Codex, Copilot CLI, …).
+    #[command(after_help = "Examples:\n  agentpool mcp\n  agentpool mcp --toolsets default,sessions\n  agentpool mcp --lockdown")]
+    Mcp(crate::cmd_mcp::McpArgs),
     /// Internal: run a built-in worker program inside a tmux pane.
     #[command(name = "__worker", hide = true)]
     Worker { provider_id: String },

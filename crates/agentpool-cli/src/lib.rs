@@ -5,6 +5,7 @@
 //! against the core `Manager`, `output` renders JSON, human text and error envelopes.
 
 pub mod args;
+pub mod cmd_mcp;
 pub mod cmd_leases;
 pub mod cmd_worktrees;
 pub mod commands;
@@ -37,6 +38,9 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e, json_mode),
     };
+    if let Command::Mcp(a) = &cli.command {
+        return cmd_mcp::main(a);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return report(Error::new(ErrorCode::IoFailed, format!("could not start the async runtime: {e}")), json_mode),
@@ -111,7 +115,7 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Smoke(a) => c::smoke(&ctx, a).await,
         Command::Worktrees(a) => cmd_worktrees::run(&ctx, a).await,
         Command::Leases(a) => cmd_leases::run(&ctx, a).await,
-        Command::Init(_) | Command::Worker { .. } => unreachable_command(),
+        Command::Init(_) | Command::Worker { .. } | Command::Mcp(_) => unreachable_command(),
     }
 }
 

@@ -34,6 +34,21 @@ pub fn wrap_untrusted(text: &str, detail: Detail) -> Value {
     })
 }
 
+/// Fences a page of worker text as it is, neither trimmed nor clipped (transcript pages,
+/// whose byte offsets must stay exact): `{included, truncated, chars, text}`.
+pub fn fence_page(text: &str) -> Value {
+    let token = util::random_hex(16);
+    let begin = format!("BEGIN_UNTRUSTED_WORKER_OUTPUT_{token}");
+    let end = format!("END_UNTRUSTED_WORKER_OUTPUT_{token}");
+    let escaped = text.replace(&begin, &format!("ESCAPED_{begin}")).replace(&end, &format!("ESCAPED_{end}"));
+    json!({
+        "included": true,
+        "truncated": false,
+        "chars": escaped.chars().count(),
+        "text": format!("{begin}\n{escaped}\n{end}"),
+    })
+}
+
 /// Worker text for a payload: fenced, or an explanation of why it was left out.
 pub fn worker_output(text: &str, detail: Detail, lockdown: bool) -> Value {
     if lockdown {
@@ -61,6 +76,16 @@ mod tests {
         // A worker cannot know the next nonce, so a forged closing line never matches it.
         let c = wrap_untrusted(&forged, Detail::Full);
         assert_eq!(c["text"].as_str().unwrap().matches("\nEND_UNTRUSTED").count(), 1);
+    }
+
+    #[test]
+    fn pages_are_fenced_whole() {
+        let page = "  line one\n\nline two  ";
+        let v = fence_page(page);
+        let text = v["text"].as_str().unwrap();
+        assert!(text.starts_with("BEGIN_UNTRUSTED_WORKER_OUTPUT_"));
+        assert!(text.contains(&format!("\n{page}\n")), "page kept byte for byte");
+        assert_eq!(v["chars"], page.chars().count());
     }
 
     #[test]

@@ -815,6 +815,11 @@ impl Manager {
 
     /// Sends one message to a worker and submits it.
     pub async fn send(&self, session_id: &str, message: &str) -> Result<Value> {
+        self.send_with(session_id, message, true).await
+    }
+
+    /// Sends one message; with `submit = false` it is typed but the submit key is not pressed.
+    pub async fn send_with(&self, session_id: &str, message: &str, submit: bool) -> Result<Value> {
         let session = self.load(session_id).await?;
         self.enforce_deadline(&session).await?;
         if let (Some(max), sent) = (session.meta_i64("max_turns"), session.meta_i64("turns_sent").unwrap_or(0))
@@ -843,9 +848,9 @@ impl Manager {
             })
             .await?;
         }
-        let keys = self.deliver(&r, provider.as_ref(), message, true).await?;
+        let keys = self.deliver(&r, provider.as_ref(), message, submit).await?;
         let mut m = Map::new();
-        m.insert("submit".into(), json!(true));
+        m.insert("submit".into(), json!(submit));
         m.insert("submit_keys".into(), json!(keys));
         let event_id = self.event(&session, "send_message", Some(session.state), None, None, m).await?;
         let id = session.id.clone();

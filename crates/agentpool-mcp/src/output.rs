@@ -1,0 +1,337 @@
+//! Tool results: structured content with an output schema on success, and on failure an
+//! `isError` result carrying the `{"error": {code, message, details}}` envelope (with an MCP
+//! flavoured `details.example` next step).
+//!
+//! The output structs exist for their schemas. Payloads are built by core as JSON; in debug
+//! builds every payload is checked against its struct, so a drift between what a tool returns
+//! and what it advertises fails the tests instead of a host's validator.
+
+use std::sync::Arc;
+
+use agentpool_core::error::{Error, ErrorCode};
+use agentpool_core::model::{Confidence, ObserveEvent, SessionState};
+use rmcp::model::{CallToolResult, JsonObject};
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// A schema for `T`: draft 2020-12, subschemas inlined (hosts handle `$ref` poorly and it is
+/// shorter here), without the root title/description and `$schema`.
+pub fn schema<T: JsonSchema>(serialize: bool) -> Arc<JsonObject> {
+    let mut settings = SchemaSettings::draft2020_12().with(|s| s.inline_subschemas = true);
+    if serialize {
+        settings = settings.for_serialize();
+    }
+    let root = settings.into_generator().into_root_schema_for::<T>();
+    let mut value = serde_json::to_value(root).unwrap_or_else(|_| json!({"type": "object"}));
+    if let Value::Object(m) = &mut value {
+        m.shift_remove("$schema");
+        m.shift_remove("title");
+        m.shift_remove("description");
+    }
+    strip_titles(&mut value);
+    compact(&mut value, serialize);
+    match value {
+        Value::Object(m) => Arc::new(m),
+        _ => Arc::new(JsonObject::new()),
+    }
+}
+
+/// Inlined enums carry their type's doc comment; property docs are kept, nested type titles
+/// are dropped (noise for a model, and bytes in the budget).
+fn strip_titles(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.shift_remove("title");
+            if let Some(Value::Object(props)) = m.get_mut("properties") {
+                for p in props.values_mut() {
+                    strip_titles(p);
+                }
+            }
+            for key in ["items", "additionalProperties"] {
+                if let Some(inner) = m.get_mut(key) {
+                    strip_titles(inner);
+                }
+            }
+            for key in ["anyOf", "oneOf"] {
+                if let Some(Value::Array(arr)) = m.get_mut(key) {
+                    for inner in arr {
+                        strip_titles(inner);
+                    }
+                }
+            }
+        }
+        Value::Array(arr) => arr.iter_mut().for_each(strip_titles),
+        _ => {}
+    }
+}
+
+/// Drops what costs bytes without helping a model: integer formats and `null` defaults
+/// everywhere; in output schemas also descriptions and enum lists (the payload is read, not
+/// written, and the whole default `tools/list` has a 12 000-byte budget).
+fn compact(v: &mut Value, output: bool) {
+    match v {
+        Value::Object(m) => {
+            m.shift_remove("format");
+            if m.get("default").is_some_and(Value::is_null) {
+                m.shift_remove("default");
+            }
+            if output {
+                m.shift_remove("description");
+                if m.shift_remove("enum").is_some() {
+                    m.insert("type".into(), json!("string"));
+                }
+                if m.get("additionalProperties") == Some(&Value::Bool(true)) {
+                    m.shift_remove("additionalProperties");
+                }
+            }
+            for (_, inner) in m.iter_mut() {
+                compact(inner, output);
+            }
+        }
+        Value::Array(arr) => arr.iter_mut().for_each(|x| compact(x, output)),
+        _ => {}
+    }
+}
+
+/// Input schema of a tool.
+pub fn input<T: JsonSchema>() -> Arc<JsonObject> {
+    schema::<T>(false)
+}
+
+/// Output schema of a tool.
+pub fn output<T: JsonSchema>() -> Arc<JsonObject> {
+    schema::<T>(true)
+}
+
+/// A successful result: the payload as structured content (and as its JSON text, for hosts
+/// that read only `content`).
+pub fn ok<T: DeserializeOwned>(payload: Value) -> CallToolResult {
+    if cfg!(debug_assertions)
+        && let Err(e) = serde_json::from_value::<T>(payload.clone())
+    {
+        return fail(Error::new(
+            ErrorCode::InvalidRequest,
+            format!("internal: the result does not match `{}`: {e}", std::any::type_name::<T>()),
+        ));
+    }
+    CallToolResult::structured(payload)
+}
+
+/// A failed tool call: `isError` with the envelope as structured content. Long strings are
+/// clipped: an error about a 1 MB argument must not echo the megabyte back.
+pub fn fail(err: Error) -> CallToolResult {
+    let mut envelope = with_hint(err).envelope();
+    clip_strings(&mut envelope, 500);
+    CallToolResult::structured_error(envelope)
+}
+
+fn clip_strings(v: &mut Value, max: usize) {
+    match v {
+        Value::String(s) if s.len() > max => {
+            let head: String = s.chars().take(max).collect();
+            *s = format!("{head}… ({} bytes)", s.len());
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| clip_strings(x, max)),
+        Value::Object(m) => m.values_mut().for_each(|x| clip_strings(x, max)),
+        _ => {}
+    }
+}
+
+/// Adds an MCP-shaped next step when the error has none.
+pub fn with_hint(err: Error) -> Error {
+    if err.detail("example").is_some() {
+        return err;
+    }
+    let policy = err.detail("policy").and_then(Value::as_str).unwrap_or("");
+    let example = match err.code {
+        ErrorCode::ProviderNotFound => Some("get_inventory(include_usage=true)".to_owned()),
+        ErrorCode::ProviderNotInstalled => {
+            let id = err.detail("provider_id").and_then(Value::as_str).unwrap_or("<provider-id>");
+            Some(format!("agentpool setup {id}"))
+        }
+        ErrorCode::PolicyBlocked if policy == "max_parallel_sessions" => Some("list_sessions(limit=50, offset=0)".to_owned()),
+        ErrorCode::PolicyBlocked if policy == "allow_raw_keys" => Some("interrupt_worker(session_id='<session-id>')".to_owned()),
+        ErrorCode::PolicyBlocked => Some("get_inventory(include_usage=true)".to_owned()),
+        ErrorCode::InvalidRequest if err.detail("tool").and_then(Value::as_str) == Some("spawn_worker") => Some(
+            "spawn_worker(provider_id='<provider-id>', repo_path='.', task='<actual delegated task>', isolation='read_only')".to_owned(),
+        ),
+        ErrorCode::InvalidDetail => Some("observe_worker(session_id='<session-id>', detail='excerpt')".to_owned()),
+        ErrorCode::InvalidWaitFor => {
+            Some("observe_worker(session_id='<session-id>', wait_for=['question','completed'], timeout_seconds=45)".to_owned())
+        }
+        ErrorCode::InvalidSessionPage => Some("list_sessions(limit=50, offset=0)".to_owned()),
+        ErrorCode::SessionNotFound | ErrorCode::InvalidSessionId => Some("list_sessions(include_all=true)".to_owned()),
+        _ => None,
+    };
+    match example {
+        Some(e) => err.with("example", e),
+        None => err,
+    }
+}
+
+// ---- output shapes -------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct InventoryOut {
+    pub providers: Vec<Value>,
+    pub runtimes: Vec<Value>,
+    pub preferences: Value,
+    pub policy: Value,
+    pub checked_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct PreferencesOut {
+    pub path: String,
+    pub resource_uri: String,
+    pub exists: bool,
+    pub digest: Vec<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SpawnOut {
+    pub session_id: String,
+    pub session: Map<String, Value>,
+    pub attach_command: Option<String>,
+    pub live_control: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ObserveOut {
+    pub session_id: String,
+    pub state: SessionState,
+    pub event: ObserveEvent,
+    pub confidence: Confidence,
+    /// readiness, screen_hash, pending, and the wait guard's keys.
+    pub metadata: Map<String, Value>,
+    pub artifact_manifest: Value,
+    /// Fenced question text (excerpt/full detail, not in lockdown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parsed_question: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parsed_question_available: Option<bool>,
+    pub worker_output: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SendOut {
+    pub ok: bool,
+    pub session_id: String,
+    pub event_id: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct InterruptOut {
+    pub ok: bool,
+    pub session_id: String,
+    pub state: SessionState,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CollectOut {
+    pub session_id: String,
+    pub state: SessionState,
+    pub artifact_dir: String,
+    pub artifacts: Vec<Value>,
+    pub git: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<Value>>,
+    pub worker_output: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestOut {
+    pub session_id: String,
+    pub artifact_dir: String,
+    pub files: Vec<Value>,
+}
+
+/// A transcript page or tail; in lockdown only `blocked`, `reason`, `kind`, `path`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TranscriptOut {
+    pub session_id: String,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_more: Option<bool>,
+    /// The page, fenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_output: Option<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TerminateOut {
+    pub session_id: String,
+    pub ok: bool,
+    pub state: SessionState,
+    pub already_terminated: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SessionsOut {
+    pub sessions: Vec<Value>,
+    pub pagination: Value,
+    pub scope: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SessionOut {
+    pub session: Map<String, Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct AttachOut {
+    pub session_id: String,
+    pub attach_command: Option<String>,
+    pub can_attach: bool,
+    pub tmux_session: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct KeysOut {
+    pub ok: bool,
+    pub session_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_are_tool_calls() {
+        let e = with_hint(Error::new(ErrorCode::PolicyBlocked, "x").with("policy", "require_explicit_provider"));
+        assert_eq!(e.details["example"], "get_inventory(include_usage=true)");
+        let e = with_hint(Error::new(ErrorCode::InvalidRequest, "x").with("tool", "spawn_worker"));
+        assert!(e.details["example"].as_str().unwrap().starts_with("spawn_worker("));
+        let e = with_hint(Error::new(ErrorCode::IoFailed, "x").with("example", "keep"));
+        assert_eq!(e.details["example"], "keep");
+    }
+
+    #[test]
+    fn failures_are_envelopes() {
+        let r = fail(Error::new(ErrorCode::SessionNotFound, "session `ap_x` was not found"));
+        assert_eq!(r.is_error, Some(true));
+        let s = r.structured_content.unwrap();
+        assert_eq!(s["error"]["code"], "SESSION_NOT_FOUND");
+        assert!(s["error"]["details"]["example"].is_string());
+    }
+
+    #[test]
+    fn schemas_inline_enums_in_inputs_only() {
+        let s = Value::Object((*output::<ObserveOut>()).clone());
+        assert_eq!(s["properties"]["state"]["type"], "string");
+        assert!(s.get("$defs").is_none());
+        let i = Value::Object((*input::<crate::params::SpawnArgs>()).clone());
+        assert_eq!(i["properties"]["isolation"]["enum"][0], "read_only");
+        assert!(i["properties"]["max_turns"].get("format").is_none());
+    }
+}

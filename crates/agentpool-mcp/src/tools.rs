@@ -1,0 +1,383 @@
+//! The tools, one router per toolset (`default`, `sessions`), combined at start-up. Each tool
+//! validates its arguments, calls one `Manager` method and shapes the result for agents;
+//! lifecycle decisions stay in core.
+
+use std::pin::pin;
+use std::time::Duration;
+
+use agentpool_core::error::{Error, ErrorCode};
+use agentpool_core::manager::{SpawnRequest, collect_payload};
+use agentpool_core::model::Detail;
+use agentpool_core::observe::ObserveOptions;
+use agentpool_core::{agent_io, util};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ProgressNotificationParam};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, tool, tool_router};
+use serde_json::{Value, json};
+
+use crate::output::{self, *};
+use crate::params::*;
+use crate::server::AgentPoolServer;
+use crate::{guard, guides};
+
+/// Longest message accepted by `send_worker_message` (bytes).
+const MAX_MESSAGE_BYTES: usize = 1_000_000;
+/// Largest transcript page, so a page always fits one fence without clipping.
+const MAX_PAGE_BYTES: i64 = 8000;
+/// How often a long observe reports progress (when the caller sent a progress token).
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+fn done(r: agentpool_core::Result<CallToolResult>) -> CallToolResult {
+    r.unwrap_or_else(output::fail)
+}
+
+fn clamp_lines(n: Option<i64>) -> Option<usize> {
+    n.map(|n| n.clamp(1, 100_000) as usize)
+}
+
+#[tool_router(router = default_tools, vis = "pub(crate)")]
+impl AgentPoolServer {
+    #[tool(
+        name = "get_inventory",
+        title = "Get Inventory",
+        description = "Coding-agent CLIs AgentPool can run: installed, version, auth, models, capabilities, policy, last stored usage. Pick provider_id and model here.",
+        input_schema = output::input::<InventoryArgs>(),
+        output_schema = output::output::<InventoryOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_inventory(&self, Parameters(a): Parameters<InventoryArgs>) -> CallToolResult {
+        let m = &self.manager;
+        if let Err(e) = m.reconcile().await {
+            return output::fail(e);
+        }
+        let providers = m.describe_providers(a.include_usage).await;
+        output::ok::<InventoryOut>(json!({
+            "providers": providers,
+            "runtimes": m.runtimes(),
+            "preferences": m.preferences_ref(),
+            "policy": m.settings().config.policy,
+            "checked_at": util::now(),
+        }))
+    }
+
+    #[tool(
+        name = "get_delegation_preferences",
+        title = "Get Delegation Preferences",
+        description = "The user's delegation preferences (which provider/model for what, when not to delegate). Read before spawning.",
+        input_schema = output::input::<NoArgs>(),
+        output_schema = output::output::<PreferencesOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_delegation_preferences(&self, Parameters(_a): Parameters<NoArgs>) -> CallToolResult {
+        let mut v = self.manager.preferences_ref();
+        v["text"] = json!(guides::preferences_text(&self.manager));
+        output::ok::<PreferencesOut>(v)
+    }
+
+    #[tool(
+        name = "spawn_worker",
+        title = "Spawn Worker",
+        description = "Start a worker: explicit provider (never auto), one concrete task, in repo_path. Returns session_id and the tmux attach command.",
+        input_schema = output::input::<SpawnArgs>(),
+        output_schema = output::output::<SpawnOut>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn spawn_worker(&self, Parameters(a): Parameters<SpawnArgs>) -> CallToolResult {
+        let mut req = SpawnRequest::new(a.provider_id, a.task, a.repo_path);
+        req.role = a.role;
+        req.model = a.model;
+        req.account = a.account;
+        req.runtime = a.runtime;
+        req.isolation = a.isolation;
+        req.allowed_files = a.allowed_files.unwrap_or_default();
+        req.max_runtime_seconds = a.max_runtime_seconds;
+        req.max_turns = a.max_turns;
+        req.supervision = a.supervision;
+        req.initial_prompt_mode = a.initial_prompt_mode;
+        req.reasoning_effort = a.reasoning_effort;
+        req.service_tier = a.service_tier;
+        req.metadata = a.metadata.unwrap_or_default();
+        match self.manager.spawn(req).await {
+            Ok(v) => output::ok::<SpawnOut>(v),
+            Err(e) if e.code == ErrorCode::InvalidRequest => output::fail(e.with_default("tool", "spawn_worker")),
+            Err(e) => output::fail(e),
+        }
+    }
+
+    #[tool(
+        name = "observe_worker",
+        title = "Observe Worker",
+        description = "State and event of a worker, optionally waiting for wait_for events/states (question, approval_prompt, completed, error). Worker text only with detail=excerpt|full, fenced as untrusted.",
+        input_schema = output::input::<ObserveArgs>(),
+        output_schema = output::output::<ObserveOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn observe_worker(&self, Parameters(a): Parameters<ObserveArgs>, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
+        let (timeout, guard_meta) = guard::observe_wait(a.timeout_seconds);
+        self.observe(a.session_id, a.wait_for.unwrap_or_default(), timeout, guard_meta, a.detail, a.max_lines, a.include_recent_log, ctx)
+            .await
+    }
+
+    #[tool(
+        name = "poll_worker",
+        title = "Poll Worker",
+        description = "One capture, no wait: state, event and, by default, the fenced tail of the worker's screen.",
+        input_schema = output::input::<PollArgs>(),
+        output_schema = output::output::<ObserveOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn poll_worker(&self, Parameters(a): Parameters<PollArgs>, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
+        self.observe(a.session_id, Vec::new(), Duration::ZERO, Default::default(), a.detail, a.max_lines, a.include_recent_log, ctx)
+            .await
+    }
+
+    #[tool(
+        name = "send_worker_message",
+        title = "Send Worker Message",
+        description = "Type a message into the worker and submit it: answer a question, approve, steer, or start a follow-up turn.",
+        input_schema = output::input::<SendArgs>(),
+        output_schema = output::output::<SendOut>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn send_worker_message(&self, Parameters(a): Parameters<SendArgs>) -> CallToolResult {
+        if a.message.len() > MAX_MESSAGE_BYTES {
+            return output::fail(
+                Error::new(ErrorCode::InvalidRequest, "message is larger than 1 MB; write it to a file and send its path")
+                    .with("bytes", a.message.len())
+                    .with("errors", json!([{"loc": ["message"], "msg": "too long"}])),
+            );
+        }
+        done(self.manager.send_with(&a.session_id, &a.message, a.submit).await.map(output::ok::<SendOut>))
+    }
+
+    #[tool(
+        name = "interrupt_worker",
+        title = "Interrupt Worker",
+        description = "Send Ctrl-C to the worker; the session stays open.",
+        input_schema = output::input::<SessionArgs>(),
+        output_schema = output::output::<InterruptOut>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn interrupt_worker(&self, Parameters(a): Parameters<SessionArgs>) -> CallToolResult {
+        done(self.manager.interrupt(&a.session_id, false).await.map(output::ok::<InterruptOut>))
+    }
+
+    #[tool(
+        name = "collect_worker_artifacts",
+        title = "Collect Worker Artifacts",
+        description = "Save and list artifacts (screen, transcript, result, summary, git status, diff) and git changes; result text fenced with detail=excerpt|full. Call before terminate_worker.",
+        input_schema = output::input::<CollectArgs>(),
+        output_schema = output::output::<CollectOut>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn collect_worker_artifacts(&self, Parameters(a): Parameters<CollectArgs>) -> CallToolResult {
+        let lockdown = self.lockdown;
+        let r = self.manager.collect(&a.session_id, a.include_diff, a.include_transcript, a.mark_completed).await;
+        done(r.map(|v| {
+            let mut payload = collect_payload(v, a.detail, lockdown);
+            if lockdown {
+                gate_rows(&mut payload["artifacts"]);
+            }
+            output::ok::<CollectOut>(payload)
+        }))
+    }
+
+    #[tool(
+        name = "get_artifact_manifest",
+        title = "Get Artifact Manifest",
+        description = "Paths, existence and sha256 of a session's artifact files.",
+        input_schema = output::input::<SessionArgs>(),
+        output_schema = output::output::<ManifestOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_artifact_manifest(&self, Parameters(a): Parameters<SessionArgs>) -> CallToolResult {
+        let lockdown = self.lockdown;
+        done(self.manager.manifest(&a.session_id, false).await.map(|mut v| {
+            if lockdown {
+                gate_rows(&mut v["files"]);
+            }
+            output::ok::<ManifestOut>(v)
+        }))
+    }
+
+    #[tool(
+        name = "read_worker_transcript",
+        title = "Read Worker Transcript",
+        description = "A byte page or the last tail_lines of the transcript, fenced as untrusted; follow next_offset while has_more.",
+        input_schema = output::input::<TranscriptArgs>(),
+        output_schema = output::output::<TranscriptOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn read_worker_transcript(&self, Parameters(a): Parameters<TranscriptArgs>) -> CallToolResult {
+        let limit = a.limit.min(MAX_PAGE_BYTES);
+        let lockdown = self.lockdown;
+        if lockdown {
+            return done(self.manager.show(&a.session_id).await.map(|s| {
+                let path = s["session"]["transcript_path"].clone();
+                output::ok::<TranscriptOut>(json!({
+                    "session_id": a.session_id, "path": path, "blocked": true, "reason": "lockdown", "kind": "transcript",
+                }))
+            }));
+        }
+        done(self.manager.transcript(&a.session_id, a.offset, limit, a.tail_lines).await.map(|mut v| {
+            let text = v.get("text").and_then(Value::as_str).unwrap_or("").to_owned();
+            if let Value::Object(m) = &mut v {
+                m.shift_remove("text");
+                let fenced = if text.is_empty() {
+                    json!({"included": false, "reason": "no worker output"})
+                } else {
+                    agent_io::fence_page(&text)
+                };
+                m.insert("worker_output".into(), fenced);
+            }
+            output::ok::<TranscriptOut>(v)
+        }))
+    }
+
+    #[tool(
+        name = "terminate_worker",
+        title = "Terminate Worker",
+        description = "Stop the worker and mark it CANCELLED if still active. Safe to repeat.",
+        input_schema = output::input::<TerminateArgs>(),
+        output_schema = output::output::<TerminateOut>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn terminate_worker(&self, Parameters(a): Parameters<TerminateArgs>) -> CallToolResult {
+        done(self.manager.terminate(&a.session_id, a.reason.as_deref(), false).await.map(output::ok::<TerminateOut>))
+    }
+}
+
+#[tool_router(router = session_tools, vis = "pub(crate)")]
+impl AgentPoolServer {
+    #[tool(
+        name = "list_sessions",
+        title = "List Sessions",
+        description = "Sessions newest first, paged (limit 1..500, offset). Only this server's coordinator unless include_all=true.",
+        input_schema = output::input::<ListSessionsArgs>(),
+        output_schema = output::output::<SessionsOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_sessions(&self, Parameters(a): Parameters<ListSessionsArgs>) -> CallToolResult {
+        if let Some(l) = a.limit
+            && !(1..=500).contains(&l)
+        {
+            return output::fail(Error::new(ErrorCode::InvalidSessionPage, "limit must be between 1 and 500").with("limit", l));
+        }
+        if a.offset < 0 {
+            return output::fail(Error::new(ErrorCode::InvalidSessionPage, "offset must be zero or greater").with("offset", a.offset));
+        }
+        let states = a.state.map(|s| match s {
+            OneOrMany::One(s) => s.split(',').map(str::to_owned).collect(),
+            OneOrMany::Many(v) => v,
+        });
+        done(self.manager.list(states, a.provider_id, a.limit, a.offset, a.include_all).await.map(output::ok::<SessionsOut>))
+    }
+
+    #[tool(
+        name = "get_session",
+        title = "Get Session",
+        description = "The stored record of one session: provider, model, role, state, paths, timestamps, metadata.",
+        input_schema = output::input::<SessionArgs>(),
+        output_schema = output::output::<SessionOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_session(&self, Parameters(a): Parameters<SessionArgs>) -> CallToolResult {
+        done(self.manager.show(&a.session_id).await.map(output::ok::<SessionOut>))
+    }
+
+    #[tool(
+        name = "attach_info",
+        title = "Attach Info",
+        description = "The exact tmux command a human runs to watch or take over a worker.",
+        input_schema = output::input::<SessionArgs>(),
+        output_schema = output::output::<AttachOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn attach_info(&self, Parameters(a): Parameters<SessionArgs>) -> CallToolResult {
+        done(self.manager.attach(&a.session_id).await.map(output::ok::<AttachOut>))
+    }
+
+    #[tool(
+        name = "send_worker_keys",
+        title = "Send Worker Keys",
+        description = "Send raw tmux keys (Enter, Escape, Up, C-c, …) to a worker. Disabled unless the user's policy sets allow_raw_keys.",
+        input_schema = output::input::<KeysArgs>(),
+        output_schema = output::output::<KeysOut>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn send_worker_keys(&self, Parameters(a): Parameters<KeysArgs>) -> CallToolResult {
+        done(self.manager.keys(&a.session_id, &a.keys).await.map(output::ok::<KeysOut>))
+    }
+}
+
+/// Marks worker-text rows of a manifest or artifact list as gated (lockdown).
+fn gate_rows(rows: &mut Value) {
+    for row in rows.as_array_mut().into_iter().flatten() {
+        let kind = row.get("kind").and_then(Value::as_str).unwrap_or("");
+        if agentpool_core::artifacts::WORKER_TEXT_KINDS.contains(&kind) {
+            row["gated"] = json!(true);
+            row["gated_reason"] = json!("lockdown");
+        }
+    }
+}
+
+impl AgentPoolServer {
+    /// Observe and poll: the wait runs until it ends, the request is cancelled, or the
+    /// guard's deadline; progress is reported while it waits.
+    async fn observe(
+        &self,
+        session_id: String,
+        wait_for: Vec<String>,
+        timeout: Duration,
+        guard_meta: serde_json::Map<String, Value>,
+        detail: Detail,
+        max_lines: Option<i64>,
+        include_recent_log: bool,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let lockdown = self.lockdown;
+        // Asking for the recent log is asking for worker text: render it as an excerpt.
+        let detail = if include_recent_log && detail == Detail::Summary { Detail::Excerpt } else { detail };
+        let opts = ObserveOptions {
+            wait_for,
+            timeout,
+            max_lines: clamp_lines(max_lines),
+            include_screen: !lockdown && detail != Detail::Summary,
+            include_recent_log: !lockdown && include_recent_log,
+        };
+        let token = ctx.meta.get_progress_token();
+        let started = tokio::time::Instant::now();
+        let mut work = pin!(self.manager.observe(&session_id, opts));
+        let mut ticker = tokio::time::interval_at(started + PROGRESS_EVERY, PROGRESS_EVERY);
+        let result = loop {
+            tokio::select! {
+                biased;
+                () = ctx.ct.cancelled() => {
+                    tracing::debug!(%session_id, "observe cancelled by the client");
+                    return Err(ErrorData::new(rmcp::model::ErrorCode(-32800), "request cancelled", None));
+                }
+                r = &mut work => break r,
+                _ = ticker.tick(), if token.is_some() && !timeout.is_zero() => {
+                    if let Some(t) = &token {
+                        let elapsed = started.elapsed().as_secs_f64().floor();
+                        let p = ProgressNotificationParam::new(t.clone(), elapsed)
+                            .with_total(timeout.as_secs_f64())
+                            .with_message(format!("waiting on {session_id}"));
+                        let _ = ctx.peer.notify_progress(p).await;
+                    }
+                }
+            }
+        };
+        Ok(match result {
+            Ok(resp) => {
+                let mut payload = self.manager.observe_payload(&resp, detail, lockdown);
+                if let Some(Value::Object(meta)) = payload.get_mut("metadata") {
+                    meta.extend(guard_meta);
+                }
+                output::ok::<ObserveOut>(payload)
+            }
+            Err(e) => output::fail(e),
+        })
+    }
+}
