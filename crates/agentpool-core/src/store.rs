@@ -73,7 +73,20 @@ impl Store {
         conn.busy_timeout(Duration::from_secs(15))?;
         // WAL lets readers proceed while one process writes; NORMAL sync is durable across
         // process crashes, which is the failure we care about for a local tool.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Switching a fresh database to WAL takes its exclusive lock without consulting the
+        // busy handler, so processes that open it together can get `database is locked`:
+        // retry that one step briefly.
+        let mut tries = 0;
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 200 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         migrate(&conn)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
