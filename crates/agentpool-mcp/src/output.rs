@@ -302,6 +302,34 @@ pub struct KeysOut {
     pub session_id: String,
 }
 
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct LeaseOut {
+    pub ok: bool,
+    pub lease: Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct LeasesOut {
+    pub leases: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ReleaseOut {
+    pub ok: bool,
+    pub released: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct WorktreesOut {
+    pub repo_path: String,
+    pub worktrees: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CleanupOut {
+    pub session_id: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

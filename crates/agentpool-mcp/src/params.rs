@@ -196,3 +196,57 @@ pub struct KeysArgs {
     /// tmux key names, e.g. Enter, Escape, Up, C-c.
     pub keys: Vec<String>,
 }
+
+fn write_mode() -> String {
+    "write".to_owned()
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcquireLeaseArgs {
+    pub session_id: String,
+    /// Inside the session's repository or worktree.
+    pub file_path: String,
+    /// read (shared) or write (exclusive).
+    #[serde(default = "write_mode")]
+    pub mode: String,
+    #[serde(default)]
+    pub ttl_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListLeasesArgs {
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub repo_path: Option<String>,
+    #[serde(default = "yes")]
+    pub active_only: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseLeaseArgs {
+    #[serde(default)]
+    pub lease_id: Option<i64>,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub file_path: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepoArgs {
+    pub repo_path: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupWorktreeArgs {
+    pub session_id: String,
+    /// Remove even with uncommitted changes (unmerged branches are still kept).
+    #[serde(default)]
+    pub force: bool,
+}

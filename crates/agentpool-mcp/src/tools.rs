@@ -311,6 +311,75 @@ impl AgentPoolServer {
     }
 }
 
+#[tool_router(router = lease_tools, vis = "pub(crate)")]
+impl AgentPoolServer {
+    #[tool(
+        name = "acquire_file_lease",
+        title = "Acquire File Lease",
+        description = "Claim an advisory lease on a file for a session: read leases share, write leases exclude. Released on terminate.",
+        input_schema = output::input::<AcquireLeaseArgs>(),
+        output_schema = output::output::<LeaseOut>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn acquire_file_lease(&self, Parameters(a): Parameters<AcquireLeaseArgs>) -> CallToolResult {
+        let r = self.manager.acquire_lease(&a.session_id, &a.file_path, &a.mode, a.ttl_seconds, Default::default()).await;
+        done(r.map(output::ok::<LeaseOut>))
+    }
+
+    #[tool(
+        name = "list_file_leases",
+        title = "List File Leases",
+        description = "File leases, filtered by session or repository; active ones only unless active_only=false.",
+        input_schema = output::input::<ListLeasesArgs>(),
+        output_schema = output::output::<LeasesOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_file_leases(&self, Parameters(a): Parameters<ListLeasesArgs>) -> CallToolResult {
+        let r = self.manager.list_leases(a.session_id.as_deref(), a.repo_path.as_deref(), !a.active_only).await;
+        done(r.map(output::ok::<LeasesOut>))
+    }
+
+    #[tool(
+        name = "release_file_lease",
+        title = "Release File Lease",
+        description = "Release a lease by lease_id, or a session's leases (optionally only file_path).",
+        input_schema = output::input::<ReleaseLeaseArgs>(),
+        output_schema = output::output::<ReleaseOut>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn release_file_lease(&self, Parameters(a): Parameters<ReleaseLeaseArgs>) -> CallToolResult {
+        let r = self.manager.release_lease(a.lease_id, a.session_id.as_deref(), a.file_path.as_deref(), false).await;
+        done(r.map(output::ok::<ReleaseOut>))
+    }
+}
+
+#[tool_router(router = worktree_tools, vis = "pub(crate)")]
+impl AgentPoolServer {
+    #[tool(
+        name = "list_worktrees",
+        title = "List Worktrees",
+        description = "Git worktrees of a repository, with the AgentPool session each belongs to.",
+        input_schema = output::input::<RepoArgs>(),
+        output_schema = output::output::<WorktreesOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn list_worktrees(&self, Parameters(a): Parameters<RepoArgs>) -> CallToolResult {
+        done(self.manager.list_worktrees(&a.repo_path).await.map(output::ok::<WorktreesOut>))
+    }
+
+    #[tool(
+        name = "cleanup_worktree",
+        title = "Cleanup Worktree",
+        description = "Remove a finished session's worktree and branch. Refuses active sessions and uncommitted work unless force; never drops unmerged commits.",
+        input_schema = output::input::<CleanupWorktreeArgs>(),
+        output_schema = output::output::<CleanupOut>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn cleanup_worktree(&self, Parameters(a): Parameters<CleanupWorktreeArgs>) -> CallToolResult {
+        done(self.manager.cleanup_worktree(&a.session_id, a.force, false).await.map(output::ok::<CleanupOut>))
+    }
+}
+
 /// Marks worker-text rows of a manifest or artifact list as gated (lockdown).
 fn gate_rows(rows: &mut Value) {
     for row in rows.as_array_mut().into_iter().flatten() {

@@ -92,3 +92,18 @@ async fn unknown_names_fail_at_start_up() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_and_worktrees_toolsets() {
+    let ctx = TestContext::new("lw");
+    let tools = tools_json(&ctx, &["--toolsets", "leases,worktrees"]).await;
+    insta::assert_json_snapshot!("tools_leases_worktrees", tools);
+    let client = ctx.client(&["--toolsets", "leases,worktrees"]).await;
+    let (is_error, leases) = crate::harness::call(&client, "list_file_leases", json!({})).await;
+    assert!(!is_error, "{leases}");
+    assert_eq!(leases["leases"], json!([]));
+    let (is_error, err) = crate::harness::call(&client, "release_file_lease", json!({})).await;
+    assert!(is_error);
+    assert_eq!(err["error"]["code"], "INVALID_LEASE_RELEASE");
+    client.cancel().await.expect("close");
+}
