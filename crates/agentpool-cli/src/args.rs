@@ -88,6 +88,9 @@ pub enum Command {
     /// Run the fake-provider smoke: spawn, question, answer, completion, collect, terminate.
     #[command(after_help = "Examples:\n  agentpool smoke --provider fake-question --repo . --json")]
     Smoke(SmokeArgs),
+    /// Show the model catalog per provider, or validate a catalog file.
+    #[command(after_help = "Examples:\n  agentpool models --json\n  agentpool models --provider codex-cli\n  agentpool models validate --path ~/my-models.json --json")]
+    Models(ModelsArgs),
     /// List or clean up AgentPool's git worktrees.
     #[command(subcommand)]
     Worktrees(WorktreesCommand),
@@ -294,6 +297,25 @@ pub enum SessionCommand {
         /// grep-friendly key=value lines.
         #[arg(long)]
         plain: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// Only this provider (an unknown id is PROVIDER_NOT_FOUND).
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[command(subcommand)]
+    pub action: Option<ModelsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Check a catalog file entry by entry (default: the embedded catalog); exit 1 when invalid.
+    Validate {
+        /// Catalog JSON file to check.
+        #[arg(long)]
+        path: Option<String>,
     },
 }
 

@@ -7,6 +7,7 @@
 pub mod args;
 pub mod cmd_mcp;
 pub mod cmd_leases;
+pub mod cmd_models;
 pub mod cmd_worktrees;
 pub mod commands;
 pub mod output;
@@ -113,6 +114,7 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Sessions(a) => c::sessions(&ctx, a, cli.json).await,
         Command::Session(SessionCommand::Show { session_id, plain }) => c::session_show(&ctx, &session_id, plain, cli.json).await,
         Command::Smoke(a) => c::smoke(&ctx, a).await,
+        Command::Models(a) => cmd_models::models(&ctx, a).await,
         Command::Worktrees(a) => cmd_worktrees::run(&ctx, a).await,
         Command::Leases(a) => cmd_leases::run(&ctx, a).await,
         Command::Init(_) | Command::Worker { .. } | Command::Mcp(_) => unreachable_command(),

@@ -347,3 +347,52 @@ fn a_login_screen_is_login_required_not_running() {
     let t = env.json(&["terminate", &sid, "--json"]);
     assert_eq!(t["state"], "CANCELLED", "{t}");
 }
+
+#[test]
+fn models_lists_catalog_facts_and_validate_names_bad_entries() {
+    let env = Env::new();
+    let all = env.json(&["models", "--json"]);
+    let codex = all["providers"]
+        .as_array()
+        .and_then(|p| p.iter().find(|r| r["provider_id"] == "codex-cli"))
+        .cloned()
+        .expect("codex row");
+    assert_eq!(codex["default_model"], "gpt-5.5");
+    assert_eq!(codex["submit_keys"], serde_json::json!(["C-m"]));
+    assert_eq!(codex["default_initial_prompt_mode"], "arg");
+    assert_eq!(codex["installed"], false);
+    // A user catalog named in config layers over the embedded one.
+    std::fs::write(env.home.join("mine.json"), r#"{"providers": {"codex-cli": {"default_model": "gpt-5.4"}}}"#)
+        .expect("write");
+    std::fs::write(env.home.join("config.toml"), "model_catalog_paths = [\"mine.json\"]\n").expect("config");
+    let one = env.json(&["models", "--provider", "codex-cli", "--json"]);
+    assert_eq!(one["providers"].as_array().map(Vec::len), Some(1));
+    assert_eq!(one["providers"][0]["default_model"], "gpt-5.4");
+    assert_eq!(one["providers"][0]["models"].as_array().map(Vec::len), Some(4));
+
+    let unknown = env.run(&["models", "--provider", "nope", "--json"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&unknown.stdout).expect("envelope");
+    assert_eq!(err["error"]["code"], "PROVIDER_NOT_FOUND");
+
+    let bad = env.home.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"providers": {"codex-cli": {"models": [{"id": ""}, {"id": "x", "source": "guess"}]}, "zzz": {}}}"#,
+    )
+    .expect("write");
+    let out = env.run(&["models", "validate", "--path", &bad.display().to_string(), "--json"]);
+    assert_eq!(out.status.code(), Some(1), "an invalid catalog exits 1");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["ok"], false);
+    assert_eq!(
+        v["errors"],
+        serde_json::json!([
+            "providers.codex-cli.models[0].id must be a non-empty string",
+            "providers.codex-cli.models[1].source has invalid value: guess"
+        ])
+    );
+    assert_eq!(v["warnings"], serde_json::json!(["unknown provider id: zzz"]));
+    let ok = env.json(&["models", "validate", "--json"]);
+    assert_eq!((ok["ok"].clone(), ok["path"].clone()), (Value::Bool(true), Value::from("<embedded>")));
+}
