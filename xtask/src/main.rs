@@ -1,10 +1,12 @@
 //! `cargo xtask`: maintainer tasks for AgentPool, run from the workspace root.
 //!
 //! `main` only dispatches: each task lives in its own module and returns a `Result`, which is
-//! mapped to an exit code here (0 ok, 1 the task failed, 2 usage error). Tasks still to come
-//! (`tidy`, `snapshot`, `release`) slot into [`dispatch`] the same way `bench` does.
+//! mapped to an exit code here (0 ok, 1 the task failed, 2 usage error).
 
 mod bench;
+mod release;
+mod snapshot;
+mod tidy;
 
 use std::process::ExitCode;
 
@@ -16,6 +18,11 @@ Usage: cargo xtask <task> [options]
 Tasks:
   bench [--runs N] [--json]   Time AgentPool against the bare-tmux floor and print a report
                               (medians, min/max, targets). N defaults to 15.
+  tidy                        Check the architecture invariants and workspace hygiene.
+  snapshot [--accept|--check] Review, accept or check insta snapshots and the generated
+                              docs/cli.md and docs/mcp-tools.md.
+  release [--dry-run]         Check version alignment, build the release binary, write
+                              target/dist/agentpool-<version>-<target>.tar.gz and .sha256.
   help                        Print this text.
 
 Run from anywhere inside the workspace; `cargo xtask` is an alias for
@@ -58,9 +65,18 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
             let options = bench::Options::parse(rest).map_err(Failure::Usage)?;
             bench::run(&options).map_err(Failure::Task)
         }
+        "tidy" => tidy::run(&workspace_root()).map_err(Failure::Task),
+        "snapshot" => snapshot::run(&workspace_root(), snapshot::parse(rest).map_err(Failure::Usage)?).map_err(Failure::Task),
+        "release" => release::run(&workspace_root(), release::parse(rest).map_err(Failure::Usage)?).map_err(Failure::Task),
         // Internal helper of `bench`: runs one command and reports its peak memory. Hidden
         // from the usage text because only `bench` calls it (see `bench::peak_rss_helper`).
         bench::PEAK_RSS_HELPER => bench::peak_rss_helper(rest).map_err(Failure::Task),
         other => Err(Failure::Usage(format!("unknown task `{other}`"))),
     }
+}
+
+/// The workspace root: xtask's manifest directory is `<root>/xtask`.
+fn workspace_root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
 }

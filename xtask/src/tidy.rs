@@ -1,0 +1,235 @@
+//! `cargo xtask tidy`: checks the architecture invariants of `docs/architecture.md` and the
+//! workspace hygiene rules, so they are enforced by a tool rather than by memory.
+//!
+//! Checks (each failure names the file or crate involved):
+//! - `agentpool-core` depends on no workspace crate (any dependency kind);
+//! - provider crates (`providers/*`) depend on no workspace crate but `agentpool-core`;
+//! - only `agentpool-mcp` depends on `rmcp`;
+//! - only `agentpool-tmux` runs the `tmux` program from product code (`src/` of `crates/*`
+//!   and `providers/*`); tests, benches and xtask may, because they clean up their own servers;
+//! - every package manifest has `[lints] workspace = true`;
+//! - every tracked `.rs` file opens with a `//!` line saying what it is for.
+//!
+//! The same checks run as a plain `#[test]` (see the bottom of this file), so `cargo test`
+//! fails on a violation even when nobody runs `cargo xtask tidy`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Runs every check against the workspace at `root`; `Err` lists every violation.
+pub fn run(root: &Path) -> Result<(), String> {
+    let metadata = cargo_metadata(root)?;
+    let mut problems = Vec::new();
+    problems.extend(check_dependencies(&metadata));
+    problems.extend(check_lints(&metadata));
+    let files = rust_files(root)?;
+    problems.extend(check_module_docs(root, &files));
+    problems.extend(check_tmux_spawns(root, &files));
+    if problems.is_empty() {
+        println!("tidy: ok ({} packages, {} Rust files)", packages(&metadata).len(), files.len());
+        Ok(())
+    } else {
+        Err(format!("tidy found {} problem(s):\n  - {}", problems.len(), problems.join("\n  - ")))
+    }
+}
+
+fn cargo_metadata(root: &Path) -> Result<Value, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("could not run `cargo metadata`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`cargo metadata` failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("`cargo metadata` printed invalid JSON: {e}"))
+}
+
+fn packages(metadata: &Value) -> Vec<&Value> {
+    metadata["packages"].as_array().map(|a| a.iter().collect()).unwrap_or_default()
+}
+
+fn package_dir(pkg: &Value) -> PathBuf {
+    Path::new(pkg["manifest_path"].as_str().unwrap_or("")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Dependency-direction rules over `cargo metadata --no-deps` output.
+fn check_dependencies(metadata: &Value) -> Vec<String> {
+    let pkgs = packages(metadata);
+    let workspace: Vec<&str> = pkgs.iter().filter_map(|p| p["name"].as_str()).collect();
+    let mut problems = Vec::new();
+    for pkg in &pkgs {
+        let name = pkg["name"].as_str().unwrap_or("?");
+        let deps: Vec<(&str, &str)> = pkg["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| (d["name"].as_str().unwrap_or("?"), d["kind"].as_str().unwrap_or("normal")))
+            .collect();
+        let is_provider = package_dir(pkg).parent().is_some_and(|d| d.ends_with("providers"));
+        for (dep, kind) in &deps {
+            let internal = workspace.contains(dep);
+            if name == "agentpool-core" && internal {
+                problems.push(format!("agentpool-core must depend on no workspace crate, but depends on `{dep}` ({kind})"));
+            }
+            if is_provider && internal && *dep != "agentpool-core" {
+                problems.push(format!("provider crate `{name}` may depend only on agentpool-core among workspace crates, not `{dep}` ({kind})"));
+            }
+            if *dep == "rmcp" && name != "agentpool-mcp" {
+                problems.push(format!("only agentpool-mcp may depend on rmcp, but `{name}` does"));
+            }
+        }
+    }
+    problems
+}
+
+/// Every package opts into `[workspace.lints]`.
+fn check_lints(metadata: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for pkg in packages(metadata) {
+        let manifest = pkg["manifest_path"].as_str().unwrap_or("");
+        let text = std::fs::read_to_string(manifest).unwrap_or_default();
+        if !has_workspace_lints(&text) {
+            problems.push(format!("{manifest}: add `[lints]\\nworkspace = true`"));
+        }
+    }
+    problems
+}
+
+fn has_workspace_lints(manifest: &str) -> bool {
+    let mut in_lints = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_lints = line == "[lints]";
+            continue;
+        }
+        if in_lints && line.replace(' ', "") == "workspace=true" {
+            return true;
+        }
+    }
+    false
+}
+
+/// Tracked `.rs` files, relative to `root` (what a clean checkout holds).
+fn rust_files(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let out = Command::new("git")
+        .args(["ls-files", "--cached", "*.rs"])
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("could not run `git ls-files`: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("`git ls-files` failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(PathBuf::from)
+        .filter(|p| root.join(p).is_file())
+        .collect())
+}
+
+fn check_module_docs(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| {
+            let text = std::fs::read_to_string(root.join(f)).unwrap_or_default();
+            !opens_with_module_doc(&text)
+        })
+        .map(|f| format!("{}: the first line must be a `//!` doc comment saying what the module is for", f.display()))
+        .collect()
+}
+
+fn opens_with_module_doc(text: &str) -> bool {
+    text.lines().next().is_some_and(|l| l.starts_with("//!"))
+}
+
+/// Product code outside agentpool-tmux must not start the `tmux` program itself.
+fn check_tmux_spawns(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut tmux_crate_spawns = false;
+    for f in files {
+        let Some(product) = product_crate(f) else { continue };
+        let text = std::fs::read_to_string(root.join(f)).unwrap_or_default();
+        let spawns = spawns_tmux(&text);
+        if product == "crates/agentpool-tmux" {
+            tmux_crate_spawns |= spawns;
+        } else if spawns {
+            problems.push(format!("{}: only agentpool-tmux may run `tmux`; go through the Runtime", f.display()));
+        }
+    }
+    if !tmux_crate_spawns {
+        // Guards the check itself: if the pattern stops matching the real call site, every
+        // other crate would pass vacuously.
+        problems.push("crates/agentpool-tmux/src: no `tmux` spawn found; update `spawns_tmux` in xtask/src/tidy.rs".into());
+    }
+    problems
+}
+
+/// `crates/<name>` or `providers/<name>` when `f` is under that crate's `src/`.
+fn product_crate(f: &Path) -> Option<String> {
+    let parts: Vec<&str> = f.iter().filter_map(|c| c.to_str()).collect();
+    match parts.as_slice() {
+        [top @ ("crates" | "providers"), name, "src", ..] => Some(format!("{top}/{name}")),
+        _ => None,
+    }
+}
+
+/// Ways product code names `tmux` as the program to run: `Command::new("tmux")`, a PATH
+/// lookup of it, or an argv whose first element is the literal.
+fn spawns_tmux(text: &str) -> bool {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    ["Command::new(\"tmux\"", "which(\"tmux\")", "vec![\"tmux\"", "[\"tmux\".to_", "[\"tmux\","]
+        .iter()
+        .any(|p| compact.contains(p))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use serde_json::json;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    }
+
+    /// The real workspace passes every check (this is what makes `cargo test` run tidy).
+    #[test]
+    fn workspace_is_tidy() {
+        if let Err(e) = run(&root()) {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
+    fn dependency_rules_flag_violations() {
+        let meta = json!({"packages": [
+            {"name": "agentpool-core", "manifest_path": "/w/crates/agentpool-core/Cargo.toml",
+             "dependencies": [{"name": "agentpool-tmux", "kind": null}]},
+            {"name": "agentpool-tmux", "manifest_path": "/w/crates/agentpool-tmux/Cargo.toml", "dependencies": []},
+            {"name": "agentpool-provider-x", "manifest_path": "/w/providers/x/Cargo.toml",
+             "dependencies": [{"name": "agentpool-core", "kind": null}, {"name": "agentpool-tmux", "kind": "dev"}, {"name": "rmcp", "kind": null}]},
+        ]});
+        let problems = check_dependencies(&meta);
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("agentpool-core must depend on no workspace crate"));
+        assert!(problems[1].contains("`agentpool-provider-x` may depend only on agentpool-core"));
+        assert!(problems[2].contains("only agentpool-mcp may depend on rmcp"));
+    }
+
+    #[test]
+    fn file_rules() {
+        assert!(opens_with_module_doc("//! What this is.\n"));
+        assert!(!opens_with_module_doc("// not a doc\n"));
+        assert!(!opens_with_module_doc(""));
+        assert!(has_workspace_lints("[package]\nname = \"x\"\n\n[lints]\nworkspace = true\n"));
+        assert!(!has_workspace_lints("[package]\nname = \"x\"\n[dependencies]\nworkspace = true\n"));
+        assert!(spawns_tmux("let c = Command::new( \"tmux\" ).arg(\"ls\");"));
+        assert!(!spawns_tmux("let kind = \"tmux\";"));
+        assert_eq!(product_crate(Path::new("crates/agentpool-cli/src/lib.rs")).as_deref(), Some("crates/agentpool-cli"));
+        assert_eq!(product_crate(Path::new("crates/agentpool-cli/tests/it/main.rs")), None);
+    }
+}
