@@ -69,6 +69,7 @@ codes! {
     StoreFailed => "STORE_FAILED",
     IoFailed => "IO_FAILED",
     UsageError => "USAGE_ERROR",
+    InvalidUsageBackend => "INVALID_USAGE_BACKEND",
 }
 
 impl fmt::Display for ErrorCode {

@@ -26,6 +26,8 @@ pub mod redact;
 pub mod runtime;
 pub mod scope;
 pub mod store;
+pub mod usage;
+pub mod usage_backends;
 pub mod util;
 pub mod worktree;
 

@@ -21,7 +21,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::git;
 use crate::model::{
     AgentSession, ArtifactRecord, Detail, Isolation, ManifestFile, PromptMode, ProviderDescriptor, Role, RuntimeKind,
-    RuntimeRef, SessionState, Supervision, TmuxRef, UsageStatus, parse_runtime,
+    RuntimeRef, SessionState, Supervision, TmuxRef, parse_runtime,
 };
 use crate::prompt;
 use crate::provider::{self, LaunchContext, ProbeContext, Provider, Registry};
@@ -778,39 +778,8 @@ impl Manager {
     }
 
     async fn check_cached_usage(&self, provider_id: &str) -> Result<()> {
-        let blocked: Vec<String> =
-            self.settings.config.policy.block_on_usage_statuses.iter().map(|s| s.as_str().to_owned()).collect();
-        if blocked.is_empty() {
-            return Ok(());
-        }
-        let pid = provider_id.to_owned();
-        let latest: Option<(String, String)> = self
-            .store
-            .call(move |c| {
-                use rusqlite::OptionalExtension;
-                Ok(c.query_row(
-                    "SELECT status, ts FROM usage_snapshots WHERE provider_id = ?1 ORDER BY id DESC LIMIT 1",
-                    [pid],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?)
-            })
-            .await?;
-        if let Some((status, ts)) = latest
-            && blocked.contains(&status)
-        {
-            let parsed: Option<UsageStatus> = status.parse().ok();
-            return Err(Error::new(
-                ErrorCode::UsagePolicyBlocked,
-                format!("the last usage snapshot of `{provider_id}` says `{status}`"),
-            )
-            .with("provider_id", provider_id)
-            .with("status", parsed.map_or(status.clone(), |s| s.as_str().to_owned()))
-            .with("policy", "block_on_usage_statuses")
-            .with("source", "sqlite_cache")
-            .with("checked_at", ts));
-        }
-        Ok(())
+        // The same "latest snapshot" as the usage summary (placeholders skipped, newest by time).
+        self.usage_block(provider_id).await
     }
 
     /// Sends one message to a worker and submits it.
@@ -938,6 +907,7 @@ impl Manager {
             return Ok(json!({"ok": true, "session_id": session.id, "dry_run": true, "would_interrupt": exists, "state": session.state}));
         }
         let r = self.runtime_ref(&session)?;
+        self.ensure_alive(&session, &r).await?;
         self.runtime.send_keys(&r, &["C-c".to_owned()]).await?;
         self.event(&session, "interrupt", Some(session.state), None, None, Map::new()).await?;
         Ok(json!({"ok": true, "session_id": session.id, "state": session.state}))

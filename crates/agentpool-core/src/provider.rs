@@ -167,6 +167,12 @@ pub trait Provider: Send + Sync {
     fn inventory_usage(&self) -> Option<CapacitySnapshot> {
         None
     }
+    /// Reads usage headroom live (only on an explicit refresh, never from inventory).
+    /// `None`: no safe probe, reported as an unknown row. The default reports a usage fact
+    /// that is local configuration (the fakes); real CLIs override it.
+    async fn usage(&self, _ctx: &crate::usage::UsageContext) -> Option<CapacitySnapshot> {
+        self.inventory_usage().filter(|s| s.confidence == Confidence::LocalConfig)
+    }
     /// Provider-specific screen rules (login screen, extra prompts, busy lines).
     fn screen_rules(&self) -> ScreenRules {
         ScreenRules::default()

@@ -1,0 +1,743 @@
+//! Usage and capacity: the helpers every probe shares (windows, status, numbers), the probe
+//! fan-out under one time budget, snapshot persistence, and the usage summary (`usable`,
+//! `unusable_reason`, staleness, next reset).
+//!
+//! Probes themselves live in their provider crates (`Provider::usage`); optional backends
+//! (CodexBar, ccusage) and the combined merge live in [`crate::usage_backends`].
+//!
+//! Decisions that differ from the reference (see `docs/usage-detection.md`): a window at 0 %
+//! left is `limit_reached` whatever the parser; timeout and error placeholders are never
+//! persisted, so they cannot hide the last good snapshot; "latest" is ordered by time, not by
+//! row id; every selection uses the enabled registry set; an unknown `--provider` is an error.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::config::{PolicyConfig, ProviderConfig};
+use crate::error::{Error, ErrorCode, Result};
+use crate::manager::Manager;
+use crate::model::{AuthState, CapacitySnapshot, Confidence, UsageStatus, UsageWindow};
+use crate::provider::{Detected, ProbeContext, Provider};
+use crate::runtime::Runtime;
+use crate::store::Store;
+use crate::usage_backends;
+use crate::util;
+
+/// Remaining percent at or below which a subscription is `near_limit`.
+pub const NEAR_LIMIT_PERCENT: f64 = 15.0;
+/// Default budget of one MCP usage call.
+pub const MCP_BUDGET: Duration = Duration::from_secs(25);
+/// Default budget of one CLI usage call (the slowest backend allows 45 s).
+pub const CLI_BUDGET: Duration = Duration::from_secs(60);
+/// `raw.source` of the placeholder for a provider that did not answer within the budget.
+pub const TIMEOUT_SOURCE: &str = "agentpool_usage_timeout";
+/// `raw.source` of the placeholder for a provider whose probe task failed.
+pub const ERROR_SOURCE: &str = "agentpool_usage_error";
+/// Environment variable that turns interactive (screen) probes off.
+pub const NO_INTERACTIVE_ENV: &str = "AGENTPOOL_NO_INTERACTIVE_USAGE";
+
+/// Where usage figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The provider's own probe.
+    Native,
+    /// The CodexBar CLI (safe sources only).
+    Codexbar,
+    /// ccusage over local Claude Code logs (telemetry, never quota).
+    Ccusage,
+    /// Native, CodexBar and (claude-code) ccusage, merged.
+    Combined,
+}
+
+impl Backend {
+    /// Every backend name.
+    pub const NAMES: [&'static str; 4] = ["native", "codexbar", "ccusage", "combined"];
+
+    /// Parses a backend name; anything else is `INVALID_USAGE_BACKEND`.
+    pub fn parse(raw: &str) -> Result<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "native" => Ok(Self::Native),
+            "codexbar" => Ok(Self::Codexbar),
+            "ccusage" => Ok(Self::Ccusage),
+            "combined" => Ok(Self::Combined),
+            _ => Err(Error::new(
+                ErrorCode::InvalidUsageBackend,
+                format!("usage backend must be one of: {}", Self::NAMES.join(", ")),
+            )
+            .with("backend", raw)
+            .with("allowed", Self::NAMES)),
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Native => "native",
+            Self::Codexbar => "codexbar",
+            Self::Ccusage => "ccusage",
+            Self::Combined => "combined",
+        }
+    }
+}
+
+/// Whether interactive probes are allowed: not when the caller said no, nor when
+/// `AGENTPOOL_NO_INTERACTIVE_USAGE` is truthy.
+pub fn interactive_allowed(flag_no_interactive: bool) -> bool {
+    !flag_no_interactive && !std::env::var(NO_INTERACTIVE_ENV).is_ok_and(|v| util::truthy(&v))
+}
+
+/// What a provider's usage probe may use. Providers reach the outside world only through
+/// this: a screen probe gets a runtime handle, never tmux itself.
+#[derive(Clone)]
+pub struct UsageContext {
+    /// The provider id being probed.
+    pub provider_id: String,
+    /// The user's overrides for this provider.
+    pub config: ProviderConfig,
+    /// AgentPool's home.
+    pub home: PathBuf,
+    /// The binary detection found.
+    pub binary_path: Option<PathBuf>,
+    /// Screen probes (a temporary worker session) may run.
+    pub allow_interactive: bool,
+    /// The runtime a screen probe starts its temporary session on.
+    pub runtime: Option<Arc<dyn Runtime>>,
+}
+
+impl std::fmt::Debug for UsageContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsageContext")
+            .field("provider_id", &self.provider_id)
+            .field("binary_path", &self.binary_path)
+            .field("allow_interactive", &self.allow_interactive)
+            .field("runtime", &self.runtime.as_ref().map(|r| r.kind()))
+            .finish_non_exhaustive()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by every probe.
+
+/// A snapshot with no windows, stamped now, with `raw.source` set.
+pub fn snapshot(provider_id: &str, status: UsageStatus, confidence: Confidence, source: &str) -> CapacitySnapshot {
+    let mut raw = Map::new();
+    raw.insert("source".into(), json!(source));
+    CapacitySnapshot {
+        provider_id: provider_id.to_owned(),
+        status,
+        confidence,
+        checked_at: util::now(),
+        windows: Vec::new(),
+        premium_requests_remaining: None,
+        credits_remaining: None,
+        reset_at: None,
+        warnings: Vec::new(),
+        raw,
+    }
+}
+
+/// An `unknown` snapshot with one warning.
+pub fn unknown(provider_id: &str, source: &str, warning: impl Into<String>) -> CapacitySnapshot {
+    let mut s = snapshot(provider_id, UsageStatus::Unknown, Confidence::Unknown, source);
+    s.warnings.push(warning.into());
+    s
+}
+
+/// A window from a used percentage (remaining is its complement), clamped to 0..=100.
+pub fn window_used(name: &str, kind: &str, used: f64, confidence: Confidence) -> UsageWindow {
+    let used = clamp_percent(used);
+    UsageWindow {
+        name: name.to_owned(),
+        kind: kind.to_owned(),
+        status: None,
+        remaining_percent: Some(clamp_percent(100.0 - used)),
+        used_percent: Some(used),
+        remaining_units: None,
+        used_units: None,
+        reset_at: None,
+        confidence,
+        raw_text: None,
+    }
+}
+
+/// A window from a remaining percentage.
+pub fn window_remaining(name: &str, kind: &str, remaining: f64, confidence: Confidence) -> UsageWindow {
+    window_used(name, kind, 100.0 - clamp_percent(remaining), confidence)
+}
+
+/// Clamps a percentage to 0..=100 (NaN becomes 0).
+pub fn clamp_percent(v: f64) -> f64 {
+    if v.is_nan() { 0.0 } else { v.clamp(0.0, 100.0) }
+}
+
+/// The window kind of a duration in minutes, shared by every source so one table decides:
+/// 300 → `5h`, 1440 → `daily`, 10080 → `weekly`, 27–32 days → `monthly`.
+pub fn kind_for_minutes(minutes: i64) -> Option<&'static str> {
+    match minutes {
+        300 => Some("5h"),
+        1440 => Some("daily"),
+        10080 => Some("weekly"),
+        38_880..=46_080 => Some("monthly"),
+        _ => None,
+    }
+}
+
+/// Status from windows: the smallest remaining percent (windows without one are ignored);
+/// none → `unknown`, 0 → `limit_reached`, ≤ 15 → `near_limit`, else `available`.
+pub fn status_from_windows(windows: &[UsageWindow]) -> UsageStatus {
+    let min = windows.iter().filter_map(|w| w.remaining_percent).fold(None, |acc: Option<f64>, v| {
+        Some(acc.map_or(v, |a| a.min(v)))
+    });
+    match min {
+        None => UsageStatus::Unknown,
+        Some(v) if v <= 0.0 => UsageStatus::LimitReached,
+        Some(v) if v <= NEAR_LIMIT_PERCENT => UsageStatus::NearLimit,
+        Some(_) => UsageStatus::Available,
+    }
+}
+
+/// A number from JSON: a number or a numeric string (`"12.50"`); booleans are not numbers.
+pub fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64().filter(|f| f.is_finite()),
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        _ => None,
+    }
+}
+
+/// Epoch seconds as our timestamp; zero or out of range is no time.
+pub fn epoch_to_ts(secs: i64) -> Option<String> {
+    if secs == 0 {
+        return None;
+    }
+    OffsetDateTime::from_unix_timestamp(secs).ok().map(util::format_ts)
+}
+
+/// Normalises an RFC 3339 time (any offset) to ours; unparseable → `None`.
+pub fn normalize_ts(raw: &str) -> Option<String> {
+    util::parse_ts(raw.trim()).map(util::format_ts)
+}
+
+/// Whether a snapshot is a placeholder for a probe that did not finish.
+pub fn is_placeholder(s: &CapacitySnapshot) -> bool {
+    matches!(s.raw.get("source").and_then(Value::as_str), Some(TIMEOUT_SOURCE | ERROR_SOURCE))
+}
+
+/// The placeholder for a provider that did not answer within the budget.
+pub fn timeout_placeholder(provider_id: &str, backend: Backend, budget: Duration) -> CapacitySnapshot {
+    let mut s = unknown(
+        provider_id,
+        TIMEOUT_SOURCE,
+        format!("usage refresh exceeded the {}s budget; the last stored snapshot is kept", fmt_g(budget.as_secs_f64())),
+    );
+    s.raw.insert("backend".into(), json!(backend.as_str()));
+    s.raw.insert("timeout_seconds".into(), json!(budget.as_secs_f64()));
+    s
+}
+
+/// Formats like C's `%g`: six significant digits, trailing zeros dropped.
+pub fn fmt_g(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return if x.is_finite() { "0".into() } else { x.to_string() };
+    }
+    let exp = x.abs().log10().floor() as i32;
+    // Rounding can carry into the next power of ten (999999.5 → 1e+06).
+    let rounded: f64 = format!("{x:.5e}").parse().unwrap_or(x);
+    let exp = if rounded.abs() >= 10f64.powi(exp + 1) { exp + 1 } else { exp };
+    if !(-4..6).contains(&exp) {
+        let s = format!("{x:.5e}");
+        let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = trim_zeros(mantissa);
+        let e: i32 = e.parse().unwrap_or(0);
+        return format!("{mantissa}e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+    }
+    let decimals = usize::try_from(5 - exp).unwrap_or(0);
+    trim_zeros(&format!("{x:.decimals$}")).to_owned()
+}
+
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.') } else { s }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistence.
+
+/// Appends a snapshot. Placeholders are refused (they would hide the last good snapshot);
+/// `ts` is the normalised `checked_at`, so text order is time order.
+pub async fn persist(store: &Store, snap: &CapacitySnapshot) -> Result<bool> {
+    if is_placeholder(snap) {
+        return Ok(false);
+    }
+    let mut snap = snap.clone();
+    snap.checked_at = normalize_ts(&snap.checked_at).unwrap_or_else(util::now);
+    // Defence in depth: probes never put secrets in warnings, and redaction makes sure.
+    for w in &mut snap.warnings {
+        *w = crate::redact::redact(w).into_owned();
+    }
+    let raw_json = serde_json::to_string(&snap).map_err(|e| Error::new(ErrorCode::StoreFailed, e.to_string()))?;
+    store
+        .call(move |c| {
+            c.execute(
+                "INSERT INTO usage_snapshots(provider_id, ts, status, confidence, raw_json) VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![snap.provider_id, snap.checked_at, snap.status.as_str(), snap.confidence.as_str(), raw_json],
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok(true)
+}
+
+/// The latest real snapshot per provider (newest `ts`, then newest row), placeholders skipped.
+/// With `only`, just those providers.
+pub async fn latest(store: &Store, only: Option<Vec<String>>) -> Result<BTreeMap<String, CapacitySnapshot>> {
+    let rows: Vec<(String, String)> = store
+        .call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT provider_id, raw_json FROM (
+                   SELECT provider_id, raw_json, ROW_NUMBER() OVER (
+                     PARTITION BY provider_id ORDER BY ts DESC, id DESC) AS rn
+                   FROM usage_snapshots
+                   WHERE raw_json NOT LIKE '%\"source\":\"agentpool_usage_timeout\"%'
+                     AND raw_json NOT LIKE '%\"source\":\"agentpool_usage_error\"%')
+                 WHERE rn = 1",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await?;
+    let mut out = BTreeMap::new();
+    for (id, raw) in rows {
+        if only.as_ref().is_some_and(|o| !o.contains(&id)) {
+            continue;
+        }
+        // A row written by an older build that no longer parses is skipped, not fatal.
+        if let Ok(s) = serde_json::from_str::<CapacitySnapshot>(&raw) {
+            out.insert(id, s);
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The summary.
+
+/// Seconds since `checked_at` (never negative; unparseable → 0).
+pub fn age_seconds(checked_at: &str, now: OffsetDateTime) -> f64 {
+    util::parse_ts(checked_at).map_or(0.0, |t| ((now - t).as_seconds_f64()).max(0.0))
+}
+
+/// Why a provider cannot take work, or `None` when it can. Evaluated in this order, first
+/// hit wins: not installed, auth, status, unknown status, confidence, a window below
+/// `min_remaining_percent`.
+pub fn unusable_reason(
+    snap: &CapacitySnapshot,
+    installed: Option<bool>,
+    auth: Option<AuthState>,
+    min_remaining_percent: f64,
+) -> Option<String> {
+    if installed == Some(false) {
+        return Some("not_installed".into());
+    }
+    match auth {
+        Some(AuthState::Unauthenticated) => return Some("auth_unauthenticated".into()),
+        Some(AuthState::Unavailable) => return Some("auth_unavailable".into()),
+        _ => {}
+    }
+    match snap.status {
+        UsageStatus::LimitReached | UsageStatus::Unavailable | UsageStatus::Unauthenticated => {
+            return Some(snap.status.as_str().into());
+        }
+        UsageStatus::Unknown => return Some("usage_unknown".into()),
+        _ => {}
+    }
+    if !matches!(
+        snap.confidence,
+        Confidence::Official | Confidence::LocalCli | Confidence::LocalConfig | Confidence::UserConfigured
+    ) {
+        return Some(format!("confidence_{}", snap.confidence.as_str()));
+    }
+    snap.windows
+        .iter()
+        .find(|w| w.remaining_percent.is_some_and(|p| p < min_remaining_percent))
+        .map(|w| format!("{}_below_{}_percent", w.name, fmt_g(min_remaining_percent)))
+}
+
+/// One line: `5h 55% left, weekly 29% left, $0 credits`.
+pub fn summary_text(snap: &CapacitySnapshot) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut seen: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    for w in &snap.windows {
+        let label = if w.kind == "unknown" { w.name.clone() } else { w.kind.clone() };
+        let key = (label.clone(), w.remaining_percent.map(fmt_g), w.remaining_units.map(fmt_g));
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        if let Some(p) = w.remaining_percent {
+            parts.push(format!("{label} {}% left", fmt_g(p)));
+        } else if let Some(u) = w.remaining_units {
+            parts.push(format!("{label} {} units left", fmt_g(u)));
+        }
+    }
+    if let Some(c) = snap.credits_remaining {
+        parts.push(format!("${} credits", fmt_g(c)));
+    }
+    if !parts.is_empty() {
+        return parts.join(", ");
+    }
+    if !snap.warnings.is_empty() {
+        return snap.warnings.join("; ");
+    }
+    snap.status.as_str().to_owned()
+}
+
+/// What detection said about a provider, as the summary uses it.
+#[derive(Debug, Clone)]
+pub struct ProviderFacts {
+    pub installed: Option<bool>,
+    pub auth: Option<AuthState>,
+}
+
+/// One summary row.
+pub fn summary_row(snap: &CapacitySnapshot, facts: Option<&ProviderFacts>, policy: &PolicyConfig, now: OffsetDateTime) -> Value {
+    let installed = facts.and_then(|f| f.installed);
+    let auth = facts.and_then(|f| f.auth);
+    let reason = unusable_reason(snap, installed, auth, policy.min_remaining_percent);
+    let age = age_seconds(&snap.checked_at, now);
+    let windows: Vec<Value> = snap
+        .windows
+        .iter()
+        .map(|w| {
+            json!({"name": w.name, "kind": w.kind, "remaining_percent": w.remaining_percent,
+                   "used_percent": w.used_percent, "remaining_units": w.remaining_units,
+                   "reset_at": w.reset_at, "confidence": w.confidence})
+        })
+        .collect();
+    json!({
+        "provider_id": snap.provider_id,
+        "status": snap.status,
+        "confidence": snap.confidence,
+        "installed": installed,
+        "auth_status": auth,
+        "usable": reason.is_none(),
+        "unusable_reason": reason,
+        "stale": age > policy.usage_stale_after_seconds as f64,
+        "age_seconds": (age * 1000.0).round() / 1000.0,
+        "checked_at": snap.checked_at,
+        "windows": windows,
+        "credits_remaining": snap.credits_remaining,
+        "warnings": snap.warnings,
+        "source": snap.raw.get("source").cloned().unwrap_or(Value::Null),
+        "summary": summary_text(snap),
+    })
+}
+
+/// The summary document (without `preferences`, `source`, `backend`, `partial`, which the
+/// caller adds).
+pub fn summary(
+    snaps: &BTreeMap<String, CapacitySnapshot>,
+    facts: &BTreeMap<String, ProviderFacts>,
+    policy: &PolicyConfig,
+    now: OffsetDateTime,
+) -> Map<String, Value> {
+    let mut providers = Map::new();
+    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut next: Option<(OffsetDateTime, String, String)> = None;
+    for (id, snap) in snaps {
+        let row = summary_row(snap, facts.get(id), policy, now);
+        let usable = row["usable"] == Value::Bool(true);
+        *counts.entry("total").or_default() += 1;
+        *counts.entry(if usable { "usable" } else { "unusable" }).or_default() += 1;
+        *counts.entry(snap.status.as_str()).or_default() += 1;
+        if !usable {
+            for w in &snap.windows {
+                if let Some(t) = w.reset_at.as_deref().and_then(util::parse_ts).filter(|t| *t > now)
+                    && next.as_ref().is_none_or(|(best, _, _)| t < *best)
+                {
+                    next = Some((t, id.clone(), util::format_ts(t)));
+                }
+            }
+        }
+        providers.insert(id.clone(), row);
+    }
+    let count = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let mut out = Map::new();
+    out.insert("checked_at".into(), json!(util::format_ts(now)));
+    out.insert("providers".into(), Value::Object(providers));
+    out.insert("min_remaining_percent".into(), json!(policy.min_remaining_percent));
+    out.insert("next_available_provider".into(), json!(next.as_ref().map(|n| &n.1)));
+    out.insert("next_available_at".into(), json!(next.as_ref().map(|n| &n.2)));
+    out.insert(
+        "counts".into(),
+        json!({"total": count("total"), "usable": count("usable"), "unusable": count("unusable"),
+               "available": count("available"), "near_limit": count("near_limit"),
+               "limit_reached": count("limit_reached"), "unknown": count("unknown"),
+               "unavailable": count("unavailable"), "unauthenticated": count("unauthenticated"),
+               "overage_possible": count("overage_possible")}),
+    );
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running probes.
+
+/// One usage call.
+#[derive(Debug, Clone)]
+pub struct UsageRequest {
+    /// One provider, or every enabled one.
+    pub provider_id: Option<String>,
+    pub backend: Backend,
+    pub allow_interactive: bool,
+    /// After this, unfinished providers come back as unknown placeholders.
+    pub budget: Duration,
+}
+
+/// What a live probe produced.
+#[derive(Debug, Clone)]
+pub struct ProbeRun {
+    /// One snapshot per selected provider, in listing order.
+    pub snapshots: Vec<CapacitySnapshot>,
+    pub facts: BTreeMap<String, ProviderFacts>,
+    /// Some provider did not finish within the budget.
+    pub partial: bool,
+}
+
+/// Detection, then the selected backend, for one provider.
+async fn probe_one(
+    provider: Arc<dyn Provider>,
+    probe_ctx: ProbeContext,
+    runtime: Arc<dyn Runtime>,
+    backend: Backend,
+    allow_interactive: bool,
+) -> (CapacitySnapshot, ProviderFacts) {
+    let id = provider.id().to_owned();
+    let detected: Detected = provider.detect(&probe_ctx).await;
+    let facts = ProviderFacts { installed: Some(detected.installed), auth: Some(detected.auth.status) };
+    if !detected.installed {
+        let mut s = snapshot(&id, UsageStatus::Unavailable, Confidence::Unknown, "agentpool_detect");
+        s.warnings.push("provider binary is not installed".into());
+        return (s, facts);
+    }
+    let ctx = UsageContext {
+        provider_id: id.clone(),
+        config: probe_ctx.config.clone(),
+        home: probe_ctx.home.clone(),
+        binary_path: detected.binary_path.as_deref().map(PathBuf::from),
+        allow_interactive,
+        runtime: Some(runtime),
+    };
+    let snap = match backend {
+        Backend::Native => native(provider.as_ref(), &ctx).await,
+        Backend::Codexbar => usage_backends::codexbar(&id).await,
+        Backend::Ccusage => usage_backends::ccusage(&id).await,
+        Backend::Combined => {
+            // Backends run side by side: their timeouts do not add up.
+            let (n, c, k) = tokio::join!(native(provider.as_ref(), &ctx), usage_backends::codexbar(&id), async {
+                if id == "claude-code" { Some(usage_backends::ccusage(&id).await) } else { None }
+            });
+            usage_backends::merge(n, c, k)
+        }
+    };
+    (snap, facts)
+}
+
+/// The provider's own probe, or an unknown row when it has none.
+async fn native(provider: &dyn Provider, ctx: &UsageContext) -> CapacitySnapshot {
+    match provider.usage(ctx).await {
+        Some(mut s) => {
+            s.provider_id = provider.id().to_owned();
+            s
+        }
+        None => unknown(provider.id(), "agentpool_no_probe", "no safe usage probe is available for this provider"),
+    }
+}
+
+impl Manager {
+    /// The providers a usage call covers: one (validated; `auto` refused) or every enabled one.
+    fn usage_selection(&self, provider_id: Option<&str>) -> Result<Vec<Arc<dyn Provider>>> {
+        match provider_id {
+            Some(id) => Ok(vec![self.registry.get(id.trim())?]),
+            None => Ok(self.registry.ordered()),
+        }
+    }
+
+    fn usage_probe_context(&self, provider: &dyn Provider) -> ProbeContext {
+        ProbeContext {
+            config: self.settings.provider(provider.id()),
+            self_exe: self.opts.self_exe.clone(),
+            agentpool_version: crate::VERSION,
+            home: self.settings.paths.home.clone(),
+        }
+    }
+
+    /// Probes live within the budget and persists every real result. Providers still running
+    /// when the budget ends are cancelled (their children are killed with them) and come back
+    /// as unknown placeholders, which are not persisted.
+    pub async fn probe_usage(&self, req: &UsageRequest) -> Result<ProbeRun> {
+        let selected = self.usage_selection(req.provider_id.as_deref())?;
+        let deadline = tokio::time::Instant::now() + req.budget;
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut task_index = std::collections::HashMap::new();
+        for (i, p) in selected.iter().enumerate() {
+            let fut = probe_one(
+                p.clone(),
+                self.usage_probe_context(p.as_ref()),
+                self.runtime.clone(),
+                req.backend,
+                req.allow_interactive,
+            );
+            let handle = tasks.spawn(async move { (i, tokio::time::timeout_at(deadline, fut).await.ok()) });
+            task_index.insert(handle.id(), i);
+        }
+        let mut results: Vec<Option<(CapacitySnapshot, ProviderFacts)>> = vec![None; selected.len()];
+        let mut errors: Vec<Option<String>> = vec![None; selected.len()];
+        while let Some(joined) = tasks.join_next_with_id().await {
+            match joined {
+                Ok((_, (i, r))) => results[i] = r,
+                // A panicking probe is a bug; it becomes an error row rather than failing the
+                // whole call.
+                Err(e) => {
+                    if let Some(&i) = task_index.get(&e.id()) {
+                        errors[i] = Some(e.to_string());
+                    }
+                }
+            }
+        }
+        let mut run = ProbeRun { snapshots: Vec::new(), facts: BTreeMap::new(), partial: false };
+        for (i, p) in selected.iter().enumerate() {
+            let id = p.id().to_owned();
+            match results[i].take() {
+                Some((snap, facts)) => {
+                    persist(&self.store, &snap).await?;
+                    run.facts.insert(id, facts);
+                    run.snapshots.push(snap);
+                }
+                None => {
+                    run.partial = true;
+                    run.facts.insert(id.clone(), ProviderFacts { installed: None, auth: None });
+                    run.snapshots.push(match errors[i].take() {
+                        Some(e) => unknown(&id, ERROR_SOURCE, format!("usage refresh failed: {e}")),
+                        None => timeout_placeholder(&id, req.backend, req.budget),
+                    });
+                }
+            }
+        }
+        Ok(run)
+    }
+
+    /// Latest stored snapshots: one provider (validated), or every enabled provider.
+    pub async fn cached_usage(&self, provider_id: Option<&str>) -> Result<Vec<CapacitySnapshot>> {
+        let ids: Vec<String> = self.usage_selection(provider_id)?.iter().map(|p| p.id().to_owned()).collect();
+        let latest = latest(&self.store, Some(ids.clone())).await?;
+        Ok(ids.iter().filter_map(|id| latest.get(id).cloned()).collect())
+    }
+
+    /// `usage`: live snapshots (`source: live_probe`) or, with `cached`, stored ones.
+    pub async fn usage(&self, req: &UsageRequest, cached: bool) -> Result<Value> {
+        if cached {
+            let snaps = self.cached_usage(req.provider_id.as_deref()).await?;
+            return Ok(json!({"snapshots": snaps, "source": "sqlite_cache"}));
+        }
+        // Dead workers are marked first, as every front-end read does.
+        self.reconcile().await?;
+        let run = self.probe_usage(req).await?;
+        Ok(json!({"snapshots": run.snapshots, "source": "live_probe", "backend": req.backend.as_str(), "partial": run.partial}))
+    }
+
+    /// `usage-summary`: per provider whether it can take work now, from the cache unless
+    /// `refresh` (or the auto-refresh policy) asks for a live probe.
+    pub async fn usage_summary(&self, req: &UsageRequest, refresh: bool) -> Result<Value> {
+        let started = Instant::now();
+        self.reconcile().await?;
+        let policy = &self.settings.config.policy;
+        let ids: Vec<String> = self.usage_selection(req.provider_id.as_deref())?.iter().map(|p| p.id().to_owned()).collect();
+        let now = OffsetDateTime::now_utc();
+        let mut live = refresh;
+        let mut cached = BTreeMap::new();
+        if !refresh {
+            cached = latest(&self.store, Some(ids.clone())).await?;
+            if let Some(after) = policy.usage_auto_refresh_after_seconds.filter(|a| *a >= 0) {
+                let missing = ids.iter().any(|id| !cached.contains_key(id));
+                let old = cached.values().any(|s| age_seconds(&s.checked_at, now) > after as f64);
+                live = missing || old;
+            }
+        }
+        let remaining = req.budget.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+        let (snaps, facts, partial) = if live {
+            let run = self.probe_usage(&UsageRequest { budget: remaining, ..req.clone() }).await?;
+            let snaps: BTreeMap<String, CapacitySnapshot> =
+                run.snapshots.into_iter().map(|s| (s.provider_id.clone(), s)).collect();
+            (snaps, run.facts, run.partial)
+        } else {
+            let (facts, partial) = self.detect_facts(&ids, remaining).await;
+            (cached, facts, partial)
+        };
+        let mut out = summary(&snaps, &facts, policy, OffsetDateTime::now_utc());
+        out.insert("preferences".into(), self.preferences_ref());
+        out.insert("source".into(), json!(if live { "live_probe" } else { "sqlite_cache" }));
+        out.insert("backend".into(), json!(if live { req.backend.as_str() } else { "cache" }));
+        out.insert("partial".into(), json!(partial));
+        Ok(Value::Object(out))
+    }
+
+    /// Detection only (no usage probe), within the budget; providers that did not finish have
+    /// no facts and make the result partial.
+    async fn detect_facts(&self, ids: &[String], budget: Duration) -> (BTreeMap<String, ProviderFacts>, bool) {
+        let deadline = tokio::time::Instant::now() + budget;
+        let mut tasks = tokio::task::JoinSet::new();
+        for id in ids {
+            let Ok(p) = self.registry.get(id) else { continue };
+            let ctx = self.usage_probe_context(p.as_ref());
+            tasks.spawn(async move {
+                let d = tokio::time::timeout_at(deadline, p.detect(&ctx)).await.ok();
+                (p.id().to_owned(), d)
+            });
+        }
+        let mut facts = BTreeMap::new();
+        let mut partial = false;
+        while let Some(Ok((id, d))) = tasks.join_next().await {
+            match d {
+                Some(d) => {
+                    facts.insert(id, ProviderFacts { installed: Some(d.installed), auth: Some(d.auth.status) });
+                }
+                None => partial = true,
+            }
+        }
+        (facts, partial)
+    }
+
+    /// The spawn-time usage check: the latest real snapshot (same selection as the summary)
+    /// whose status is in `policy.block_on_usage_statuses` refuses the spawn.
+    pub(crate) async fn usage_block(&self, provider_id: &str) -> Result<()> {
+        let policy = &self.settings.config.policy;
+        if policy.block_on_usage_statuses.is_empty() {
+            return Ok(());
+        }
+        let latest = latest(&self.store, Some(vec![provider_id.to_owned()])).await?;
+        let Some(snap) = latest.get(provider_id) else { return Ok(()) };
+        if !policy.block_on_usage_statuses.contains(&snap.status) {
+            return Ok(());
+        }
+        let reason = unusable_reason(snap, None, None, policy.min_remaining_percent);
+        Err(Error::new(
+            ErrorCode::UsagePolicyBlocked,
+            format!("the last usage snapshot of `{provider_id}` says `{}`", snap.status),
+        )
+        .with("provider_id", provider_id)
+        .with("status", snap.status.as_str())
+        .with("unusable_reason", reason)
+        .with("policy", "block_on_usage_statuses")
+        .with("source", "sqlite_cache")
+        .with("checked_at", &snap.checked_at)
+        .with("age_seconds", age_seconds(&snap.checked_at, OffsetDateTime::now_utc()).round()))
+    }
+}
+
+#[cfg(test)]
+#[path = "usage_tests.rs"]
+mod tests;
