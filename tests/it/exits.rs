@@ -86,6 +86,9 @@ fn worker_exiting_non_zero_is_failed_with_its_exit_status_and_screen() {
     // A worker that has exited cannot be steered.
     let err = ctx.error(&["send", &id, "Try again.", "--json"], "TMUX_SEND_FAILED");
     assert_eq!(err["details"]["exit_status"], 3, "{err}");
+    // Nor interrupted: nothing would receive the Ctrl-C.
+    let err = ctx.error(&["interrupt", &id, "--json"], "TMUX_SEND_FAILED");
+    assert_eq!(err["details"]["exit_status"], 3, "{err}");
     ctx.json(&["terminate", &id, "--json"]);
     assert_eq!(ctx.session(&id)["state"], "FAILED");
 }

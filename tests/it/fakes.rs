@@ -141,6 +141,10 @@ fn fake_limit_warning_is_visible_in_the_observe_result() {
     let v = observe(&ctx, &id, "limit_warning,completed", "20", "excerpt");
     assert!(v["event"] == "limit_warning" || v["event"] == "completed", "{v}");
     assert!(worker_text(&v).contains("Approaching 5-hour limit - resets 5pm."), "limit warning not visible: {v}");
+    // Visible at the default detail too: completion outranks the warning as the event, so the
+    // warning is reported alongside it.
+    let warnings = v["metadata"]["usage_warnings"].as_array().unwrap();
+    assert!(warnings.contains(&Value::from("limit_warning")), "{v}");
     if v["event"] == "limit_warning" {
         assert_eq!(v["state"], "RUNNING", "{v}");
         assert_eq!(v["metadata"]["readiness"], "running_limit_warning", "{v}");
@@ -150,6 +154,10 @@ fn fake_limit_warning_is_visible_in_the_observe_result() {
     assert_eq!(done["state"], "COMPLETED", "{done}");
     let screen = std::fs::read_to_string(ctx.artifact_dir(&id).join("latest_screen.txt")).unwrap();
     assert!(screen.contains("Approaching 5-hour limit - resets 5pm."), "{screen}");
+    // A settled session still shows its final screen when asked for worker text.
+    let settled = observe(&ctx, &id, "completed", "0", "full");
+    assert_eq!(settled["metadata"]["source"], "stored_state", "{settled}");
+    assert!(worker_text(&settled).contains("Limit warning emitted."), "{settled}");
 
     let c = ctx.json(&["collect", &id, "--detail", "full", "--json"]);
     assert_eq!(c["state"], "COMPLETED", "{c}");

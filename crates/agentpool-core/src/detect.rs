@@ -299,6 +299,21 @@ fn line_at(text: &str, at: usize) -> &str {
     text[start..end].trim()
 }
 
+/// Usage warnings visible in the active window whatever event won: a worker that completed
+/// may have shown a limit warning on its way, and the caller still needs to know.
+pub fn usage_warnings(screen: &str, echo: &EchoFilter) -> Vec<&'static str> {
+    let filtered = filtered_screen(screen, echo);
+    let active = tail_chars(filtered.trim(), ACTIVE_WINDOW);
+    let mut out = Vec::new();
+    if any_match(&LIMIT, active) {
+        out.push("limit_warning");
+    }
+    if any_match(&OVERAGE, active) {
+        out.push("overage_warning");
+    }
+    out
+}
+
 fn any_match(patterns: &[Regex], text: &str) -> bool {
     patterns.iter().any(|re| re.is_match(text))
 }

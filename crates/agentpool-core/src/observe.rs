@@ -165,7 +165,7 @@ impl Manager {
             return Ok(self.response(&session, SessionState::Cancelled, ObserveEvent::Timeout, Confidence::Observed, meta));
         }
         if !session.is_live() {
-            return Ok(stored_state_response(self, &session));
+            return Ok(stored_state_response(self, &session, &opts));
         }
         let r = self.runtime_ref(&session)?;
         let ad = ArtifactDir::new(&session.artifact_dir);
@@ -197,7 +197,7 @@ impl Manager {
                     // The runtime session vanished (killed tmux server, reboot): settle it.
                     self.reconcile().await?;
                     session = self.load(session_id).await?;
-                    return Ok(stored_state_response(self, &session));
+                    return Ok(stored_state_response(self, &session, &opts));
                 }
                 Err(e) => return Err(e),
             };
@@ -254,6 +254,7 @@ impl Manager {
             meta.insert("readiness".into(), json!(readiness));
             meta.insert("unchanged_screen".into(), json!(unchanged));
             meta.insert("startup_warnings".into(), json!(detect::startup_warnings(&clean)));
+            meta.insert("usage_warnings".into(), json!(detect::usage_warnings(&clean, &echo)));
             meta.extend(extra);
             if login_required && let Some(p) = &provider {
                 meta.insert("hint".into(), json!(crate::manager::login_hint(p.as_ref())));
@@ -281,7 +282,7 @@ impl Manager {
             };
             if !applied {
                 session = self.load(session_id).await?;
-                return Ok(stored_state_response(self, &session));
+                return Ok(stored_state_response(self, &session, &opts));
             }
             let key = format!("{}|{}|{}", det.event, det.state, hash);
             let changed = last_key.as_deref() != Some(key.as_str());
@@ -399,7 +400,7 @@ impl ObserveResponse {
     }
 }
 
-fn stored_state_response(m: &Manager, session: &AgentSession) -> ObserveResponse {
+fn stored_state_response(m: &Manager, session: &AgentSession, opts: &ObserveOptions) -> ObserveResponse {
     let (event, readiness) = match session.state {
         SessionState::Completed => (ObserveEvent::Completed, "completed"),
         SessionState::Failed => (ObserveEvent::Error, "failed"),
@@ -409,7 +410,19 @@ fn stored_state_response(m: &Manager, session: &AgentSession) -> ObserveResponse
     let mut meta = Map::new();
     meta.insert("readiness".into(), json!(readiness));
     meta.insert("source".into(), json!("stored_state"));
-    m.response(session, session.state, event, Confidence::Observed, meta)
+    let mut resp = m.response(session, session.state, event, Confidence::Observed, meta);
+    if opts.include_screen || opts.include_recent_log {
+        // The worker is done; its last captured screen is what there is to show.
+        let screen = std::fs::read_to_string(ArtifactDir::new(&session.artifact_dir).file("screen")).unwrap_or_default();
+        let trimmed = screen.trim();
+        if opts.include_screen {
+            resp.screen_excerpt = Some(util::tail_chars(trimmed, 4000).to_owned());
+        }
+        if opts.include_recent_log {
+            resp.recent_log = Some(util::tail_chars(trimmed, 2000).to_owned());
+        }
+    }
+    resp
 }
 
 fn load_echo(ad: &ArtifactDir) -> EchoFilter {

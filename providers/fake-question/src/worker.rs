@@ -76,6 +76,9 @@ impl FakeKind {
     }
 }
 
+/// Pause before exiting so tmux has read everything we printed.
+const EXIT_GRACE: Duration = Duration::from_millis(150);
+
 /// Exit code when the input ends before the initial prompt's task arrived.
 const EXIT_NO_PROMPT: i32 = 2;
 /// Exit code when the input ends while the fake waits for an answer.
@@ -96,7 +99,12 @@ const QUESTION_LINE: &str =
 /// Runs the fake on this process's stdin/stdout (a tmux pane); returns the process exit code.
 pub fn run(kind: FakeKind) -> i32 {
     match run_on_terminal(kind) {
-        Ok(code) => code,
+        Ok(code) => {
+            // Output written in the instant a process exits can be lost between the terminal
+            // and tmux; a short pause lets tmux read the final lines before the pane closes.
+            std::thread::sleep(EXIT_GRACE);
+            code
+        }
         Err(err) => {
             eprintln!("fake agent: I/O failure: {err}");
             EXIT_IO_FAILURE
