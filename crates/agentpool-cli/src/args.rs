@@ -33,7 +33,6 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "ID")]
     pub coordinator_id: Option<String>,
 
-
     #[command(subcommand)]
     pub command: Command,
 }
@@ -97,6 +96,12 @@ pub enum Command {
     /// Acquire, list or release advisory file leases.
     #[command(subcommand)]
     Leases(LeasesCommand),
+    /// Usage snapshots per provider: live probes, or the stored ones with `--cached`.
+    #[command(after_help = "Examples:\n  agentpool usage --provider codex-cli --backend native --json\n  agentpool usage --cached --json")]
+    Usage(crate::cmd_usage::UsageArgs),
+    /// Which providers can take work now: usable, why not, windows, resets, staleness.
+    #[command(visible_alias = "capacity-summary", after_help = "Examples:\n  agentpool usage-summary --json\n  agentpool usage-summary --provider codex-cli --refresh --json")]
+    UsageSummary(crate::cmd_usage::UsageSummaryArgs),
     /// Serve the MCP tools over stdio (for Claude Desktop, Cursor, Codex, Copilot CLI, …).
     #[command(after_help = "Examples:\n  agentpool mcp\n  agentpool mcp --toolsets default,sessions\n  agentpool mcp --lockdown")]
     Mcp(crate::cmd_mcp::McpArgs),

@@ -8,6 +8,7 @@ pub mod args;
 pub mod cmd_mcp;
 pub mod cmd_leases;
 pub mod cmd_models;
+pub mod cmd_usage;
 pub mod cmd_worktrees;
 pub mod commands;
 pub mod output;
@@ -117,6 +118,8 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Models(a) => cmd_models::models(&ctx, a).await,
         Command::Worktrees(a) => cmd_worktrees::run(&ctx, a).await,
         Command::Leases(a) => cmd_leases::run(&ctx, a).await,
+        Command::Usage(a) => cmd_usage::usage(&ctx, a).await,
+        Command::UsageSummary(a) => cmd_usage::usage_summary(&ctx, a).await,
         Command::Init(_) | Command::Worker { .. } | Command::Mcp(_) => unreachable_command(),
     }
 }

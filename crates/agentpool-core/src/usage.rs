@@ -38,6 +38,8 @@ pub const CLI_BUDGET: Duration = Duration::from_secs(60);
 pub const TIMEOUT_SOURCE: &str = "agentpool_usage_timeout";
 /// `raw.source` of the placeholder for a provider whose probe task failed.
 pub const ERROR_SOURCE: &str = "agentpool_usage_error";
+/// `raw.source` of a summary row for a provider with no stored snapshot (never persisted).
+pub const NO_SNAPSHOT_SOURCE: &str = "agentpool_no_snapshot";
 /// Environment variable that turns interactive (screen) probes off.
 pub const NO_INTERACTIVE_ENV: &str = "AGENTPOOL_NO_INTERACTIVE_USAGE";
 
@@ -225,7 +227,7 @@ pub fn normalize_ts(raw: &str) -> Option<String> {
 
 /// Whether a snapshot is a placeholder for a probe that did not finish.
 pub fn is_placeholder(s: &CapacitySnapshot) -> bool {
-    matches!(s.raw.get("source").and_then(Value::as_str), Some(TIMEOUT_SOURCE | ERROR_SOURCE))
+    matches!(s.raw.get("source").and_then(Value::as_str), Some(TIMEOUT_SOURCE | ERROR_SOURCE | NO_SNAPSHOT_SOURCE))
 }
 
 /// The placeholder for a provider that did not answer within the budget.
@@ -408,6 +410,7 @@ pub fn summary_row(snap: &CapacitySnapshot, facts: Option<&ProviderFacts>, polic
     let installed = facts.and_then(|f| f.installed);
     let auth = facts.and_then(|f| f.auth);
     let reason = unusable_reason(snap, installed, auth, policy.min_remaining_percent);
+    let never = snap.raw.get("source").and_then(Value::as_str) == Some(NO_SNAPSHOT_SOURCE);
     let age = age_seconds(&snap.checked_at, now);
     let windows: Vec<Value> = snap
         .windows
@@ -426,9 +429,9 @@ pub fn summary_row(snap: &CapacitySnapshot, facts: Option<&ProviderFacts>, polic
         "auth_status": auth,
         "usable": reason.is_none(),
         "unusable_reason": reason,
-        "stale": age > policy.usage_stale_after_seconds as f64,
-        "age_seconds": (age * 1000.0).round() / 1000.0,
-        "checked_at": snap.checked_at,
+        "stale": never || age > policy.usage_stale_after_seconds as f64,
+        "age_seconds": if never { Value::Null } else { json!((age * 1000.0).round() / 1000.0) },
+        "checked_at": if never { Value::Null } else { json!(snap.checked_at) },
         "windows": windows,
         "credits_remaining": snap.credits_remaining,
         "warnings": snap.warnings,
@@ -677,6 +680,13 @@ impl Manager {
             let (facts, partial) = self.detect_facts(&ids, remaining).await;
             (cached, facts, partial)
         };
+        // Every selected provider gets a row, probed or not.
+        let mut snaps = snaps;
+        for id in &ids {
+            snaps.entry(id.clone()).or_insert_with(|| {
+                unknown(id, NO_SNAPSHOT_SOURCE, "no usage snapshot stored yet; run `agentpool usage-summary --refresh`")
+            });
+        }
         let mut out = summary(&snaps, &facts, policy, OffsetDateTime::now_utc());
         out.insert("preferences".into(), self.preferences_ref());
         out.insert("source".into(), json!(if live { "live_probe" } else { "sqlite_cache" }));

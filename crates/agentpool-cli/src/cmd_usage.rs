@@ -1,0 +1,121 @@
+//! `agentpool usage` (snapshots, live or cached) and `agentpool usage-summary` /
+//! `capacity-summary` (per provider: can it take work now, and how sure are we).
+
+use std::time::Duration;
+
+use agentpool_core::error::Result;
+use agentpool_core::observe::parse_timeout;
+use agentpool_core::usage::{self, Backend, UsageRequest};
+use clap::Args;
+use serde_json::Value;
+
+use crate::commands::Context;
+use crate::output::{self, Out};
+
+/// Arguments of `usage`.
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Only this provider (an unknown id is PROVIDER_NOT_FOUND).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Where figures come from: native, codexbar, ccusage or combined.
+    #[arg(long, default_value = "combined")]
+    pub backend: String,
+    /// Read the last stored snapshots; run no probe.
+    #[arg(long)]
+    pub cached: bool,
+    /// Skip probes that drive a CLI's screen (also `AGENTPOOL_NO_INTERACTIVE_USAGE=1`).
+    #[arg(long, visible_alias = "no-interactive-usage")]
+    pub no_interactive: bool,
+    /// Seconds for the whole call; providers still probing then come back unknown (`partial`).
+    #[arg(long, default_value = "60")]
+    pub timeout: f64,
+}
+
+/// Arguments of `usage-summary`.
+#[derive(Debug, Args)]
+pub struct UsageSummaryArgs {
+    /// Only this provider (an unknown id is PROVIDER_NOT_FOUND).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Probe now instead of reading the stored snapshots.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Where figures come from on refresh: native, codexbar, ccusage or combined.
+    #[arg(long, default_value = "combined")]
+    pub backend: String,
+    /// Skip probes that drive a CLI's screen (also `AGENTPOOL_NO_INTERACTIVE_USAGE=1`).
+    #[arg(long, visible_alias = "no-interactive-usage")]
+    pub no_interactive: bool,
+    /// Seconds for the whole call; providers still probing then come back unknown (`partial`).
+    #[arg(long, default_value = "60")]
+    pub timeout: f64,
+}
+
+fn request(provider: Option<String>, backend: &str, no_interactive: bool, timeout: f64) -> Result<UsageRequest> {
+    Ok(UsageRequest {
+        provider_id: provider,
+        // Validated on every path, cached reads included.
+        backend: Backend::parse(backend)?,
+        allow_interactive: usage::interactive_allowed(no_interactive),
+        budget: parse_timeout(timeout)?.max(Duration::from_millis(1)),
+    })
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Runs `usage`.
+pub async fn usage(ctx: &Context, a: UsageArgs) -> Result<Out> {
+    let req = request(a.provider, &a.backend, a.no_interactive, a.timeout)?;
+    let r = ctx.manager.usage(&req, a.cached).await?;
+    let rows = r["snapshots"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|snap| {
+            let snap_v: agentpool_core::model::CapacitySnapshot =
+                serde_json::from_value(snap.clone()).unwrap_or_else(|_| usage::unknown("?", "?", "unreadable snapshot"));
+            vec![s(&snap["provider_id"]), s(&snap["status"]), s(&snap["confidence"]), usage::summary_text(&snap_v), s(&snap["checked_at"])]
+        })
+        .collect();
+    let mut human = format!("source: {}\n", s(&r["source"]));
+    human.push_str(&output::table(&["PROVIDER", "STATUS", "CONFIDENCE", "SUMMARY", "CHECKED"], rows));
+    if r["partial"] == Value::Bool(true) {
+        human.push_str("partial: some providers did not answer within the time budget\n");
+    }
+    Ok(Out::new(r, human))
+}
+
+/// Runs `usage-summary` (and its alias `capacity-summary`).
+pub async fn usage_summary(ctx: &Context, a: UsageSummaryArgs) -> Result<Out> {
+    let req = request(a.provider, &a.backend, a.no_interactive, a.timeout)?;
+    let r = ctx.manager.usage_summary(&req, a.refresh).await?;
+    let rows = r["providers"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .map(|row| {
+            let usable = if row["usable"] == Value::Bool(true) { "yes".to_owned() } else { s(&row["unusable_reason"]) };
+            let stale = if row["stale"] == Value::Bool(true) { " (stale)" } else { "" };
+            vec![s(&row["provider_id"]), s(&row["status"]), usable, s(&row["confidence"]), s(&row["summary"]), format!("{}{stale}", s(&row["checked_at"]))]
+        })
+        .collect();
+    let mut human = format!("source: {}\n", s(&r["source"]));
+    human.push_str(&output::table(&["PROVIDER", "STATUS", "USABLE", "CONFIDENCE", "SUMMARY", "CHECKED"], rows));
+    if let Some(p) = r["next_available_provider"].as_str() {
+        human.push_str(&format!("next available: {p} at {}\n", s(&r["next_available_at"])));
+    }
+    if r["partial"] == Value::Bool(true) {
+        human.push_str("partial: some providers did not answer within the time budget\n");
+    }
+    if let Some(p) = r["preferences"]["path"].as_str() {
+        human.push_str(&format!("preferences: {p}\n"));
+    }
+    Ok(Out::new(r, human))
+}
