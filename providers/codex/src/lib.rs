@@ -11,6 +11,8 @@
 //! "Yes, continue" only when trust may be accepted. A signed-out codex shows a "Sign in with
 //! ChatGPT" menu: that is `login_required`, and the hint names `codex login`.
 
+mod usage;
+
 use std::sync::Arc;
 
 use agentpool_core::dialog;
@@ -59,6 +61,11 @@ impl Provider for Codex {
 
     async fn detect(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["codex"]).await
+    }
+
+    async fn usage(&self, ctx: &agentpool_core::usage::UsageContext) -> Option<agentpool_core::model::CapacitySnapshot> {
+        let binary = ctx.binary_path.as_deref()?;
+        Some(usage::probe(ID, binary, usage::Timeouts::default()).await)
     }
 
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {

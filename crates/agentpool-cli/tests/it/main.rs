@@ -1,3 +1,4 @@
 //! Integration tests of the `agentpool` binary built from this crate.
 
 mod real_providers;
+mod usage;
