@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::{Isolation, UsageStatus};
+use crate::model::{Isolation, PromptMode, UsageStatus};
 
 /// Environment variable naming AgentPool's home directory.
 pub const ENV_HOME: &str = "AGENTPOOL_HOME";
@@ -82,8 +82,175 @@ pub struct Config {
     pub providers: BTreeMap<String, ProviderConfig>,
     /// Extra model catalog JSON files layered over the embedded one.
     pub model_catalog_paths: Vec<String>,
-    /// Command-based providers defined by users.
-    pub custom_providers: Vec<Value>,
+    /// Command-based providers defined by users (`[[custom_providers]]`).
+    pub custom_providers: Vec<CustomProviderConfig>,
+}
+
+/// `[[custom_providers]]`: a provider for a CLI nobody wrote a Rust crate for. It is driven
+/// by the generic command-based provider in [`crate::custom`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CustomProviderConfig {
+    /// Provider id: lowercase letters, digits and `-`; never `auto`.
+    pub id: String,
+    /// Human name (default: the id).
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Who makes it (default: `custom`).
+    #[serde(default)]
+    pub vendor: Option<String>,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+    /// Replace the linked provider with the same id instead of refusing the entry.
+    #[serde(default)]
+    pub replace_builtin: bool,
+    /// The argv that starts the CLI (`command[0]` is looked up like a binary candidate).
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Names or paths tried in order when `command` is not set.
+    #[serde(default)]
+    pub binary_candidates: Vec<String>,
+    /// Flag that carries the model (`--model`); without it the CLI never gets a model.
+    #[serde(default)]
+    pub model_arg: Option<String>,
+    /// Model used when a spawn names none (only passed when `model_arg` is set).
+    #[serde(default)]
+    pub default_model: Option<String>,
+    /// Model ids shown by inventory.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// Flag appended as `<flag> <effort>` when a reasoning effort is requested.
+    #[serde(default)]
+    pub reasoning_effort_arg: Option<String>,
+    /// tmux keys that submit a pasted message (default: paste, then `Enter`).
+    #[serde(default)]
+    pub submit_keys: Option<Vec<String>>,
+    /// What `provider_default` means: `send_after_launch` (default) or `arg`.
+    #[serde(default)]
+    pub default_prompt_mode: Option<PromptMode>,
+    /// In `arg` mode, the flag before the prompt (default: the prompt is the last argument).
+    #[serde(default)]
+    pub prompt_arg_flag: Option<String>,
+    /// Screen patterns (regular expressions) for this CLI.
+    #[serde(default)]
+    pub patterns: CustomPatterns,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// `[custom_providers.patterns]`: regular expressions (`(?i)` for case-insensitive) applied
+/// to the worker's screen, checked when the config is loaded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustomPatterns {
+    /// The CLI shows its sign-in screen: readiness `login_required`.
+    pub login: Vec<String>,
+    /// The command a human runs to sign in (named in the hint).
+    pub login_command: Option<String>,
+    /// The CLI asks for approval (event `approval_prompt`).
+    pub approval: Vec<String>,
+    /// The CLI asks a question (event `question`).
+    pub question: Vec<String>,
+    /// The CLI failed (event `error`, state `FAILED`).
+    pub error: Vec<String>,
+    /// The CLI is busy: older `?` lines are not questions while one shows.
+    pub busy: Vec<String>,
+}
+
+impl CustomPatterns {
+    /// `(field, patterns)` pairs, for validation and messages.
+    pub fn fields(&self) -> [(&'static str, &[String]); 5] {
+        [
+            ("login", &self.login),
+            ("approval", &self.approval),
+            ("question", &self.question),
+            ("error", &self.error),
+            ("busy", &self.busy),
+        ]
+    }
+}
+
+impl CustomProviderConfig {
+    /// The provider settings this entry stands for: its command and candidates, and its facts
+    /// as metadata (`custom: true`, `model_arg`, `submit_keys`, …) so the lifecycle reads them
+    /// like catalog facts.
+    pub fn provider_config(&self) -> ProviderConfig {
+        let mut metadata = Map::new();
+        metadata.insert("custom".into(), Value::Bool(true));
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(v) = value {
+                metadata.insert(key.to_owned(), v);
+            }
+        };
+        put("model_arg", self.model_arg.clone().map(Value::from));
+        put("default_model", self.default_model.clone().map(Value::from));
+        put("reasoning_effort_arg", self.reasoning_effort_arg.clone().map(Value::from));
+        put("submit_keys", self.submit_keys.clone().map(Value::from));
+        put("default_initial_prompt_mode", self.default_prompt_mode.map(|m| Value::from(m.as_str())));
+        ProviderConfig {
+            enabled: self.enabled,
+            command: self.command.clone(),
+            binary_candidates: self.binary_candidates.clone(),
+            metadata,
+        }
+    }
+
+    /// Every problem with this entry, each naming it (`custom_providers[<i>] (`<id>`)`).
+    fn problems(&self, index: usize) -> Vec<String> {
+        let name = format!("custom_providers[{index}] (`{}`)", self.id);
+        let mut out = Vec::new();
+        let id = self.id.trim();
+        if id.eq_ignore_ascii_case("auto") {
+            out.push(format!("{name}: `auto` is not a provider id"));
+        } else if !is_valid_provider_id(id) {
+            out.push(format!("{name}: id must be 1-64 lowercase letters, digits or `-`, starting with a letter or digit"));
+        }
+        match &self.command {
+            Some(cmd) if cmd.first().is_none_or(|c| c.trim().is_empty()) => {
+                out.push(format!("{name}: `command` must not be empty"));
+            }
+            None if self.binary_candidates.iter().all(|c| c.trim().is_empty()) => {
+                out.push(format!("{name}: set `command` or `binary_candidates` (nothing to run)"));
+            }
+            _ => {}
+        }
+        for (key, value) in [
+            ("model_arg", &self.model_arg),
+            ("reasoning_effort_arg", &self.reasoning_effort_arg),
+            ("prompt_arg_flag", &self.prompt_arg_flag),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                out.push(format!("{name}: `{key}` must not be empty"));
+            }
+        }
+        if self.submit_keys.as_ref().is_some_and(|k| k.is_empty() || k.iter().any(|k| k.trim().is_empty())) {
+            out.push(format!("{name}: `submit_keys` must be a non-empty list of tmux key names"));
+        }
+        if let Some(mode) = self.default_prompt_mode
+            && !matches!(mode, PromptMode::SendAfterLaunch | PromptMode::Arg)
+        {
+            out.push(format!("{name}: `default_prompt_mode` must be `send_after_launch` or `arg`, not `{mode}`"));
+        }
+        for (field, patterns) in self.patterns.fields() {
+            for (i, p) in patterns.iter().enumerate() {
+                if let Err(e) = regex::Regex::new(p) {
+                    let reason = e.to_string().lines().last().unwrap_or_default().trim().to_owned();
+                    out.push(format!("{name}: `patterns.{field}[{i}]` is not a valid regex `{p}`: {reason}"));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A provider id: 1-64 lowercase ASCII letters, digits or `-`, not starting with `-`.
+pub fn is_valid_provider_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('-')
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// `[storage]`.
@@ -253,13 +420,34 @@ impl Settings {
     }
 
     /// Provider settings for an id: the catalog's facts for it, overridden by
-    /// `[providers.<id>.metadata]` (defaults when neither says anything).
+    /// `[providers.<id>.metadata]` (defaults when neither says anything). For a
+    /// `[[custom_providers]]` id the entry takes the catalog's place; `[providers.<id>]` still
+    /// overrides its command, candidates and metadata.
     pub fn provider(&self, id: &str) -> ProviderConfig {
+        if let Some(custom) = self.custom_provider(id) {
+            let mut base = custom.provider_config();
+            if let Some(user) = self.config.providers.get(id) {
+                base.enabled &= user.enabled;
+                if user.command.is_some() {
+                    base.command = user.command.clone();
+                }
+                if !user.binary_candidates.is_empty() {
+                    base.binary_candidates = user.binary_candidates.clone();
+                }
+                base.metadata.extend(user.metadata.clone());
+            }
+            return base;
+        }
         let mut p = self.config.providers.get(id).cloned().unwrap_or_default();
         let mut metadata = self.catalog.facts(id);
         metadata.extend(std::mem::take(&mut p.metadata));
         p.metadata = metadata;
         p
+    }
+
+    /// The `[[custom_providers]]` entry with this id, if any.
+    pub fn custom_provider(&self, id: &str) -> Option<&CustomProviderConfig> {
+        self.config.custom_providers.iter().find(|c| c.id.trim() == id)
     }
 }
 
@@ -328,7 +516,31 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        self.validate_custom_providers()
+    }
+
+    /// Checks every `[[custom_providers]]` entry (ids, commands, flags, submit keys, prompt
+    /// mode, regexes) and reports all problems at once, each naming its entry.
+    fn validate_custom_providers(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, c) in self.custom_providers.iter().enumerate() {
+            problems.extend(c.problems(i));
+            if !seen.insert(c.id.trim()) {
+                problems.push(format!("custom_providers[{i}] (`{}`): the id is defined twice", c.id));
+            }
+        }
+        match problems.first() {
+            None => Ok(()),
+            Some(first) => {
+                let message = if problems.len() == 1 {
+                    format!("invalid custom provider: {first}")
+                } else {
+                    format!("invalid custom providers: {first} (and {} more)", problems.len() - 1)
+                };
+                Err(Error::new(ErrorCode::InvalidConfig, message).with("errors", problems))
+            }
+        }
     }
 }
 

@@ -338,6 +338,8 @@ pub struct ExtraRules {
     approval: Vec<Regex>,
     question: Vec<Regex>,
     busy: Vec<Regex>,
+    /// Provider error screens ([`Provider::error_patterns`](crate::provider::Provider::error_patterns)).
+    error: Vec<Regex>,
     /// The provider's login command, for the `login_required` hint.
     pub login_command: Option<String>,
 }
@@ -353,8 +355,16 @@ impl ExtraRules {
             approval: all(&rules.approval_patterns)?,
             question: all(&rules.question_patterns)?,
             busy: all(&rules.busy_patterns)?,
+            error: Vec::new(),
             login_command: rules.login_command.clone(),
         })
+    }
+
+    /// A provider's screen rules and error patterns, compiled (see [`Self::compile`]).
+    pub fn of(provider: &dyn crate::provider::Provider) -> Self {
+        let mut rules = Self::compile(&provider.screen_rules());
+        rules.error = provider.error_patterns().iter().filter_map(|p| Regex::new(p).ok()).collect();
+        rules
     }
 
     /// Compiles the rules, dropping patterns that do not compile (built-in rules are pinned by
@@ -366,6 +376,7 @@ impl ExtraRules {
             approval: keep(&rules.approval_patterns),
             question: keep(&rules.question_patterns),
             busy: keep(&rules.busy_patterns),
+            error: Vec::new(),
             login_command: rules.login_command.clone(),
         }
     }
@@ -412,7 +423,7 @@ pub fn detect_with(screen: &str, previous_hash: Option<&str>, echo: &EchoFilter,
     if any_match(&LIMIT, active) {
         return Detection::observed(SessionState::Running, ObserveEvent::LimitWarning);
     }
-    if any_match(&ERROR, active) {
+    if any_match(&ERROR, active) || any_match(&extra.error, active) {
         return Detection::observed(SessionState::Failed, ObserveEvent::Error);
     }
     if previous_hash.is_some_and(|prev| prev != screen_hash(screen)) {

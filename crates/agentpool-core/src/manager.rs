@@ -675,7 +675,7 @@ impl Manager {
         /// More answers than this means a dialog that does not go away; stop answering.
         const MAX_DIALOG_ANSWERS: usize = 8;
         let spec = provider.startup();
-        let rules = detect::ExtraRules::compile(&provider.screen_rules());
+        let rules = detect::ExtraRules::of(provider);
         let config = self.settings.provider(provider.id());
         let dialog_ctx = crate::provider::DialogContext {
             accept_trust: config.metadata.get("accept_startup_trust").and_then(Value::as_bool).unwrap_or(true),

@@ -179,7 +179,7 @@ impl Manager {
         let mut last: Option<ObserveResponse> = None;
         // The provider's own screen rules (login screen, extra prompts, busy lines).
         let provider = self.registry.get(&session.provider_id).ok();
-        let rules = provider.as_ref().map(|p| detect::ExtraRules::compile(&p.screen_rules())).unwrap_or_default();
+        let rules = provider.as_ref().map(|p| detect::ExtraRules::of(p.as_ref())).unwrap_or_default();
 
         loop {
             let snap = match self.runtime.snapshot(&r, lines, CAPTURE_TIMEOUT).await {

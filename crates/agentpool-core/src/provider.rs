@@ -177,6 +177,12 @@ pub trait Provider: Send + Sync {
     fn screen_rules(&self) -> ScreenRules {
         ScreenRules::default()
     }
+    /// Screen patterns (regular expressions) meaning the worker failed: event `error`, state
+    /// `FAILED`, checked where core's own error check runs. Custom providers take them from
+    /// `patterns.error`.
+    fn error_patterns(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Given the current screen before the first paste, the keys that answer a known, safe
     /// startup dialog (update prompt → skip; trust prompt only when `ctx.accept_trust`).
     /// Implementations read the options from the screen; they never send blind keys.
@@ -240,10 +246,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Builds the registry from link-time registrations, dropping providers disabled in config.
-    /// Two registrations with one id are a hard error.
+    /// Builds the registry from link-time registrations, then the `[[custom_providers]]` of
+    /// the config, dropping providers disabled in config. Two registrations with one id are a
+    /// hard error; so is a custom provider reusing a registered id, unless the entry sets
+    /// `replace_builtin = true` (then it replaces the linked provider).
     pub fn new(settings: &Settings) -> Result<Self> {
         let mut providers = BTreeMap::new();
+        let mut registered = std::collections::BTreeSet::new();
         for reg in registrations() {
             let provider = (reg.create)();
             if provider.id() != reg.id {
@@ -259,8 +268,38 @@ impl Registry {
                 )
                 .with("provider_id", reg.id));
             }
+            registered.insert(reg.id);
             if settings.provider(reg.id).enabled {
                 providers.insert(reg.id.to_owned(), (reg.order, provider));
+            }
+        }
+        for (i, entry) in settings.config.custom_providers.iter().enumerate() {
+            let id = entry.id.trim();
+            let name = format!("custom_providers[{i}] (`{id}`)");
+            match (registered.contains(id), entry.replace_builtin) {
+                (true, false) => {
+                    return Err(Error::new(
+                        ErrorCode::InvalidConfig,
+                        format!("{name}: `{id}` is already a provider; rename the entry, or set `replace_builtin = true` to replace it"),
+                    )
+                    .with("provider_id", id));
+                }
+                (false, true) => {
+                    return Err(Error::new(
+                        ErrorCode::InvalidConfig,
+                        format!("{name}: `replace_builtin = true` but no provider `{id}` is linked into this binary"),
+                    )
+                    .with("provider_id", id)
+                    .with("known_providers", registered.iter().collect::<Vec<_>>()));
+                }
+                (true, true) => {
+                    providers.remove(id);
+                }
+                (false, false) => {}
+            }
+            if settings.provider(id).enabled {
+                let order = crate::custom::CUSTOM_ORDER_BASE + u32::try_from(i).unwrap_or(u32::MAX - crate::custom::CUSTOM_ORDER_BASE);
+                providers.insert(id.to_owned(), (order, crate::custom::CustomProvider::shared(entry.clone())));
             }
         }
         Ok(Self { providers })

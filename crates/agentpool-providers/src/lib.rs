@@ -56,4 +56,52 @@ mod tests {
         assert_eq!(unknown.code, agentpool_core::ErrorCode::ProviderNotFound);
         assert_eq!(unknown.details["known_providers"].as_array().unwrap().len(), EXPECTED_IDS.len());
     }
+
+    fn registry_with(config: &str) -> agentpool_core::Result<agentpool_core::provider::Registry> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        link_all();
+        let dir = std::env::temp_dir()
+            .join(format!("agentpool-reg-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.toml");
+        std::fs::write(&file, config).unwrap();
+        let settings = agentpool_core::config::Settings::load_from(dir.clone(), file);
+        let _ = std::fs::remove_dir_all(&dir);
+        agentpool_core::provider::Registry::new(&settings?)
+    }
+
+    #[test]
+    fn custom_providers_join_the_registry_after_the_linked_ones() {
+        let reg = registry_with(
+            "[[custom_providers]]\nid = \"my-agent\"\ncommand = [\"/bin/sh\"]\n\
+             [[custom_providers]]\nid = \"off-agent\"\ncommand = [\"/bin/sh\"]\nenabled = false\n",
+        )
+        .unwrap();
+        let ids = reg.ids();
+        assert_eq!(ids.len(), EXPECTED_IDS.len() + 1);
+        assert_eq!(ids.last().map(String::as_str), Some("my-agent"));
+        assert_eq!(reg.get("my-agent").unwrap().vendor(), "custom");
+        assert_eq!(reg.get("off-agent").err().unwrap().code, agentpool_core::ErrorCode::ProviderNotFound);
+    }
+
+    #[test]
+    fn a_custom_provider_replaces_a_linked_one_only_when_it_says_so() {
+        let clash = registry_with("[[custom_providers]]\nid = \"codex-cli\"\ncommand = [\"/bin/sh\"]\n").err().unwrap();
+        assert_eq!(clash.code, agentpool_core::ErrorCode::InvalidConfig);
+        assert!(clash.message.contains("custom_providers[0] (`codex-cli`)"), "{}", clash.message);
+        assert!(clash.message.contains("replace_builtin = true"), "{}", clash.message);
+
+        let reg = registry_with(
+            "[[custom_providers]]\nid = \"codex-cli\"\ncommand = [\"/bin/sh\"]\nreplace_builtin = true\n",
+        )
+        .unwrap();
+        assert_eq!(reg.ids().len(), EXPECTED_IDS.len());
+        assert_eq!(reg.get("codex-cli").unwrap().vendor(), "custom", "the config entry replaced the crate");
+
+        let typo = registry_with("[[custom_providers]]\nid = \"codexx\"\ncommand = [\"/bin/sh\"]\nreplace_builtin = true\n")
+            .err()
+            .unwrap();
+        assert!(typo.message.contains("no provider `codexx` is linked"), "{}", typo.message);
+    }
 }
