@@ -135,6 +135,8 @@ pub fn run(options: &Options) -> Result<(), String> {
     let (wake_runs, oneshot_runs) = measure_observe(&observe, &exe, &repo, &scratch.path, runs)?;
     drop(observe);
 
+    let stats_runs = crate::bench_stats::measure(&scratch.path, &exe, runs)?;
+
     let floor_stats = Stats::of(&floor_runs);
     let rows = vec![
         Row::new("floor", "bare-tmux floor (smoke steps, raw tmux)", "ms", &floor_runs, Target::None, None),
@@ -176,6 +178,14 @@ pub fn run(options: &Options) -> Result<(), String> {
             "MiB",
             &inventory_runs.iter().map(|r| r.max_rss_kib as f64 / 1024.0).collect::<Vec<_>>(),
             Target::Max(INVENTORY_MAX_RSS_MIB),
+            None,
+        ),
+        Row::new(
+            "stats_100k",
+            "stats --since all --json (100k sessions, 1M events)",
+            "ms",
+            &stats_runs,
+            Target::Max(crate::bench_stats::STATS_MAX_MS),
             None,
         ),
     ];

@@ -53,7 +53,9 @@ pub fn run(root: &Path, dry_run: bool) -> Result<(), String> {
     if dry_run {
         eprintln!("release: dry run done; nothing was tagged or published");
     } else {
-        eprintln!("release: next: git tag v{version} && git push origin v{version}, then attach the two files above and server.json to the GitHub release");
+        eprintln!(
+            "release: next: git tag v{version} && git push origin v{version}, then attach the two files above and server.json to the GitHub release"
+        );
     }
     Ok(())
 }
@@ -92,7 +94,13 @@ fn check_packages(root: &Path, version: &str) -> Result<Vec<String>, String> {
         .into_iter()
         .flatten()
         .filter(|p| p["version"].as_str() != Some(version))
-        .map(|p| format!("package `{}` has version {} (workspace: {version})", p["name"].as_str().unwrap_or("?"), p["version"]))
+        .map(|p| {
+            format!(
+                "package `{}` has version {} (workspace: {version})",
+                p["name"].as_str().unwrap_or("?"),
+                p["version"]
+            )
+        })
         .collect())
 }
 
@@ -153,7 +161,16 @@ fn build_release(root: &Path) -> Result<PathBuf, String> {
     eprintln!("release: cargo build --release --locked -p agentpool-cli --bin agentpool");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "--release", "--locked", "-p", "agentpool-cli", "--bin", "agentpool", "--message-format=json-render-diagnostics"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "agentpool-cli",
+            "--bin",
+            "agentpool",
+            "--message-format=json-render-diagnostics",
+        ])
         .current_dir(root)
         .stderr(std::process::Stdio::inherit())
         .output()
@@ -201,7 +218,8 @@ fn pack(dist: &Path, binary: &Path, version: &str, target: &str, root: &Path) ->
     let digest = Sha256::digest(&bytes);
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     let sha_file = dist.join(format!("{tarball_name}.sha256"));
-    std::fs::write(&sha_file, format!("{hex}  {tarball_name}\n")).map_err(|e| format!("{}: {e}", sha_file.display()))?;
+    std::fs::write(&sha_file, format!("{hex}  {tarball_name}\n"))
+        .map_err(|e| format!("{}: {e}", sha_file.display()))?;
     std::fs::remove_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
     Ok((tarball, sha_file))
 }

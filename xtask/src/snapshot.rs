@@ -243,7 +243,10 @@ mod tests {
         assert_eq!(parse(&["--check".into()]).unwrap(), Mode::Check);
         assert_eq!(parse(&["--accept".into()]).unwrap(), Mode::Accept);
         assert!(parse(&["--accept".into(), "--check".into()]).is_err());
-        assert_eq!(package_name("[package]\nname = \"agentpool-x\"\n[dependencies]\nname = \"no\"\n").as_deref(), Some("agentpool-x"));
+        assert_eq!(
+            package_name("[package]\nname = \"agentpool-x\"\n[dependencies]\nname = \"no\"\n").as_deref(),
+            Some("agentpool-x")
+        );
         assert_eq!(package_name("[workspace]\nname = \"no\"\n"), None);
         let (sel, filt) = split_filters(&["--test".into(), "it".into(), "snapshots".into()]);
         assert_eq!(sel, ["--test", "it"]);

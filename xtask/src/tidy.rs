@@ -73,7 +73,8 @@ fn check_dependencies(metadata: &Value) -> Vec<String> {
         for (dep, kind) in &deps {
             let internal = workspace.contains(dep);
             if name == "agentpool-core" && internal {
-                problems.push(format!("agentpool-core must depend on no workspace crate, but depends on `{dep}` ({kind})"));
+                problems
+                    .push(format!("agentpool-core must depend on no workspace crate, but depends on `{dep}` ({kind})"));
             }
             if is_provider && internal && *dep != "agentpool-core" {
                 problems.push(format!("provider crate `{name}` may depend only on agentpool-core among workspace crates, not `{dep}` ({kind})"));
@@ -123,11 +124,7 @@ fn rust_files(root: &Path) -> Result<Vec<PathBuf>, String> {
     if !out.status.success() {
         return Err(format!("`git ls-files` failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(PathBuf::from)
-        .filter(|p| root.join(p).is_file())
-        .collect())
+    Ok(String::from_utf8_lossy(&out.stdout).lines().map(PathBuf::from).filter(|p| root.join(p).is_file()).collect())
 }
 
 fn check_module_docs(root: &Path, files: &[PathBuf]) -> Vec<String> {
@@ -162,7 +159,8 @@ fn check_tmux_spawns(root: &Path, files: &[PathBuf]) -> Vec<String> {
     if !tmux_crate_spawns {
         // Guards the check itself: if the pattern stops matching the real call site, every
         // other crate would pass vacuously.
-        problems.push("crates/agentpool-tmux/src: no `tmux` spawn found; update `spawns_tmux` in xtask/src/tidy.rs".into());
+        problems
+            .push("crates/agentpool-tmux/src: no `tmux` spawn found; update `spawns_tmux` in xtask/src/tidy.rs".into());
     }
     problems
 }
@@ -229,7 +227,10 @@ mod tests {
         assert!(!has_workspace_lints("[package]\nname = \"x\"\n[dependencies]\nworkspace = true\n"));
         assert!(spawns_tmux("let c = Command::new( \"tmux\" ).arg(\"ls\");"));
         assert!(!spawns_tmux("let kind = \"tmux\";"));
-        assert_eq!(product_crate(Path::new("crates/agentpool-cli/src/lib.rs")).as_deref(), Some("crates/agentpool-cli"));
+        assert_eq!(
+            product_crate(Path::new("crates/agentpool-cli/src/lib.rs")).as_deref(),
+            Some("crates/agentpool-cli")
+        );
         assert_eq!(product_crate(Path::new("crates/agentpool-cli/tests/it/main.rs")), None);
     }
 }

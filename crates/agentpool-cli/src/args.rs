@@ -102,6 +102,9 @@ pub enum Command {
     /// Which providers can take work now: usable, why not, windows, resets, staleness.
     #[command(visible_alias = "capacity-summary", after_help = "Examples:\n  agentpool usage-summary --json\n  agentpool usage-summary --provider codex-cli --refresh --json")]
     UsageSummary(crate::cmd_usage::UsageSummaryArgs),
+    /// What the pool did in a window: sessions, parallelism, quota walls, tokens (`stats/v1`).
+    #[command(after_help = "Examples:\n  agentpool stats\n  agentpool stats --since 30d --provider codex-cli --json\n  agentpool stats --from 2026-03-01 --to 2026-03-08 --plain\n  agentpool stats --since 7d --share")]
+    Stats(crate::cmd_stats::StatsArgs),
     /// Serve the MCP tools over stdio (for Claude Desktop, Cursor, Codex, Copilot CLI, …).
     #[command(after_help = "Examples:\n  agentpool mcp\n  agentpool mcp --toolsets default,sessions\n  agentpool mcp --lockdown")]
     Mcp(crate::cmd_mcp::McpArgs),

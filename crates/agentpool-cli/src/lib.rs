@@ -8,6 +8,7 @@ pub mod args;
 pub mod cmd_mcp;
 pub mod cmd_leases;
 pub mod cmd_models;
+pub mod cmd_stats;
 pub mod cmd_usage;
 pub mod cmd_worktrees;
 pub mod commands;
@@ -116,6 +117,7 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Session(SessionCommand::Show { session_id, plain }) => c::session_show(&ctx, &session_id, plain, cli.json).await,
         Command::Smoke(a) => c::smoke(&ctx, a).await,
         Command::Models(a) => cmd_models::models(&ctx, a).await,
+        Command::Stats(a) => cmd_stats::stats(&ctx, a, cli.json).await,
         Command::Worktrees(a) => cmd_worktrees::run(&ctx, a).await,
         Command::Leases(a) => cmd_leases::run(&ctx, a).await,
         Command::Usage(a) => cmd_usage::usage(&ctx, a).await,

@@ -41,6 +41,8 @@ codes! {
     InvalidSessionPage => "INVALID_SESSION_PAGE",
     InvalidSessionId => "INVALID_SESSION_ID",
     InvalidOutput => "INVALID_OUTPUT",
+    InvalidWindow => "INVALID_WINDOW",
+    CardRenderFailed => "CARD_RENDER_FAILED",
     InvalidConfig => "INVALID_CONFIG",
     InvalidCatalog => "INVALID_CATALOG",
     RuntimeNotSupported => "RUNTIME_NOT_SUPPORTED",

@@ -211,6 +211,11 @@ impl Manager {
         &self.store
     }
 
+    /// The acting coordinator (what `--scope mine` selects).
+    pub fn coordinator_id(&self) -> &str {
+        &self.opts.coordinator_id
+    }
+
     pub(crate) async fn load(&self, id: &str) -> Result<AgentSession> {
         check_session_id(id)?;
         let owned = id.to_owned();

@@ -1,0 +1,607 @@
+//! The `stats/v1` document: what the pool did in a window, computed from the SQLite store.
+//!
+//! Cost model: three indexed range queries (sessions by `created_at`, the lifecycle events of
+//! those sessions by `ts`, usage snapshots), then linear work in Rust (a sort for the
+//! concurrency sweep, binary searches for walls). Timestamps are AgentPool's fixed-width
+//! `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so text order is time order in SQL, and they are parsed
+//! with a fixed-width reader rather than a general RFC 3339 parser.
+//!
+//! Fixes over the reference (see `docs/stats.md`): an empty session selection selects no
+//! events; `--scope mine` uses the stable coordinator id; walls, quota and tokens consider
+//! enabled providers that have usage data (not every key of the config, fakes included);
+//! token counts are read in both the normalised and ccusage's camelCase shapes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use agentpool_core::error::Result;
+use agentpool_core::util;
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use crate::window::Window;
+
+/// Schema of the document.
+pub const SCHEMA: &str = "stats/v1";
+/// Optional sections, in output order.
+pub const SECTIONS: &[&str] = &["sessions", "parallelism", "walls", "quota", "utilization", "tokens", "suggested_next"];
+/// Providers whose usage source reports token counts.
+const TOKEN_CAPABLE: &[&str] = &["claude-code"];
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub window: Window,
+    pub provider: Option<String>,
+    /// `Some(id)`: only sessions spawned by this coordinator (`--scope mine`).
+    pub coordinator: Option<String>,
+    /// Sections to keep (empty: all). Validated names from [`SECTIONS`].
+    pub sections: Vec<String>,
+}
+
+/// Facts from settings and the registry.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// Enabled provider ids.
+    pub providers: Vec<String>,
+    pub usage_stale_after_seconds: i64,
+    pub min_remaining_percent: f64,
+    pub now: OffsetDateTime,
+}
+
+/// Splits and checks `--sections` values (comma lists, repeatable); unknown names are an
+/// `INVALID_REQUEST` listing the valid ones.
+pub fn parse_sections(raw: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for name in raw.iter().flat_map(|r| r.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
+        let name = name.to_ascii_lowercase();
+        if name == "coordinator_id" {
+            continue; // always present with scope mine; accepted for compatibility
+        }
+        if !SECTIONS.contains(&name.as_str()) {
+            return Err(agentpool_core::Error::new(
+                agentpool_core::ErrorCode::InvalidRequest,
+                format!("unknown stats section `{name}`; use: {}", SECTIONS.join(", ")),
+            )
+            .with("allowed", SECTIONS)
+            .with("example", "agentpool stats --sections sessions,parallelism --json"));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+struct SessionRow {
+    provider: String,
+    role: String,
+    state: String,
+    start: i64,
+    end: Option<i64>,
+}
+
+struct Snapshot {
+    provider: String,
+    ts: i64,
+    status: String,
+    min_remaining: Option<f64>,
+}
+
+/// Computes the document.
+pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
+    let start_ts = req.window.start_ts();
+    let end_ts = req.window.end_ts();
+    let window_end = micros(&end_ts).unwrap_or(0);
+    let provider = req.provider.as_deref();
+    let coordinator = req.coordinator.as_deref();
+
+    // --- sessions ---------------------------------------------------------------------
+    let mut stmt = conn.prepare_cached(
+        "SELECT provider_id, role, state, created_at, ended_at FROM sessions
+         WHERE created_at >= ?1 AND created_at < ?2
+           AND (?3 IS NULL OR provider_id = ?3)
+           AND (?4 IS NULL OR json_extract(metadata_json, '$.coordinator_id') = ?4)",
+    )?;
+    let sessions: Vec<SessionRow> = stmt
+        .query_map(params![start_ts, end_ts, provider, coordinator], |r| {
+            let created: String = r.get(3)?;
+            let ended: Option<String> = r.get(4)?;
+            Ok(SessionRow {
+                provider: r.get(0)?,
+                role: r.get(1)?,
+                state: r.get(2)?,
+                start: micros(&created).unwrap_or(0),
+                end: ended.as_deref().and_then(micros),
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+
+    // Lifecycle events of the selected sessions only: the same predicate joined, so an empty
+    // selection yields no events (the reference counted every event in that case).
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    let mut spawns: Vec<(String, i64)> = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.event_type, s.provider_id, e.ts FROM events e JOIN sessions s ON s.id = e.session_id
+         WHERE e.ts >= ?1 AND e.ts < ?2 AND e.event_type IN ('spawn', 'terminate', 'interrupt', 'timeout')
+           AND s.created_at >= ?1 AND s.created_at < ?2
+           AND (?3 IS NULL OR s.provider_id = ?3)
+           AND (?4 IS NULL OR json_extract(s.metadata_json, '$.coordinator_id') = ?4)",
+    )?;
+    let mut rows = stmt.query(params![start_ts, end_ts, provider, coordinator])?;
+    while let Some(r) = rows.next()? {
+        let kind: String = r.get(0)?;
+        if kind == "spawn" {
+            let ts: String = r.get(2)?;
+            spawns.push((r.get(1)?, micros(&ts).unwrap_or(0)));
+        }
+        *counts.entry(kind).or_default() += 1;
+    }
+    drop(rows);
+
+    let tally = |f: &dyn Fn(&SessionRow) -> &str| -> Map<String, Value> {
+        let mut m: BTreeMap<&str, i64> = BTreeMap::new();
+        for s in &sessions {
+            *m.entry(f(s)).or_default() += 1;
+        }
+        m.into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect()
+    };
+    let count = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let sessions_json = json!({
+        "total": sessions.len(),
+        "by_provider": tally(&|s| s.provider.as_str()),
+        "by_role": tally(&|s| s.role.as_str()),
+        "by_state": tally(&|s| s.state.as_str()),
+        "spawned": count("spawn"),
+        "terminated": count("terminate"),
+        "interrupted": count("interrupt"),
+        "timed_out": count("timeout"),
+    });
+
+    // --- parallelism ------------------------------------------------------------------
+    let par = parallelism(&sessions, window_end);
+
+    // --- usage snapshots ----------------------------------------------------------------
+    let has_any: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM usage_snapshots)", [], |r| r.get(0))?;
+    let stale_window = env.usage_stale_after_seconds.max(0).saturating_mul(2).saturating_mul(1_000_000);
+    let with_data: BTreeSet<String> = if has_any {
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT provider_id FROM usage_snapshots")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<BTreeSet<_>>>()?;
+        ids.into_iter().filter(|id| env.providers.contains(id)).collect()
+    } else {
+        BTreeSet::new()
+    };
+    // Snapshots that can matter: in the window, or fresh enough at its start for walls.
+    let earliest = util::format_ts(
+        OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(micros(&start_ts).unwrap_or(0).saturating_sub(stale_window)) * 1000,
+        )
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    );
+    let snapshots: Vec<Snapshot> = if has_any {
+        let mut stmt = conn.prepare_cached(
+            "SELECT provider_id, ts, status,
+                    (SELECT MIN(CAST(json_extract(w.value, '$.remaining_percent') AS REAL))
+                       FROM json_each(raw_json, '$.windows') w
+                      WHERE json_extract(w.value, '$.remaining_percent') IS NOT NULL)
+               FROM usage_snapshots WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id",
+        )?;
+        stmt.query_map(params![earliest, end_ts], |r| {
+            let ts: String = r.get(1)?;
+            Ok(Snapshot {
+                provider: r.get(0)?,
+                ts: micros(&ts).unwrap_or(0),
+                status: r.get(2)?,
+                min_remaining: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?
+    } else {
+        Vec::new()
+    };
+    let mut by_provider: HashMap<&str, Vec<&Snapshot>> = HashMap::new();
+    for s in &snapshots {
+        by_provider.entry(s.provider.as_str()).or_default().push(s);
+    }
+
+    let mut data_quality: Vec<Value> = Vec::new();
+
+    // --- walls ------------------------------------------------------------------------
+    let walls =
+        walls(&spawns, &by_provider, &with_data, has_any, stale_window, env.min_remaining_percent, &mut data_quality);
+
+    // --- quota ------------------------------------------------------------------------
+    let window_start = micros(&start_ts).unwrap_or(0);
+    let quota_providers: Vec<String> = match provider {
+        Some(p) => vec![p.to_owned()],
+        None => {
+            let mut set: BTreeSet<String> = with_data.clone();
+            set.extend(
+                sessions
+                    .iter()
+                    .map(|s| s.provider.clone())
+                    .filter(|p| env.providers.contains(p) && !p.starts_with("fake-")),
+            );
+            set.into_iter().collect()
+        }
+    };
+    let mut quota = Map::new();
+    for pid in &quota_providers {
+        let in_window: Vec<&&Snapshot> = by_provider
+            .get(pid.as_str())
+            .map(|v| v.iter().filter(|s| s.ts >= window_start).collect())
+            .unwrap_or_default();
+        if in_window.is_empty() {
+            data_quality.push(json!({
+                "code": "no_usage_data_for_provider",
+                "provider_id": pid,
+                "impact": "quota and walls undercount",
+                "note": format!("no usage snapshot for {pid} in this window; run `agentpool usage-summary --provider {pid} --refresh`"),
+            }));
+            continue;
+        }
+        let values: Vec<f64> = in_window.iter().filter_map(|s| s.min_remaining).collect();
+        let fold = |f: fn(f64, f64) -> f64| values.iter().copied().reduce(f);
+        quota.insert(
+            pid.clone(),
+            json!({
+                "current_remaining_percent": in_window.last().and_then(|s| s.min_remaining),
+                "min_in_window": fold(f64::min),
+                "max_in_window": fold(f64::max),
+                "samples": in_window.len(),
+            }),
+        );
+    }
+
+    // --- utilization ------------------------------------------------------------------
+    let window_hours = req.window.hours();
+    let usable_hours = window_hours * quota.len() as f64;
+    let worker_hours = par["sum_worker_hours"].as_f64().unwrap_or(0.0);
+    let utilization = json!({
+        "window_hours": round2(window_hours),
+        "usable_hours": round2(usable_hours),
+        "subscription_utilization": (usable_hours > 0.0).then(|| round2(worker_hours / usable_hours)),
+        "method": "sum(worker_hours)/sum(usable_hours_in_window)",
+    });
+
+    // --- tokens -----------------------------------------------------------------------
+    let tokens = tokens(conn, env, provider, &start_ts, &end_ts, &mut data_quality)?;
+
+    // --- suggested next -----------------------------------------------------------------
+    let mut suggested = Vec::new();
+    if !par["peak_at"].is_null() {
+        suggested.push("See which sessions overlapped at the peak: agentpool sessions --json (MCP: list_sessions).");
+    }
+    if walls["avoided"].as_i64().unwrap_or(0) > 0 {
+        suggested.push("Check how work is spread across providers: agentpool usage-summary --json.");
+    }
+    if !data_quality.is_empty() {
+        suggested.push("Refresh usage before the next round of delegation: agentpool usage-summary --refresh --json.");
+    }
+
+    let mut doc = Map::new();
+    doc.insert("schema_version".into(), json!(SCHEMA));
+    doc.insert("generated_at".into(), json!(util::format_ts(env.now)));
+    doc.insert("source".into(), json!("computed"));
+    doc.insert("scope".into(), json!(if coordinator.is_some() { "mine" } else { "all" }));
+    doc.insert(
+        "window".into(),
+        json!({"start": start_ts, "end": end_ts, "label": req.window.label, "spec": req.window.spec}),
+    );
+    doc.insert("filters".into(), json!({"provider_id": provider}));
+    doc.insert("data_quality".into(), Value::Array(data_quality));
+    if let Some(c) = coordinator {
+        doc.insert("coordinator_id".into(), json!(c));
+    }
+    let sections: [(&str, Value); 7] = [
+        ("sessions", sessions_json),
+        ("parallelism", par),
+        ("walls", walls),
+        ("quota", Value::Object(quota)),
+        ("utilization", utilization),
+        ("tokens", tokens),
+        ("suggested_next", json!(suggested)),
+    ];
+    for (name, value) in sections {
+        if req.sections.is_empty() || req.sections.iter().any(|s| s == name) {
+            doc.insert(name.into(), value);
+        }
+    }
+    Ok(Value::Object(doc))
+}
+
+/// Worker-hours, wall-clock span, their ratio and peak concurrency. Touching intervals
+/// overlap (a start sorts before an end at the same instant).
+fn parallelism(sessions: &[SessionRow], window_end: i64) -> Value {
+    if sessions.is_empty() {
+        return json!({"wall_clock_hours": 0.0, "sum_worker_hours": 0.0, "ratio": null, "peak_concurrent": 0, "peak_at": null});
+    }
+    let mut points: Vec<(i64, i8)> = Vec::with_capacity(sessions.len() * 2);
+    let (mut first, mut last, mut sum) = (i64::MAX, i64::MIN, 0i128);
+    for s in sessions {
+        let end = s.end.unwrap_or(window_end).max(s.start);
+        first = first.min(s.start);
+        last = last.max(end);
+        sum += i128::from(end - s.start);
+        points.push((s.start, 0)); // 0 sorts before 1: starts first at equal instants
+        points.push((end, 1));
+    }
+    points.sort_unstable();
+    let (mut running, mut peak, mut peak_at) = (0i64, 0i64, None);
+    for (t, kind) in points {
+        if kind == 0 {
+            running += 1;
+            if running > peak {
+                peak = running;
+                peak_at = Some(t);
+            }
+        } else {
+            running -= 1;
+        }
+    }
+    let hours = |us: f64| us / 3_600_000_000.0;
+    let wall = hours((last - first) as f64);
+    let sum = hours(sum as f64);
+    json!({
+        "wall_clock_hours": round2(wall),
+        "sum_worker_hours": round2(sum),
+        "ratio": (wall > 0.0).then(|| round2(sum / wall)),
+        "peak_concurrent": peak,
+        "peak_at": peak_at.map(format_micros),
+    })
+}
+
+/// Why a snapshot makes its provider a bad choice for quota reasons, if it does.
+fn quota_reason(s: &Snapshot, min_remaining_percent: f64) -> Option<String> {
+    match s.status.as_str() {
+        "limit_reached" => Some("limit_reached".into()),
+        "near_limit" => Some("near_limit".into()),
+        _ => match s.min_remaining {
+            Some(r) if r < min_remaining_percent => {
+                Some(format!("remaining_below_{}_percent", fmt_num(min_remaining_percent)))
+            }
+            _ => None,
+        },
+    }
+}
+
+/// Usable for new work as far as a snapshot tells (quota and sign-in).
+fn usable(s: &Snapshot, min_remaining_percent: f64) -> bool {
+    quota_reason(s, min_remaining_percent).is_none() && !matches!(s.status.as_str(), "unauthenticated" | "unavailable")
+}
+
+/// Newest snapshot at or before `t` that is no older than `max_age` µs.
+fn latest_at<'a>(list: Option<&Vec<&'a Snapshot>>, t: i64, max_age: i64) -> Option<&'a Snapshot> {
+    let list = list?;
+    let idx = list.partition_point(|s| s.ts <= t);
+    let s = *list.get(idx.checked_sub(1)?)?;
+    (t - s.ts <= max_age).then_some(s)
+}
+
+/// Spawns that hit a quota wall (the provider spawned was already limited) or avoided one
+/// (it was usable while another provider with data was limited).
+fn walls(
+    spawns: &[(String, i64)],
+    snaps: &HashMap<&str, Vec<&Snapshot>>,
+    with_data: &BTreeSet<String>,
+    has_any: bool,
+    max_age: i64,
+    min_remaining: f64,
+    data_quality: &mut Vec<Value>,
+) -> Value {
+    let definition = "see docs/stats.md#walls";
+    let no_data = || {
+        json!({
+            "code": "no_usage_data_in_window",
+            "impact": "walls undercount",
+            "note": "no usage snapshots recorded; walls need `agentpool usage-summary --refresh` runs around spawns",
+        })
+    };
+    if spawns.is_empty() || !has_any {
+        if !has_any {
+            data_quality.push(no_data());
+        }
+        let zero = if has_any { json!(0) } else { Value::Null };
+        return json!({"definition": definition, "hit": zero, "avoided": zero, "by_provider": {},
+                      "confidence": if has_any { "high" } else { "low" }});
+    }
+    let (mut hit, mut avoided, mut unknown) = (0i64, 0i64, 0usize);
+    let mut per: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    for (p, t) in spawns {
+        let entry = per.entry(p.as_str()).or_default();
+        let mut neighbour_unknown = false;
+        let mut neighbour_limited = false;
+        for q in with_data {
+            match latest_at(snaps.get(q.as_str()), *t, max_age) {
+                None => neighbour_unknown = true,
+                Some(s) if q != p && quota_reason(s, min_remaining).is_some() => neighbour_limited = true,
+                Some(_) => {}
+            }
+        }
+        if neighbour_unknown {
+            unknown += 1;
+        }
+        let Some(own) = latest_at(snaps.get(p.as_str()), *t, max_age) else { continue };
+        if usable(own, min_remaining) && neighbour_limited {
+            avoided += 1;
+            entry.1 += 1;
+        } else if quota_reason(own, min_remaining).is_some() {
+            hit += 1;
+            entry.0 += 1;
+        }
+    }
+    let low = unknown * 2 > spawns.len();
+    if low {
+        data_quality.push(json!({
+            "code": "walls_low_confidence",
+            "impact": "walls may be undercounted",
+            "note": format!("{unknown} of {} spawns had no fresh usage snapshot for some provider", spawns.len()),
+        }));
+    }
+    let by_provider: Map<String, Value> =
+        per.into_iter().map(|(k, (h, a))| (k.to_owned(), json!({"hit": h, "avoided": a}))).collect();
+    json!({"definition": definition, "hit": hit, "avoided": avoided, "by_provider": by_provider,
+           "confidence": if low { "low" } else { "high" }})
+}
+
+/// Token counts from the newest snapshot in the window of each provider that reports them.
+fn tokens(
+    conn: &Connection,
+    env: &Env,
+    filter: Option<&str>,
+    start: &str,
+    end: &str,
+    data_quality: &mut Vec<Value>,
+) -> Result<Value> {
+    let candidates: Vec<&String> = env.providers.iter().filter(|p| filter.is_none_or(|f| f == p.as_str())).collect();
+    let mut by_provider = Map::new();
+    let (mut total_in, mut total_out) = (0i64, 0i64);
+    let mut stmt = conn.prepare_cached(
+        "SELECT raw_json FROM usage_snapshots WHERE provider_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts DESC, id DESC LIMIT 1",
+    )?;
+    for pid in &candidates {
+        let raw: Option<String> = stmt.query_map(params![pid, start, end], |r| r.get(0))?.next().transpose()?;
+        let Some(raw) = raw else { continue };
+        let Ok(snap) = serde_json::from_str::<Value>(&raw) else { continue };
+        let Some(counts) = token_counts(&snap["raw"]) else { continue };
+        total_in += counts["input"].as_i64().unwrap_or(0);
+        total_out += counts["output"].as_i64().unwrap_or(0);
+        by_provider.insert((*pid).clone(), counts);
+    }
+    let capable: Vec<&str> = candidates
+        .iter()
+        .map(|p| p.as_str())
+        .filter(|p| TOKEN_CAPABLE.contains(p) || by_provider.contains_key(*p))
+        .collect();
+    let without: Vec<&str> = candidates.iter().map(|p| p.as_str()).filter(|p| !by_provider.contains_key(*p)).collect();
+    if !by_provider.is_empty() {
+        data_quality.push(json!({
+            "code": "tokens_partial",
+            "providers": by_provider.keys().collect::<Vec<_>>(),
+            "note": "ccusage exposes only current 5h block",
+        }));
+    } else if capable.is_empty() {
+        data_quality.push(json!({
+            "code": "no_token_capable_providers",
+            "impact": "tokens null",
+            "note": "no enabled provider reports token counts",
+        }));
+    } else {
+        data_quality.push(json!({
+            "code": "no_token_data_available",
+            "providers": capable,
+            "impact": "tokens null",
+            "note": "no usage snapshot in this window carries token counts (claude-code needs the ccusage backend)",
+        }));
+    }
+    let totals = if by_provider.is_empty() {
+        json!({"input": null, "output": null})
+    } else {
+        json!({"input": total_in, "output": total_out})
+    };
+    Ok(json!({"by_provider": by_provider, "totals": totals, "providers_without_token_data": without}))
+}
+
+/// `raw.token_counts` or `raw.ccusage.token_counts`, in snake_case or ccusage's camelCase.
+fn token_counts(raw: &Value) -> Option<Value> {
+    let src = [&raw["token_counts"], &raw["ccusage"]["token_counts"], &raw["ccusage"]["tokenCounts"]]
+        .into_iter()
+        .find(|v| v.is_object())?;
+    let num = |keys: &[&str]| {
+        keys.iter().find_map(|k| {
+            let v = &src[*k];
+            v.as_i64()
+                .or_else(|| v.as_f64().map(|f| f as i64))
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        })
+    };
+    let input = num(&["input", "inputTokens", "input_tokens"]);
+    let output = num(&["output", "outputTokens", "output_tokens"]);
+    if input.is_none() && output.is_none() {
+        return None;
+    }
+    let mut m = Map::new();
+    m.insert("input".into(), json!(input.unwrap_or(0)));
+    m.insert("output".into(), json!(output.unwrap_or(0)));
+    if let Some(c) = num(&["cache_creation", "cacheCreationTokens", "cache_creation_input_tokens"]) {
+        m.insert("cache_creation".into(), json!(c));
+    }
+    if let Some(c) = num(&["cache_read", "cacheReadTokens", "cache_read_input_tokens"]) {
+        m.insert("cache_read".into(), json!(c));
+    }
+    m.insert("data_quality".into(), json!("active_5h_block_only"));
+    Some(Value::Object(m))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 { format!("{}", x as i64) } else { format!("{x}") }
+}
+
+/// Microseconds since the epoch of AgentPool's fixed-width UTC timestamps
+/// (`YYYY-MM-DDTHH:MM:SS[.ffffff]Z`); anything else goes through the RFC 3339 parser.
+pub fn micros(ts: &str) -> Option<i64> {
+    let b = ts.as_bytes();
+    let fixed = b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b.last() == Some(&b'Z');
+    if fixed {
+        let n = |r: std::ops::Range<usize>| -> Option<i64> {
+            let mut v = 0i64;
+            for &c in b.get(r)? {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                v = v * 10 + i64::from(c - b'0');
+            }
+            Some(v)
+        };
+        let frac = match b.get(19) {
+            Some(b'.') => {
+                let digits = &b[20..b.len() - 1];
+                if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
+                    return slow(ts);
+                }
+                let mut v = 0i64;
+                for i in 0..6 {
+                    v = v * 10 + digits.get(i).map_or(0, |c| i64::from(c - b'0'));
+                }
+                v
+            }
+            Some(b'Z') if b.len() == 20 => 0,
+            _ => return slow(ts),
+        };
+        if let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) =
+            (n(0..4), n(5..7), n(8..10), n(11..13), n(14..16), n(17..19))
+        {
+            return Some((days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s) * 1_000_000 + frac);
+        }
+    }
+    slow(ts)
+}
+
+fn slow(ts: &str) -> Option<i64> {
+    util::parse_ts(ts).map(|t| (t.unix_timestamp_nanos() / 1000) as i64)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn format_micros(us: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1000).map(util::format_ts).unwrap_or_default()
+}

@@ -1,0 +1,65 @@
+//! Usage statistics for AgentPool (`stats/v1`) and the PNG share card.
+//!
+//! A crate of its own so the PNG encoder and bitmap font stay out of `agentpool-core` (which
+//! every provider crate links), while both front ends (CLI `stats`, MCP `get_stats`) share one
+//! implementation. It reads the store through plain SQL and never writes to it.
+
+pub mod card;
+pub mod compute;
+pub mod window;
+
+use std::path::{Path, PathBuf};
+
+use agentpool_core::config::Settings;
+use agentpool_core::error::{Error, ErrorCode, Result};
+use agentpool_core::util;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+pub use compute::{Env, Request, SCHEMA, SECTIONS, compute, parse_sections};
+pub use window::{Window, parse as parse_window, parse_range};
+
+/// The facts [`compute`] needs from settings: enabled providers and the usage policy.
+pub fn env(settings: &Settings, enabled_providers: Vec<String>, now: OffsetDateTime) -> Env {
+    Env {
+        providers: enabled_providers,
+        usage_stale_after_seconds: settings.config.policy.usage_stale_after_seconds,
+        min_remaining_percent: settings.config.policy.min_remaining_percent,
+        now,
+    }
+}
+
+/// `<home>/cards/stats-<YYYYMMDDTHHMMSSZ>.png`.
+pub fn default_card_path(home: &Path, now: OffsetDateTime) -> PathBuf {
+    let ts: String = util::format_ts(now).chars().take(19).filter(|c| c.is_ascii_digit() || *c == 'T').collect();
+    home.join("cards").join(format!("stats-{ts}Z.png"))
+}
+
+/// Renders the card for `doc` and writes it to `path` (parents created). Returns
+/// `{path, bytes, width, height, stats_window, generated_at}`.
+pub fn write_card(doc: &Value, path: &Path) -> Result<Value> {
+    let fail = |reason: String| {
+        Error::new(
+            ErrorCode::CardRenderFailed,
+            format!("could not write the share card `{}`: {reason}", path.display()),
+        )
+        .with("reason", &reason)
+        .with("path", path.display().to_string())
+    };
+    let png = card::render(doc)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    }
+    util::write_atomic(path, &png).map_err(|e| fail(e.message))?;
+    Ok(json!({
+        "path": path.display().to_string(),
+        "bytes": png.len(),
+        "width": card::WIDTH,
+        "height": card::HEIGHT,
+        "stats_window": doc["window"]["spec"],
+        "generated_at": doc["generated_at"],
+    }))
+}
+
+#[cfg(test)]
+mod tests;
