@@ -10,6 +10,8 @@
 //! Startup dialogs: the folder-trust prompt is answered only when trust may be accepted, with the
 //! plain "Yes" option (trust for this session) — never "Yes, and remember this folder".
 
+mod usage;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -55,6 +57,10 @@ impl Provider for Copilot {
 
     fn models(&self) -> Vec<ModelDescriptor> {
         agentpool_core::catalog::Catalog::embedded().models(ID)
+    }
+
+    async fn usage(&self, _ctx: &agentpool_core::usage::UsageContext) -> Option<agentpool_core::model::CapacitySnapshot> {
+        Some(usage::probe(ID).await)
     }
 
     async fn detect(&self, ctx: &ProbeContext) -> Detected {

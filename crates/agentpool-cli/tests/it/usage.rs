@@ -157,3 +157,63 @@ fn a_hung_probe_is_unknown_partial_and_keeps_the_last_good_snapshot() {
     assert_eq!(cached["providers"]["codex-cli"]["status"], "near_limit");
     assert_eq!(cached["partial"], false);
 }
+
+/// Serves `bodies` in order, one connection each, echoing nothing back but the body.
+fn loopback(replies: Vec<(u16, String)>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for (status, body) in replies {
+            let Ok((mut stream, _)) = listener.accept() else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    base
+}
+
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            hits.extend(files_containing(&p, needle));
+        } else if std::fs::read(&p).unwrap_or_default().windows(needle.len()).any(|w| w == needle) {
+            hits.push(p);
+        }
+    }
+    hits
+}
+
+#[test]
+fn no_token_reaches_the_database_files_or_output() {
+    const SECRET: &str = "ghp_neverStoreThis0123456789abcdef";
+    let mut env = Env::new();
+    env.write_bin("copilot", "[ \"$1\" = --version ] && echo '1.0.40'; exit 0");
+    let ok = r#"{"copilot_plan":"pro","quota_snapshots":{"premium_interactions":{"entitlement":300,"remaining":150}}}"#.to_owned();
+    let echo = format!(r#"{{"message":"bad token {SECRET}"}}"#);
+    let base = loopback(vec![(200, ok), (500, echo.clone()), (401, echo)]);
+    env.extra_env = vec![("GITHUB_TOKEN".into(), SECRET.into()), ("AGENTPOOL_COPILOT_API_URL".into(), base)];
+    let mut outputs = String::new();
+    for expect in ["available", "unknown", "unauthenticated"] {
+        let (code, stdout, stderr) = env.run(&["usage", "--provider", "copilot-cli", "--backend", "native", "--json"]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        let v: Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(v["snapshots"][0]["status"], expect, "{v}");
+        assert_eq!(v["snapshots"][0]["raw"]["token_source"], "GITHUB_TOKEN");
+        outputs.push_str(&stdout);
+        outputs.push_str(&stderr);
+    }
+    let (_, summary, err) = env.run(&["usage-summary", "--json"]);
+    outputs.push_str(&summary);
+    outputs.push_str(&err);
+    assert!(!outputs.contains(SECRET), "a token reached stdout or stderr");
+    assert!(env.home.join("agentpool.sqlite").exists());
+    assert_eq!(files_containing(&env.home, SECRET.as_bytes()), Vec::<PathBuf>::new(), "a token reached a file under AGENTPOOL_HOME");
+    assert_eq!(files_containing(&env.user_home, SECRET.as_bytes()), Vec::<PathBuf>::new());
+}
