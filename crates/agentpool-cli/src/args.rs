@@ -84,8 +84,8 @@ pub enum Command {
     /// Inspect one session.
     #[command(subcommand, after_help = "Examples:\n  agentpool session show <session-id> --json")]
     Session(SessionCommand),
-    /// Run the fake-provider smoke: spawn, question, answer, completion, collect, terminate.
-    #[command(after_help = "Examples:\n  agentpool smoke --provider fake-question --repo . --json")]
+    /// Run a smoke: the fake lifecycle, or a guarded read-only check of a real provider.
+    #[command(after_help = "Examples:\n  agentpool smoke --provider fake-question --repo . --json\n  agentpool smoke --provider codex-cli --real-read-only --repo . --timeout 120 --json")]
     Smoke(SmokeArgs),
     /// Show the model catalog per provider, or validate a catalog file.
     #[command(after_help = "Examples:\n  agentpool models --json\n  agentpool models --provider codex-cli\n  agentpool models validate --path ~/my-models.json --json")]
@@ -329,7 +329,7 @@ pub enum ModelsAction {
 
 #[derive(Debug, Args)]
 pub struct SmokeArgs {
-    /// Fake provider to drive.
+    /// Provider to drive: a fake, or a real one with --real-read-only.
     #[arg(long, default_value = "fake-question")]
     pub provider: String,
     /// Repository the worker runs in.
@@ -338,6 +338,16 @@ pub struct SmokeArgs {
     /// Seconds to wait for each step.
     #[arg(long, default_value = "30", allow_negative_numbers = true)]
     pub timeout: f64,
+    /// Model for a real provider (default: its smoke model, else its default model).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Allow a real provider: read-only isolation and the reviewer role are forced, the repo
+    /// must stay clean, the worker is always terminated.
+    #[arg(long)]
+    pub real_read_only: bool,
+    /// Leave folder-trust prompts to a human instead of trusting the smoke repo.
+    #[arg(long)]
+    pub no_accept_startup_trust: bool,
 }
 
 #[derive(Debug, Subcommand)]

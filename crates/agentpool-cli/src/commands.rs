@@ -420,7 +420,15 @@ pub async fn session_show(ctx: &Context, session_id: &str, plain: bool, json_mod
 
 pub async fn smoke(ctx: &Context, a: SmokeArgs) -> Result<Out> {
     let timeout = parse_timeout(a.timeout)?;
-    let r = ctx.manager.smoke(&a.provider, &a.repo, timeout).await?;
+    let opts = agentpool_core::smoke::SmokeOptions {
+        provider_id: a.provider,
+        repo: a.repo,
+        model: a.model,
+        timeout,
+        real_read_only: a.real_read_only,
+        accept_startup_trust: !a.no_accept_startup_trust,
+    };
+    let r = ctx.manager.smoke_with(opts).await?;
     let ok = r["ok"] == json!(true);
     let human = format!(
         "smoke {}: {}\nartifacts: {}\n",

@@ -27,6 +27,7 @@ pub mod provider;
 pub mod redact;
 pub mod runtime;
 pub mod scope;
+pub mod smoke;
 pub mod store;
 pub mod usage;
 pub mod usage_backends;

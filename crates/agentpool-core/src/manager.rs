@@ -683,7 +683,13 @@ impl Manager {
         let rules = detect::ExtraRules::of(provider);
         let config = self.settings.provider(provider.id());
         let dialog_ctx = crate::provider::DialogContext {
-            accept_trust: config.metadata.get("accept_startup_trust").and_then(Value::as_bool).unwrap_or(true),
+            // The request's word (the smoke's `--no-accept-startup-trust`) over the config's.
+            accept_trust: session
+                .metadata
+                .get("accept_startup_trust")
+                .or_else(|| config.metadata.get("accept_startup_trust"))
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
             isolation: session.metadata.get("isolation").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or(Isolation::ReadOnly),
             workdir: PathBuf::from(session.workdir()),
         };
