@@ -1,0 +1,69 @@
+//! An example third-party provider: `echo-example` runs `cat`, which echoes what it is sent.
+//!
+//! It shows the whole route for a provider that lives outside AgentPool's repository: a crate
+//! that depends on `agentpool-core`, implements [`Provider`], submits a registration with
+//! `agentpool_core::register_provider!`, and exposes a `link()` function that the binary calls
+//! so the linker keeps the registration (see `src/main.rs` and `docs/adding-a-provider.md`).
+//! It is deliberately not in `agentpool_providers::link_all()`.
+
+use std::sync::Arc;
+
+use agentpool_core::error::Result;
+use agentpool_core::launch;
+use agentpool_core::probe;
+use agentpool_core::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider};
+use async_trait::async_trait;
+
+/// The provider id.
+pub const ID: &str = "echo-example";
+
+/// `cat` as a (very patient) coding agent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EchoExample;
+
+#[async_trait]
+impl Provider for EchoExample {
+    fn id(&self) -> &str {
+        ID
+    }
+
+    fn display_name(&self) -> &str {
+        "Echo (example)"
+    }
+
+    fn vendor(&self) -> &str {
+        "AgentPool examples"
+    }
+
+    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+        probe::detect_cli(ctx, &["cat"]).await
+    }
+
+    fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
+        Ok(LaunchPlan { argv: launch::base_command(ctx)?, env: Vec::new() })
+    }
+}
+
+agentpool_core::register_provider!(ID, 500, || Arc::new(EchoExample));
+
+/// Called by the binary so the linker keeps this crate's registration.
+pub fn link() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers_itself() {
+        link();
+        assert!(agentpool_core::provider::registrations().iter().any(|r| r.id == ID));
+    }
+
+    #[test]
+    fn launches_the_detected_binary() {
+        let home = std::env::temp_dir();
+        let matrix = launch::plan_matrix(&EchoExample, "/usr/bin/cat", &home);
+        assert_eq!(matrix["cases"][0]["argv"][0].as_str(), Some("/usr/bin/cat"), "{matrix}");
+        assert_eq!(matrix["cases"][0]["argv"].as_array().map(Vec::len), Some(1), "{matrix}");
+    }
+}
