@@ -14,6 +14,7 @@ mod params;
 mod server;
 mod tools;
 mod transport;
+mod usage_tools;
 
 use std::sync::Arc;
 

@@ -44,7 +44,7 @@ pub struct AgentPoolServer {
 impl AgentPoolServer {
     /// Every tool this build implements, across all toolsets.
     pub fn all_tools() -> ToolRouter<Self> {
-        Self::default_tools() + Self::session_tools() + Self::lease_tools() + Self::worktree_tools()
+        Self::default_tools() + Self::usage_tools() + Self::session_tools() + Self::lease_tools() + Self::worktree_tools()
     }
 
     /// Names of every tool this build implements.

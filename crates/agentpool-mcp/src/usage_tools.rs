@@ -1,0 +1,141 @@
+//! The usage tools of the default toolset: the summary (and its alias), live or cached
+//! snapshots. MCP callers never run interactive (screen) probes, and every call has a time
+//! budget after which slow providers come back unknown with `partial: true`.
+
+use std::time::Duration;
+
+use agentpool_core::usage::{Backend, MCP_BUDGET, UsageRequest};
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::CallToolResult;
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::output;
+use crate::server::AgentPoolServer;
+
+// Usage backends (an enum, so the input schemas publish the values).
+#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendArg {
+    Native,
+    Codexbar,
+    Ccusage,
+    #[default]
+    Combined,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(b: BackendArg) -> Self {
+        match b {
+            BackendArg::Native => Backend::Native,
+            BackendArg::Codexbar => Backend::Codexbar,
+            BackendArg::Ccusage => Backend::Ccusage,
+            BackendArg::Combined => Backend::Combined,
+        }
+    }
+}
+
+fn budget() -> f64 {
+    MCP_BUDGET.as_secs_f64()
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageArgs {
+    #[serde(default)]
+    pub provider_id: Option<String>,
+    #[serde(default)]
+    pub refresh: bool,
+    #[serde(default)]
+    pub backend: BackendArg,
+    #[serde(default = "budget")]
+    pub timeout_seconds: f64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CachedUsageArgs {
+    #[serde(default)]
+    pub provider_id: Option<String>,
+}
+
+/// Output shapes declare the keys agents branch on; the rest are documented in
+/// `docs/usage-detection.md` (the default tool list must stay small).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SummaryOut {
+    pub partial: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SnapshotsOut {
+    pub snapshots: Vec<Value>,
+}
+
+fn request(provider_id: Option<String>, backend: BackendArg, timeout_seconds: f64) -> agentpool_core::Result<UsageRequest> {
+    let budget = agentpool_core::observe::parse_timeout(timeout_seconds)?.max(Duration::from_millis(1));
+    Ok(UsageRequest { provider_id, backend: backend.into(), allow_interactive: false, budget })
+}
+
+impl AgentPoolServer {
+    async fn summary(&self, a: UsageArgs) -> CallToolResult {
+        let r = match request(a.provider_id, a.backend, a.timeout_seconds) {
+            Ok(req) => self.manager.usage_summary(&req, a.refresh).await,
+            Err(e) => Err(e),
+        };
+        r.map_or_else(output::fail, output::ok::<SummaryOut>)
+    }
+}
+
+#[tool_router(router = usage_tools, vis = "pub(crate)")]
+impl AgentPoolServer {
+    #[tool(
+        name = "get_usage_summary",
+        description = "Per provider: usable, why not, windows, resets. Cached unless refresh",
+        input_schema = output::input::<UsageArgs>(),
+        output_schema = output::output::<SummaryOut>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_usage_summary(&self, Parameters(a): Parameters<UsageArgs>) -> CallToolResult {
+        self.summary(a).await
+    }
+
+    #[tool(
+        name = "get_capacity_summary",
+        description = "Alias.",
+        input_schema = output::input::<UsageArgs>(),
+        output_schema = output::output::<SummaryOut>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_capacity_summary(&self, Parameters(a): Parameters<UsageArgs>) -> CallToolResult {
+        self.summary(a).await
+    }
+
+    #[tool(
+        name = "get_usage_snapshot",
+        description = "Snapshots, live if refresh.",
+        input_schema = output::input::<UsageArgs>(),
+        output_schema = output::output::<SnapshotsOut>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_usage_snapshot(&self, Parameters(a): Parameters<UsageArgs>) -> CallToolResult {
+        let r = match request(a.provider_id, a.backend, a.timeout_seconds) {
+            Ok(req) => self.manager.usage(&req, !a.refresh).await,
+            Err(e) => Err(e),
+        };
+        r.map_or_else(output::fail, output::ok::<SnapshotsOut>)
+    }
+
+    #[tool(
+        name = "get_cached_usage_snapshot",
+        description = "Stored snapshots.",
+        input_schema = output::input::<CachedUsageArgs>(),
+        output_schema = output::output::<SnapshotsOut>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn get_cached_usage_snapshot(&self, Parameters(a): Parameters<CachedUsageArgs>) -> CallToolResult {
+        let req = UsageRequest { provider_id: a.provider_id, backend: Backend::Combined, allow_interactive: false, budget: MCP_BUDGET };
+        self.manager.usage(&req, true).await.map_or_else(output::fail, output::ok::<SnapshotsOut>)
+    }
+}
