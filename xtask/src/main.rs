@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_stats;
+mod new_provider;
 mod release;
 mod snapshot;
 mod tidy;
@@ -24,6 +25,8 @@ Tasks:
                               docs/cli.md and docs/mcp-tools.md.
   release [--dry-run]         Check version alignment, build the release binary, write
                               target/dist/agentpool-<version>-<target>.tar.gz and .sha256.
+  new-provider <name>         Scaffold providers/<name>/: a provider crate that builds,
+                              registers and passes its own tests.
   help                        Print this text.
 
 Run from anywhere inside the workspace; `cargo xtask` is an alias for
@@ -67,8 +70,14 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
             bench::run(&options).map_err(Failure::Task)
         }
         "tidy" => tidy::run(&workspace_root()).map_err(Failure::Task),
-        "snapshot" => snapshot::run(&workspace_root(), snapshot::parse(rest).map_err(Failure::Usage)?).map_err(Failure::Task),
-        "release" => release::run(&workspace_root(), release::parse(rest).map_err(Failure::Usage)?).map_err(Failure::Task),
+        "snapshot" => {
+            snapshot::run(&workspace_root(), snapshot::parse(rest).map_err(Failure::Usage)?).map_err(Failure::Task)
+        }
+        "new-provider" => new_provider::run(&workspace_root(), &new_provider::parse(rest).map_err(Failure::Usage)?)
+            .map_err(Failure::Task),
+        "release" => {
+            release::run(&workspace_root(), release::parse(rest).map_err(Failure::Usage)?).map_err(Failure::Task)
+        }
         // Internal helper of `bench`: runs one command and reports its peak memory. Hidden
         // from the usage text because only `bench` calls it (see `bench::peak_rss_helper`).
         bench::PEAK_RSS_HELPER => bench::peak_rss_helper(rest).map_err(Failure::Task),
