@@ -10,3 +10,12 @@ export AGENTPOOL_TMUX_SOCKET="agentpool-test-$$"
 trap 'tmux -L "$AGENTPOOL_TMUX_SOCKET" kill-server 2>/dev/null || true; rm -rf "$AGENTPOOL_HOME"' EXIT
 cargo build --locked -p agentpool-cli
 cargo test --workspace --locked
+# Architecture invariants and hygiene (also run inside `cargo test`, kept here for a clear line).
+cargo xtask tidy
+# Snapshots and the generated docs/cli.md and docs/mcp-tools.md must match the code.
+cargo xtask snapshot --check
+# Licences, bans and sources (no advisory database is needed for these three checks).
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  cargo install --locked cargo-deny
+fi
+cargo deny check licenses bans sources

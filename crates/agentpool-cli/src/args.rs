@@ -105,6 +105,33 @@ pub enum Command {
     /// What the pool did in a window: sessions, parallelism, quota walls, tokens (`stats/v1`).
     #[command(after_help = "Examples:\n  agentpool stats\n  agentpool stats --since 30d --provider codex-cli --json\n  agentpool stats --from 2026-03-01 --to 2026-03-08 --plain\n  agentpool stats --since 7d --share")]
     Stats(crate::cmd_stats::StatsArgs),
+    /// Check this machine: config, tmux, git, database, artifacts (--deep: a tmux roundtrip).
+    #[command(after_help = "Examples:\n  agentpool doctor\n  agentpool doctor --deep --privacy --json")]
+    Doctor(crate::cmd_onboard::DoctorArgs),
+    /// Check one MCP host or provider CLI (or `all`) and print what to do next.
+    #[command(after_help = "Examples:\n  agentpool setup all\n  agentpool setup codex-cli --json\n  agentpool setup cursor")]
+    Setup(crate::cmd_onboard::SetupArgs),
+    /// The onboarding checklist: what is done and the next command.
+    #[command(after_help = "Examples:\n  agentpool onboard\n  agentpool onboard --json")]
+    Onboard,
+    /// Show, initialise or locate the delegation preferences agents read.
+    #[command(after_help = "Examples:\n  agentpool preferences\n  agentpool preferences init --dry-run --json\n  agentpool preferences path")]
+    Preferences(crate::cmd_onboard::PreferencesArgs),
+    /// Guides for agents, bundled with this version.
+    #[command(after_help = "Examples:\n  agentpool skills list\n  agentpool skills get agentpool\n  agentpool skills get core --full\n  agentpool skills path core")]
+    Skills {
+        #[command(subcommand)]
+        action: Option<crate::cmd_skills::SkillsCommand>,
+    },
+    /// Validate, show or locate the configuration.
+    #[command(subcommand)]
+    Config(crate::cmd_config::ConfigCommand),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  agentpool completions bash > ~/.local/share/bash-completion/completions/agentpool\n  agentpool completions zsh > ~/.zfunc/_agentpool")]
+    Completions(crate::cmd_config::CompletionsArgs),
+    /// The snippet that registers `agentpool mcp` with an MCP host, in its format.
+    #[command(after_help = "Examples:\n  agentpool mcp-config --client cursor\n  agentpool mcp-config --client codex --absolute-command >> ~/.codex/config.toml\n  agentpool mcp-config --client claude-code --install --json")]
+    McpConfig(crate::cmd_mcp_config::McpConfigArgs),
     /// Serve the MCP tools over stdio (for Claude Desktop, Cursor, Codex, Copilot CLI, …).
     #[command(after_help = "Examples:\n  agentpool mcp\n  agentpool mcp --toolsets default,sessions\n  agentpool mcp --lockdown")]
     Mcp(crate::cmd_mcp::McpArgs),

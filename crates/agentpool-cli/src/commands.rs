@@ -66,66 +66,6 @@ fn read_stdin(what: &str, example: &str) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
-pub async fn init(args: InitArgs) -> Result<Out> {
-    let (home, config_file) = agentpool_core::config::Paths::from_env()?;
-    let path = args.path.map(|p| agentpool_core::config::absolute(&p)).unwrap_or(config_file);
-    let exists = path.exists();
-    let backup = path.with_extension("toml.bak");
-    let would_write = !exists || args.force;
-    if args.dry_run {
-        let j = json!({"dry_run": true, "changed": false, "config_path": path, "would_write_config": would_write,
-                       "would_backup_config": exists && args.force, "backup_path": (exists && args.force).then_some(&backup),
-                       "home": home});
-        let human = format!("config: {}\nwould write: {}\n", path.display(), if would_write { "yes" } else { "no (exists; use --force)" });
-        return Ok(Out::new(j, human));
-    }
-    let mut backup_path = None;
-    if would_write {
-        if exists {
-            std::fs::copy(&path, &backup).map_err(|e| Error::io(format_args!("could not back up `{}`", path.display()), &e))?;
-            backup_path = Some(backup);
-        }
-        util::write_atomic(&path, DEFAULT_CONFIG.as_bytes())?;
-    }
-    let j = json!({
-        "changed": would_write,
-        "config_path": path,
-        "backup_path": backup_path,
-        "reason": if would_write { Value::Null } else { json!("config already exists") },
-        "next_commands": ["agentpool inventory --json", "agentpool smoke --provider fake-question --repo . --json"],
-    });
-    let human = if would_write {
-        format!("wrote {}\nnext: agentpool smoke --provider fake-question --repo .\n", path.display())
-    } else {
-        format!("{} already exists (use --force to back it up and overwrite)\n", path.display())
-    };
-    Ok(Out::new(j, human))
-}
-
-/// The file `init` writes: short, commented, every line optional.
-const DEFAULT_CONFIG: &str = "\
-# AgentPool configuration. Every key is optional; the values shown are the defaults.
-# Docs: docs/configuration.md
-
-[policy]
-# Workers that may run at once (across every coordinator).
-max_parallel_sessions = 4
-# Allow `agentpool keys` to send raw keys to workers.
-allow_raw_keys = false
-# Editing roles (implementer, tester) must use --isolation worktree.
-require_worktree_for_edits = false
-
-[runtime.tmux]
-# Dedicated tmux socket; AGENTPOOL_TMUX_SOCKET overrides it.
-socket = \"agentpool\"
-width = 200
-height = 50
-
-# Per-provider settings, for example:
-# [providers.codex-cli.metadata]
-# default_model = \"gpt-5.5\"
-";
-
 pub async fn providers(ctx: &Context) -> Result<Out> {
     let ids = ctx.manager.registry().ids();
     let prefs = ctx.manager.preferences_ref();

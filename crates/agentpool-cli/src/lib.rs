@@ -5,9 +5,14 @@
 //! against the core `Manager`, `output` renders JSON, human text and error envelopes.
 
 pub mod args;
+pub mod cli_docs;
 pub mod cmd_mcp;
 pub mod cmd_leases;
+pub mod cmd_config;
+pub mod cmd_mcp_config;
 pub mod cmd_models;
+pub mod cmd_onboard;
+pub mod cmd_skills;
 pub mod cmd_stats;
 pub mod cmd_usage;
 pub mod cmd_worktrees;
@@ -93,8 +98,8 @@ fn report(err: Error, json_mode: bool) -> ExitCode {
 
 async fn run(cli: Cli) -> agentpool_core::Result<Out> {
     use commands as c;
-    if let Command::Init(a) = cli.command {
-        return c::init(a).await;
+    if let Some(out) = cmd_onboard::early(&cli.command).await {
+        return out;
     }
     if let Command::Worker { provider_id } = &cli.command {
         return Err(Error::new(ErrorCode::InvalidRequest, format!("`__worker {provider_id}` must be the first argument")));
@@ -118,11 +123,19 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Smoke(a) => c::smoke(&ctx, a).await,
         Command::Models(a) => cmd_models::models(&ctx, a).await,
         Command::Stats(a) => cmd_stats::stats(&ctx, a, cli.json).await,
+        Command::Setup(a) => cmd_onboard::setup(&ctx, &a).await,
         Command::Worktrees(a) => cmd_worktrees::run(&ctx, a).await,
         Command::Leases(a) => cmd_leases::run(&ctx, a).await,
         Command::Usage(a) => cmd_usage::usage(&ctx, a).await,
         Command::UsageSummary(a) => cmd_usage::usage_summary(&ctx, a).await,
         Command::Init(_) | Command::Worker { .. } | Command::Mcp(_) => unreachable_command(),
+        Command::Doctor(_)
+        | Command::Onboard
+        | Command::Preferences(_)
+        | Command::Skills { .. }
+        | Command::Config(_)
+        | Command::Completions(_)
+        | Command::McpConfig(_) => unreachable_command(),
     }
 }
 
