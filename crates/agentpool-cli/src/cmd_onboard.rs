@@ -313,12 +313,14 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
         None => on_path("tmux"),
     };
     match &tmux_bin {
-        Some(b) => {
-            let v = tool_version(b, "-V").unwrap_or_else(|| "version unknown".into());
-            checks.push(check("tmux", true, format!("{} ({v})", b.display()), None));
-        }
+        // Only a lookup here: running tmux (even `-V`) is agentpool-tmux's job; `--deep`
+        // proves it works through the runtime.
+        Some(b) => checks.push(check("tmux", true, b.display().to_string(), None)),
         None => {
-            let elsewhere = configured.is_none().then(|| agentpool_core::provider::which("tmux")).flatten();
+            let elsewhere = match (&configured, &settings) {
+                (None, Some(s)) => agentpool_tmux::TmuxRuntime::new(s).binary_path().map(PathBuf::from),
+                _ => None,
+            };
             let message = match (&configured, elsewhere) {
                 (Some(b), _) => format!("configured `runtime.tmux.binary` `{b}` is not an executable"),
                 (None, Some(p)) => format!("tmux is at {} but not on PATH", p.display()),
@@ -680,7 +682,7 @@ fn setup_human(r: &Value) -> String {
 pub async fn onboard() -> Result<Out> {
     let (home, config_file) = Paths::from_env()?;
     let prefs = home.join("preferences.md");
-    let tmux = agentpool_core::provider::which("tmux").is_some();
+    let tmux = on_path("tmux").is_some();
     let steps = vec![
         json!({"step": "check the machine", "done": tmux, "command": "agentpool doctor --deep"}),
         json!({"step": "write a config", "done": config_file.exists(), "command": "agentpool init"}),
