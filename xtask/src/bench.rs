@@ -1,10 +1,11 @@
 //! `cargo xtask bench`: times AgentPool's own commands against a bare-tmux floor.
 //!
-//! Everything runs in this one process, in one go, against a release build of `agentpool`:
-//! a temp git repo (one empty commit), and per measurement series its own temp
-//! `AGENTPOOL_HOME` and private tmux socket (`tmux -L agentpool-bench-<pid>-<series>`), whose
-//! server is killed when the series ends. The default tmux server and `~/.agentpool` are never
-//! touched.
+//! Everything runs in this one process, in one go, against a private copy of a fresh release
+//! build of `agentpool` (the target dir is shared, so a concurrent build could otherwise swap
+//! the binary mid-run): a temp git repo (one empty commit), and per measurement series its own
+//! temp `AGENTPOOL_HOME` and private tmux socket (`tmux -L agentpool-bench-<pid>-<series>`),
+//! whose server is killed and socket file removed when the series ends. The default tmux
+//! server and `~/.agentpool` are never touched.
 //!
 //! Series, in this order, each with one untimed warm-up run:
 //! 1. `inventory --json`: wall time and peak RSS. Each run goes through a fresh helper process
@@ -16,8 +17,10 @@
 //!    capture-pane poll: start the fake worker in a new session, wait for its banner, paste a
 //!    prompt, wait for its question, paste the answer, wait for the result block, kill the
 //!    session. Both pay for starting a tmux server each run (the server exits with its last
-//!    session), and both include the fake's own 30 ms paste-drain window.
-//! 3. Observe latency: a worker that prints a question line the instant a FIFO is written;
+//!    session; the floor takes a fresh socket per run so it never meets a server still
+//!    exiting), and both include the fake's own 30 ms paste-drain window.
+//! 3. Observe latency: a worker that prints a banner, then a question line the instant a FIFO
+//!    is written;
 //!    `observe --wait-for question` is started first and given time to take its first capture
 //!    and settle into waiting. The latency is from just before the FIFO write to the observe
 //!    process's exit. Then a second, one-shot `observe` on the already-asked question times a
@@ -123,13 +126,13 @@ pub fn run(options: &Options) -> Result<(), String> {
     let runs = options.runs;
     let load_before = load_average();
     let inventory = Series::new(&scratch.path, "inventory")?;
-    let inventory_runs = measure_inventory(&inventory, &exe, runs)?;
+    let helper = copy_self(&scratch.path)?;
+    let inventory_runs = measure_inventory(&inventory, &exe, &helper, runs)?;
     drop(inventory);
 
-    let floor = Series::new(&scratch.path, "floor")?;
     let smoke = Series::new(&scratch.path, "smoke")?;
-    let (floor_runs, smoke_runs) = measure_floor_and_smoke(&floor, &smoke, &exe, &repo, runs)?;
-    drop((floor, smoke));
+    let (floor_runs, smoke_runs) = measure_floor_and_smoke(&scratch.path, &smoke, &exe, &repo, runs)?;
+    drop(smoke);
 
     let observe = Series::new(&scratch.path, "observe")?;
     let (wake_runs, oneshot_runs) = measure_observe(&observe, &exe, &repo, &scratch.path, runs)?;
@@ -381,17 +384,33 @@ struct RssRun {
     max_rss_kib: i64,
 }
 
-fn measure_inventory(series: &Series, exe: &Path, runs: usize) -> Result<Vec<RssRun>, String> {
+/// Copies this xtask executable into `dir` for [`peak_rss_helper`] runs.
+///
+/// `cargo xtask` runs `target/debug/xtask`, which any concurrent `cargo build` may replace,
+/// leaving our own path dangling; `/proc/self/exe` still reads the running image.
+fn copy_self(dir: &Path) -> Result<PathBuf, String> {
+    let proc_exe = Path::new("/proc/self/exe");
+    let source = if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().map_err(|e| format!("could not locate the xtask executable: {e}"))?
+    };
+    let target = dir.join("xtask-helper");
+    std::fs::copy(&source, &target)
+        .map_err(|e| format!("could not copy `{}` to `{}`: {e}", source.display(), target.display()))?;
+    Ok(target)
+}
+
+fn measure_inventory(series: &Series, exe: &Path, helper: &Path, runs: usize) -> Result<Vec<RssRun>, String> {
     progress(&format!("inventory --json: {runs} runs"));
     // One checked run: the output must be the JSON document, or we would time an error path.
     let doc = run_json(series.agentpool(exe).args(["inventory", "--json"]), "agentpool inventory --json")?;
     if doc.get("providers").is_none() {
         return Err(format!("`agentpool inventory --json` printed no `providers`: {doc}"));
     }
-    let helper = std::env::current_exe().map_err(|e| format!("could not locate the xtask executable: {e}"))?;
     let mut results = Vec::with_capacity(runs);
     for i in 0..WARMUP_RUNS + runs {
-        let mut cmd = Command::new(&helper);
+        let mut cmd = Command::new(helper);
         series.apply_env(&mut cmd);
         cmd.arg(PEAK_RSS_HELPER).arg(exe).args(["inventory", "--json"]);
         let report = run_json(&mut cmd, "xtask __peak-rss agentpool inventory --json")?;
@@ -442,7 +461,7 @@ pub fn peak_rss_helper(args: &[String]) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 
 fn measure_floor_and_smoke(
-    floor: &Series,
+    scratch: &Path,
     smoke: &Series,
     exe: &Path,
     repo: &Path,
@@ -452,7 +471,11 @@ fn measure_floor_and_smoke(
     let mut floor_ms = Vec::with_capacity(runs);
     let mut smoke_ms = Vec::with_capacity(runs);
     for i in 0..WARMUP_RUNS + runs {
-        let f = floor_once(floor, exe, repo)?;
+        // A fresh socket per floor run: right after `kill-session` the old server may still be
+        // exiting, and a client that reaches it gets "server exited unexpectedly".
+        let floor = Series::new(scratch, &format!("floor-{i}"))?;
+        let f = floor_once(&floor, exe, repo)?;
+        drop(floor);
         let s = smoke_once(smoke, exe, repo)?;
         if i >= WARMUP_RUNS {
             floor_ms.push(millis(f));
@@ -588,14 +611,16 @@ fn measure_observe(
     Ok((wake_ms, oneshot_ms))
 }
 
-/// Points the `fake-question` provider of this series at a shell worker that blocks on
-/// `fifo`, then prints [`QUESTION_LINE`] the moment a line arrives.
+/// Points the `fake-question` provider of this series at a shell worker that prints a banner,
+/// blocks on `fifo`, then prints [`QUESTION_LINE`] the moment a line arrives.
 ///
 /// The prompt goes in as an argument (`--initial-prompt-mode arg`), so nothing is pasted and
 /// the screen stays quiet until the trigger. Reading a FIFO wakes the shell at once, unlike a
-/// sleep loop that would add its own polling delay to the figure.
+/// sleep loop that would add its own polling delay to the figure. The banner makes the
+/// question a later line, as with a real agent: the first output a pane produces also pays
+/// one-off start-up costs in the output pipeline, which are not observe's latency.
 fn write_observe_config(series: &Series, fifo: &Path) -> Result<(), String> {
-    let script = format!("read -r _ < \"$1\"; echo '{QUESTION_LINE}'; exec sleep 300");
+    let script = format!("echo 'Bench worker ready.'; read -r _ < \"$1\"; echo '{QUESTION_LINE}'; exec sleep 300");
     let argv =
         ["sh".to_owned(), "-c".to_owned(), script, "bench-observe-worker".to_owned(), fifo.display().to_string()];
     // A JSON string literal is also a valid TOML basic string (same escapes).
@@ -833,13 +858,14 @@ struct Report {
 const METHOD_NOTES: &[&str] = &[
     "binary: a private copy of the fresh release build (a concurrent build cannot swap it mid-run)",
     "each series: own temp AGENTPOOL_HOME + private tmux socket; 1 untimed warm-up run",
-    "floor: new-session (200x50, remain-on-exit) running `agentpool __worker fake-question`, capture-pane \
+    "floor: on a fresh socket each run, new-session (200x50, remain-on-exit) running `agentpool __worker fake-question`, capture-pane \
      poll every 2 ms for the banner, paste prompt, poll for the question, paste answer, poll for the \
      result block, kill-session; floor and smoke runs interleaved",
     "smoke: `agentpool smoke --provider fake-question --repo <temp repo> --json`, checked for \"ok\":true",
     "observe wake latency: `observe --wait-for question` started first and armed (first capture done, \
      >= 300 ms running); the worker (`--initial-prompt-mode arg`, a shell blocked on a FIFO) prints the \
-     question on the FIFO write; time from just before the write to observe's exit",
+     question on the FIFO write (after an earlier banner line); time from just before the write to \
+     observe's exit",
     "observe one-shot: a new `observe --wait-for question` process with the question already on screen",
     "inventory: each run in a fresh helper process; peak RSS = getrusage(RUSAGE_CHILDREN).ru_maxrss there \
      (the largest of agentpool and any child it waited for)",
@@ -899,9 +925,11 @@ impl Report {
         let cpus = std::thread::available_parallelism().map_or_else(|_| "?".into(), |n| n.get().to_string());
         let _ =
             writeln!(s, "load average before: {}, after: {} ({cpus} CPUs)\n", load(&self.load[0]), load(&self.load[1]));
+        // The label column fits the longest label, so rows added later stay aligned.
+        let width = self.rows.iter().map(|r| r.label.chars().count()).chain(["measurement".len()]).max().unwrap_or(0);
         let _ = writeln!(
             s,
-            "{:<42} {:>12} {:>12} {:>12}  {:<16} {:>7}  result",
+            "{:<width$} {:>12} {:>12} {:>12}  {:<16} {:>7}  result",
             "measurement", "median", "min", "max", "target", "ratio"
         );
         for r in &self.rows {
@@ -914,7 +942,7 @@ impl Report {
             };
             let _ = writeln!(
                 s,
-                "{:<42} {:>12} {:>12} {:>12}  {:<16} {:>7}  {}",
+                "{:<width$} {:>12} {:>12} {:>12}  {:<16} {:>7}  {}",
                 r.label,
                 fmt(r.stats.median),
                 fmt(r.stats.min),
