@@ -31,6 +31,7 @@ pub mod smoke;
 pub mod store;
 pub mod usage;
 pub mod usage_backends;
+pub mod usage_screen;
 pub mod util;
 pub mod worktree;
 

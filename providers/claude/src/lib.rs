@@ -22,6 +22,8 @@ use agentpool_core::provider::{
 };
 use async_trait::async_trait;
 
+mod usage;
+
 /// The provider id.
 pub const ID: &str = "claude-code";
 
@@ -53,6 +55,14 @@ impl Provider for Claude {
 
     async fn detect(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["claude"]).await
+    }
+
+    /// `/usage` in a temporary session, only when interactive probes are allowed.
+    async fn usage(&self, ctx: &agentpool_core::usage::UsageContext) -> Option<agentpool_core::model::CapacitySnapshot> {
+        if !ctx.allow_interactive {
+            return Some(usage::disabled(&ctx.provider_id));
+        }
+        Some(usage::probe(ctx).await)
     }
 
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {

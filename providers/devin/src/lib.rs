@@ -13,6 +13,8 @@ use agentpool_core::probe;
 use agentpool_core::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
 use async_trait::async_trait;
 
+mod usage;
+
 /// The provider id.
 pub const ID: &str = "devin-cli";
 
@@ -44,6 +46,11 @@ impl Provider for Devin {
 
     async fn detect(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["devin"]).await
+    }
+
+    /// The plan-status API with the CLI's credential; `/usage` as a fallback when allowed.
+    async fn usage(&self, ctx: &agentpool_core::usage::UsageContext) -> Option<agentpool_core::model::CapacitySnapshot> {
+        Some(usage::probe(ctx).await)
     }
 
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {

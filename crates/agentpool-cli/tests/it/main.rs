@@ -2,3 +2,4 @@
 
 mod real_providers;
 mod usage;
+mod usage_screen;
