@@ -23,6 +23,8 @@ pub struct LineChild {
     stdin: Option<ChildStdin>,
     stdout: Lines<BufReader<ChildStdout>>,
     stderr: Arc<Mutex<String>>,
+    /// The background task collecting stderr; it ends at EOF, i.e. once the child is gone.
+    stderr_done: Option<tokio::task::JoinHandle<()>>,
     program: String,
 }
 
@@ -46,9 +48,10 @@ impl LineChild {
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().ok_or("no stdout pipe")?).lines();
         let stderr = Arc::new(Mutex::new(String::new()));
+        let mut stderr_done = None;
         if let Some(mut err) = child.stderr.take() {
             let keep = stderr.clone();
-            tokio::spawn(async move {
+            stderr_done = Some(tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 while let Ok(n) = err.read(&mut buf).await {
                     if n == 0 {
@@ -60,9 +63,9 @@ impl LineChild {
                         s.push_str(&String::from_utf8_lossy(&buf[..n]));
                     }
                 }
-            });
+            }));
         }
-        Ok(Self { child, pgid, stdin, stdout, stderr, program: program.clone() })
+        Ok(Self { child, pgid, stdin, stdout, stderr, stderr_done, program: program.clone() })
     }
 
     /// Writes one compact JSON line.
@@ -70,8 +73,22 @@ impl LineChild {
         let stdin = self.stdin.as_mut().ok_or("stdin is closed")?;
         let mut line = msg.to_string();
         line.push('\n');
-        stdin.write_all(line.as_bytes()).await.map_err(|e| format!("could not write to `{}`: {e}", self.program))?;
-        stdin.flush().await.map_err(|e| format!("could not write to `{}`: {e}", self.program))
+        let written = match stdin.write_all(line.as_bytes()).await {
+            Ok(()) => stdin.flush().await,
+            Err(e) => Err(e),
+        };
+        let Err(e) = written else { return Ok(()) };
+        // Usually the child exited before reading its input: what it printed on stderr says
+        // why, a broken pipe does not. Wait (bounded) for it to finish and for stderr to drain.
+        let method = msg.get("method").and_then(Value::as_str).unwrap_or("a request").to_owned();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await;
+        if let Some(done) = self.stderr_done.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), done).await;
+        }
+        match self.stderr_text() {
+            err if !err.is_empty() => Err(format!("`{}` exited during {method}: {err}", self.program)),
+            _ => Err(format!("could not write to `{}`: {e}", self.program)),
+        }
     }
 
     /// Reads lines until a JSON object whose `id` equals `id`, skipping blank and non-JSON
