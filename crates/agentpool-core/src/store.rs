@@ -46,6 +46,11 @@ CREATE INDEX IF NOT EXISTS idx_events_session_id ON events(session_id);
 CREATE INDEX IF NOT EXISTS idx_events_ts ON events(ts);
 CREATE INDEX IF NOT EXISTS idx_usage_snapshots_provider_id_desc ON usage_snapshots(provider_id, id DESC);
 CREATE INDEX IF NOT EXISTS idx_file_leases_repo_file ON file_leases(repo_path, file_path);
+"#,
+// 2: `stats` counts lifecycle events by type over a time window; this covering index answers
+// that from the index alone instead of reading every event row.
+r#"
+CREATE INDEX IF NOT EXISTS idx_events_type_ts ON events(event_type, ts, session_id);
 "#];
 
 /// SQL predicate for sessions that occupy a worker slot (see `AgentSession::is_live`).

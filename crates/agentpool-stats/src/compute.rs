@@ -1,7 +1,7 @@
 //! The `stats/v1` document: what the pool did in a window, computed from the SQLite store.
 //!
-//! Cost model: three indexed range queries (sessions by `created_at`, the lifecycle events of
-//! those sessions by `ts`, usage snapshots), then linear work in Rust (a sort for the
+//! Cost model: three range queries (sessions by `created_at`, lifecycle events from the
+//! covering index on `(event_type, ts, session_id)`, usage snapshots), then linear work in Rust (a sort for the
 //! concurrency sweep, binary searches for walls). Timestamps are AgentPool's fixed-width
 //! `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so text order is time order in SQL, and they are parsed
 //! with a fixed-width reader rather than a general RFC 3339 parser.
@@ -97,47 +97,56 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
     let coordinator = req.coordinator.as_deref();
 
     // --- sessions ---------------------------------------------------------------------
-    let mut stmt = conn.prepare_cached(
-        "SELECT provider_id, role, state, created_at, ended_at FROM sessions
+    // A window covering most of the history reads the table straight through: walking the
+    // time index and then fetching each row costs more than a sequential scan.
+    let sessions_scan = if wide(conn, "sessions", "created_at", &start_ts, &end_ts)? { "NOT INDEXED" } else { "" };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, provider_id, role, state, created_at, ended_at FROM sessions {sessions_scan}
          WHERE created_at >= ?1 AND created_at < ?2
            AND (?3 IS NULL OR provider_id = ?3)
-           AND (?4 IS NULL OR json_extract(metadata_json, '$.coordinator_id') = ?4)",
-    )?;
-    let sessions: Vec<SessionRow> = stmt
-        .query_map(params![start_ts, end_ts, provider, coordinator], |r| {
-            let created: String = r.get(3)?;
-            let ended: Option<String> = r.get(4)?;
-            Ok(SessionRow {
-                provider: r.get(0)?,
-                role: r.get(1)?,
-                state: r.get(2)?,
-                start: micros(&created).unwrap_or(0),
-                end: ended.as_deref().and_then(micros),
-            })
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-
-    // Lifecycle events of the selected sessions only: the same predicate joined, so an empty
-    // selection yields no events (the reference counted every event in that case).
-    let mut counts: HashMap<String, i64> = HashMap::new();
-    let mut spawns: Vec<(String, i64)> = Vec::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.event_type, s.provider_id, e.ts FROM events e JOIN sessions s ON s.id = e.session_id
-         WHERE e.ts >= ?1 AND e.ts < ?2 AND e.event_type IN ('spawn', 'terminate', 'interrupt', 'timeout')
-           AND s.created_at >= ?1 AND s.created_at < ?2
-           AND (?3 IS NULL OR s.provider_id = ?3)
-           AND (?4 IS NULL OR json_extract(s.metadata_json, '$.coordinator_id') = ?4)",
-    )?;
+           AND (?4 IS NULL OR json_extract(metadata_json, '$.coordinator_id') = ?4)"
+    ))?;
+    let mut ids: HashMap<String, usize> = HashMap::new();
+    let mut sessions: Vec<SessionRow> = Vec::new();
     let mut rows = stmt.query(params![start_ts, end_ts, provider, coordinator])?;
     while let Some(r) = rows.next()? {
-        let kind: String = r.get(0)?;
-        if kind == "spawn" {
-            let ts: String = r.get(2)?;
-            spawns.push((r.get(1)?, micros(&ts).unwrap_or(0)));
-        }
-        *counts.entry(kind).or_default() += 1;
+        ids.insert(r.get(0)?, sessions.len());
+        sessions.push(SessionRow {
+            provider: r.get(1)?,
+            role: r.get(2)?,
+            state: r.get(3)?,
+            start: micros(txt(r, 4)?).unwrap_or(0),
+            end: opt_txt(r, 5)?.and_then(micros),
+        });
     }
     drop(rows);
+
+    // Lifecycle events of the selected sessions only (an empty selection counts none; the
+    // reference counted every event then). The session filter is a hash lookup here rather
+    // than a SQL join, which would look each event's session up in the table.
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    let mut spawns: Vec<(String, i64)> = Vec::new();
+    if !sessions.is_empty() {
+        // Served from the covering index `idx_events_type_ts` (store migration 2).
+        let mut stmt = conn.prepare_cached(
+            "SELECT session_id, event_type, ts FROM events
+             WHERE ts >= ?1 AND ts < ?2 AND event_type IN ('spawn', 'terminate', 'interrupt', 'timeout')",
+        )?;
+        let mut rows = stmt.query(params![start_ts, end_ts])?;
+        while let Some(r) = rows.next()? {
+            let Some(&i) = ids.get(txt(r, 0)?) else { continue };
+            let kind = txt(r, 1)?;
+            if kind == "spawn" {
+                spawns.push((sessions[i].provider.clone(), micros(txt(r, 2)?).unwrap_or(0)));
+            }
+            match counts.get_mut(kind) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(kind.to_owned(), 1);
+                }
+            }
+        }
+    }
 
     let tally = |f: &dyn Fn(&SessionRow) -> &str| -> Map<String, Value> {
         let mut m: BTreeMap<&str, i64> = BTreeMap::new();
@@ -308,6 +317,34 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
         }
     }
     Ok(Value::Object(doc))
+}
+
+fn conversion(i: usize, e: rusqlite::types::FromSqlError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// Column `i` as borrowed text (no allocation per row).
+fn txt<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'a str> {
+    r.get_ref(i)?.as_str().map_err(|e| conversion(i, e))
+}
+
+fn opt_txt<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'a str>> {
+    r.get_ref(i)?.as_str_or_null().map_err(|e| conversion(i, e))
+}
+
+/// Whether `[start, end)` covers most of `table`'s history by `column` (both ends come from
+/// the index, so this costs two lookups).
+fn wide(conn: &Connection, table: &str, column: &str, start: &str, end: &str) -> Result<bool> {
+    let (first, last): (Option<String>, Option<String>) =
+        conn.query_row(&format!("SELECT MIN({column}), MAX({column}) FROM {table}"), [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let (Some(first), Some(last)) = (first.as_deref().and_then(micros), last.as_deref().and_then(micros)) else {
+        return Ok(false);
+    };
+    let (start, end) = (micros(start).unwrap_or(0).max(first), micros(end).unwrap_or(0).min(last));
+    let span = (last - first).max(1);
+    Ok((end - start) * 10 >= span * 3)
 }
 
 /// Worker-hours, wall-clock span, their ratio and peak concurrency. Touching intervals
