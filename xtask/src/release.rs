@@ -43,7 +43,11 @@ pub fn run(root: &Path, dry_run: bool) -> Result<(), String> {
     if !errors.is_empty() {
         return Err(format!("release checks failed:\n  - {}", errors.join("\n  - ")));
     }
-    eprintln!("release: version {version} is aligned across the workspace, server.json and CHANGELOG.md");
+    if warnings.is_empty() {
+        eprintln!("release: version {version} is aligned across the workspace, server.json and CHANGELOG.md");
+    } else {
+        eprintln!("release: version {version}: workspace packages and server.json agree (see the warnings above)");
+    }
     let target = host_target()?;
     let binary = build_release(root)?;
     let dist = root.join("target").join("dist");
