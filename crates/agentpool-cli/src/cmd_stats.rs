@@ -187,7 +187,11 @@ pub fn human(doc: &Value) -> String {
         );
     }
     if let Some(u) = doc.get("utilization") {
-        let _ = writeln!(out, "utilization:  {} of usable subscription hours", na(&u["subscription_utilization"]));
+        let _ = writeln!(
+            out,
+            "utilization:  {} (worker-hours / usable subscription hours)",
+            na(&u["subscription_utilization"])
+        );
     }
     if let Some(t) = doc.get("tokens")
         && let Some(by) = t["by_provider"].as_object()

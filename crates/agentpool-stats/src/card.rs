@@ -110,7 +110,11 @@ fn num(v: &Value) -> String {
         Value::Null => "n/a".into(),
         Value::Number(n) => match n.as_i64() {
             Some(i) => group(i),
-            None => n.as_f64().map_or_else(|| n.to_string(), |f| format!("{f:.2}")),
+            // Large hour counts read better whole and grouped than with two decimals.
+            None => n.as_f64().map_or_else(
+                || n.to_string(),
+                |f| if f.abs() >= 100.0 { group(f.round() as i64) } else { format!("{f:.2}") },
+            ),
         },
         other => other.to_string(),
     }
@@ -197,6 +201,7 @@ mod tests {
         assert_eq!(group(12), "12");
         assert_eq!(fit("123", 100, 9), 4);
         assert_eq!(num(&serde_json::json!(2.5)), "2.50");
+        assert_eq!(num(&serde_json::json!(41649.42)), "41,649");
         assert_eq!(num(&Value::Null), "n/a");
     }
 }
