@@ -91,8 +91,16 @@ fn build_manager() -> agentpool_core::Result<Manager> {
     Manager::new(settings, registry, runtime, ManagerOptions { coordinator_id, scoped: true, self_exe })
 }
 
+/// `AGENTPOOL_LOG` takes `target=level` directives or a bare level (`warn` by default), e.g.
+/// `agentpool_mcp=debug`. `filter::Targets` does this without `tracing-subscriber`'s
+/// env-filter, whose regex matching switches on full-DFA builds for every regex in the binary.
 fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("AGENTPOOL_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).try_init();
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+    let filter: Targets = std::env::var("AGENTPOOL_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::WARN));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }

@@ -85,7 +85,7 @@ pub fn plan_matrix(
 ) -> serde_json::Value {
     use crate::model::{Isolation, PromptMode, Role};
     use serde_json::json;
-    let catalog = crate::catalog::Catalog::embedded();
+    let catalog = crate::catalog::Catalog::embedded_ref();
     let facts = catalog.facts(provider.id());
     let default_model = facts.get("default_model").and_then(|v| v.as_str()).map(str::to_owned);
     let other_model = catalog

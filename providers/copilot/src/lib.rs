@@ -56,7 +56,7 @@ impl Provider for Copilot {
     }
 
     fn models(&self) -> Vec<ModelDescriptor> {
-        agentpool_core::catalog::Catalog::embedded().models(ID)
+        agentpool_core::catalog::Catalog::embedded_ref().models(ID)
     }
 
     async fn usage(&self, _ctx: &agentpool_core::usage::UsageContext) -> Option<agentpool_core::model::CapacitySnapshot> {

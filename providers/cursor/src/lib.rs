@@ -63,7 +63,7 @@ impl Provider for Cursor {
     }
 
     fn models(&self) -> Vec<ModelDescriptor> {
-        agentpool_core::catalog::Catalog::embedded().models(ID)
+        agentpool_core::catalog::Catalog::embedded_ref().models(ID)
     }
 
     async fn detect(&self, ctx: &ProbeContext) -> Detected {
