@@ -139,6 +139,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     drop(observe);
 
     let stats_runs = crate::bench_stats::measure(&scratch.path, &exe, runs)?;
+    let standins = crate::bench_standins::measure(&scratch.path, &exe, runs)?;
 
     let floor_stats = Stats::of(&floor_runs);
     let rows = vec![
@@ -189,6 +190,23 @@ pub fn run(options: &Options) -> Result<(), String> {
             "ms",
             &stats_runs,
             Target::Max(crate::bench_stats::STATS_MAX_MS),
+            None,
+        ),
+        Row::new("version_probe", "one stand-in `--version` (the floor below)", "ms", &standins.single_probe, Target::None, None),
+        Row::new(
+            "inventory_cold_standins",
+            "inventory --json, 7 stand-ins, no version cache",
+            "ms",
+            &standins.cold,
+            Target::RatioToFloor(crate::bench_standins::COLD_MAX_RATIO),
+            Some(Stats::of(&standins.single_probe).median),
+        ),
+        Row::new(
+            "inventory_cached_standins",
+            "inventory --json, 7 stand-ins, versions cached",
+            "ms",
+            &standins.cached,
+            Target::Max(crate::bench_standins::CACHED_MAX_MS),
             None,
         ),
     ];
