@@ -177,7 +177,8 @@ fn loopback(replies: Vec<(u16, String)>) -> String {
     base
 }
 
-fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<PathBuf> {
+/// Every file below `dir` whose bytes contain `needle` (for secret-leak checks).
+pub(crate) fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<PathBuf> {
     let mut hits = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let p = entry.path();

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::usage::Env;
+use crate::usage::{Env, files_containing};
 
 /// Kills the private tmux server when the test ends, pass or fail.
 struct TmuxServer(String);
@@ -106,19 +106,6 @@ fn loopback(replies: Vec<(u16, Vec<u8>)>) -> String {
         }
     });
     base
-}
-
-fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<PathBuf> {
-    let mut hits = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            hits.extend(files_containing(&p, needle));
-        } else if std::fs::read(&p).unwrap_or_default().windows(needle.len()).any(|w| w == needle) {
-            hits.push(p);
-        }
-    }
-    hits
 }
 
 #[test]
