@@ -56,6 +56,19 @@ pub struct UsageArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ValidateCatalogArgs {
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ValidationOut {
+    pub ok: bool,
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CachedUsageArgs {
     #[serde(default)]
     pub provider_id: Option<String>,
@@ -137,5 +150,16 @@ impl AgentPoolServer {
     async fn get_cached_usage_snapshot(&self, Parameters(a): Parameters<CachedUsageArgs>) -> CallToolResult {
         let req = UsageRequest { provider_id: a.provider_id, backend: Backend::Combined, allow_interactive: false, budget: MCP_BUDGET };
         self.manager.usage(&req, true).await.map_or_else(output::fail, output::ok::<SnapshotsOut>)
+    }
+
+    #[tool(
+        name = "validate_model_catalog",
+        description = "Check the embedded model catalog, or the catalog file at path.",
+        input_schema = output::input::<ValidateCatalogArgs>(),
+        output_schema = output::output::<ValidationOut>(),
+        annotations(read_only_hint = true, idempotent_hint = true)
+    )]
+    async fn validate_model_catalog(&self, Parameters(a): Parameters<ValidateCatalogArgs>) -> CallToolResult {
+        output::ok::<ValidationOut>(self.manager.validate_catalog(a.path.as_deref()))
     }
 }

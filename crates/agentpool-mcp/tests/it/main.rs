@@ -7,5 +7,6 @@
 
 mod harness;
 mod lifecycle;
+mod models;
 mod protocol;
 mod surface;
