@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use agentpool_core::error::{Error, ErrorCode, Result};
-use agentpool_core::scope::{Scope, parse_scope};
+use agentpool_core::scope::parse_scope;
 use clap::Args;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -67,27 +67,14 @@ pub async fn stats(ctx: &Context, args: StatsArgs, json: bool) -> Result<Out> {
         (None, None, None) => agentpool_stats::parse_window("7d", now)?,
     };
     let sections = agentpool_stats::parse_sections(&args.sections)?;
+    let scope = parse_scope(&args.scope)?;
     let manager = &ctx.manager;
-    if let Some(p) = &args.provider {
-        manager.registry().get(p)?;
-    }
-    let coordinator = match parse_scope(&args.scope)? {
-        Scope::Mine => Some(manager.coordinator_id().to_owned()),
-        Scope::All => None,
-    };
-    manager.reconcile().await?;
-    let request = agentpool_stats::Request { window, provider: args.provider.clone(), coordinator, sections };
-    let env = agentpool_stats::env(manager.settings(), manager.registry().ids(), now);
-    let mut doc = manager.store().call(move |c| agentpool_stats::compute(c, &request, &env)).await?;
+    let query = agentpool_stats::Query { window, provider: args.provider.clone(), scope, sections };
+    let mut doc = agentpool_stats::run(manager, query, now).await?;
 
     let mut card = None;
     if let Some(path) = &args.share {
-        let path = if path.as_os_str().is_empty() {
-            agentpool_stats::default_card_path(&manager.settings().paths.home, now)
-        } else {
-            agentpool_core::config::absolute(&agentpool_core::config::expand_tilde(path))
-        };
-        let info = agentpool_stats::write_card(&doc, &path)?;
+        let info = agentpool_stats::share(manager, &doc, Some(path), now)?;
         doc["share_card"] = info.clone();
         card = Some(info);
     }

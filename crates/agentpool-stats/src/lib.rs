@@ -10,8 +10,10 @@ pub mod window;
 
 use std::path::{Path, PathBuf};
 
-use agentpool_core::config::Settings;
+use agentpool_core::Manager;
+use agentpool_core::config::{self, Settings};
 use agentpool_core::error::{Error, ErrorCode, Result};
+use agentpool_core::scope::Scope;
 use agentpool_core::util;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -27,6 +29,44 @@ pub fn env(settings: &Settings, enabled_providers: Vec<String>, now: OffsetDateT
         min_remaining_percent: settings.config.policy.min_remaining_percent,
         now,
     }
+}
+
+/// One stats query, phrased the same way by both front ends (CLI `stats`, MCP `get_stats`).
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub window: Window,
+    /// Only this provider (must be a registered id).
+    pub provider: Option<String>,
+    /// `Mine`: only sessions spawned by the manager's coordinator.
+    pub scope: Scope,
+    /// Section names, already checked by [`parse_sections`] (empty: all).
+    pub sections: Vec<String>,
+}
+
+/// Computes `stats/v1` for `query` against the manager's store, after reconciling stale
+/// sessions so the counts reflect reality. `now` must be the instant the window was parsed at.
+pub async fn run(manager: &Manager, query: Query, now: OffsetDateTime) -> Result<Value> {
+    if let Some(p) = &query.provider {
+        manager.registry().get(p)?;
+    }
+    let coordinator = match query.scope {
+        Scope::Mine => Some(manager.coordinator_id().to_owned()),
+        Scope::All => None,
+    };
+    manager.reconcile().await?;
+    let request = Request { window: query.window, provider: query.provider, coordinator, sections: query.sections };
+    let env = env(manager.settings(), manager.registry().ids(), now);
+    manager.store().call(move |c| compute(c, &request, &env)).await
+}
+
+/// Writes the share card for `doc` to `path` (`~` expanded, relative to the current
+/// directory), or to [`default_card_path`] when `path` is `None` or empty.
+pub fn share(manager: &Manager, doc: &Value, path: Option<&Path>, now: OffsetDateTime) -> Result<Value> {
+    let path = match path.filter(|p| !p.as_os_str().is_empty()) {
+        Some(p) => config::absolute(&config::expand_tilde(p)),
+        None => default_card_path(&manager.settings().paths.home, now),
+    };
+    write_card(doc, &path)
 }
 
 /// `<home>/cards/stats-<YYYYMMDDTHHMMSSZ>.png`.
