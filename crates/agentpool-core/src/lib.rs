@@ -7,6 +7,7 @@
 
 pub mod agent_io;
 pub mod artifacts;
+pub mod candidates;
 pub mod catalog;
 pub mod config;
 pub mod custom;
@@ -14,9 +15,9 @@ pub mod detect;
 pub mod dialog;
 pub mod error;
 pub mod git;
+pub mod launch;
 pub mod leases;
 pub mod line_child;
-pub mod launch;
 pub mod manager;
 pub mod model;
 pub mod observe;
