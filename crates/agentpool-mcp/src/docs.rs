@@ -22,7 +22,13 @@ fn prop_type(p: &Value) -> String {
             let inner: Vec<String> = ts
                 .iter()
                 .filter_map(Value::as_str)
-                .map(|t| if t == "array" { p.get("items").map(prop_type).map_or("[any]".to_owned(), |i| format!("[{i}]")) } else { t.to_owned() })
+                .map(|t| {
+                    if t == "array" {
+                        p.get("items").map(prop_type).map_or("[any]".to_owned(), |i| format!("[{i}]"))
+                    } else {
+                        t.to_owned()
+                    }
+                })
                 .collect();
             inner.join(" \\| ")
         }
@@ -46,7 +52,9 @@ pub fn render() -> String {
     let available = AgentPoolServer::available_tool_names();
     let mut out = String::new();
     out.push_str("# MCP tools\n\n");
-    out.push_str("<!-- Generated from the tool routers by `UPDATE_DOCS=1 cargo test -p agentpool-mcp`; do not edit. -->\n\n");
+    out.push_str(
+        "<!-- Generated from the tool routers by `UPDATE_DOCS=1 cargo test -p agentpool-mcp`; do not edit. -->\n\n",
+    );
     out.push_str(
         "`agentpool mcp [--toolsets a,b] [--tools x,y] [--lockdown]` serves these tools over stdio. \
          Toolsets come from `--toolsets`, else `AGENTPOOL_MCP_TOOLSETS`, else `default`; `--tools` \
@@ -54,13 +62,31 @@ pub fn render() -> String {
          with the valid list (exit 2). `--lockdown` (or a truthy `AGENTPOOL_MCP_LOCKDOWN`) returns no \
          worker text at all. Resources and prompts are served with the `default` toolset.\n\n",
     );
-    out.push_str("Every success carries `structuredContent` matching the tool's `outputSchema`; every failure is an \
-                  `isError` result whose `structuredContent` is `{\"error\": {code, message, details}}`.\n\n");
-    out.push_str("| toolset | tools in this build | not yet available |\n|---|---|---|\n");
+    out.push_str(
+        "Every success carries `structuredContent` matching the tool's `outputSchema`; every failure is an \
+                  `isError` result whose `structuredContent` is `{\"error\": {code, message, details}}`.\n\n",
+    );
+    // The "not yet available" column appears only while some catalogued tool is unimplemented.
+    let complete = TOOLSETS.iter().flat_map(|(_, m)| m.iter()).all(|t| available.iter().any(|a| a == t));
+    out.push_str(if complete {
+        "| toolset | tools |\n|---|---|\n"
+    } else {
+        "| toolset | tools in this build | not yet available |\n|---|---|---|\n"
+    });
     for (set, members) in TOOLSETS {
         let (have, missing): (Vec<&str>, Vec<&str>) = members.iter().partition(|t| available.iter().any(|a| a == *t));
-        let fmt = |v: &[&str]| if v.is_empty() { "—".to_owned() } else { v.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ") };
-        let _ = writeln!(out, "| `{set}` | {} | {} |", fmt(&have), fmt(&missing));
+        let fmt = |v: &[&str]| {
+            if v.is_empty() {
+                "—".to_owned()
+            } else {
+                v.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+            }
+        };
+        if complete {
+            let _ = writeln!(out, "| `{set}` | {} |", fmt(&have));
+        } else {
+            let _ = writeln!(out, "| `{set}` | {} | {} |", fmt(&have), fmt(&missing));
+        }
     }
     out.push('\n');
     let selection = crate::select(&input).unwrap_or_else(|_| crate::Selection {
@@ -75,14 +101,17 @@ pub fn render() -> String {
         let _ = writeln!(out, "## `{name}`\n");
         let ann = tool.annotations.as_ref();
         let flag = |b: Option<bool>| if b == Some(true) { "yes" } else { "no" };
-        let _ = writeln!(
-            out,
-            "Toolset `{}`. Read-only: {}. Destructive: {}. Idempotent: {}.\n",
-            catalog::toolset_of(name).unwrap_or("?"),
-            flag(ann.and_then(|a| a.read_only_hint)),
-            flag(ann.and_then(|a| a.destructive_hint)),
-            flag(ann.and_then(|a| a.idempotent_hint)),
-        );
+        let set = catalog::toolset_of(name).unwrap_or("?");
+        if ann.and_then(|a| a.read_only_hint) == Some(true) {
+            let _ = writeln!(out, "Toolset `{set}`. Read-only.\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "Toolset `{set}`. Changes state. Destructive: {}. Idempotent: {}.\n",
+                flag(ann.and_then(|a| a.destructive_hint)),
+                flag(ann.and_then(|a| a.idempotent_hint)),
+            );
+        }
         let _ = writeln!(out, "{}\n", tool.description.as_deref().unwrap_or(""));
         let schema = Value::Object((*tool.input_schema).clone());
         let required: Vec<&str> =
@@ -111,14 +140,27 @@ pub fn render() -> String {
     }
     out.push_str("## Resources and prompts\n\n");
     for r in crate::guides::resources() {
-        let _ = writeln!(out, "- `{}` — {} ({})", r.uri, r.description.as_deref().unwrap_or(""), r.mime_type.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "- `{}` — {} ({})",
+            r.uri,
+            r.description.as_deref().unwrap_or(""),
+            r.mime_type.as_deref().unwrap_or("")
+        );
     }
     for t in crate::guides::templates() {
-        let _ = writeln!(out, "- `{}` — {} ({})", t.uri_template, t.description.as_deref().unwrap_or(""), t.mime_type.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "- `{}` — {} ({})",
+            t.uri_template,
+            t.description.as_deref().unwrap_or(""),
+            t.mime_type.as_deref().unwrap_or("")
+        );
     }
     for p in crate::guides::prompts() {
         let args: Vec<String> = p.arguments.iter().flatten().map(|a| a.name.clone()).collect();
-        let _ = writeln!(out, "- prompt `{}({})` — {}", p.name, args.join(", "), p.description.as_deref().unwrap_or(""));
+        let _ =
+            writeln!(out, "- prompt `{}({})` — {}", p.name, args.join(", "), p.description.as_deref().unwrap_or(""));
     }
     out
 }

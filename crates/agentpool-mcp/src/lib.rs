@@ -12,6 +12,7 @@ mod guides;
 mod output;
 mod params;
 mod server;
+mod stats_tools;
 mod tools;
 mod transport;
 mod usage_tools;

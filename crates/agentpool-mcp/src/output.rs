@@ -184,6 +184,11 @@ pub struct InventoryOut {
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ModelsOut {
+    pub providers: Vec<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct PreferencesOut {
     pub path: String,
     pub resource_uri: String,

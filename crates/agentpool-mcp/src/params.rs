@@ -45,6 +45,14 @@ pub struct NoArgs {}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ModelsArgs {
+    /// Null: every provider.
+    #[serde(default)]
+    pub provider_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SpawnArgs {
     /// From get_inventory; `auto` is refused.
     pub provider_id: String,
@@ -104,6 +112,7 @@ pub struct ObserveArgs {
 #[serde(deny_unknown_fields)]
 pub struct PollArgs {
     pub session_id: String,
+    /// summary = no worker text.
     #[serde(default = "summary")]
     pub detail: Detail,
     #[serde(default)]
@@ -138,6 +147,7 @@ pub struct CollectArgs {
     pub include_transcript: bool,
     #[serde(default)]
     pub mark_completed: bool,
+    /// summary = no worker text.
     #[serde(default = "summary")]
     pub detail: Detail,
 }

@@ -44,7 +44,12 @@ pub struct AgentPoolServer {
 impl AgentPoolServer {
     /// Every tool this build implements, across all toolsets.
     pub fn all_tools() -> ToolRouter<Self> {
-        Self::default_tools() + Self::usage_tools() + Self::session_tools() + Self::lease_tools() + Self::worktree_tools()
+        Self::default_tools()
+            + Self::usage_tools()
+            + Self::stats_tools()
+            + Self::session_tools()
+            + Self::lease_tools()
+            + Self::worktree_tools()
     }
 
     /// Names of every tool this build implements.
@@ -54,16 +59,17 @@ impl AgentPoolServer {
 
     /// Tool definitions of a selection, in `tools/list` order.
     pub fn tool_definitions(selection: &Selection) -> Vec<Tool> {
-        let router = Self::router_for(selection);
-        let mut tools = router.list_all();
-        tools.sort_by_key(|t| catalog::order_key(&t.name));
-        tools
+        listed(&Self::router_for(selection))
     }
 
     fn router_for(selection: &Selection) -> ToolRouter<Self> {
         let mut router = Self::all_tools();
-        let unwanted: Vec<String> =
-            router.map.keys().filter(|name| !selection.tools.iter().any(|t| t == name.as_ref())).map(|n| n.to_string()).collect();
+        let unwanted: Vec<String> = router
+            .map
+            .keys()
+            .filter(|name| !selection.tools.iter().any(|t| t == name.as_ref()))
+            .map(|n| n.to_string())
+            .collect();
         for name in unwanted {
             router.remove_route(&name);
         }
@@ -76,6 +82,21 @@ impl AgentPoolServer {
         let lockdown = selection.lockdown || manager.settings().config.policy.lockdown;
         Self { manager, lockdown, guides: selection.guides, tools: Self::router_for(selection) }
     }
+}
+
+/// The tools of `router` as `tools/list` reports them: in workflow order, and with the
+/// destructive and idempotent hints left out of read-only tools, where the MCP spec gives them
+/// no meaning (they cost bytes in the default list's budget and say nothing).
+fn listed(router: &ToolRouter<AgentPoolServer>) -> Vec<Tool> {
+    let mut tools = router.list_all();
+    for tool in &mut tools {
+        if let Some(a) = tool.annotations.as_mut().filter(|a| a.read_only_hint == Some(true)) {
+            a.destructive_hint = None;
+            a.idempotent_hint = None;
+        }
+    }
+    tools.sort_by_key(|t| catalog::order_key(&t.name));
+    tools
 }
 
 /// A tool-argument error from the SDK (wrong type, missing field) as our envelope.
@@ -112,9 +133,7 @@ impl ServerHandler for AgentPoolServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let mut tools = self.tools.list_all();
-        tools.sort_by_key(|t| catalog::order_key(&t.name));
-        Ok(ListToolsResult::with_all_items(tools))
+        Ok(ListToolsResult::with_all_items(listed(&self.tools)))
     }
 
     async fn call_tool(

@@ -40,8 +40,7 @@ fn clamp_lines(n: Option<i64>) -> Option<usize> {
 impl AgentPoolServer {
     #[tool(
         name = "get_inventory",
-        title = "Get Inventory",
-        description = "Coding-agent CLIs AgentPool can run: installed, version, auth, models, capabilities, policy, last stored usage. Pick provider_id and model here.",
+        description = "Coding-agent CLIs: installed, version, auth, models, capabilities, policy, stored usage. Choose provider_id and model here.",
         input_schema = output::input::<InventoryArgs>(),
         output_schema = output::output::<InventoryOut>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
@@ -62,9 +61,19 @@ impl AgentPoolServer {
     }
 
     #[tool(
+        name = "get_provider_models",
+        description = "Model catalog per provider: default and smoke model, models, reasoning and tier options, quirks.",
+        input_schema = output::input::<ModelsArgs>(),
+        output_schema = output::output::<ModelsOut>(),
+        annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn get_provider_models(&self, Parameters(a): Parameters<ModelsArgs>) -> CallToolResult {
+        self.manager.models(a.provider_id.as_deref()).await.map_or_else(output::fail, output::ok::<ModelsOut>)
+    }
+
+    #[tool(
         name = "get_delegation_preferences",
-        title = "Get Delegation Preferences",
-        description = "The user's delegation preferences (which provider/model for what, when not to delegate). Read before spawning.",
+        description = "The user's delegation preferences: which provider and model for what. Read before spawning.",
         input_schema = output::input::<NoArgs>(),
         output_schema = output::output::<PreferencesOut>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
@@ -77,7 +86,6 @@ impl AgentPoolServer {
 
     #[tool(
         name = "spawn_worker",
-        title = "Spawn Worker",
         description = "Start a worker: explicit provider (never auto), one concrete task, in repo_path. Returns session_id and the tmux attach command.",
         input_schema = output::input::<SpawnArgs>(),
         output_schema = output::output::<SpawnOut>(),
@@ -107,35 +115,58 @@ impl AgentPoolServer {
 
     #[tool(
         name = "observe_worker",
-        title = "Observe Worker",
-        description = "State and event of a worker, optionally waiting for wait_for events/states (question, approval_prompt, completed, error). Worker text only with detail=excerpt|full, fenced as untrusted.",
+        description = "Worker state and event; waits for wait_for (question, approval_prompt, completed, error). Worker text only with detail=excerpt|full, fenced as untrusted.",
         input_schema = output::input::<ObserveArgs>(),
         output_schema = output::output::<ObserveOut>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
-    async fn observe_worker(&self, Parameters(a): Parameters<ObserveArgs>, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
+    async fn observe_worker(
+        &self,
+        Parameters(a): Parameters<ObserveArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
         let (timeout, guard_meta) = guard::observe_wait(a.timeout_seconds);
-        self.observe(a.session_id, a.wait_for.unwrap_or_default(), timeout, guard_meta, a.detail, a.max_lines, a.include_recent_log, ctx)
-            .await
+        self.observe(
+            a.session_id,
+            a.wait_for.unwrap_or_default(),
+            timeout,
+            guard_meta,
+            a.detail,
+            a.max_lines,
+            a.include_recent_log,
+            ctx,
+        )
+        .await
     }
 
     #[tool(
         name = "poll_worker",
-        title = "Poll Worker",
         description = "One capture, no wait: state, event and, by default, the fenced tail of the worker's screen.",
         input_schema = output::input::<PollArgs>(),
         output_schema = output::output::<ObserveOut>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
-    async fn poll_worker(&self, Parameters(a): Parameters<PollArgs>, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
-        self.observe(a.session_id, Vec::new(), Duration::ZERO, Default::default(), a.detail, a.max_lines, a.include_recent_log, ctx)
-            .await
+    async fn poll_worker(
+        &self,
+        Parameters(a): Parameters<PollArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ErrorData> {
+        self.observe(
+            a.session_id,
+            Vec::new(),
+            Duration::ZERO,
+            Default::default(),
+            a.detail,
+            a.max_lines,
+            a.include_recent_log,
+            ctx,
+        )
+        .await
     }
 
     #[tool(
         name = "send_worker_message",
-        title = "Send Worker Message",
-        description = "Type a message into the worker and submit it: answer a question, approve, steer, or start a follow-up turn.",
+        description = "Type and submit a message: answer a question, approve, steer, or start a follow-up turn.",
         input_schema = output::input::<SendArgs>(),
         output_schema = output::output::<SendOut>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
@@ -143,9 +174,12 @@ impl AgentPoolServer {
     async fn send_worker_message(&self, Parameters(a): Parameters<SendArgs>) -> CallToolResult {
         if a.message.len() > MAX_MESSAGE_BYTES {
             return output::fail(
-                Error::new(ErrorCode::InvalidRequest, "message is larger than 1 MB; write it to a file and send its path")
-                    .with("bytes", a.message.len())
-                    .with("errors", json!([{"loc": ["message"], "msg": "too long"}])),
+                Error::new(
+                    ErrorCode::InvalidRequest,
+                    "message is larger than 1 MB; write it to a file and send its path",
+                )
+                .with("bytes", a.message.len())
+                .with("errors", json!([{"loc": ["message"], "msg": "too long"}])),
             );
         }
         done(self.manager.send_with(&a.session_id, &a.message, a.submit).await.map(output::ok::<SendOut>))
@@ -153,7 +187,6 @@ impl AgentPoolServer {
 
     #[tool(
         name = "interrupt_worker",
-        title = "Interrupt Worker",
         description = "Send Ctrl-C to the worker; the session stays open.",
         input_schema = output::input::<SessionArgs>(),
         output_schema = output::output::<InterruptOut>(),
@@ -165,8 +198,7 @@ impl AgentPoolServer {
 
     #[tool(
         name = "collect_worker_artifacts",
-        title = "Collect Worker Artifacts",
-        description = "Save and list artifacts (screen, transcript, result, summary, git status, diff) and git changes; result text fenced with detail=excerpt|full. Call before terminate_worker.",
+        description = "Save and list artifacts (screen, transcript, result, git status, diff); result text fenced with detail=excerpt|full. Call before terminate_worker.",
         input_schema = output::input::<CollectArgs>(),
         output_schema = output::output::<CollectOut>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
@@ -185,7 +217,6 @@ impl AgentPoolServer {
 
     #[tool(
         name = "get_artifact_manifest",
-        title = "Get Artifact Manifest",
         description = "Paths, existence and sha256 of a session's artifact files.",
         input_schema = output::input::<SessionArgs>(),
         output_schema = output::output::<ManifestOut>(),
@@ -203,7 +234,6 @@ impl AgentPoolServer {
 
     #[tool(
         name = "read_worker_transcript",
-        title = "Read Worker Transcript",
         description = "A byte page or the last tail_lines of the transcript, fenced as untrusted; follow next_offset while has_more.",
         input_schema = output::input::<TranscriptArgs>(),
         output_schema = output::output::<TranscriptOut>(),
@@ -237,7 +267,6 @@ impl AgentPoolServer {
 
     #[tool(
         name = "terminate_worker",
-        title = "Terminate Worker",
         description = "Stop the worker and mark it CANCELLED if still active. Safe to repeat.",
         input_schema = output::input::<TerminateArgs>(),
         output_schema = output::output::<TerminateOut>(),
@@ -252,7 +281,6 @@ impl AgentPoolServer {
 impl AgentPoolServer {
     #[tool(
         name = "list_sessions",
-        title = "List Sessions",
         description = "Sessions newest first, paged (limit 1..500, offset). Only this server's coordinator unless include_all=true.",
         input_schema = output::input::<ListSessionsArgs>(),
         output_schema = output::output::<SessionsOut>(),
@@ -262,21 +290,29 @@ impl AgentPoolServer {
         if let Some(l) = a.limit
             && !(1..=500).contains(&l)
         {
-            return output::fail(Error::new(ErrorCode::InvalidSessionPage, "limit must be between 1 and 500").with("limit", l));
+            return output::fail(
+                Error::new(ErrorCode::InvalidSessionPage, "limit must be between 1 and 500").with("limit", l),
+            );
         }
         if a.offset < 0 {
-            return output::fail(Error::new(ErrorCode::InvalidSessionPage, "offset must be zero or greater").with("offset", a.offset));
+            return output::fail(
+                Error::new(ErrorCode::InvalidSessionPage, "offset must be zero or greater").with("offset", a.offset),
+            );
         }
         let states = a.state.map(|s| match s {
             OneOrMany::One(s) => s.split(',').map(str::to_owned).collect(),
             OneOrMany::Many(v) => v,
         });
-        done(self.manager.list(states, a.provider_id, a.limit, a.offset, a.include_all).await.map(output::ok::<SessionsOut>))
+        done(
+            self.manager
+                .list(states, a.provider_id, a.limit, a.offset, a.include_all)
+                .await
+                .map(output::ok::<SessionsOut>),
+        )
     }
 
     #[tool(
         name = "get_session",
-        title = "Get Session",
         description = "The stored record of one session: provider, model, role, state, paths, timestamps, metadata.",
         input_schema = output::input::<SessionArgs>(),
         output_schema = output::output::<SessionOut>(),
@@ -288,7 +324,6 @@ impl AgentPoolServer {
 
     #[tool(
         name = "attach_info",
-        title = "Attach Info",
         description = "The exact tmux command a human runs to watch or take over a worker.",
         input_schema = output::input::<SessionArgs>(),
         output_schema = output::output::<AttachOut>(),
@@ -300,7 +335,6 @@ impl AgentPoolServer {
 
     #[tool(
         name = "send_worker_keys",
-        title = "Send Worker Keys",
         description = "Send raw tmux keys (Enter, Escape, Up, C-c, …) to a worker. Disabled unless the user's policy sets allow_raw_keys.",
         input_schema = output::input::<KeysArgs>(),
         output_schema = output::output::<KeysOut>(),
@@ -315,20 +349,19 @@ impl AgentPoolServer {
 impl AgentPoolServer {
     #[tool(
         name = "acquire_file_lease",
-        title = "Acquire File Lease",
         description = "Claim an advisory lease on a file for a session: read leases share, write leases exclude. Released on terminate.",
         input_schema = output::input::<AcquireLeaseArgs>(),
         output_schema = output::output::<LeaseOut>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
     async fn acquire_file_lease(&self, Parameters(a): Parameters<AcquireLeaseArgs>) -> CallToolResult {
-        let r = self.manager.acquire_lease(&a.session_id, &a.file_path, &a.mode, a.ttl_seconds, Default::default()).await;
+        let r =
+            self.manager.acquire_lease(&a.session_id, &a.file_path, &a.mode, a.ttl_seconds, Default::default()).await;
         done(r.map(output::ok::<LeaseOut>))
     }
 
     #[tool(
         name = "list_file_leases",
-        title = "List File Leases",
         description = "File leases, filtered by session or repository; active ones only unless active_only=false.",
         input_schema = output::input::<ListLeasesArgs>(),
         output_schema = output::output::<LeasesOut>(),
@@ -341,7 +374,6 @@ impl AgentPoolServer {
 
     #[tool(
         name = "release_file_lease",
-        title = "Release File Lease",
         description = "Release a lease by lease_id, or a session's leases (optionally only file_path).",
         input_schema = output::input::<ReleaseLeaseArgs>(),
         output_schema = output::output::<ReleaseOut>(),
@@ -357,7 +389,6 @@ impl AgentPoolServer {
 impl AgentPoolServer {
     #[tool(
         name = "list_worktrees",
-        title = "List Worktrees",
         description = "Git worktrees of a repository, with the AgentPool session each belongs to.",
         input_schema = output::input::<RepoArgs>(),
         output_schema = output::output::<WorktreesOut>(),
@@ -369,7 +400,6 @@ impl AgentPoolServer {
 
     #[tool(
         name = "cleanup_worktree",
-        title = "Cleanup Worktree",
         description = "Remove a finished session's worktree and branch. Refuses active sessions and uncommitted work unless force; never drops unmerged commits.",
         input_schema = output::input::<CleanupWorktreeArgs>(),
         output_schema = output::output::<CleanupOut>(),

@@ -1,9 +1,12 @@
-//! The usage tools of the default toolset: the summary (and its alias), live or cached
-//! snapshots. MCP callers never run interactive (screen) probes, and every call has a time
-//! budget after which slow providers come back unknown with `partial: true`.
+//! The usage tools: the summary (and its alias), live or cached snapshots (default toolset);
+//! the catalog checker and candidate filter (opt-in `usage` toolset). MCP callers never run
+//! interactive (screen) probes, and every call has a time budget after which slow providers
+//! come back unknown with `partial: true`.
 
 use std::time::Duration;
 
+use agentpool_core::candidates::CandidateFilter;
+use agentpool_core::model::{Capability, UsageStatus};
 use agentpool_core::usage::{Backend, MCP_BUDGET, UsageRequest};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
@@ -16,7 +19,7 @@ use crate::output;
 use crate::server::AgentPoolServer;
 
 // Usage backends (an enum, so the input schemas publish the values).
-#[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendArg {
     Native,
@@ -67,6 +70,30 @@ pub struct ValidationOut {
     pub errors: Vec<String>,
 }
 
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FilterArgs {
+    #[serde(default)]
+    pub required_capabilities: Option<Vec<Capability>>,
+    /// Judged on the latest stored snapshot; stale or missing counts as unknown.
+    #[serde(default)]
+    pub avoid_statuses: Option<Vec<UsageStatus>>,
+    #[serde(default)]
+    pub allowed_providers: Option<Vec<String>>,
+    #[serde(default = "yes")]
+    pub include_usage_unknown: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CandidatesOut {
+    pub candidates: Vec<Value>,
+    pub excluded: Vec<Value>,
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CachedUsageArgs {
@@ -86,7 +113,11 @@ pub struct SnapshotsOut {
     pub snapshots: Vec<Value>,
 }
 
-fn request(provider_id: Option<String>, backend: BackendArg, timeout_seconds: f64) -> agentpool_core::Result<UsageRequest> {
+fn request(
+    provider_id: Option<String>,
+    backend: BackendArg,
+    timeout_seconds: f64,
+) -> agentpool_core::Result<UsageRequest> {
     let budget = agentpool_core::observe::parse_timeout(timeout_seconds)?.max(Duration::from_millis(1));
     Ok(UsageRequest { provider_id, backend: backend.into(), allow_interactive: false, budget })
 }
@@ -145,10 +176,15 @@ impl AgentPoolServer {
         description = "Stored snapshots.",
         input_schema = output::input::<CachedUsageArgs>(),
         output_schema = output::output::<SnapshotsOut>(),
-        annotations(read_only_hint = true)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_cached_usage_snapshot(&self, Parameters(a): Parameters<CachedUsageArgs>) -> CallToolResult {
-        let req = UsageRequest { provider_id: a.provider_id, backend: Backend::Combined, allow_interactive: false, budget: MCP_BUDGET };
+        let req = UsageRequest {
+            provider_id: a.provider_id,
+            backend: Backend::Combined,
+            allow_interactive: false,
+            budget: MCP_BUDGET,
+        };
         self.manager.usage(&req, true).await.map_or_else(output::fail, output::ok::<SnapshotsOut>)
     }
 
@@ -157,9 +193,31 @@ impl AgentPoolServer {
         description = "Check the embedded model catalog, or the catalog file at path.",
         input_schema = output::input::<ValidateCatalogArgs>(),
         output_schema = output::output::<ValidationOut>(),
-        annotations(read_only_hint = true, idempotent_hint = true)
+        annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn validate_model_catalog(&self, Parameters(a): Parameters<ValidateCatalogArgs>) -> CallToolResult {
         output::ok::<ValidationOut>(self.manager.validate_catalog(a.path.as_deref()))
+    }
+
+    #[tool(
+        name = "filter_candidates",
+        description = "Advisory: which providers could take a task (capabilities, stored usage status, policy) and why the others cannot. Never picks one; no probe runs.",
+        input_schema = output::input::<FilterArgs>(),
+        output_schema = output::output::<CandidatesOut>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn filter_candidates(&self, Parameters(a): Parameters<FilterArgs>) -> CallToolResult {
+        let filter = CandidateFilter {
+            required_capabilities: a.required_capabilities.unwrap_or_default(),
+            avoid_statuses: a.avoid_statuses.unwrap_or_default(),
+            allowed_providers: a
+                .allowed_providers
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p.trim().to_owned())
+                .collect(),
+            include_usage_unknown: a.include_usage_unknown,
+        };
+        self.manager.filter_candidates(&filter).await.map_or_else(output::fail, output::ok::<CandidatesOut>)
     }
 }

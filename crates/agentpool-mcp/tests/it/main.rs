@@ -9,4 +9,5 @@ mod harness;
 mod lifecycle;
 mod models;
 mod protocol;
+mod stats;
 mod surface;
