@@ -48,7 +48,7 @@ pub const PEAK_RSS_HELPER: &str = "__peak-rss";
 const DEFAULT_RUNS: usize = 15;
 const MAX_RUNS: usize = 1000;
 /// Untimed runs per series, so the first timed run does not pay for cold caches.
-const WARMUP_RUNS: usize = 1;
+pub(crate) const WARMUP_RUNS: usize = 1;
 
 /// Poll interval of the floor's capture-pane loop: short, so the floor stays a floor.
 const FLOOR_POLL: Duration = Duration::from_millis(2);
@@ -140,6 +140,7 @@ pub fn run(options: &Options) -> Result<(), String> {
 
     let stats_runs = crate::bench_stats::measure(&scratch.path, &exe, runs)?;
     let standins = crate::bench_standins::measure(&scratch.path, &exe, runs)?;
+    let mcp = crate::bench_mcp::measure(&scratch.path, &exe, runs)?;
 
     let floor_stats = Stats::of(&floor_runs);
     let rows = vec![
@@ -192,7 +193,14 @@ pub fn run(options: &Options) -> Result<(), String> {
             Target::Max(crate::bench_stats::STATS_MAX_MS),
             None,
         ),
-        Row::new("version_probe", "one stand-in `--version` (the floor below)", "ms", &standins.single_probe, Target::None, None),
+        Row::new(
+            "version_probe",
+            "one stand-in `--version` (the floor below)",
+            "ms",
+            &standins.single_probe,
+            Target::None,
+            None,
+        ),
         Row::new(
             "inventory_cold_standins",
             "inventory --json, 7 stand-ins, no version cache",
@@ -209,6 +217,39 @@ pub fn run(options: &Options) -> Result<(), String> {
             Target::Max(crate::bench_standins::CACHED_MAX_MS),
             None,
         ),
+        Row::new(
+            "mcp_cold_start",
+            "agentpool mcp: spawn -> initialize answered",
+            "ms",
+            &mcp.cold_start,
+            Target::Max(crate::bench_mcp::COLD_START_MAX_MS),
+            None,
+        ),
+        Row::new(
+            "mcp_idle_rss",
+            "agentpool mcp idle RSS (after initialize and 2 calls)",
+            "MiB",
+            &mcp.idle_rss_mib,
+            Target::Max(crate::bench_mcp::IDLE_RSS_MAX_MIB),
+            None,
+        ),
+        Row::new(
+            "mcp_tool_overhead",
+            "MCP overhead of get_inventory (round trip - handler)",
+            "ms",
+            &mcp.overhead,
+            Target::Max(crate::bench_mcp::OVERHEAD_MAX_MS),
+            None,
+        ),
+        Row::new(
+            "mcp_get_inventory",
+            "get_inventory round trip, warm server (core work included)",
+            "ms",
+            &mcp.inventory_round_trip,
+            Target::None,
+            None,
+        ),
+        Row::new("mcp_ping", "MCP ping round trip", "ms", &mcp.ping, Target::None, None),
     ];
     let load = [load_before, load_average()];
     let report = Report { runs, binary: built, tmux_version, load, rows };
@@ -314,13 +355,13 @@ fn init_repo(scratch: &Path) -> Result<PathBuf, String> {
 /// One measurement series: its own `AGENTPOOL_HOME` and private tmux socket.
 ///
 /// Dropping it kills the tmux server on that socket (and only that one).
-struct Series {
+pub(crate) struct Series {
     home: PathBuf,
     socket: String,
 }
 
 impl Series {
-    fn new(scratch: &Path, name: &str) -> Result<Self, String> {
+    pub(crate) fn new(scratch: &Path, name: &str) -> Result<Self, String> {
         let home = scratch.join(format!("home-{name}"));
         std::fs::create_dir_all(&home).map_err(|e| format!("could not create `{}`: {e}", home.display()))?;
         Ok(Series { home, socket: format!("agentpool-bench-{}-{name}", std::process::id()) })
@@ -343,7 +384,7 @@ impl Series {
         Path::new(&dir).join(format!("tmux-{}", nix::unistd::getuid())).join(&self.socket)
     }
 
-    fn agentpool(&self, exe: &Path) -> Command {
+    pub(crate) fn agentpool(&self, exe: &Path) -> Command {
         let mut cmd = Command::new(exe);
         self.apply_env(&mut cmd);
         cmd
@@ -887,6 +928,11 @@ const METHOD_NOTES: &[&str] = &[
     "observe one-shot: a new `observe --wait-for question` process with the question already on screen",
     "inventory: each run in a fresh helper process; peak RSS = getrusage(RUSAGE_CHILDREN).ru_maxrss there \
      (the largest of agentpool and any child it waited for)",
+    "stats: one seeded store of 100k sessions / 1M events / 20k usage snapshots, `stats --since all --json`",
+    "stand-ins: seven executables named like the real CLIs on a private PATH, `--version` sleeps 0.3 s",
+    "mcp: a fresh `agentpool mcp` per run over stdin/stdout; clocks stop when a response line is read \
+     (before parsing); overhead = warm get_inventory round trip - the handler time the server logs; \
+     idle RSS = VmRSS after 250 ms without requests",
 ];
 
 impl Report {

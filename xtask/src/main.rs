@@ -4,6 +4,7 @@
 //! mapped to an exit code here (0 ok, 1 the task failed, 2 usage error).
 
 mod bench;
+mod bench_mcp;
 mod bench_standins;
 mod bench_stats;
 mod new_provider;

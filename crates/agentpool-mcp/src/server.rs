@@ -148,8 +148,12 @@ impl ServerHandler for AgentPoolServer {
                 Some(json!({"known_tools": self.tools.list_all().into_iter().map(|t| t.name).collect::<Vec<_>>()})),
             ));
         }
-        tracing::debug!(tool = %name, "tool call");
+        let started = std::time::Instant::now();
         let response = self.tools.call(ToolCallContext::new(self, request, context)).await?;
+        // `cargo xtask bench` reads this line to split a call's round trip into handler time
+        // and MCP overhead.
+        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::debug!(tool = %name, elapsed_us, "tool call done");
         Ok(match response {
             CallToolResponse::Complete(r) if r.is_error == Some(true) && r.structured_content.is_none() => {
                 argument_error(&name, r).into()
