@@ -89,7 +89,7 @@ pub struct CardArgs {
     /// 12h, 7d, 1w, all, an ISO date, or FROM/TO.
     #[serde(default = "seven_days")]
     pub window: String,
-    /// A new `.png` file (never overwritten). Default: a fresh file under AGENTPOOL_HOME/cards.
+    /// Absolute path of a new .png file. Default: a new file under AGENTPOOL_HOME/cards.
     #[serde(default)]
     pub output_path: Option<String>,
     /// mine: sessions this server spawned.
@@ -125,8 +125,8 @@ fn mcp_example(err: Error, example: &str) -> Error {
     }
 }
 
-/// Where the card goes: the caller's path must name a new `.png` file, so an agent cannot
-/// clobber a source file or an earlier card by mistake.
+/// Where the card goes: the caller's path must name a new `.png` file by an absolute path, so
+/// an agent can neither clobber a source file or an earlier card nor write somewhere unexpected.
 fn card_path(raw: Option<&str>) -> agentpool_core::Result<Option<&Path>> {
     let Some(raw) = raw.map(str::trim).filter(|p| !p.is_empty()) else {
         return Ok(None);
@@ -140,7 +140,12 @@ fn card_path(raw: Option<&str>) -> agentpool_core::Result<Option<&Path>> {
     if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
         return Err(invalid(format!("output_path `{raw}` must end in .png")));
     }
-    let resolved = agentpool_core::config::absolute(&agentpool_core::config::expand_tilde(path));
+    // The server's working directory is the host's choice, not the caller's: relative paths
+    // would land somewhere the agent cannot predict.
+    let resolved = agentpool_core::config::expand_tilde(path);
+    if !resolved.is_absolute() {
+        return Err(invalid(format!("output_path `{raw}` must be absolute (or start with ~/)")));
+    }
     if resolved.symlink_metadata().is_ok() {
         return Err(invalid(format!("output_path `{raw}` already exists; choose a new file or omit output_path")));
     }
@@ -212,6 +217,8 @@ mod tests {
         let e = card_path(Some("src/main.rs")).unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidRequest);
         assert!(e.message.contains("must end in .png"), "{}", e.message);
+        let e = card_path(Some("card.png")).unwrap_err();
+        assert!(e.message.contains("must be absolute"), "{}", e.message);
         let dir = tempfile::tempdir().unwrap();
         let existing = dir.path().join("card.PNG");
         std::fs::write(&existing, b"x").unwrap();

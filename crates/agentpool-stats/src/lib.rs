@@ -60,13 +60,27 @@ pub async fn run(manager: &Manager, query: Query, now: OffsetDateTime) -> Result
 }
 
 /// Writes the share card for `doc` to `path` (`~` expanded, relative to the current
-/// directory), or to [`default_card_path`] when `path` is `None` or empty.
+/// directory), or to a new file at [`default_card_path`] when `path` is `None` or empty (a
+/// `-2`, `-3`, … suffix keeps two cards made in the same second apart).
 pub fn share(manager: &Manager, doc: &Value, path: Option<&Path>, now: OffsetDateTime) -> Result<Value> {
     let path = match path.filter(|p| !p.as_os_str().is_empty()) {
         Some(p) => config::absolute(&config::expand_tilde(p)),
-        None => default_card_path(&manager.settings().paths.home, now),
+        None => unused(default_card_path(&manager.settings().paths.home, now)),
     };
     write_card(doc, &path)
+}
+
+/// `path` if nothing is there yet, else the first free `<stem>-N.<ext>`.
+fn unused(path: PathBuf) -> PathBuf {
+    if path.symlink_metadata().is_err() {
+        return path;
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    (2..)
+        .map(|n| path.with_file_name(format!("{stem}-{n}{ext}")))
+        .find(|p| p.symlink_metadata().is_err())
+        .unwrap_or(path)
 }
 
 /// `<home>/cards/stats-<YYYYMMDDTHHMMSSZ>.png`.

@@ -318,3 +318,15 @@ fn share_card_is_a_real_png_with_content() {
     let colours: std::collections::BTreeSet<&[u8]> = px.iter().copied().collect();
     assert!(colours.len() >= 4, "{} colours", colours.len());
 }
+
+#[test]
+fn default_card_paths_never_reuse_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("stats-20261125T120000Z.png");
+    assert_eq!(super::unused(first.clone()), first);
+    std::fs::write(&first, b"png").unwrap();
+    let second = super::unused(first.clone());
+    assert_eq!(second, dir.path().join("stats-20261125T120000Z-2.png"));
+    std::fs::write(&second, b"png").unwrap();
+    assert_eq!(super::unused(first), dir.path().join("stats-20261125T120000Z-3.png"));
+}
