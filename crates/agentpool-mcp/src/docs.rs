@@ -139,23 +139,14 @@ pub fn render() -> String {
         }
     }
     out.push_str("## Resources and prompts\n\n");
+    let mut entry = |name: &str, description: Option<&str>, mime: Option<&str>| {
+        let _ = writeln!(out, "- `{name}` — {} ({})", description.unwrap_or(""), mime.unwrap_or(""));
+    };
     for r in crate::guides::resources() {
-        let _ = writeln!(
-            out,
-            "- `{}` — {} ({})",
-            r.uri,
-            r.description.as_deref().unwrap_or(""),
-            r.mime_type.as_deref().unwrap_or("")
-        );
+        entry(&r.uri, r.description.as_deref(), r.mime_type.as_deref());
     }
     for t in crate::guides::templates() {
-        let _ = writeln!(
-            out,
-            "- `{}` — {} ({})",
-            t.uri_template,
-            t.description.as_deref().unwrap_or(""),
-            t.mime_type.as_deref().unwrap_or("")
-        );
+        entry(&t.uri_template, t.description.as_deref(), t.mime_type.as_deref());
     }
     for p in crate::guides::prompts() {
         let args: Vec<String> = p.arguments.iter().flatten().map(|a| a.name.clone()).collect();
