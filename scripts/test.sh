@@ -10,6 +10,17 @@ export AGENTPOOL_TMUX_SOCKET="agentpool-test-$$"
 trap 'tmux -L "$AGENTPOOL_TMUX_SOCKET" kill-server 2>/dev/null || true; rm -rf "$AGENTPOOL_HOME"' EXIT
 cargo build --locked -p agentpool-cli
 cargo test --workspace --locked
+# Formatting (rustfmt.toml) and lints (the workspace's clippy settings), warnings as errors.
+if cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --all --check
+else
+  echo "test.sh: rustfmt is not installed; skipping the format check" >&2
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+else
+  echo "test.sh: clippy is not installed; skipping the lint check" >&2
+fi
 # Architecture invariants and hygiene (also run inside `cargo test`, kept here for a clear line).
 cargo xtask tidy
 # Snapshots and the generated docs/cli.md and docs/mcp-tools.md must match the code.

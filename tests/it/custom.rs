@@ -80,7 +80,9 @@ error = ['(?m)^AGENT CRASHED']
 #[test]
 fn a_custom_provider_with_a_bad_regex_is_invalid_config() {
     let ctx = TestContext::new();
-    ctx.write_config("[[custom_providers]]\nid = \"broken\"\ncommand = [\"/bin/sh\"]\n[custom_providers.patterns]\nlogin = ['(']\n");
+    ctx.write_config(
+        "[[custom_providers]]\nid = \"broken\"\ncommand = [\"/bin/sh\"]\n[custom_providers.patterns]\nlogin = ['(']\n",
+    );
     let err = ctx.error(&["inventory", "--json"], "INVALID_CONFIG");
     let message = err["message"].as_str().unwrap();
     assert!(message.contains("custom_providers[0] (`broken`): `patterns.login[0]`"), "{err}");

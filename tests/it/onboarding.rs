@@ -7,7 +7,13 @@ use agentpool_tests::{TestContext, parse_json};
 use serde_json::Value;
 
 fn failed_checks(v: &Value) -> Vec<String> {
-    v["checks"].as_array().unwrap().iter().filter(|c| c["ok"] == false).map(|c| c["name"].as_str().unwrap().to_owned()).collect()
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[test]
@@ -29,7 +35,9 @@ fn doctor_without_tmux_on_path_fails_naming_the_check() {
     // A PATH with git but no tmux.
     let bin = ctx.home().join("bin-without-tmux");
     std::fs::create_dir_all(&bin).unwrap();
-    let git = String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap().stdout).unwrap();
+    let git =
+        String::from_utf8(std::process::Command::new("sh").args(["-c", "command -v git"]).output().unwrap().stdout)
+            .unwrap();
     std::os::unix::fs::symlink(git.trim(), bin.join("git")).unwrap();
     let out = ctx.command(&["doctor", "--deep", "--json"]).env("PATH", &bin).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
@@ -61,7 +69,10 @@ fn init_writes_config_and_preferences_with_backups() {
     let pbak = forced["preferences"]["backup_path"].as_str().unwrap();
     assert_eq!(std::fs::read_to_string(pbak).unwrap(), "# Mine\n- use codex-cli for reviews\n");
     let prefs = ctx.json(&["preferences", "--json"]);
-    assert_eq!((prefs["exists"].as_bool(), prefs["resource_uri"].as_str()), (Some(true), Some("agentpool://preferences.md")));
+    assert_eq!(
+        (prefs["exists"].as_bool(), prefs["resource_uri"].as_str()),
+        (Some(true), Some("agentpool://preferences.md"))
+    );
     assert!(prefs["text"].as_str().unwrap().contains("AgentPool Preferences"));
 }
 
@@ -162,7 +173,8 @@ fn stats_counts_a_real_session_and_renders_the_card() {
     assert_eq!(v["parallelism"]["peak_concurrent"], 1);
     let png = std::fs::read(&card).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let (w, h) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    let (w, h) =
+        (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
     assert_eq!((w, h), (1200, 630));
     assert_eq!(v["share_card"]["bytes"].as_u64(), Some(png.len() as u64));
     // Scope mine: this CLI's default coordinator spawned it; another coordinator sees nothing.

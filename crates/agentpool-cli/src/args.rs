@@ -49,19 +49,27 @@ pub enum Command {
     #[command(after_help = "Examples:\n  agentpool inventory --json")]
     Inventory,
     /// Spawn one worker with an explicitly chosen provider.
-    #[command(after_help = "Examples:\n  cat task.md | agentpool spawn --provider codex-cli --repo . --task-stdin --json\n  agentpool spawn --provider fake-question --task \"Ask one question.\" --json")]
+    #[command(
+        after_help = "Examples:\n  cat task.md | agentpool spawn --provider codex-cli --repo . --task-stdin --json\n  agentpool spawn --provider fake-question --task \"Ask one question.\" --json"
+    )]
     Spawn(Box<SpawnArgs>),
     /// Observe a worker's state, optionally waiting for an event or state.
-    #[command(after_help = "Examples:\n  agentpool observe <session-id> --json\n  agentpool observe <session-id> --wait-for question,completed --timeout 60 --detail excerpt --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool observe <session-id> --json\n  agentpool observe <session-id> --wait-for question,completed --timeout 60 --detail excerpt --json"
+    )]
     Observe(Box<ObserveArgs>),
     /// Send one message to a worker and submit it.
-    #[command(after_help = "Examples:\n  agentpool send <session-id> \"Continue.\" --json\n  echo \"Use the second option.\" | agentpool send <session-id> --stdin --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool send <session-id> \"Continue.\" --json\n  echo \"Use the second option.\" | agentpool send <session-id> --stdin --json"
+    )]
     Send(SendArgs),
     /// Send raw keys (only when `policy.allow_raw_keys` is true).
     #[command(after_help = "Examples:\n  agentpool keys <session-id> Escape --json")]
     Keys(KeysArgs),
     /// Interrupt a worker (Ctrl-C).
-    #[command(after_help = "Examples:\n  agentpool interrupt <session-id> --json\n  agentpool interrupt <session-id> --dry-run --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool interrupt <session-id> --json\n  agentpool interrupt <session-id> --dry-run --json"
+    )]
     Interrupt(InterruptArgs),
     /// Print the command that attaches a terminal to a worker.
     #[command(after_help = "Examples:\n  agentpool attach <session-id>")]
@@ -70,25 +78,37 @@ pub enum Command {
     #[command(after_help = "Examples:\n  agentpool artifacts <session-id> --json")]
     Artifacts(SessionArg),
     /// Read a page or the tail of a worker's transcript.
-    #[command(after_help = "Examples:\n  agentpool transcript <session-id> --tail-lines 80\n  agentpool transcript <session-id> --offset 0 --limit 4000 --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool transcript <session-id> --tail-lines 80\n  agentpool transcript <session-id> --offset 0 --limit 4000 --json"
+    )]
     Transcript(TranscriptArgs),
     /// Collect result, summary, git status and diff.
-    #[command(after_help = "Examples:\n  agentpool collect <session-id> --json\n  agentpool collect <session-id> --detail excerpt --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool collect <session-id> --json\n  agentpool collect <session-id> --detail excerpt --json"
+    )]
     Collect(CollectArgs),
     /// Terminate a worker (idempotent).
-    #[command(after_help = "Examples:\n  agentpool terminate <session-id> --json\n  agentpool terminate <session-id> --dry-run --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool terminate <session-id> --json\n  agentpool terminate <session-id> --dry-run --json"
+    )]
     Terminate(TerminateArgs),
     /// List sessions, newest first, bounded by default.
-    #[command(after_help = "Examples:\n  agentpool sessions --json\n  agentpool sessions --state running,awaiting_user_input --limit 10 --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool sessions --json\n  agentpool sessions --state running,awaiting_user_input --limit 10 --json"
+    )]
     Sessions(SessionsArgs),
     /// Inspect one session.
     #[command(subcommand, after_help = "Examples:\n  agentpool session show <session-id> --json")]
     Session(SessionCommand),
     /// Run a smoke: the fake lifecycle, or a guarded read-only check of a real provider.
-    #[command(after_help = "Examples:\n  agentpool smoke --provider fake-question --repo . --json\n  agentpool smoke --provider codex-cli --real-read-only --repo . --timeout 120 --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool smoke --provider fake-question --repo . --json\n  agentpool smoke --provider codex-cli --real-read-only --repo . --timeout 120 --json"
+    )]
     Smoke(SmokeArgs),
     /// Show the model catalog per provider, or validate a catalog file.
-    #[command(after_help = "Examples:\n  agentpool models --json\n  agentpool models --provider codex-cli\n  agentpool models validate --path ~/my-models.json --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool models --json\n  agentpool models --provider codex-cli\n  agentpool models validate --path ~/my-models.json --json"
+    )]
     Models(ModelsArgs),
     /// List or clean up AgentPool's git worktrees.
     #[command(subcommand)]
@@ -97,28 +117,41 @@ pub enum Command {
     #[command(subcommand)]
     Leases(LeasesCommand),
     /// Usage snapshots per provider: live probes, or the stored ones with `--cached`.
-    #[command(after_help = "Examples:\n  agentpool usage --provider codex-cli --backend native --json\n  agentpool usage --cached --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool usage --provider codex-cli --backend native --json\n  agentpool usage --cached --json"
+    )]
     Usage(crate::cmd_usage::UsageArgs),
     /// Which providers can take work now: usable, why not, windows, resets, staleness.
-    #[command(visible_alias = "capacity-summary", after_help = "Examples:\n  agentpool usage-summary --json\n  agentpool usage-summary --provider codex-cli --refresh --json")]
+    #[command(
+        visible_alias = "capacity-summary",
+        after_help = "Examples:\n  agentpool usage-summary --json\n  agentpool usage-summary --provider codex-cli --refresh --json"
+    )]
     UsageSummary(crate::cmd_usage::UsageSummaryArgs),
     /// What the pool did in a window: sessions, parallelism, quota walls, tokens (`stats/v1`).
-    #[command(after_help = "Examples:\n  agentpool stats\n  agentpool stats --since 30d --provider codex-cli --json\n  agentpool stats --from 2026-03-01 --to 2026-03-08 --plain\n  agentpool stats --since 7d --share")]
+    #[command(
+        after_help = "Examples:\n  agentpool stats\n  agentpool stats --since 30d --provider codex-cli --json\n  agentpool stats --from 2026-03-01 --to 2026-03-08 --plain\n  agentpool stats --since 7d --share"
+    )]
     Stats(crate::cmd_stats::StatsArgs),
     /// Check this machine: config, tmux, git, database, artifacts (--deep: a tmux roundtrip).
     #[command(after_help = "Examples:\n  agentpool doctor\n  agentpool doctor --deep --privacy --json")]
     Doctor(crate::cmd_onboard::DoctorArgs),
     /// Check one MCP host or provider CLI (or `all`) and print what to do next.
-    #[command(after_help = "Examples:\n  agentpool setup all\n  agentpool setup codex-cli --json\n  agentpool setup cursor")]
+    #[command(
+        after_help = "Examples:\n  agentpool setup all\n  agentpool setup codex-cli --json\n  agentpool setup cursor"
+    )]
     Setup(crate::cmd_onboard::SetupArgs),
     /// The onboarding checklist: what is done and the next command.
     #[command(after_help = "Examples:\n  agentpool onboard\n  agentpool onboard --json")]
     Onboard,
     /// Show, initialise or locate the delegation preferences agents read.
-    #[command(after_help = "Examples:\n  agentpool preferences\n  agentpool preferences init --dry-run --json\n  agentpool preferences path")]
+    #[command(
+        after_help = "Examples:\n  agentpool preferences\n  agentpool preferences init --dry-run --json\n  agentpool preferences path"
+    )]
     Preferences(crate::cmd_onboard::PreferencesArgs),
     /// Guides for agents, bundled with this version.
-    #[command(after_help = "Examples:\n  agentpool skills list\n  agentpool skills get agentpool\n  agentpool skills get core --full\n  agentpool skills path core")]
+    #[command(
+        after_help = "Examples:\n  agentpool skills list\n  agentpool skills get agentpool\n  agentpool skills get core --full\n  agentpool skills path core"
+    )]
     Skills {
         #[command(subcommand)]
         action: Option<crate::cmd_skills::SkillsCommand>,
@@ -127,13 +160,19 @@ pub enum Command {
     #[command(subcommand)]
     Config(crate::cmd_config::ConfigCommand),
     /// Print a shell completion script.
-    #[command(after_help = "Examples:\n  agentpool completions bash > ~/.local/share/bash-completion/completions/agentpool\n  agentpool completions zsh > ~/.zfunc/_agentpool")]
+    #[command(
+        after_help = "Examples:\n  agentpool completions bash > ~/.local/share/bash-completion/completions/agentpool\n  agentpool completions zsh > ~/.zfunc/_agentpool"
+    )]
     Completions(crate::cmd_config::CompletionsArgs),
     /// The snippet that registers `agentpool mcp` with an MCP host, in its format.
-    #[command(after_help = "Examples:\n  agentpool mcp-config --client cursor\n  agentpool mcp-config --client codex --absolute-command >> ~/.codex/config.toml\n  agentpool mcp-config --client claude-code --install --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool mcp-config --client cursor\n  agentpool mcp-config --client codex --absolute-command >> ~/.codex/config.toml\n  agentpool mcp-config --client claude-code --install --json"
+    )]
     McpConfig(crate::cmd_mcp_config::McpConfigArgs),
     /// Serve the MCP tools over stdio (for Claude Desktop, Cursor, Codex, Copilot CLI, …).
-    #[command(after_help = "Examples:\n  agentpool mcp\n  agentpool mcp --toolsets default,sessions\n  agentpool mcp --lockdown")]
+    #[command(
+        after_help = "Examples:\n  agentpool mcp\n  agentpool mcp --toolsets default,sessions\n  agentpool mcp --lockdown"
+    )]
     Mcp(crate::cmd_mcp::McpArgs),
     /// Internal: run a built-in worker program inside a tmux pane.
     #[command(name = "__worker", hide = true)]
@@ -387,7 +426,9 @@ pub enum WorktreesCommand {
         repo: String,
     },
     /// Remove a finished session's worktree; refuses to lose work without --force.
-    #[command(after_help = "Examples:\n  agentpool worktrees cleanup --session-id <session-id> --dry-run --json\n  agentpool worktrees cleanup --session-id <session-id> --force --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool worktrees cleanup --session-id <session-id> --dry-run --json\n  agentpool worktrees cleanup --session-id <session-id> --force --json"
+    )]
     Cleanup {
         /// Session id (`ap_…`).
         #[arg(long)]
@@ -405,7 +446,9 @@ pub enum WorktreesCommand {
 #[derive(Debug, Subcommand)]
 pub enum LeasesCommand {
     /// List leases (active only unless --all).
-    #[command(after_help = "Examples:\n  agentpool leases list --json\n  agentpool leases list --session-id <session-id> --all --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool leases list --json\n  agentpool leases list --session-id <session-id> --all --json"
+    )]
     List {
         /// Only this session's leases.
         #[arg(long)]
@@ -418,7 +461,9 @@ pub enum LeasesCommand {
         all: bool,
     },
     /// Lease one file for a session (reads share, writes exclude).
-    #[command(after_help = "Examples:\n  agentpool leases acquire --session-id <session-id> --file src/app.rs --json\n  agentpool leases acquire --session-id <session-id> --file README.md --mode read --ttl-seconds 600 --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool leases acquire --session-id <session-id> --file src/app.rs --json\n  agentpool leases acquire --session-id <session-id> --file README.md --mode read --ttl-seconds 600 --json"
+    )]
     Acquire {
         /// Session id (`ap_…`).
         #[arg(long)]
@@ -434,7 +479,9 @@ pub enum LeasesCommand {
         ttl_seconds: Option<i64>,
     },
     /// Release leases by id, or a session's (optionally one file).
-    #[command(after_help = "Examples:\n  agentpool leases release --session-id <session-id> --file src/app.rs --json\n  agentpool leases release --lease-id 3 --dry-run --json")]
+    #[command(
+        after_help = "Examples:\n  agentpool leases release --session-id <session-id> --file src/app.rs --json\n  agentpool leases release --lease-id 3 --dry-run --json"
+    )]
     Release {
         /// Lease id.
         #[arg(long, allow_negative_numbers = true)]

@@ -14,10 +14,15 @@ use crate::output::Out;
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Check a config file; exit 1 when it is invalid or an explicit --path does not exist.
-    #[command(after_help = "Examples:\n  agentpool config validate --json\n  agentpool config validate --path ./team-config.toml")]
+    #[command(
+        after_help = "Examples:\n  agentpool config validate --json\n  agentpool config validate --path ./team-config.toml"
+    )]
     Validate(ConfigPathArg),
     /// The effective configuration (file values over defaults) and resolved paths.
-    #[command(visible_alias = "print", after_help = "Examples:\n  agentpool config show\n  agentpool config show --json")]
+    #[command(
+        visible_alias = "print",
+        after_help = "Examples:\n  agentpool config show\n  agentpool config show --json"
+    )]
     Show(ConfigPathArg),
     /// Where the config file is (`$AGENTPOOL_CONFIG`, else `$AGENTPOOL_HOME/config.toml`).
     #[command(after_help = "Examples:\n  agentpool config path\n  $EDITOR \"$(agentpool config path)\"")]
@@ -81,8 +86,11 @@ pub fn run(cmd: &ConfigCommand) -> Result<Out> {
         ConfigCommand::Show(a) => {
             let (home, file, explicit) = resolve(a.path.as_ref())?;
             if explicit && !file.exists() {
-                return Err(Error::new(ErrorCode::InvalidConfig, format!("config file `{}` not found", file.display()))
-                    .with("path", file.display().to_string()));
+                return Err(Error::new(
+                    ErrorCode::InvalidConfig,
+                    format!("config file `{}` not found", file.display()),
+                )
+                .with("path", file.display().to_string()));
             }
             let settings = Settings::load_from(home, file)?;
             let config = serde_json::to_value(&settings.config).unwrap_or(Value::Null);

@@ -51,7 +51,9 @@ pub fn server_command(absolute: bool) -> (String, Option<String>) {
             });
             (s, warn)
         }
-        Err(_) => ("agentpool".to_owned(), Some("could not resolve this binary's path; using `agentpool` from PATH".into())),
+        Err(_) => {
+            ("agentpool".to_owned(), Some("could not resolve this binary's path; using `agentpool` from PATH".into()))
+        }
     }
 }
 
@@ -144,10 +146,13 @@ pub fn config_for(client: &str, command: &str) -> Result<Value> {
                         "tui": "/mcp add inside Copilot CLI"},
         }),
         other => {
-            return Err(Error::new(ErrorCode::InvalidRequest, format!("unknown MCP client `{other}`; use one of: {}", CLIENTS.join(", ")))
-                .with("client", other)
-                .with("supported_clients", CLIENTS)
-                .with("example", "agentpool mcp-config --client cursor --json"));
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("unknown MCP client `{other}`; use one of: {}", CLIENTS.join(", ")),
+            )
+            .with("client", other)
+            .with("supported_clients", CLIENTS)
+            .with("example", "agentpool mcp-config --client cursor --json"));
         }
     };
     let mut out = json!({"client": client, "server": {"command": command, "args": ["mcp"]}});
@@ -170,7 +175,9 @@ pub fn snippet(payload: &Value) -> String {
 pub fn run(a: &McpConfigArgs) -> Result<Out> {
     let (command, warning) = server_command(a.absolute_command);
     let mut payload = config_for(&a.client, &command)?;
-    if !a.install && let Some(o) = payload.as_object_mut() {
+    if !a.install
+        && let Some(o) = payload.as_object_mut()
+    {
         o.remove("install");
     }
     if let Some(w) = &warning {

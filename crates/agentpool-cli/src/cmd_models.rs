@@ -35,10 +35,7 @@ pub async fn models(ctx: &Context, a: ModelsArgs) -> Result<Out> {
                 s(&p["smoke_model"]),
                 s(&p["model_selection"]),
                 s(&p["catalog_completeness"]),
-                p["quirks"]
-                    .as_array()
-                    .map(|q| q.iter().map(&s).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default(),
+                p["quirks"].as_array().map(|q| q.iter().map(&s).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
             ));
             let models = p["models"]
                 .as_array()

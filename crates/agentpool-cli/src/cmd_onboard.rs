@@ -207,7 +207,11 @@ pub fn init(args: &crate::args::InitArgs) -> Result<Out> {
     if let Some(b) = &backup {
         human.push_str(&format!("backup: {}\n", b.display()));
     }
-    human.push_str(&format!("preferences {}: {}\n", if p["changed"] == true { "wrote" } else { "exists" }, prefs.display()));
+    human.push_str(&format!(
+        "preferences {}: {}\n",
+        if p["changed"] == true { "wrote" } else { "exists" },
+        prefs.display()
+    ));
     if let Some(b) = p["backup_path"].as_str() {
         human.push_str(&format!("backup: {b}\n"));
     }
@@ -247,7 +251,11 @@ pub fn preferences(args: &PreferencesArgs) -> Result<Out> {
                 let backup = (exists && *force).then(|| backup_path(&path));
                 let j = json!({"dry_run": true, "changed": would, "path": path, "exists": exists, "would_write": would,
                                "would_backup": backup.is_some(), "backup_path": backup, "resource_uri": RESOURCE_URI});
-                let human = format!("dry run: preferences would {}: {}\n", if would { "be written" } else { "stay unchanged" }, path.display());
+                let human = format!(
+                    "dry run: preferences would {}: {}\n",
+                    if would { "be written" } else { "stay unchanged" },
+                    path.display()
+                );
                 return Ok(Out::new(j, human));
             }
             let r = ensure_preferences(&path, *force)?;
@@ -255,7 +263,8 @@ pub fn preferences(args: &PreferencesArgs) -> Result<Out> {
             for k in ["changed", "backup_path", "reason"] {
                 j[k] = r[k].clone();
             }
-            let mut human = format!("preferences {}: {}\n", if r["changed"] == true { "wrote" } else { "exists" }, path.display());
+            let mut human =
+                format!("preferences {}: {}\n", if r["changed"] == true { "wrote" } else { "exists" }, path.display());
             if let Some(b) = r["backup_path"].as_str() {
                 human.push_str(&format!("backup: {b}\n"));
             }
@@ -301,7 +310,12 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
             Some(s)
         }
         Err(e) => {
-            checks.push(check("config", false, e.message, Some("agentpool config validate; or agentpool init --force")));
+            checks.push(check(
+                "config",
+                false,
+                e.message,
+                Some("agentpool config validate; or agentpool init --force"),
+            ));
             None
         }
     };
@@ -326,25 +340,49 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
                 (None, Some(p)) => format!("tmux is at {} but not on PATH", p.display()),
                 (None, None) => "tmux not found on PATH".to_owned(),
             };
-            checks.push(check("tmux", false, message, Some("install tmux (apt-get install tmux, or brew install tmux) and put it on PATH")));
+            checks.push(check(
+                "tmux",
+                false,
+                message,
+                Some("install tmux (apt-get install tmux, or brew install tmux) and put it on PATH"),
+            ));
         }
     }
     match agentpool_core::provider::which("git") {
-        Some(b) => checks.push(check("git", true, format!("{} ({})", b.display(), tool_version(&b, "--version").unwrap_or_default()), None)),
-        None => checks.push(check("git", false, "git not found on PATH (needed for diffs and worktrees)", Some("install git"))),
+        Some(b) => checks.push(check(
+            "git",
+            true,
+            format!("{} ({})", b.display(), tool_version(&b, "--version").unwrap_or_default()),
+            None,
+        )),
+        None => checks.push(check(
+            "git",
+            false,
+            "git not found on PATH (needed for diffs and worktrees)",
+            Some("install git"),
+        )),
     }
     if let Some(s) = &settings {
         checks.push(sqlite_check(&s.paths.db_path));
         checks.push(artifact_check(&s.paths.artifact_root));
         match agentpool_core::provider::Registry::new(s) {
-            Ok(r) => checks.push(check("providers", true, format!("{} enabled: {}", r.ids().len(), r.ids().join(", ")), None)),
+            Ok(r) => checks.push(check(
+                "providers",
+                true,
+                format!("{} enabled: {}", r.ids().len(), r.ids().join(", ")),
+                None,
+            )),
             Err(e) => checks.push(check("providers", false, e.message, Some("agentpool config validate"))),
         }
         let prefs = &s.paths.preferences;
         checks.push(check(
             "preferences",
             true,
-            if prefs.exists() { prefs.display().to_string() } else { format!("{} (absent; agents get the default template)", prefs.display()) },
+            if prefs.exists() {
+                prefs.display().to_string()
+            } else {
+                format!("{} (absent; agents get the default template)", prefs.display())
+            },
             None,
         ));
         if args.deep {
@@ -374,7 +412,11 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
         .collect();
     let mut human = output::table(&["Check", "Status", "Details"], rows);
     for c in checks.iter().filter(|c| c["ok"] == false) {
-        human.push_str(&format!("{} failed: {}\n", c["name"].as_str().unwrap_or(""), c["action"].as_str().unwrap_or("")));
+        human.push_str(&format!(
+            "{} failed: {}\n",
+            c["name"].as_str().unwrap_or(""),
+            c["action"].as_str().unwrap_or("")
+        ));
     }
     if let Some(p) = j.get("privacy") {
         human.push_str(&format!(
@@ -390,23 +432,37 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
 fn sqlite_check(db: &Path) -> Value {
     match agentpool_core::store::Store::open(db) {
         Ok(_) => check("sqlite", true, db.display().to_string(), None),
-        Err(e) => check("sqlite", false, format!("{}: {}", db.display(), e.message), Some("check permissions of $AGENTPOOL_HOME")),
+        Err(e) => check(
+            "sqlite",
+            false,
+            format!("{}: {}", db.display(), e.message),
+            Some("check permissions of $AGENTPOOL_HOME"),
+        ),
     }
 }
 
 fn artifact_check(root: &Path) -> Value {
     let probe = root.join(format!(".agentpool-write-test-{}", util::random_hex(6)));
-    let result = std::fs::create_dir_all(root).and_then(|()| std::fs::write(&probe, b"ok")).and_then(|()| std::fs::remove_file(&probe));
+    let result = std::fs::create_dir_all(root)
+        .and_then(|()| std::fs::write(&probe, b"ok"))
+        .and_then(|()| std::fs::remove_file(&probe));
     match result {
         Ok(()) => check("artifact_root", true, root.display().to_string(), None),
-        Err(e) => check("artifact_root", false, format!("{}: {e}", root.display()), Some("check permissions of the artifact root")),
+        Err(e) => check(
+            "artifact_root",
+            false,
+            format!("{}: {e}", root.display()),
+            Some("check permissions of the artifact root"),
+        ),
     }
 }
 
 /// Reads the cached usage snapshots through the store, as `usage-summary` does.
 async fn usage_cache_check(db: &Path) -> Value {
     let count = match agentpool_core::store::Store::open(db) {
-        Ok(store) => store.call(|c| Ok(c.query_row("SELECT COUNT(*) FROM usage_snapshots", [], |r| r.get::<_, i64>(0))?)).await,
+        Ok(store) => {
+            store.call(|c| Ok(c.query_row("SELECT COUNT(*) FROM usage_snapshots", [], |r| r.get::<_, i64>(0))?)).await
+        }
         Err(e) => Err(e),
     };
     match count {
@@ -458,7 +514,11 @@ async fn tmux_roundtrip(settings: &Settings, tmux_found: bool) -> Value {
         Ok(()) => check(
             "tmux_roundtrip",
             true,
-            format!("socket `{}`: spawn, capture, terminate in {} ms", settings.tmux_socket, started.elapsed().as_millis()),
+            format!(
+                "socket `{}`: spawn, capture, terminate in {} ms",
+                settings.tmux_socket,
+                started.elapsed().as_millis()
+            ),
             None,
         ),
         Err(e) => check("tmux_roundtrip", false, e, Some("agentpool doctor --deep --json, then check `tmux -V`")),
@@ -466,7 +526,8 @@ async fn tmux_roundtrip(settings: &Settings, tmux_found: bool) -> Value {
 }
 
 fn privacy(settings: Option<&Settings>, home: &Path, config_file: &Path) -> Value {
-    let (db, artifacts) = settings.map_or((Value::Null, Value::Null), |s| (json!(s.paths.db_path), json!(s.paths.artifact_root)));
+    let (db, artifacts) =
+        settings.map_or((Value::Null, Value::Null), |s| (json!(s.paths.db_path), json!(s.paths.artifact_root)));
     json!({
         "credential_storage": {
             "agentpool_stores_provider_credentials": false,
@@ -510,8 +571,12 @@ const HOSTS: &[(&str, &str, Option<&str>)] = &[
     ("claude-desktop", "Claude Desktop", None),
 ];
 
-const DOES_NOT: &[&str] =
-    &["store provider credentials", "log in to provider CLIs", "scrape browser dashboards", "edit MCP host config files"];
+const DOES_NOT: &[&str] = &[
+    "store provider credentials",
+    "log in to provider CLIs",
+    "scrape browser dashboards",
+    "edit MCP host config files",
+];
 
 async fn provider_result(ctx: &Context, id: &str) -> Value {
     let descriptors = ctx.manager.describe_providers(false).await;
@@ -524,18 +589,33 @@ async fn provider_result(ctx: &Context, id: &str) -> Value {
     checks.push(check(
         "provider_installed",
         d.installed,
-        d.binary_path.clone().map_or_else(|| "not found on PATH".to_owned(), |p| format!("{p} ({})", d.version.clone().unwrap_or_default())),
+        d.binary_path.clone().map_or_else(
+            || "not found on PATH".to_owned(),
+            |p| format!("{p} ({})", d.version.clone().unwrap_or_default()),
+        ),
         Some(&install_hint),
     ));
     let auth = serde_json::to_value(&d.auth).unwrap_or(Value::Null);
     let auth_status = auth["status"].as_str().unwrap_or("unknown").to_owned();
     let auth_ok = matches!(auth_status.as_str(), "authenticated" | "unknown");
-    checks.push(check("auth", auth_ok, format!("status={auth_status}"), Some("sign in with the provider's own CLI; AgentPool never logs in")));
+    checks.push(check(
+        "auth",
+        auth_ok,
+        format!("status={auth_status}"),
+        Some("sign in with the provider's own CLI; AgentPool never logs in"),
+    ));
     let default_model = d.metadata.get("default_model").and_then(Value::as_str).unwrap_or("unset").to_owned();
-    checks.push(check("model_catalog", !d.models.is_empty(), format!("default={default_model}, models={}", d.models.len()), Some("agentpool models validate --json")));
+    checks.push(check(
+        "model_catalog",
+        !d.models.is_empty(),
+        format!("default={default_model}, models={}", d.models.len()),
+        Some("agentpool models validate --json"),
+    ));
     let cached = cached_usage(ctx, id).await;
     checks.push(match &cached {
-        Some((status, ts)) => check("usage_cache", true, format!("last snapshot {status} at {ts} (cached; nothing was probed)"), None),
+        Some((status, ts)) => {
+            check("usage_cache", true, format!("last snapshot {status} at {ts} (cached; nothing was probed)"), None)
+        }
         None => json!({"name": "usage_cache", "ok": null, "message": "no cached usage; nothing was probed",
                        "action": format!("agentpool usage-summary --provider {id} --refresh --json")}),
     });
@@ -558,9 +638,11 @@ async fn cached_usage(ctx: &Context, id: &str) -> Option<(String, String)> {
         .store()
         .call(move |c| {
             use rusqlite::OptionalExtension;
-            Ok(c.query_row("SELECT status, ts FROM usage_snapshots WHERE provider_id = ?1 ORDER BY ts DESC, id DESC LIMIT 1", [id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            Ok(c.query_row(
+                "SELECT status, ts FROM usage_snapshots WHERE provider_id = ?1 ORDER BY ts DESC, id DESC LIMIT 1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?)
         })
         .await
@@ -571,7 +653,8 @@ async fn cached_usage(ctx: &Context, id: &str) -> Option<(String, String)> {
 fn host_result(target: &str, display: &str, relative: bool) -> Result<Value> {
     let (command, warning) = crate::cmd_mcp_config::server_command(!relative);
     let mcp = crate::cmd_mcp_config::config_for(target, &command)?;
-    let installed = if relative { agentpool_core::provider::which("agentpool").is_some() } else { Path::new(&command).exists() };
+    let installed =
+        if relative { agentpool_core::provider::which("agentpool").is_some() } else { Path::new(&command).exists() };
     let checks = vec![
         check("agentpool_installed", installed, command.clone(), Some("cargo install --path crates/agentpool-cli")),
         check("mcp_config", true, format!("paste into {}", mcp["path"].as_str().unwrap_or("")), None),
@@ -630,7 +713,13 @@ fn setup_human(r: &Value) -> String {
         let rows = results
             .iter()
             .map(|x| {
-                let failing: Vec<&str> = x["checks"].as_array().into_iter().flatten().filter(|c| c["ok"] == false).filter_map(|c| c["name"].as_str()).collect();
+                let failing: Vec<&str> = x["checks"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["ok"] == false)
+                    .filter_map(|c| c["name"].as_str())
+                    .collect();
                 vec![
                     x["target"].as_str().unwrap_or("").to_owned(),
                     x["kind"].as_str().unwrap_or("").to_owned(),
@@ -643,7 +732,8 @@ fn setup_human(r: &Value) -> String {
         s.push_str("\nDetails: agentpool setup <target>\n");
         return s;
     }
-    let mut s = format!("AgentPool setup: {}\n", r["display_name"].as_str().unwrap_or(r["target"].as_str().unwrap_or("")));
+    let mut s =
+        format!("AgentPool setup: {}\n", r["display_name"].as_str().unwrap_or(r["target"].as_str().unwrap_or("")));
     let mut checks: Vec<Value> = r["checks"].as_array().cloned().unwrap_or_default();
     checks.extend(r["provider"]["checks"].as_array().cloned().unwrap_or_default());
     let rows = checks
@@ -654,12 +744,20 @@ fn setup_human(r: &Value) -> String {
                 Value::Bool(false) => "needs action",
                 _ => "skip",
             };
-            vec![c["name"].as_str().unwrap_or("").to_owned(), status.to_owned(), c["message"].as_str().unwrap_or("").to_owned()]
+            vec![
+                c["name"].as_str().unwrap_or("").to_owned(),
+                status.to_owned(),
+                c["message"].as_str().unwrap_or("").to_owned(),
+            ]
         })
         .collect();
     s.push_str(&output::table(&["Check", "Status", "Details"], rows));
     if let Some(cfg) = r.get("mcp_config") {
-        s.push_str(&format!("\nMCP config for {}:\n{}", cfg["path"].as_str().unwrap_or(""), crate::cmd_mcp_config::snippet(cfg)));
+        s.push_str(&format!(
+            "\nMCP config for {}:\n{}",
+            cfg["path"].as_str().unwrap_or(""),
+            crate::cmd_mcp_config::snippet(cfg)
+        ));
     }
     let actions: Vec<&str> = checks.iter().filter(|c| c["ok"] == false).filter_map(|c| c["action"].as_str()).collect();
     if !actions.is_empty() {
@@ -700,9 +798,17 @@ pub async fn onboard() -> Result<Out> {
             Value::Bool(false) => "todo",
             _ => "    ",
         };
-        human.push_str(&format!("{}. [{mark}] {}: {}\n", i + 1, s["step"].as_str().unwrap_or(""), s["command"].as_str().unwrap_or("")));
+        human.push_str(&format!(
+            "{}. [{mark}] {}: {}\n",
+            i + 1,
+            s["step"].as_str().unwrap_or(""),
+            s["command"].as_str().unwrap_or("")
+        ));
     }
-    Ok(Out::new(json!({"version": VERSION, "home": home, "config_path": config_file, "steps": steps, "next_commands": next}), human))
+    Ok(Out::new(
+        json!({"version": VERSION, "home": home, "config_path": config_file, "steps": steps, "next_commands": next}),
+        human,
+    ))
 }
 
 /// Commands that run before (and without) a `Manager`: they must work when the config is

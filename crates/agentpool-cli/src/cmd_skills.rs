@@ -21,7 +21,11 @@ pub const SKILLS: &[(&str, &str, &str)] = &[
     ("agentpool", "Start here: what AgentPool is for and the delegation loop", include_str!("../skills/agentpool.md")),
     ("core", "The worker lifecycle: states, events, commands, examples", include_str!("../skills/core.md")),
     ("stats", "Reading `agentpool stats` and its caveats", include_str!("../skills/stats.md")),
-    ("onboarding", "Setting up a machine: doctor, init, setup, mcp-config, smoke", include_str!("../skills/onboarding.md")),
+    (
+        "onboarding",
+        "Setting up a machine: doctor, init, setup, mcp-config, smoke",
+        include_str!("../skills/onboarding.md"),
+    ),
 ];
 
 const FULL_MARKER: &str = "<!-- full -->";
@@ -80,7 +84,10 @@ pub fn run(cmd: Option<&SkillsCommand>) -> Result<Out> {
         Some(SkillsCommand::Get { name, full: want_full }) => {
             let (n, s, text) = find(name)?;
             let body = if *want_full { full(text) } else { format!("{}\n", short(text)) };
-            Ok(Out::new(json!({"name": n, "summary": s, "version": VERSION, "full": want_full, "text": body}), body.clone()))
+            Ok(Out::new(
+                json!({"name": n, "summary": s, "version": VERSION, "full": want_full, "text": body}),
+                body.clone(),
+            ))
         }
         Some(SkillsCommand::Path { name }) => {
             let dir = write_all()?;

@@ -79,9 +79,15 @@ pub async fn usage(ctx: &Context, a: UsageArgs) -> Result<Out> {
         .into_iter()
         .flatten()
         .map(|snap| {
-            let snap_v: agentpool_core::model::CapacitySnapshot =
-                serde_json::from_value(snap.clone()).unwrap_or_else(|_| usage::unknown("?", "?", "unreadable snapshot"));
-            vec![s(&snap["provider_id"]), s(&snap["status"]), s(&snap["confidence"]), usage::summary_text(&snap_v), s(&snap["checked_at"])]
+            let snap_v: agentpool_core::model::CapacitySnapshot = serde_json::from_value(snap.clone())
+                .unwrap_or_else(|_| usage::unknown("?", "?", "unreadable snapshot"));
+            vec![
+                s(&snap["provider_id"]),
+                s(&snap["status"]),
+                s(&snap["confidence"]),
+                usage::summary_text(&snap_v),
+                s(&snap["checked_at"]),
+            ]
         })
         .collect();
     let mut human = format!("source: {}\n", s(&r["source"]));
@@ -103,7 +109,14 @@ pub async fn usage_summary(ctx: &Context, a: UsageSummaryArgs) -> Result<Out> {
         .map(|row| {
             let usable = if row["usable"] == Value::Bool(true) { "yes".to_owned() } else { s(&row["unusable_reason"]) };
             let stale = if row["stale"] == Value::Bool(true) { " (stale)" } else { "" };
-            vec![s(&row["provider_id"]), s(&row["status"]), usable, s(&row["confidence"]), s(&row["summary"]), format!("{}{stale}", s(&row["checked_at"]))]
+            vec![
+                s(&row["provider_id"]),
+                s(&row["status"]),
+                usable,
+                s(&row["confidence"]),
+                s(&row["summary"]),
+                format!("{}{stale}", s(&row["checked_at"])),
+            ]
         })
         .collect();
     let mut human = format!("source: {}\n", s(&r["source"]));

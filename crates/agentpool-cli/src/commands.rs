@@ -38,7 +38,8 @@ impl Context {
         let registry = Registry::new(&settings)?;
         let runtime = Arc::new(TmuxRuntime::new(&settings));
         let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
-        let manager = Manager::new(settings, registry, runtime, ManagerOptions { coordinator_id, scoped: false, self_exe })?;
+        let manager =
+            Manager::new(settings, registry, runtime, ManagerOptions { coordinator_id, scoped: false, self_exe })?;
         Ok(Self { manager })
     }
 
@@ -50,9 +51,12 @@ impl Context {
 
 fn parse_enum<T: std::str::FromStr>(field: &str, raw: &str, allowed: Vec<&'static str>) -> Result<T> {
     raw.trim().to_ascii_lowercase().parse::<T>().map_err(|_| {
-        Error::new(ErrorCode::InvalidRequest, format!("`{raw}` is not a valid {field}; use one of: {}", allowed.join(", ")))
-            .with("errors", json!([{"loc": [field], "msg": "invalid value", "input": raw}]))
-            .with("allowed", allowed)
+        Error::new(
+            ErrorCode::InvalidRequest,
+            format!("`{raw}` is not a valid {field}; use one of: {}", allowed.join(", ")),
+        )
+        .with("errors", json!([{"loc": [field], "msg": "invalid value", "input": raw}]))
+        .with("allowed", allowed)
     })
 }
 
@@ -61,7 +65,9 @@ fn read_stdin(what: &str, example: &str) -> Result<String> {
     std::io::stdin().read_to_string(&mut buf).map_err(|e| Error::io("could not read stdin", &e))?;
     let trimmed = buf.trim();
     if trimmed.is_empty() {
-        return Err(Error::new(ErrorCode::InvalidStdin, format!("no {what} was provided on stdin")).with("example", example));
+        return Err(
+            Error::new(ErrorCode::InvalidStdin, format!("no {what} was provided on stdin")).with("example", example)
+        );
     }
     Ok(trimmed.to_owned())
 }
@@ -108,8 +114,11 @@ pub async fn spawn(ctx: &Context, a: SpawnArgs) -> Result<Out> {
     let example = "cat task.md | agentpool spawn --provider <provider-id> --repo . --task-stdin";
     let task = match (a.task, a.task_stdin) {
         (Some(_), true) => {
-            return Err(Error::new(ErrorCode::InvalidRequest, "give the task with either --task or --task-stdin, not both")
-                .with("example", example));
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                "give the task with either --task or --task-stdin, not both",
+            )
+            .with("example", example));
         }
         (Some(t), false) => t,
         (None, true) => read_stdin("task", example)?,
@@ -122,7 +131,8 @@ pub async fn spawn(ctx: &Context, a: SpawnArgs) -> Result<Out> {
     req.role = parse_enum::<Role>("role", &a.role, Role::names())?;
     req.isolation = parse_enum::<Isolation>("isolation", &a.isolation, Isolation::names())?;
     req.supervision = parse_enum::<Supervision>("supervision", &a.supervision, Supervision::names())?;
-    req.initial_prompt_mode = parse_enum::<PromptMode>("initial_prompt_mode", &a.initial_prompt_mode, PromptMode::names())?;
+    req.initial_prompt_mode =
+        parse_enum::<PromptMode>("initial_prompt_mode", &a.initial_prompt_mode, PromptMode::names())?;
     req.model = a.model;
     req.account = a.account;
     req.runtime = a.runtime;
@@ -133,7 +143,8 @@ pub async fn spawn(ctx: &Context, a: SpawnArgs) -> Result<Out> {
     req.service_tier = a.service_tier;
     let result = ctx.manager.spawn(req).await?;
     let s = &result["session"];
-    let mut human = format!("session: {}\nprovider: {}\n", s["id"].as_str().unwrap_or(""), s["provider_id"].as_str().unwrap_or(""));
+    let mut human =
+        format!("session: {}\nprovider: {}\n", s["id"].as_str().unwrap_or(""), s["provider_id"].as_str().unwrap_or(""));
     if let Some(m) = s["model"].as_str() {
         human.push_str(&format!("model: {m}\n"));
     }
@@ -198,13 +209,17 @@ pub async fn send(ctx: &Context, a: SendArgs) -> Result<Out> {
     let example = "agentpool send <session-id> \"Continue.\"";
     let message = match (a.message, a.stdin) {
         (Some(_), true) => {
-            return Err(Error::new(ErrorCode::InvalidRequest, "give the message as an argument or with --stdin, not both")
-                .with("example", example));
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                "give the message as an argument or with --stdin, not both",
+            )
+            .with("example", example));
         }
         (Some(m), false) => m,
         (None, true) => read_stdin("message", "echo \"Continue.\" | agentpool send <session-id> --stdin")?,
         (None, false) => {
-            return Err(Error::new(ErrorCode::InvalidRequest, "missing message (use \"\" to press Enter)").with("example", example));
+            return Err(Error::new(ErrorCode::InvalidRequest, "missing message (use \"\" to press Enter)")
+                .with("example", example));
         }
     };
     if message.len() > 1_000_000 {
@@ -243,7 +258,9 @@ pub async fn artifacts(ctx: &Context, a: SessionArg) -> Result<Out> {
         .into_iter()
         .flatten()
         .map(|f| {
-            let size = std::fs::metadata(f["path"].as_str().unwrap_or("")).map(|m| m.len().to_string()).unwrap_or_else(|_| "-".into());
+            let size = std::fs::metadata(f["path"].as_str().unwrap_or(""))
+                .map(|m| m.len().to_string())
+                .unwrap_or_else(|_| "-".into());
             vec![f["kind"].as_str().unwrap_or("").to_owned(), size, f["path"].as_str().unwrap_or("").to_owned()]
         })
         .collect();
@@ -327,11 +344,19 @@ pub async fn sessions(ctx: &Context, a: SessionsArgs, json_mode: bool) -> Result
             .into_iter()
             .flatten()
             .map(|s| {
-                ["id", "provider_id", "state", "role", "created_at"].iter().map(|k| s[*k].as_str().unwrap_or("").to_owned()).collect()
+                ["id", "provider_id", "state", "role", "created_at"]
+                    .iter()
+                    .map(|k| s[*k].as_str().unwrap_or("").to_owned())
+                    .collect()
             })
             .collect();
         let p = &r["pagination"];
-        format!("{}{} of {} sessions\n", output::table(&["ID", "PROVIDER", "STATE", "ROLE", "CREATED"], rows), p["count"], p["total"])
+        format!(
+            "{}{} of {} sessions\n",
+            output::table(&["ID", "PROVIDER", "STATE", "ROLE", "CREATED"], rows),
+            p["count"],
+            p["total"]
+        )
     };
     Ok(Out::new(r, human))
 }

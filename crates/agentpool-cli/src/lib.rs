@@ -6,9 +6,9 @@
 
 pub mod args;
 pub mod cli_docs;
-pub mod cmd_mcp;
-pub mod cmd_leases;
 pub mod cmd_config;
+pub mod cmd_leases;
+pub mod cmd_mcp;
 pub mod cmd_mcp_config;
 pub mod cmd_models;
 pub mod cmd_onboard;
@@ -39,7 +39,9 @@ pub fn main() -> ExitCode {
     // The redacting filter between a worker's pane and its raw log (tmux `pipe-pane`).
     if argv.get(1).map(String::as_str) == Some("__redact-pipe") {
         let Some(log) = argv.get(2) else { return ExitCode::from(2) };
-        return ExitCode::from(u8::try_from(agentpool_core::redact::redact_pipe(std::path::Path::new(log))).unwrap_or(1));
+        return ExitCode::from(
+            u8::try_from(agentpool_core::redact::redact_pipe(std::path::Path::new(log))).unwrap_or(1),
+        );
     }
     let json_mode = argv.iter().skip(1).any(|a| a == "--json");
     let cli = match Cli::try_parse_from(&argv) {
@@ -51,7 +53,12 @@ pub fn main() -> ExitCode {
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
-        Err(e) => return report(Error::new(ErrorCode::IoFailed, format!("could not start the async runtime: {e}")), json_mode),
+        Err(e) => {
+            return report(
+                Error::new(ErrorCode::IoFailed, format!("could not start the async runtime: {e}")),
+                json_mode,
+            );
+        }
     };
     let json_mode = cli.json;
     match runtime.block_on(run(cli)) {
@@ -67,10 +74,16 @@ pub fn main() -> ExitCode {
 }
 
 fn usage_error(e: &clap::Error, json_mode: bool) -> ExitCode {
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand)
-    {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
         let _ = output::write_stdout(&e.render().to_string());
-        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     if json_mode {
         let err = Error::new(ErrorCode::UsageError, first_line(&e.render().to_string()))
@@ -102,7 +115,10 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         return out;
     }
     if let Command::Worker { provider_id } = &cli.command {
-        return Err(Error::new(ErrorCode::InvalidRequest, format!("`__worker {provider_id}` must be the first argument")));
+        return Err(Error::new(
+            ErrorCode::InvalidRequest,
+            format!("`__worker {provider_id}` must be the first argument"),
+        ));
     }
     let ctx = c::Context::load_as(cli.coordinator_id.as_deref())?;
     match cli.command {
@@ -119,7 +135,9 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Collect(a) => c::collect(&ctx, a).await,
         Command::Terminate(a) => c::terminate(&ctx, a).await,
         Command::Sessions(a) => c::sessions(&ctx, a, cli.json).await,
-        Command::Session(SessionCommand::Show { session_id, plain }) => c::session_show(&ctx, &session_id, plain, cli.json).await,
+        Command::Session(SessionCommand::Show { session_id, plain }) => {
+            c::session_show(&ctx, &session_id, plain, cli.json).await
+        }
         Command::Smoke(a) => c::smoke(&ctx, a).await,
         Command::Models(a) => cmd_models::models(&ctx, a).await,
         Command::Stats(a) => cmd_stats::stats(&ctx, a, cli.json).await,

@@ -55,7 +55,8 @@ pub fn worker_output(text: &str, detail: Detail, lockdown: bool) -> Value {
         return json!({"included": false, "detail": detail.as_str(), "reason": "lockdown"});
     }
     if detail == Detail::Summary || text.trim().is_empty() {
-        let reason = if detail == Detail::Summary { "detail=summary".to_owned() } else { "no worker output".to_owned() };
+        let reason =
+            if detail == Detail::Summary { "detail=summary".to_owned() } else { "no worker output".to_owned() };
         return json!({"included": false, "detail": detail.as_str(), "reason": reason});
     }
     wrap_untrusted(text, detail)

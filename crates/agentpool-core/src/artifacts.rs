@@ -28,7 +28,8 @@ pub const KINDS: [(&str, &str); 10] = [
 ];
 
 /// Kinds that hold worker-derived text (gated in lockdown).
-pub const WORKER_TEXT_KINDS: [&str; 7] = ["transcript", "events", "screen", "summary_partial", "summary", "result", "diff"];
+pub const WORKER_TEXT_KINDS: [&str; 7] =
+    ["transcript", "events", "screen", "summary_partial", "summary", "result", "diff"];
 
 /// Literal written as the summary when no result block was found.
 pub const NO_RESULT: &str = "No AGENTPOOL result marker found.";
@@ -94,10 +95,8 @@ impl ArtifactDir {
         let log = self.raw_log();
         let Ok(meta) = std::fs::metadata(&log) else { return Ok(0) };
         let _guard = self.lock()?;
-        let offset: u64 = std::fs::read_to_string(self.offset_file())
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
+        let offset: u64 =
+            std::fs::read_to_string(self.offset_file()).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
         if meta.len() <= offset {
             return Ok(0);
         }
@@ -152,7 +151,12 @@ impl ArtifactDir {
             .map(|(kind, _)| {
                 let path = self.file(kind);
                 let sha256 = util::sha256_file(&path);
-                ManifestFile { kind: (*kind).to_owned(), path: path.display().to_string(), exists: sha256.is_some(), sha256 }
+                ManifestFile {
+                    kind: (*kind).to_owned(),
+                    path: path.display().to_string(),
+                    exists: sha256.is_some(),
+                    sha256,
+                }
             })
             .collect()
     }

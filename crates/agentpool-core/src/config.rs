@@ -205,7 +205,9 @@ impl CustomProviderConfig {
         if id.eq_ignore_ascii_case("auto") {
             out.push(format!("{name}: `auto` is not a provider id"));
         } else if !is_valid_provider_id(id) {
-            out.push(format!("{name}: id must be 1-64 lowercase letters, digits or `-`, starting with a letter or digit"));
+            out.push(format!(
+                "{name}: id must be 1-64 lowercase letters, digits or `-`, starting with a letter or digit"
+            ));
         }
         match &self.command {
             Some(cmd) if cmd.first().is_none_or(|c| c.trim().is_empty()) => {

@@ -242,7 +242,10 @@ busy = ['(?i)thinking']
         let echo = crate::detect::EchoFilter::new();
         assert!(rules.login_required("My Agent 1.0\nPlease sign in to continue"));
         assert_eq!(rules.login_command.as_deref(), Some("my-agent login"));
-        assert_eq!(detect_with("working\nRun this command?\n", None, &echo, &rules).event, ObserveEvent::ApprovalPrompt);
+        assert_eq!(
+            detect_with("working\nRun this command?\n", None, &echo, &rules).event,
+            ObserveEvent::ApprovalPrompt
+        );
         assert_eq!(detect_with("working\nQUESTION: which file\n", None, &echo, &rules).event, ObserveEvent::Question);
         let failed = detect_with("working\nfatal: out of tokens\n", None, &echo, &rules);
         assert_eq!(failed.event, ObserveEvent::Error);

@@ -414,7 +414,8 @@ pub fn detect_with(screen: &str, previous_hash: Option<&str>, echo: &EchoFilter,
         return Detection::observed(SessionState::AwaitingApproval, ObserveEvent::ApprovalPrompt);
     }
     let busy = any_match(&extra.busy, tail_chars(active, BUSY_WINDOW));
-    let question = if busy { None } else { extra.question.iter().chain(QUESTION.iter()).find_map(|re| re.find(active)) };
+    let question =
+        if busy { None } else { extra.question.iter().chain(QUESTION.iter()).find_map(|re| re.find(active)) };
     if let Some(found) = question {
         let mut detection = Detection::observed(SessionState::AwaitingUserInput, ObserveEvent::Question);
         detection.parsed_question = Some(line_at(active, found.start()).to_owned());

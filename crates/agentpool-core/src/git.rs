@@ -43,8 +43,7 @@ pub async fn status(dir: &Path) -> (String, GitFacts) {
     }
     let out = git(dir, &["status", "--porcelain"]).await;
     let text = if out.success() { out.stdout } else { String::new() };
-    let changed_files: Vec<String> =
-        text.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_owned()).collect();
+    let changed_files: Vec<String> = text.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_owned()).collect();
     let facts = GitFacts { is_repo: true, dirty: !text.trim().is_empty(), changed_files };
     (text, facts)
 }
@@ -56,7 +55,8 @@ pub async fn diff(dir: &Path) -> String {
         return String::new();
     }
     let has_head = git(dir, &["rev-parse", "--verify", "-q", "HEAD"]).await.success();
-    let tracked = if has_head { git(dir, &["diff", "--binary", "HEAD"]).await } else { git(dir, &["diff", "--binary"]).await };
+    let tracked =
+        if has_head { git(dir, &["diff", "--binary", "HEAD"]).await } else { git(dir, &["diff", "--binary"]).await };
     let mut out = match tracked.status {
         0 => tracked.stdout,
         TIMEOUT_EXIT => return "[agentpool] git diff timed out after 30s; diff omitted.\n".to_owned(),

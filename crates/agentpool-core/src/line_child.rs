@@ -109,7 +109,9 @@ impl LineChild {
                 }
             }
         };
-        tokio::time::timeout(timeout, wait).await.unwrap_or_else(|_| Err(format!("`{}` timed out during {method}", self.program)))
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or_else(|_| Err(format!("`{}` timed out during {method}", self.program)))
     }
 
     /// What the child wrote on stderr so far (bounded, trimmed).

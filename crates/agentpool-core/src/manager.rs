@@ -156,11 +156,8 @@ pub fn check_session_id(id: &str) -> Result<()> {
     if util::is_valid_session_id(id) {
         Ok(())
     } else {
-        Err(Error::new(
-            ErrorCode::InvalidSessionId,
-            "session ids look like `ap_` followed by letters and digits",
-        )
-        .with("session_id", util::tail_chars(id, 80)))
+        Err(Error::new(ErrorCode::InvalidSessionId, "session ids look like `ap_` followed by letters and digits")
+            .with("session_id", util::tail_chars(id, 80)))
     }
 }
 
@@ -186,7 +183,12 @@ pub struct Manager {
 
 impl Manager {
     /// Builds a manager; opens (and migrates) the database.
-    pub fn new(settings: Settings, registry: Registry, runtime: Arc<dyn Runtime>, opts: ManagerOptions) -> Result<Self> {
+    pub fn new(
+        settings: Settings,
+        registry: Registry,
+        runtime: Arc<dyn Runtime>,
+        opts: ManagerOptions,
+    ) -> Result<Self> {
         let store = Store::open(&settings.paths.db_path)?;
         Ok(Self { settings, store, registry, runtime, opts })
     }
@@ -219,10 +221,7 @@ impl Manager {
     pub(crate) async fn load(&self, id: &str) -> Result<AgentSession> {
         check_session_id(id)?;
         let owned = id.to_owned();
-        self.store
-            .call(move |c| store::get_session(c, &owned))
-            .await?
-            .ok_or_else(|| Error::session_not_found(id))
+        self.store.call(move |c| store::get_session(c, &owned)).await?.ok_or_else(|| Error::session_not_found(id))
     }
 
     pub(crate) async fn event(
@@ -246,7 +245,9 @@ impl Manager {
         let et = event_type.to_owned();
         let rec = self
             .store
-            .call(move |c| store::append_event(c, &id, &et, state, screen_hash.as_deref(), excerpt.as_deref(), &metadata))
+            .call(move |c| {
+                store::append_event(c, &id, &et, state, screen_hash.as_deref(), excerpt.as_deref(), &metadata)
+            })
             .await?;
         let ad = ArtifactDir::new(&session.artifact_dir);
         let line = rec.clone();
@@ -317,9 +318,12 @@ impl Manager {
                 .with("policy", "denied_providers"));
         }
         if !policy.allowed_providers.is_empty() && !policy.allowed_providers.contains(&provider_id) {
-            return Err(Error::new(ErrorCode::PolicyBlocked, format!("provider `{provider_id}` is not in the allowed list"))
-                .with("provider_id", &provider_id)
-                .with("policy", "allowed_providers"));
+            return Err(Error::new(
+                ErrorCode::PolicyBlocked,
+                format!("provider `{provider_id}` is not in the allowed list"),
+            )
+            .with("provider_id", &provider_id)
+            .with("policy", "allowed_providers"));
         }
         let mut req = req;
         // An editing role never runs read-only when policy names a default isolation for it.
@@ -341,16 +345,26 @@ impl Manager {
                 .with("isolation", req.isolation)
                 .with("policy", "allow_shared_repo_edits"));
         }
-        let runtime_name = req.runtime.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(|| self.settings.config.runtime.default.clone());
+        let runtime_name = req
+            .runtime
+            .clone()
+            .filter(|r| !r.trim().is_empty())
+            .unwrap_or_else(|| self.settings.config.runtime.default.clone());
         let runtime_kind = parse_runtime(&runtime_name);
         if runtime_kind != Some(RuntimeKind::Tmux) {
-            return Err(Error::new(ErrorCode::RuntimeNotSupported, format!("runtime `{runtime_name}` is not supported for worker sessions"))
-                .with("runtime", &runtime_name)
-                .with("supported", ["tmux"]));
+            return Err(Error::new(
+                ErrorCode::RuntimeNotSupported,
+                format!("runtime `{runtime_name}` is not supported for worker sessions"),
+            )
+            .with("runtime", &runtime_name)
+            .with("supported", ["tmux"]));
         }
         if let Some(n) = req.max_runtime_seconds.filter(|n| *n <= 0) {
-            return Err(Error::new(ErrorCode::InvalidLimit, "max_runtime_seconds must be a positive number of seconds")
-                .with("max_runtime_seconds", n));
+            return Err(Error::new(
+                ErrorCode::InvalidLimit,
+                "max_runtime_seconds must be a positive number of seconds",
+            )
+            .with("max_runtime_seconds", n));
         }
         if let Some(n) = req.max_turns.filter(|n| *n <= 0) {
             return Err(Error::new(ErrorCode::InvalidLimit, "max_turns must be a positive number").with("max_turns", n));
@@ -369,9 +383,12 @@ impl Manager {
         let ctx = self.probe_context(provider.as_ref());
         let detected = provider.detect(&ctx).await;
         if !detected.installed {
-            return Err(Error::new(ErrorCode::ProviderNotInstalled, format!("provider `{provider_id}` is not installed"))
-                .with("provider_id", &provider_id)
-                .with("warnings", &detected.warnings));
+            return Err(Error::new(
+                ErrorCode::ProviderNotInstalled,
+                format!("provider `{provider_id}` is not installed"),
+            )
+            .with("provider_id", &provider_id)
+            .with("warnings", &detected.warnings));
         }
         if req.isolation == Isolation::Worktree && !git::is_repo(&repo).await {
             return Err(Error::new(ErrorCode::GitNotRepo, "worktree isolation requires a git repository")
@@ -438,7 +455,8 @@ impl Manager {
         }
         meta.insert("supervision".into(), json!(req.supervision));
         meta.insert("isolation".into(), json!(req.isolation));
-        let session_name = runtime_session_name(&self.settings.config.runtime.tmux.session_prefix, &provider_id, &session_id);
+        let session_name =
+            runtime_session_name(&self.settings.config.runtime.tmux.session_prefix, &provider_id, &session_id);
         let mut session = AgentSession {
             id: session_id.clone(),
             provider_id: provider_id.clone(),
@@ -497,7 +515,18 @@ impl Manager {
             })
             .await?;
 
-        match self.launch(&mut session, &session_name, provider.as_ref(), &ad, detected.binary_path, prompt_mode, req.isolation).await {
+        match self
+            .launch(
+                &mut session,
+                &session_name,
+                provider.as_ref(),
+                &ad,
+                detected.binary_path,
+                prompt_mode,
+                req.isolation,
+            )
+            .await
+        {
             Ok(()) => {}
             Err(err) => {
                 let id = session.id.clone();
@@ -551,11 +580,14 @@ impl Manager {
                 .await?;
         }
         let workdir = PathBuf::from(session.workdir());
-        let prompt_text = prompt::initial_prompt(session.role, isolation, session.workdir(), &session.id, &session.task);
+        let prompt_text =
+            prompt::initial_prompt(session.role, isolation, session.workdir(), &session.id, &session.task);
         {
             let ad = ad.clone();
             let prompt_text = prompt_text.clone();
-            let meta_json = artifacts::pretty_sorted(&crate::redact::redact_value(&serde_json::to_value(&*session).unwrap_or_default()));
+            let meta_json = artifacts::pretty_sorted(&crate::redact::redact_value(
+                &serde_json::to_value(&*session).unwrap_or_default(),
+            ));
             blocking(move || {
                 ad.create()?;
                 util::write_atomic(&ad.file("transcript"), b"")?;
@@ -625,7 +657,9 @@ impl Manager {
             // leave it to a human (observe reports it), and record why nothing was typed.
             let mut m = Map::new();
             let (event, reason, hint) = match block {
-                Blocked::LoginRequired => ("login_required", "the worker is at its sign-in screen", login_hint(provider)),
+                Blocked::LoginRequired => {
+                    ("login_required", "the worker is at its sign-in screen", login_hint(provider))
+                }
                 Blocked::StartupPrompt => (
                     "startup_prompt_pending",
                     "the worker shows a startup prompt AgentPool does not answer",
@@ -657,12 +691,18 @@ impl Manager {
         let root = crate::worktree::worktree_root(&self.settings.paths.home, &session.repo_path);
         let path = root.join(&session.id);
         let branch = crate::worktree::worktree_branch(&session.provider_id, &session.id);
-        std::fs::create_dir_all(&root).map_err(|e| Error::io(format_args!("could not create `{}`", root.display()), &e))?;
-        let argv: Vec<String> = ["git", "-C", &session.repo_path, "worktree", "add", "-b", &branch, &path.display().to_string()]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        let out = crate::process::run(&argv, crate::process::RunOptions { timeout: Some(Duration::from_secs(60)), ..Default::default() }).await;
+        std::fs::create_dir_all(&root)
+            .map_err(|e| Error::io(format_args!("could not create `{}`", root.display()), &e))?;
+        let argv: Vec<String> =
+            ["git", "-C", &session.repo_path, "worktree", "add", "-b", &branch, &path.display().to_string()]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+        let out = crate::process::run(
+            &argv,
+            crate::process::RunOptions { timeout: Some(Duration::from_secs(60)), ..Default::default() },
+        )
+        .await;
         if !out.success() {
             return Err(Error::new(ErrorCode::WorktreeFailed, "`git worktree add` failed")
                 .with("repo_path", &session.repo_path)
@@ -676,7 +716,13 @@ impl Manager {
     /// ready marker appeared, or the screen is non-empty and stopped changing. Meanwhile it
     /// answers the startup dialogs the provider knows (one `startup_dialog` event each, never
     /// twice on the same screen). Returns what, if anything, still blocks the first paste.
-    async fn settle(&self, r: &RuntimeRef, provider: &dyn Provider, ad: &ArtifactDir, session: &AgentSession) -> Option<Blocked> {
+    async fn settle(
+        &self,
+        r: &RuntimeRef,
+        provider: &dyn Provider,
+        ad: &ArtifactDir,
+        session: &AgentSession,
+    ) -> Option<Blocked> {
         /// More answers than this means a dialog that does not go away; stop answering.
         const MAX_DIALOG_ANSWERS: usize = 8;
         let spec = provider.startup();
@@ -690,7 +736,11 @@ impl Manager {
                 .or_else(|| config.metadata.get("accept_startup_trust"))
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
-            isolation: session.metadata.get("isolation").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or(Isolation::ReadOnly),
+            isolation: session
+                .metadata
+                .get("isolation")
+                .and_then(|v| serde_json::from_value(v.clone()).ok())
+                .unwrap_or(Isolation::ReadOnly),
             workdir: PathBuf::from(session.workdir()),
         };
         let limit = Duration::from_millis(self.settings.config.runtime.tmux.settle_timeout_ms);
@@ -761,7 +811,8 @@ impl Manager {
             return Ok(Some(vec!["Enter".to_owned()]));
         }
         let trimmed = message.trim();
-        let menu_choice = !trimmed.is_empty() && trimmed.chars().count() <= 3 && trimmed.chars().all(char::is_alphanumeric);
+        let menu_choice =
+            !trimmed.is_empty() && trimmed.chars().count() <= 3 && trimmed.chars().all(char::is_alphanumeric);
         let keys = if submit && !menu_choice {
             self.settings
                 .provider(provider.id())
@@ -869,9 +920,11 @@ impl Manager {
             )
             .with("session_id", &session.id)
             .with("exit_status", exit_status)),
-            None => Err(Error::new(ErrorCode::TmuxSessionNotFound, format!("tmux session `{}` is gone", r.session_name))
-                .with("session_id", &session.id)
-                .with("tmux_session", &r.session_name)),
+            None => {
+                Err(Error::new(ErrorCode::TmuxSessionNotFound, format!("tmux session `{}` is gone", r.session_name))
+                    .with("session_id", &session.id)
+                    .with("tmux_session", &r.session_name))
+            }
         }
     }
 
@@ -889,9 +942,16 @@ impl Manager {
             return Err(invalid_request("give at least one key", vec![field_error("keys", "no keys", "")]));
         }
         for k in keys {
-            if k.is_empty() || k.chars().count() > 32 || k.chars().any(char::is_control) || (k.starts_with('-') && k.len() > 1) {
+            if k.is_empty()
+                || k.chars().count() > 32
+                || k.chars().any(char::is_control)
+                || (k.starts_with('-') && k.len() > 1)
+            {
                 return Err(invalid_request(
-                    &format!("`{}` is not a key name (use tmux names such as `Enter`, `Escape`, `C-c`, `Up`)", util::tail_chars(k, 40)),
+                    &format!(
+                        "`{}` is not a key name (use tmux names such as `Enter`, `Escape`, `C-c`, `Up`)",
+                        util::tail_chars(k, 40)
+                    ),
                     vec![field_error("keys", "invalid key", k)],
                 ));
             }
@@ -915,7 +975,9 @@ impl Manager {
                 Some(r) => self.runtime.list().await.map(|m| m.contains_key(&r.session_name)).unwrap_or(false),
                 None => false,
             };
-            return Ok(json!({"ok": true, "session_id": session.id, "dry_run": true, "would_interrupt": exists, "state": session.state}));
+            return Ok(
+                json!({"ok": true, "session_id": session.id, "dry_run": true, "would_interrupt": exists, "state": session.state}),
+            );
         }
         let r = self.runtime_ref(&session)?;
         self.ensure_alive(&session, &r).await?;
@@ -958,7 +1020,13 @@ impl Manager {
     }
 
     /// A page (byte offset) or tail (lines) of the transcript.
-    pub async fn transcript(&self, session_id: &str, offset: i64, limit: i64, tail_lines: Option<i64>) -> Result<Value> {
+    pub async fn transcript(
+        &self,
+        session_id: &str,
+        offset: i64,
+        limit: i64,
+        tail_lines: Option<i64>,
+    ) -> Result<Value> {
         let range = |msg: &str| Error::new(ErrorCode::InvalidTranscriptRange, msg);
         if offset < 0 {
             return Err(range("offset must be zero or greater").with("offset", offset));
@@ -971,7 +1039,9 @@ impl Manager {
                 return Err(range("tail_lines must be between 1 and 10000").with("tail_lines", t));
             }
             if offset != 0 {
-                return Err(range("use either offset paging or tail_lines, not both").with("offset", offset).with("tail_lines", t));
+                return Err(range("use either offset paging or tail_lines, not both")
+                    .with("offset", offset)
+                    .with("tail_lines", t));
             }
         }
         let session = self.load(session_id).await?;
@@ -1006,7 +1076,13 @@ impl Manager {
 
     /// Collects artifacts: final screen, transcript, git status, diff (untracked files
     /// included), result and summary.
-    pub async fn collect(&self, session_id: &str, include_diff: bool, include_transcript: bool, mark_completed: bool) -> Result<Value> {
+    pub async fn collect(
+        &self,
+        session_id: &str,
+        include_diff: bool,
+        include_transcript: bool,
+        mark_completed: bool,
+    ) -> Result<Value> {
         let session = self.load(session_id).await?;
         let ad = ArtifactDir::new(&session.artifact_dir);
         let mut warnings = Vec::new();
@@ -1015,7 +1091,14 @@ impl Manager {
             let lines = self.settings.config.runtime.tmux.capture_lines;
             match self.runtime.snapshot(&r, lines, Duration::from_secs(2)).await {
                 Ok(snap) => fresh_screen = Some(redact(&snap.screen).into_owned()),
-                Err(e) if matches!(e.code, ErrorCode::TmuxSessionNotFound | ErrorCode::RuntimeSessionNotFound | ErrorCode::RuntimeCaptureTimeout) => {
+                Err(e)
+                    if matches!(
+                        e.code,
+                        ErrorCode::TmuxSessionNotFound
+                            | ErrorCode::RuntimeSessionNotFound
+                            | ErrorCode::RuntimeCaptureTimeout
+                    ) =>
+                {
                     // The runtime is gone: keep the last good screen rather than blanking it.
                     if session.is_live() {
                         warnings.push(e.envelope()["error"].clone());
@@ -1049,7 +1132,10 @@ impl Manager {
                 let _ = util::write_atomic(&ad2.file("result"), NO_RESULT.as_bytes());
                 NO_RESULT.to_owned()
             });
-            util::write_atomic(&ad2.file("metadata"), artifacts::pretty_sorted(&crate::redact::redact_value(&session_json)).as_bytes())?;
+            util::write_atomic(
+                &ad2.file("metadata"),
+                artifacts::pretty_sorted(&crate::redact::redact_value(&session_json)).as_bytes(),
+            )?;
             let records: Vec<ArtifactRecord> = ad2
                 .manifest()
                 .into_iter()
@@ -1156,7 +1242,14 @@ impl Manager {
     }
 
     /// Lists sessions with pagination. `limit = None` means all.
-    pub async fn list(&self, states: Option<Vec<String>>, provider_id: Option<String>, limit: Option<i64>, offset: i64, include_all: bool) -> Result<Value> {
+    pub async fn list(
+        &self,
+        states: Option<Vec<String>>,
+        provider_id: Option<String>,
+        limit: Option<i64>,
+        offset: i64,
+        include_all: bool,
+    ) -> Result<Value> {
         let scope = if self.opts.scoped && !include_all { crate::scope::Scope::Mine } else { crate::scope::Scope::All };
         self.list_in_scope(states, provider_id, limit, offset, scope).await
     }
@@ -1173,10 +1266,14 @@ impl Manager {
         if let Some(l) = limit
             && !(1..=500).contains(&l)
         {
-            return Err(Error::new(ErrorCode::InvalidSessionPage, "limit must be between 1 and 500").with("limit", l).with("max_limit", 500));
+            return Err(Error::new(ErrorCode::InvalidSessionPage, "limit must be between 1 and 500")
+                .with("limit", l)
+                .with("max_limit", 500));
         }
         if offset < 0 {
-            return Err(Error::new(ErrorCode::InvalidSessionPage, "offset must be zero or greater").with("offset", offset));
+            return Err(
+                Error::new(ErrorCode::InvalidSessionPage, "offset must be zero or greater").with("offset", offset)
+            );
         }
         let states = match states {
             Some(list) => {
@@ -1185,9 +1282,12 @@ impl Manager {
                     match SessionState::parse_loose(raw) {
                         Some(s) => parsed.push(s.as_str().to_owned()),
                         None => {
-                            return Err(Error::new(ErrorCode::InvalidRequest, format!("unknown session state `{raw}`"))
-                                .with("state", raw)
-                                .with("allowed", SessionState::names()));
+                            return Err(Error::new(
+                                ErrorCode::InvalidRequest,
+                                format!("unknown session state `{raw}`"),
+                            )
+                            .with("state", raw)
+                            .with("allowed", SessionState::names()));
                         }
                     }
                 }
@@ -1308,9 +1408,12 @@ impl Manager {
     async fn enforce_deadline(&self, session: &AgentSession) -> Result<()> {
         if self.deadline_passed(session) {
             self.expire(session).await?;
-            return Err(Error::new(ErrorCode::SessionTimeout, "session exceeded max_runtime_seconds and was terminated")
-                .with("session_id", &session.id)
-                .with("deadline_at", session.meta_str("deadline_at")));
+            return Err(Error::new(
+                ErrorCode::SessionTimeout,
+                "session exceeded max_runtime_seconds and was terminated",
+            )
+            .with("session_id", &session.id)
+            .with("deadline_at", session.meta_str("deadline_at")));
         }
         Ok(())
     }
@@ -1372,8 +1475,10 @@ impl Manager {
         let sent = self.send(session_id, "Continue read-only.").await.is_ok();
         let c = self.observe(session_id, wait("completed")).await?;
         let collected = self.collect(session_id, true, true, true).await?;
-        let kinds: Vec<Value> = collected["artifacts"].as_array().into_iter().flatten().map(|a| a["kind"].clone()).collect();
-        let ok = q.event == crate::model::ObserveEvent::Question && sent && c.event == crate::model::ObserveEvent::Completed;
+        let kinds: Vec<Value> =
+            collected["artifacts"].as_array().into_iter().flatten().map(|a| a["kind"].clone()).collect();
+        let ok =
+            q.event == crate::model::ObserveEvent::Question && sent && c.event == crate::model::ObserveEvent::Completed;
         Ok(json!({
             "session_id": session_id,
             "provider_id": Value::Null,
@@ -1402,14 +1507,20 @@ enum Blocked {
 /// The `metadata.hint` of a `login_required` observation.
 pub fn login_hint(provider: &dyn Provider) -> String {
     match provider.screen_rules().login_command {
-        Some(cmd) => format!("the worker is at its sign-in screen: sign in with `{cmd}` (or attach and sign in there), then send the task again"),
+        Some(cmd) => format!(
+            "the worker is at its sign-in screen: sign in with `{cmd}` (or attach and sign in there), then send the task again"
+        ),
         None => "the worker is at its sign-in screen: attach and sign in, then send the task again".to_owned(),
     }
 }
 
 /// `provider_default` resolves to the catalog's `default_initial_prompt_mode` when it names a
 /// usable mode, else to the provider's own default.
-pub fn resolve_prompt_mode(requested: PromptMode, config: &crate::config::ProviderConfig, provider: &dyn Provider) -> PromptMode {
+pub fn resolve_prompt_mode(
+    requested: PromptMode,
+    config: &crate::config::ProviderConfig,
+    provider: &dyn Provider,
+) -> PromptMode {
     if requested != PromptMode::ProviderDefault {
         return requested;
     }
@@ -1446,15 +1557,18 @@ pub fn runtime_session_name(prefix: &str, provider_id: &str, session_id: &str) -
 /// Resolves a repo path: `~` expanded, absolute, symlinks resolved; it must be a directory.
 pub fn resolve_repo(raw: &str) -> Result<PathBuf> {
     if raw.trim().is_empty() || raw.contains('\0') {
-        return Err(Error::new(ErrorCode::RepoNotFound, "repo path is empty or invalid").with("repo_path", util::tail_chars(raw, 200)));
+        return Err(Error::new(ErrorCode::RepoNotFound, "repo path is empty or invalid")
+            .with("repo_path", util::tail_chars(raw, 200)));
     }
     let expanded = crate::config::expand_tilde(Path::new(raw));
     match std::fs::canonicalize(&expanded) {
         Ok(p) if p.is_dir() => Ok(p),
         Ok(p) => Err(Error::new(ErrorCode::RepoNotFound, format!("repo path `{}` is not a directory", p.display()))
             .with("repo_path", p.display().to_string())),
-        Err(_) => Err(Error::new(ErrorCode::RepoNotFound, format!("repo path `{}` does not exist", expanded.display()))
-            .with("repo_path", expanded.display().to_string())),
+        Err(_) => {
+            Err(Error::new(ErrorCode::RepoNotFound, format!("repo path `{}` does not exist", expanded.display()))
+                .with("repo_path", expanded.display().to_string()))
+        }
     }
 }
 
@@ -1536,7 +1650,8 @@ pub(crate) fn dedup(values: Vec<String>) -> Vec<String> {
 /// Detail for worker text, validated.
 pub fn parse_detail(raw: &str) -> Result<Detail> {
     Detail::parse_loose(raw).ok_or_else(|| {
-        Error::new(ErrorCode::InvalidDetail, "detail must be `summary`, `excerpt` or `full`").with("detail", util::tail_chars(raw, 80))
+        Error::new(ErrorCode::InvalidDetail, "detail must be `summary`, `excerpt` or `full`")
+            .with("detail", util::tail_chars(raw, 80))
     })
 }
 

@@ -348,9 +348,7 @@ pub struct AgentSession {
 impl AgentSession {
     /// The runtime reference recorded after launch, if any.
     pub fn runtime_ref(&self) -> Option<RuntimeRef> {
-        self.metadata
-            .get("runtime_ref")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+        self.metadata.get("runtime_ref").and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
     /// A string metadata value.

@@ -42,7 +42,13 @@ pub struct ObserveOptions {
 
 impl Default for ObserveOptions {
     fn default() -> Self {
-        Self { wait_for: Vec::new(), timeout: Duration::ZERO, max_lines: None, include_screen: false, include_recent_log: false }
+        Self {
+            wait_for: Vec::new(),
+            timeout: Duration::ZERO,
+            max_lines: None,
+            include_screen: false,
+            include_recent_log: false,
+        }
     }
 }
 
@@ -83,8 +89,19 @@ pub fn wait_for_allowed() -> Vec<String> {
     let mut all: Vec<String> = ObserveEvent::names().into_iter().map(str::to_owned).collect();
     all.extend(SessionState::names().into_iter().map(str::to_owned));
     all.extend(
-        ["approval", "approvals", "cancelled", "canceled", "complete", "done", "failed", "failure", "overage", "question_prompt"]
-            .map(str::to_owned),
+        [
+            "approval",
+            "approvals",
+            "cancelled",
+            "canceled",
+            "complete",
+            "done",
+            "failed",
+            "failure",
+            "overage",
+            "question_prompt",
+        ]
+        .map(str::to_owned),
     );
     all.sort();
     dedup(all)
@@ -137,9 +154,12 @@ pub fn parse_wait_for(raw: &[String]) -> Result<WaitFor> {
         }
     }
     if !unknown.is_empty() {
-        return Err(Error::new(ErrorCode::InvalidWaitFor, format!("unknown wait_for value `{}`", unknown.join("`, `")))
-            .with("unknown", unknown)
-            .with("allowed", wait_for_allowed()));
+        return Err(Error::new(
+            ErrorCode::InvalidWaitFor,
+            format!("unknown wait_for value `{}`", unknown.join("`, `")),
+        )
+        .with("unknown", unknown)
+        .with("allowed", wait_for_allowed()));
     }
     Ok(out)
 }
@@ -147,7 +167,8 @@ pub fn parse_wait_for(raw: &[String]) -> Result<WaitFor> {
 /// Validates a timeout in seconds.
 pub fn parse_timeout(seconds: f64) -> Result<Duration> {
     if !seconds.is_finite() || !(0.0..=crate::manager::MAX_OBSERVE_TIMEOUT_SECS).contains(&seconds) {
-        return Err(Error::new(ErrorCode::InvalidTimeout, "timeout must be between 0 and 86400 seconds").with("timeout_seconds", seconds));
+        return Err(Error::new(ErrorCode::InvalidTimeout, "timeout must be between 0 and 86400 seconds")
+            .with("timeout_seconds", seconds));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -162,7 +183,13 @@ impl Manager {
             let mut meta = Map::new();
             meta.insert("deadline_at".into(), json!(session.meta_str("deadline_at")));
             meta.insert("readiness".into(), json!("cancelled"));
-            return Ok(self.response(&session, SessionState::Cancelled, ObserveEvent::Timeout, Confidence::Observed, meta));
+            return Ok(self.response(
+                &session,
+                SessionState::Cancelled,
+                ObserveEvent::Timeout,
+                Confidence::Observed,
+                meta,
+            ));
         }
         if !session.is_live() {
             return Ok(stored_state_response(self, &session, &opts));
@@ -204,7 +231,9 @@ impl Manager {
             let clean = redact(&snap.screen).into_owned();
             let echo = load_echo(&ad);
             let mut det = detect::detect_with(&clean, previous_hash.as_deref(), &echo, &rules);
-            let login_required = !snap.dead && det.event == ObserveEvent::Error && rules.login_required(&detect::filtered_screen(&clean, &echo));
+            let login_required = !snap.dead
+                && det.event == ObserveEvent::Error
+                && rules.login_required(&detect::filtered_screen(&clean, &echo));
             let hash = detect::screen_hash(&clean);
             let unchanged = previous_hash.as_deref() == Some(hash.as_str());
             let mut settled = false;
@@ -215,7 +244,12 @@ impl Manager {
                 extra.insert("exit_status".into(), json!(snap.exit_status));
                 let has_result = detect::extract_result(&clean).is_some();
                 det = if snap.exit_status == Some(0) && has_result {
-                    Detection { state: SessionState::Completed, event: ObserveEvent::Completed, confidence: Confidence::Observed, parsed_question: None }
+                    Detection {
+                        state: SessionState::Completed,
+                        event: ObserveEvent::Completed,
+                        confidence: Confidence::Observed,
+                        parsed_question: None,
+                    }
                 } else {
                     let reason = match snap.exit_status {
                         Some(0) => "the worker exited without printing a result block".to_owned(),
@@ -223,7 +257,12 @@ impl Manager {
                         None => "the worker exited".to_owned(),
                     };
                     extra.insert("reason".into(), json!(reason));
-                    Detection { state: SessionState::Failed, event: ObserveEvent::Error, confidence: Confidence::Observed, parsed_question: None }
+                    Detection {
+                        state: SessionState::Failed,
+                        event: ObserveEvent::Error,
+                        confidence: Confidence::Observed,
+                        parsed_question: None,
+                    }
                 };
             } else if det.state == SessionState::Completed {
                 // After a follow-up message, the previous turn's result does not complete
@@ -233,10 +272,16 @@ impl Manager {
                 });
                 if stale {
                     // Look only at what the worker printed after that result.
-                    let after = clean.rfind("AGENTPOOL_RESULT_END").map_or("", |i| &clean[i + "AGENTPOOL_RESULT_END".len()..]);
+                    let after =
+                        clean.rfind("AGENTPOOL_RESULT_END").map_or("", |i| &clean[i + "AGENTPOOL_RESULT_END".len()..]);
                     det = detect::detect(after, previous_hash.as_deref(), &echo);
                     if det.state == SessionState::Completed {
-                        det = Detection { state: SessionState::Running, event: ObserveEvent::None, confidence: Confidence::Unknown, parsed_question: None };
+                        det = Detection {
+                            state: SessionState::Running,
+                            event: ObserveEvent::None,
+                            confidence: Confidence::Unknown,
+                            parsed_question: None,
+                        };
                     }
                 } else {
                     settled = true;
@@ -247,7 +292,13 @@ impl Manager {
             } else if login_required {
                 "login_required"
             } else {
-                detect::classify_readiness(det.event, session.state, session.meta_str("initial_prompt_mode"), unchanged, &clean)
+                detect::classify_readiness(
+                    det.event,
+                    session.state,
+                    session.meta_str("initial_prompt_mode"),
+                    unchanged,
+                    &clean,
+                )
             };
             let mut meta = Map::new();
             meta.insert("screen_hash".into(), json!(hash));
@@ -288,7 +339,8 @@ impl Manager {
             let changed = last_key.as_deref() != Some(key.as_str());
             if changed || !unchanged {
                 let ad2 = ad.clone();
-                let partial = artifacts::partial_summary(&session.id, det.state.as_str(), det.event.as_str(), readiness, &clean);
+                let partial =
+                    artifacts::partial_summary(&session.id, det.state.as_str(), det.event.as_str(), readiness, &clean);
                 let screen = clean.clone();
                 let completed = det.event == ObserveEvent::Completed;
                 blocking(move || {
@@ -309,7 +361,15 @@ impl Manager {
                     em.insert("exit_status".into(), v.clone());
                 }
                 let excerpt = util::tail_chars(clean.trim(), 1000).to_owned();
-                self.event(&session, &format!("observe:{}", det.event), Some(det.state), Some(hash.clone()), Some(excerpt), em).await?;
+                self.event(
+                    &session,
+                    &format!("observe:{}", det.event),
+                    Some(det.state),
+                    Some(hash.clone()),
+                    Some(excerpt),
+                    em,
+                )
+                .await?;
                 let id = session.id.clone();
                 let k = key.clone();
                 self.store.call(move |c| store::set_meta(c, &id, "last_observe_key", &json!(k))).await?;
@@ -328,7 +388,12 @@ impl Manager {
             previous_hash = Some(hash);
 
             // A sign-in screen never clears by itself: report it whatever was waited for.
-            if wait.is_empty() || wait.matches(det.event, det.state) || opts.timeout.is_zero() || settled || login_required {
+            if wait.is_empty()
+                || wait.matches(det.event, det.state)
+                || opts.timeout.is_zero()
+                || settled
+                || login_required
+            {
                 return Ok(resp);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -344,7 +409,14 @@ impl Manager {
         }
     }
 
-    fn response(&self, session: &AgentSession, state: SessionState, event: ObserveEvent, confidence: Confidence, metadata: Map<String, Value>) -> ObserveResponse {
+    fn response(
+        &self,
+        session: &AgentSession,
+        state: SessionState,
+        event: ObserveEvent,
+        confidence: Confidence,
+        metadata: Map<String, Value>,
+    ) -> ObserveResponse {
         ObserveResponse {
             session_id: session.id.clone(),
             state,
@@ -413,7 +485,8 @@ fn stored_state_response(m: &Manager, session: &AgentSession, opts: &ObserveOpti
     let mut resp = m.response(session, session.state, event, Confidence::Observed, meta);
     if opts.include_screen || opts.include_recent_log {
         // The worker is done; its last captured screen is what there is to show.
-        let screen = std::fs::read_to_string(ArtifactDir::new(&session.artifact_dir).file("screen")).unwrap_or_default();
+        let screen =
+            std::fs::read_to_string(ArtifactDir::new(&session.artifact_dir).file("screen")).unwrap_or_default();
         let trimmed = screen.trim();
         if opts.include_screen {
             resp.screen_excerpt = Some(util::tail_chars(trimmed, 4000).to_owned());

@@ -62,7 +62,9 @@ pub async fn run(argv: &[String], opts: RunOptions<'_>) -> Output {
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return Output { status: 127, stdout: String::new(), stderr: format!("could not run `{program}`: {e}") },
+        Err(e) => {
+            return Output { status: 127, stdout: String::new(), stderr: format!("could not run `{program}`: {e}") };
+        }
     };
     let pid = child.id();
     if let (Some(input), Some(mut stdin)) = (opts.stdin, child.stdin.take()) {

@@ -298,7 +298,8 @@ impl Registry {
                 (false, false) => {}
             }
             if settings.provider(id).enabled {
-                let order = crate::custom::CUSTOM_ORDER_BASE + u32::try_from(i).unwrap_or(u32::MAX - crate::custom::CUSTOM_ORDER_BASE);
+                let order = crate::custom::CUSTOM_ORDER_BASE
+                    + u32::try_from(i).unwrap_or(u32::MAX - crate::custom::CUSTOM_ORDER_BASE);
                 providers.insert(id.to_owned(), (order, crate::custom::CustomProvider::shared(entry.clone())));
             }
         }

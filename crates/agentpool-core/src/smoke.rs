@@ -159,7 +159,10 @@ impl Manager {
         while seen.event == ObserveEvent::ApprovalPrompt && steps < MAX_STARTUP_STEPS {
             let screen = self.current_screen(session_id).await.unwrap_or_default();
             let Some(answer) = provider.startup_dialog(&screen, &dialog_ctx) else {
-                out.insert("blocked_reason".into(), json!("the worker shows a prompt AgentPool does not answer; a human must review it"));
+                out.insert(
+                    "blocked_reason".into(),
+                    json!("the worker shows a prompt AgentPool does not answer; a human must review it"),
+                );
                 break;
             };
             steps += 1;
@@ -183,7 +186,10 @@ impl Manager {
         dialogs.retain(|d| d["by"] != "smoke");
         dialogs.extend(answered);
         let trust = dialogs.iter().any(|d| d["dialog"] == "trust_prompt" && d["action"] != "moved_selection");
-        lifecycle.insert("startup_dialogs".into(), json!(dialogs.iter().map(|d| json!({"dialog": d["dialog"], "action": d["action"]})).collect::<Vec<_>>()));
+        lifecycle.insert(
+            "startup_dialogs".into(),
+            json!(dialogs.iter().map(|d| json!({"dialog": d["dialog"], "action": d["action"]})).collect::<Vec<_>>()),
+        );
         if trust {
             lifecycle.insert("startup_trust_prompt".into(), json!("accepted"));
         }
@@ -196,7 +202,8 @@ impl Manager {
         out.insert("send".into(), json!(sent));
         lifecycle.insert("send".into(), json!(sent));
         if sent {
-            seen = self.observe(session_id, wait(opts.timeout, &["completed", "question", "approval", "error"])).await?;
+            seen =
+                self.observe(session_id, wait(opts.timeout, &["completed", "question", "approval", "error"])).await?;
             out.insert("final_event".into(), json!(seen.event));
             out.insert("final_state".into(), json!(seen.state));
             out.insert("completion_verified".into(), json!(seen.event == ObserveEvent::Completed));
@@ -224,7 +231,8 @@ impl Manager {
             Ok(c) => {
                 lifecycle.insert("collect".into(), json!(true));
                 out.insert("artifact_dir".into(), c["artifact_dir"].clone());
-                let kinds: Vec<Value> = c["artifacts"].as_array().into_iter().flatten().map(|a| a["kind"].clone()).collect();
+                let kinds: Vec<Value> =
+                    c["artifacts"].as_array().into_iter().flatten().map(|a| a["kind"].clone()).collect();
                 out.insert("artifact_kinds".into(), json!(kinds));
             }
             Err(e) => {

@@ -14,7 +14,8 @@ use crate::model::{AgentSession, EventRecord, SessionState, TmuxRef};
 use crate::util;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY, provider_id TEXT NOT NULL, model TEXT, harness TEXT NOT NULL,
   account TEXT, role TEXT NOT NULL, task TEXT NOT NULL, repo_path TEXT NOT NULL,
@@ -47,14 +48,16 @@ CREATE INDEX IF NOT EXISTS idx_events_ts ON events(ts);
 CREATE INDEX IF NOT EXISTS idx_usage_snapshots_provider_id_desc ON usage_snapshots(provider_id, id DESC);
 CREATE INDEX IF NOT EXISTS idx_file_leases_repo_file ON file_leases(repo_path, file_path);
 "#,
-// 2: `stats` counts lifecycle events by type over a time window; this covering index answers
-// that from the index alone instead of reading every event row.
-r#"
+    // 2: `stats` counts lifecycle events by type over a time window; this covering index answers
+    // that from the index alone instead of reading every event row.
+    r#"
 CREATE INDEX IF NOT EXISTS idx_events_type_ts ON events(event_type, ts, session_id);
-"#];
+"#,
+];
 
 /// SQL predicate for sessions that occupy a worker slot (see `AgentSession::is_live`).
-pub const LIVE_PREDICATE: &str = "(state NOT IN ('COMPLETED','FAILED','CANCELLED') OR (state = 'FAILED' AND ended_at IS NULL))";
+pub const LIVE_PREDICATE: &str =
+    "(state NOT IN ('COMPLETED','FAILED','CANCELLED') OR (state = 'FAILED' AND ended_at IS NULL))";
 
 /// SQL predicate that protects a settled terminal state from being overwritten by detection.
 const NOT_SETTLED: &str = "NOT (state IN ('COMPLETED','CANCELLED') OR (state = 'FAILED' AND ended_at IS NOT NULL))";
@@ -85,7 +88,9 @@ impl Store {
         loop {
             match conn.pragma_update(None, "journal_mode", "WAL") {
                 Ok(()) => break,
-                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 200 => {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && tries < 200 =>
+                {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(25));
                 }
@@ -322,10 +327,11 @@ pub fn increment_meta(conn: &Connection, id: &str, key: &str) -> Result<i64> {
         "UPDATE sessions SET metadata_json = json_set(metadata_json, ?1, COALESCE(json_extract(metadata_json, ?1), 0) + 1), updated_at = ?2 WHERE id = ?3",
         params![path, util::now(), id],
     )?;
-    Ok(conn.query_row("SELECT json_extract(metadata_json, ?1) FROM sessions WHERE id = ?2", params![path, id], |r| {
-        r.get::<_, Option<i64>>(0)
-    })?
-    .unwrap_or(0))
+    Ok(conn
+        .query_row("SELECT json_extract(metadata_json, ?1) FROM sessions WHERE id = ?2", params![path, id], |r| {
+            r.get::<_, Option<i64>>(0)
+        })?
+        .unwrap_or(0))
 }
 
 /// Records the runtime reference and the post-launch state.

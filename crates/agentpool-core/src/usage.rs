@@ -192,9 +192,10 @@ pub fn kind_for_minutes(minutes: i64) -> Option<&'static str> {
 /// Status from windows: the smallest remaining percent (windows without one are ignored);
 /// none → `unknown`, 0 → `limit_reached`, ≤ 15 → `near_limit`, else `available`.
 pub fn status_from_windows(windows: &[UsageWindow]) -> UsageStatus {
-    let min = windows.iter().filter_map(|w| w.remaining_percent).fold(None, |acc: Option<f64>, v| {
-        Some(acc.map_or(v, |a| a.min(v)))
-    });
+    let min = windows
+        .iter()
+        .filter_map(|w| w.remaining_percent)
+        .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.min(v))));
     match min {
         None => UsageStatus::Unknown,
         Some(v) if v <= 0.0 => UsageStatus::LimitReached,
@@ -406,7 +407,12 @@ pub struct ProviderFacts {
 }
 
 /// One summary row.
-pub fn summary_row(snap: &CapacitySnapshot, facts: Option<&ProviderFacts>, policy: &PolicyConfig, now: OffsetDateTime) -> Value {
+pub fn summary_row(
+    snap: &CapacitySnapshot,
+    facts: Option<&ProviderFacts>,
+    policy: &PolicyConfig,
+    now: OffsetDateTime,
+) -> Value {
     let installed = facts.and_then(|f| f.installed);
     let auth = facts.and_then(|f| f.auth);
     let reason = unusable_reason(snap, installed, auth, policy.min_remaining_percent);
@@ -649,7 +655,9 @@ impl Manager {
         // Dead workers are marked first, as every front-end read does.
         self.reconcile().await?;
         let run = self.probe_usage(req).await?;
-        Ok(json!({"snapshots": run.snapshots, "source": "live_probe", "backend": req.backend.as_str(), "partial": run.partial}))
+        Ok(
+            json!({"snapshots": run.snapshots, "source": "live_probe", "backend": req.backend.as_str(), "partial": run.partial}),
+        )
     }
 
     /// `usage-summary`: per provider whether it can take work now, from the cache unless
@@ -658,7 +666,8 @@ impl Manager {
         let started = Instant::now();
         self.reconcile().await?;
         let policy = &self.settings.config.policy;
-        let ids: Vec<String> = self.usage_selection(req.provider_id.as_deref())?.iter().map(|p| p.id().to_owned()).collect();
+        let ids: Vec<String> =
+            self.usage_selection(req.provider_id.as_deref())?.iter().map(|p| p.id().to_owned()).collect();
         let now = OffsetDateTime::now_utc();
         let mut live = refresh;
         let mut cached = BTreeMap::new();

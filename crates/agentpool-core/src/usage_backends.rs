@@ -93,19 +93,25 @@ pub async fn codexbar_with(command: Option<Vec<String>>, provider_id: &str) -> C
         return s;
     };
     let Some((mapped, source)) = codexbar_mapping(provider_id) else {
-        return usage::unknown(provider_id, "codexbar", format!("CodexBar has no safe usage source for `{provider_id}`"));
+        return usage::unknown(
+            provider_id,
+            "codexbar",
+            format!("CodexBar has no safe usage source for `{provider_id}`"),
+        );
     };
     argv.extend(
         ["usage", "--provider", mapped, "--source", source, "--format", "json", "--json-only", "--no-color"]
             .map(str::to_owned),
     );
-    let out = process::run(&argv, RunOptions { dumb_terminal: true, timeout: Some(BACKEND_TIMEOUT), ..Default::default() })
-        .await;
+    let out =
+        process::run(&argv, RunOptions { dumb_terminal: true, timeout: Some(BACKEND_TIMEOUT), ..Default::default() })
+            .await;
     if out.status == process::TIMEOUT_EXIT && out.stderr == "timed out" {
         return failed(provider_id, "codexbar", "CodexBar", "timed out");
     }
     let Some(doc) = last_json_document(&out.stdout).or_else(|| last_json_document(&out.stderr)) else {
-        let why = if out.success() { "no JSON in its output".to_owned() } else { format!("exit status {}", out.status) };
+        let why =
+            if out.success() { "no JSON in its output".to_owned() } else { format!("exit status {}", out.status) };
         return failed(provider_id, "codexbar", "CodexBar", &why);
     };
     let mut snap = match parse_codexbar(provider_id, mapped, &doc) {
@@ -183,7 +189,11 @@ pub async fn ccusage(provider_id: &str) -> CapacitySnapshot {
 /// [`ccusage`] with an explicit command (`None`: not installed).
 pub async fn ccusage_with(command: Option<Vec<String>>, provider_id: &str) -> CapacitySnapshot {
     if provider_id != "claude-code" {
-        return usage::unknown(provider_id, "ccusage", format!("ccusage is only mapped for claude-code, not `{provider_id}`"));
+        return usage::unknown(
+            provider_id,
+            "ccusage",
+            format!("ccusage is only mapped for claude-code, not `{provider_id}`"),
+        );
     }
     let Some(mut argv) = command else {
         let mut s = usage::snapshot(provider_id, UsageStatus::Unavailable, Confidence::Unknown, "ccusage");
@@ -191,13 +201,19 @@ pub async fn ccusage_with(command: Option<Vec<String>>, provider_id: &str) -> Ca
         return s;
     };
     argv.extend(["blocks", "--json", "--offline", "--active", "--no-color"].map(str::to_owned));
-    let out = process::run(&argv, RunOptions { dumb_terminal: true, timeout: Some(BACKEND_TIMEOUT), ..Default::default() })
-        .await;
+    let out =
+        process::run(&argv, RunOptions { dumb_terminal: true, timeout: Some(BACKEND_TIMEOUT), ..Default::default() })
+            .await;
     if out.status == process::TIMEOUT_EXIT && out.stderr == "timed out" {
         return failed(provider_id, "ccusage", "ccusage", "timed out");
     }
     let Some(doc) = last_json_document(&out.stdout) else {
-        return failed(provider_id, "ccusage", "ccusage", &format!("no JSON in its output (exit status {})", out.status));
+        return failed(
+            provider_id,
+            "ccusage",
+            "ccusage",
+            &format!("no JSON in its output (exit status {})", out.status),
+        );
     };
     match parse_ccusage(provider_id, &doc) {
         Ok(mut s) => {
@@ -217,7 +233,9 @@ pub fn parse_ccusage(provider_id: &str, doc: &Value) -> Result<CapacitySnapshot,
     let block = blocks
         .iter()
         .rev()
-        .find(|b| b.get("isActive") == Some(&Value::Bool(true)) && !b.get("isGap").and_then(Value::as_bool).unwrap_or(false))
+        .find(|b| {
+            b.get("isActive") == Some(&Value::Bool(true)) && !b.get("isGap").and_then(Value::as_bool).unwrap_or(false)
+        })
         .ok_or("no active block")?;
     let used = block.pointer("/tokenLimitStatus/percentUsed").and_then(number).map(clamp_percent);
     let window = UsageWindow {
@@ -242,11 +260,19 @@ pub fn parse_ccusage(provider_id: &str, doc: &Value) -> Result<CapacitySnapshot,
         json!({"input": count("inputTokens"), "output": count("outputTokens"),
                "cache_creation": count("cacheCreationInputTokens"), "cache_read": count("cacheReadInputTokens")}),
     );
-    for (key, from) in [("block_id", "id"), ("start_time", "startTime"), ("actual_end_time", "actualEndTime"), ("entries", "entries"), ("cost_usd", "costUSD")] {
+    for (key, from) in [
+        ("block_id", "id"),
+        ("start_time", "startTime"),
+        ("actual_end_time", "actualEndTime"),
+        ("entries", "entries"),
+        ("cost_usd", "costUSD"),
+    ] {
         s.raw.insert(key.into(), block.get(from).cloned().unwrap_or(Value::Null));
     }
     s.raw.insert("models".into(), block.get("models").cloned().unwrap_or_else(|| json!([])));
-    for (key, from) in [("burn_rate", "burnRate"), ("projection", "projection"), ("token_limit_status", "tokenLimitStatus")] {
+    for (key, from) in
+        [("burn_rate", "burnRate"), ("projection", "projection"), ("token_limit_status", "tokenLimitStatus")]
+    {
         s.raw.insert(key.into(), block.get(from).filter(|v| !v.is_null()).cloned().unwrap_or_else(|| json!({})));
     }
     Ok(s)
@@ -288,8 +314,7 @@ pub fn merge(n: CapacitySnapshot, c: CapacitySnapshot, k: Option<CapacitySnapsho
     } else {
         let mut out = n.clone();
         for w in &c.windows {
-            let present =
-                out.windows.iter().any(|o| o.kind == w.kind && o.name == w.name && o.reset_at == w.reset_at);
+            let present = out.windows.iter().any(|o| o.kind == w.kind && o.name == w.name && o.reset_at == w.reset_at);
             if !present {
                 out.windows.push(w.clone());
             }

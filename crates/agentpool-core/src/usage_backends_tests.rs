@@ -35,9 +35,13 @@ fn last_document_wins_over_noise() {
 async fn codexbar_reads_the_safe_source_only() {
     let dir = tempfile::tempdir().unwrap();
     let args = dir.path().join("args");
-    let cmd = fake(dir.path(), "codexbar", &format!("echo \"$@\" > {}\ncat <<'JSON'\n{CODEXBAR_OUT}\nJSON", args.display()));
+    let cmd =
+        fake(dir.path(), "codexbar", &format!("echo \"$@\" > {}\ncat <<'JSON'\n{CODEXBAR_OUT}\nJSON", args.display()));
     let s = codexbar_with(Some(cmd.clone()), "codex-cli").await;
-    assert_eq!(std::fs::read_to_string(&args).unwrap().trim(), "usage --provider codex --source cli --format json --json-only --no-color");
+    assert_eq!(
+        std::fs::read_to_string(&args).unwrap().trim(),
+        "usage --provider codex --source cli --format json --json-only --no-color"
+    );
     assert_eq!(s.status, UsageStatus::Available);
     assert_eq!(s.confidence, Confidence::LocalCli);
     let names: Vec<_> = s.windows.iter().map(|w| (w.name.as_str(), w.kind.as_str(), w.remaining_percent)).collect();
@@ -55,11 +59,16 @@ async fn codexbar_reads_the_safe_source_only() {
 #[tokio::test]
 async fn codexbar_errors_and_exit_codes() {
     let dir = tempfile::tempdir().unwrap();
-    let err = fake(dir.path(), "cb-err", r#"echo '[{"provider":"cursor","error":{"message":"not signed in"}}]'; exit 1"#);
+    let err =
+        fake(dir.path(), "cb-err", r#"echo '[{"provider":"cursor","error":{"message":"not signed in"}}]'; exit 1"#);
     let s = codexbar_with(Some(err), "cursor-cli").await;
     assert_eq!(s.status, UsageStatus::Unknown);
     assert!(s.warnings[0].contains("not signed in"), "{:?}", s.warnings);
-    let nonzero = fake(dir.path(), "cb-nz", r#"echo '{"provider":"cursor","source":"web","usage":{"primary":{"usedPercent":0},"secondary":{"usedPercent":25}}}'; exit 3"#);
+    let nonzero = fake(
+        dir.path(),
+        "cb-nz",
+        r#"echo '{"provider":"cursor","source":"web","usage":{"primary":{"usedPercent":0},"secondary":{"usedPercent":25}}}'; exit 3"#,
+    );
     let s = codexbar_with(Some(nonzero), "cursor-cli").await;
     assert_eq!(s.status, UsageStatus::Available);
     assert_eq!(s.windows.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(), ["primary", "secondary"]);
@@ -81,15 +90,27 @@ const CCUSAGE_OUT: &str = r#"{"blocks": [
 #[tokio::test]
 async fn ccusage_is_telemetry_with_normalised_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let cmd = fake(dir.path(), "ccusage", &format!("test \"$1 $2 $3 $4 $5\" = 'blocks --json --offline --active --no-color' || exit 9\ncat <<'JSON'\n{CCUSAGE_OUT}\nJSON"));
+    let cmd = fake(
+        dir.path(),
+        "ccusage",
+        &format!(
+            "test \"$1 $2 $3 $4 $5\" = 'blocks --json --offline --active --no-color' || exit 9\ncat <<'JSON'\n{CCUSAGE_OUT}\nJSON"
+        ),
+    );
     let s = ccusage_with(Some(cmd.clone()), "claude-code").await;
     assert_eq!((s.status, s.confidence), (UsageStatus::Unknown, Confidence::Observed));
     assert!(s.warnings[0].contains("not authoritative quota"));
     let w = &s.windows[0];
-    assert_eq!((w.name.as_str(), w.kind.as_str(), w.used_percent, w.remaining_percent), ("active_block", "5h", Some(42.5), None));
+    assert_eq!(
+        (w.name.as_str(), w.kind.as_str(), w.used_percent, w.remaining_percent),
+        ("active_block", "5h", Some(42.5), None)
+    );
     assert_eq!(w.reset_at.as_deref(), Some("2026-05-08T15:00:00.000000Z"));
     assert_eq!(s.raw["block_id"], "b2");
-    assert_eq!(s.raw["token_counts"], json!({"input": 1000.0, "output": 2000.0, "cache_creation": 30.0, "cache_read": 40.0}));
+    assert_eq!(
+        s.raw["token_counts"],
+        json!({"input": 1000.0, "output": 2000.0, "cache_creation": 30.0, "cache_read": 40.0})
+    );
     assert_eq!(s.raw["burn_rate"], json!({}));
     assert_eq!(ccusage_with(Some(cmd), "codex-cli").await.raw["source"], "ccusage");
     assert_eq!(ccusage_with(None, "claude-code").await.status, UsageStatus::Unavailable);
@@ -103,11 +124,19 @@ fn with_windows(source: &str, status: UsageStatus, windows: Vec<UsageWindow>) ->
 
 #[test]
 fn merge_rules() {
-    let native = with_windows("codex_app_server", UsageStatus::Available, vec![usage::window_used("5h", "5h", 99.0, Confidence::Official)]);
-    let bar = with_windows("codexbar", UsageStatus::Available, vec![
-        usage::window_used("5h", "5h", 99.0, Confidence::LocalCli),
-        usage::window_used("weekly", "weekly", 20.0, Confidence::LocalCli),
-    ]);
+    let native = with_windows(
+        "codex_app_server",
+        UsageStatus::Available,
+        vec![usage::window_used("5h", "5h", 99.0, Confidence::Official)],
+    );
+    let bar = with_windows(
+        "codexbar",
+        UsageStatus::Available,
+        vec![
+            usage::window_used("5h", "5h", 99.0, Confidence::LocalCli),
+            usage::window_used("weekly", "weekly", 20.0, Confidence::LocalCli),
+        ],
+    );
     let m = merge(native.clone(), bar.clone(), None);
     assert_eq!(m.raw["source"], "combined");
     assert_eq!(m.raw["primary_source"], "codex_app_server");

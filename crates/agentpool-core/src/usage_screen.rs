@@ -55,24 +55,20 @@ pub struct ScreenProbe<'a> {
 
 /// Runs `probe` and parses screens with `parse` (text in, snapshot or nothing yet out).
 /// Never fails: errors and timeouts are `unknown` snapshots with a warning.
-pub async fn run(
-    ctx: &UsageContext,
-    probe: &ScreenProbe<'_>,
-    parse: &ScreenParser<'_>,
-) -> CapacitySnapshot {
+pub async fn run(ctx: &UsageContext, probe: &ScreenProbe<'_>, parse: &ScreenParser<'_>) -> CapacitySnapshot {
     let Some(runtime) = ctx.runtime.clone() else {
-        return usage::unknown(&ctx.provider_id, probe.source, "no runtime is available for an interactive usage probe");
+        return usage::unknown(
+            &ctx.provider_id,
+            probe.source,
+            "no runtime is available for an interactive usage probe",
+        );
     };
     let dir = std::env::temp_dir().join(format!("agentpool-usage-{}", util::random_hex(8)));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return usage::unknown(&ctx.provider_id, probe.source, format!("Interactive usage probe failed: {e}"));
     }
-    let name = format!(
-        "agentpool-usage-{}-{}-{}",
-        ctx.provider_id.replace('-', ""),
-        std::process::id(),
-        util::random_hex(4)
-    );
+    let name =
+        format!("agentpool-usage-{}-{}-{}", ctx.provider_id.replace('-', ""), std::process::id(), util::random_hex(4));
     let spec = SpawnSpec {
         name,
         argv: probe.argv.clone(),
@@ -89,7 +85,9 @@ pub async fn run(
             guard.session = Some(r.clone());
             drive(runtime.as_ref(), &r, probe, parse, &ctx.provider_id).await
         }
-        Err(e) => usage::unknown(&ctx.provider_id, probe.source, format!("Interactive usage probe failed: {}", e.message)),
+        Err(e) => {
+            usage::unknown(&ctx.provider_id, probe.source, format!("Interactive usage probe failed: {}", e.message))
+        }
     };
     guard.finish().await;
     snap.provider_id.clone_from(&ctx.provider_id);
@@ -104,7 +102,9 @@ async fn drive(
     parse: &ScreenParser<'_>,
     provider_id: &str,
 ) -> CapacitySnapshot {
-    let failed = |e: crate::error::Error| usage::unknown(provider_id, probe.source, format!("Interactive usage probe failed: {}", e.message));
+    let failed = |e: crate::error::Error| {
+        usage::unknown(provider_id, probe.source, format!("Interactive usage probe failed: {}", e.message))
+    };
     tokio::time::sleep(probe.startup_delay).await;
     if let Some(answer) = probe.dialog {
         // At most a couple of dialogs (trust, then maybe another) before the prompt.

@@ -46,7 +46,10 @@ fn status_uses_the_real_minimum() {
     assert_eq!(status_from_windows(&[]), UsageStatus::Unknown);
     assert_eq!(status_from_windows(&[win("a", "5h", None, None)]), UsageStatus::Unknown);
     // 0 % left is a reached limit, never treated as "missing".
-    assert_eq!(status_from_windows(&[win("s", "session", Some(0.0), None), win("w", "weekly", Some(80.0), None)]), UsageStatus::LimitReached);
+    assert_eq!(
+        status_from_windows(&[win("s", "session", Some(0.0), None), win("w", "weekly", Some(80.0), None)]),
+        UsageStatus::LimitReached
+    );
     assert_eq!(status_from_windows(&[win("w", "weekly", Some(15.0), None)]), UsageStatus::NearLimit);
     assert_eq!(status_from_windows(&[win("w", "weekly", Some(15.1), None)]), UsageStatus::Available);
 }
@@ -85,19 +88,34 @@ fn unusable_reasons_in_order() {
     let warn = snap("p", UsageStatus::NearLimit, Confidence::ProviderWarning, vec![]);
     assert_eq!(r(&warn, None, None).as_deref(), Some("confidence_provider_warning"));
     assert_eq!(r(&good, Some(true), Some(AuthState::Unknown)).as_deref(), Some("weekly_below_10_percent"));
-    let ok = snap("p", UsageStatus::NearLimit, Confidence::LocalCli, vec![win("5h", "5h", Some(12.0), None), win("x", "unknown", None, None)]);
+    let ok = snap(
+        "p",
+        UsageStatus::NearLimit,
+        Confidence::LocalCli,
+        vec![win("5h", "5h", Some(12.0), None), win("x", "unknown", None, None)],
+    );
     assert_eq!(r(&ok, Some(true), None), None, "near_limit above the policy floor is usable");
     assert_eq!(unusable_reason(&good, None, None, 7.5), None, "strictly below");
 }
 
 #[test]
 fn summary_texts() {
-    let mut s = snap("codex-cli", UsageStatus::Available, Confidence::Official, vec![win("5h", "5h", Some(55.0), None), win("weekly", "weekly", Some(29.0), None)]);
+    let mut s = snap(
+        "codex-cli",
+        UsageStatus::Available,
+        Confidence::Official,
+        vec![win("5h", "5h", Some(55.0), None), win("weekly", "weekly", Some(29.0), None)],
+    );
     s.credits_remaining = Some(0.0);
     assert_eq!(summary_text(&s), "5h 55% left, weekly 29% left, $0 credits");
     let mut units = win("primary", "unknown", None, None);
     units.remaining_units = Some(40.0);
-    let s = snap("p", UsageStatus::Available, Confidence::Official, vec![units, win("chat", "monthly", Some(100.0), None), win("chat", "monthly", Some(100.0), None)]);
+    let s = snap(
+        "p",
+        UsageStatus::Available,
+        Confidence::Official,
+        vec![units, win("chat", "monthly", Some(100.0), None), win("chat", "monthly", Some(100.0), None)],
+    );
     assert_eq!(summary_text(&s), "primary 40 units left, monthly 100% left");
     let mut s = unknown("p", "x", "no probe");
     assert_eq!(summary_text(&s), "no probe");
@@ -108,14 +126,24 @@ fn summary_texts() {
 #[test]
 fn summary_rows_counts_and_next_available() {
     let now = util::parse_ts("2026-05-08T12:00:00Z").unwrap();
-    let mut codex = snap("codex-cli", UsageStatus::NearLimit, Confidence::Official, vec![
-        win("5h", "5h", Some(50.0), Some("2026-05-08T17:00:00.000000Z")),
-        win("weekly", "weekly", Some(8.0), Some("2026-05-08T13:00:00.000000Z")),
-    ]);
+    let mut codex = snap(
+        "codex-cli",
+        UsageStatus::NearLimit,
+        Confidence::Official,
+        vec![
+            win("5h", "5h", Some(50.0), Some("2026-05-08T17:00:00.000000Z")),
+            win("weekly", "weekly", Some(8.0), Some("2026-05-08T13:00:00.000000Z")),
+        ],
+    );
     codex.checked_at = "2026-05-08T10:00:00.000000Z".into();
     let mut fake = snap("fake-question", UsageStatus::Available, Confidence::LocalConfig, vec![]);
     fake.checked_at = "2026-05-08T11:59:00.000000Z".into();
-    let mut past = snap("devin-cli", UsageStatus::LimitReached, Confidence::Official, vec![win("daily", "daily", Some(0.0), Some("2026-05-08T11:00:00.000000Z"))]);
+    let mut past = snap(
+        "devin-cli",
+        UsageStatus::LimitReached,
+        Confidence::Official,
+        vec![win("daily", "daily", Some(0.0), Some("2026-05-08T11:00:00.000000Z"))],
+    );
     past.checked_at = "2026-05-08T11:00:00.000000Z".into();
     let snaps: BTreeMap<_, _> = [codex, fake, past].into_iter().map(|s| (s.provider_id.clone(), s)).collect();
     let mut facts = BTreeMap::new();
@@ -129,22 +157,47 @@ fn summary_rows_counts_and_next_available() {
     assert_eq!(codex["installed"], true);
     assert_eq!(codex["windows"][1]["reset_at"], "2026-05-08T13:00:00.000000Z");
     let fake = &out["providers"]["fake-question"];
-    assert_eq!((fake["usable"].clone(), fake["stale"].clone(), fake["installed"].clone()), (json!(true), json!(false), Value::Null));
+    assert_eq!(
+        (fake["usable"].clone(), fake["stale"].clone(), fake["installed"].clone()),
+        (json!(true), json!(false), Value::Null)
+    );
     // The earliest future reset among unusable rows; the past one is ignored.
     assert_eq!(out["next_available_provider"], "codex-cli");
     assert_eq!(out["next_available_at"], "2026-05-08T13:00:00.000000Z");
-    assert_eq!(out["counts"], json!({"total": 3, "usable": 1, "unusable": 2, "available": 1, "near_limit": 1,
-        "limit_reached": 1, "unknown": 0, "unavailable": 0, "unauthenticated": 0, "overage_possible": 0}));
+    assert_eq!(
+        out["counts"],
+        json!({"total": 3, "usable": 1, "unusable": 2, "available": 1, "near_limit": 1,
+        "limit_reached": 1, "unknown": 0, "unavailable": 0, "unauthenticated": 0, "overage_possible": 0})
+    );
     let keys: Vec<&str> = codex.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["provider_id", "status", "confidence", "installed", "auth_status", "usable", "unusable_reason", "stale",
-        "age_seconds", "checked_at", "windows", "credits_remaining", "warnings", "source", "summary"]);
+    assert_eq!(
+        keys,
+        [
+            "provider_id",
+            "status",
+            "confidence",
+            "installed",
+            "auth_status",
+            "usable",
+            "unusable_reason",
+            "stale",
+            "age_seconds",
+            "checked_at",
+            "windows",
+            "credits_remaining",
+            "warnings",
+            "source",
+            "summary"
+        ]
+    );
 }
 
 #[tokio::test]
 async fn placeholders_never_replace_the_last_good_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("db.sqlite")).unwrap();
-    let mut good = snap("codex-cli", UsageStatus::Available, Confidence::Official, vec![win("5h", "5h", Some(70.0), None)]);
+    let mut good =
+        snap("codex-cli", UsageStatus::Available, Confidence::Official, vec![win("5h", "5h", Some(70.0), None)]);
     good.checked_at = "2026-05-08T10:00:00Z".into();
     assert!(persist(&store, &good).await.unwrap());
     let placeholder = timeout_placeholder("codex-cli", Backend::Native, Duration::from_secs(1));

@@ -159,7 +159,8 @@ impl Selection {
             if v.is_empty() { vec!["default".to_owned()] } else { v }
         };
         let extra = csv(input.tools_flag.as_deref().or(input.tools_env.as_deref()).unwrap_or(""));
-        let mut unknown_sets: Vec<&str> = toolsets.iter().map(String::as_str).filter(|t| toolset(t).is_none()).collect();
+        let mut unknown_sets: Vec<&str> =
+            toolsets.iter().map(String::as_str).filter(|t| toolset(t).is_none()).collect();
         if !unknown_sets.is_empty() {
             unknown_sets.sort_unstable();
             unknown_sets.dedup();
@@ -171,7 +172,8 @@ impl Selection {
         }
         let mut valid_tools: Vec<&str> = available.iter().map(String::as_str).collect();
         valid_tools.sort_unstable();
-        let mut unknown_tools: Vec<&str> = extra.iter().map(String::as_str).filter(|t| toolset_of(t).is_none()).collect();
+        let mut unknown_tools: Vec<&str> =
+            extra.iter().map(String::as_str).filter(|t| toolset_of(t).is_none()).collect();
         if !unknown_tools.is_empty() {
             unknown_tools.sort_unstable();
             unknown_tools.dedup();
@@ -181,7 +183,8 @@ impl Selection {
                 valid_tools.join(", ")
             )));
         }
-        let mut missing: Vec<&str> = extra.iter().map(String::as_str).filter(|t| !available.iter().any(|a| a == t)).collect();
+        let mut missing: Vec<&str> =
+            extra.iter().map(String::as_str).filter(|t| !available.iter().any(|a| a == t)).collect();
         if !missing.is_empty() {
             missing.sort_unstable();
             missing.dedup();

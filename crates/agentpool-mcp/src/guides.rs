@@ -9,8 +9,8 @@ use agentpool_core::model::Detail;
 use agentpool_core::{agent_io, manager};
 use rmcp::ErrorData;
 use rmcp::model::{
-    GetPromptRequestParams, GetPromptResult, Prompt, PromptArgument, PromptMessage, Role, ReadResourceResult,
-    Resource, ResourceContents, ResourceTemplate,
+    GetPromptRequestParams, GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate, Role,
 };
 use serde_json::{Value, json};
 
@@ -27,10 +27,20 @@ const JSON: &str = "application/json";
 
 /// Static documents: (uri, name, title, description, text).
 const DOCS: &[(&str, &str, &str, &str)] = &[
-    ("agentpool://onboarding", "onboarding", "AgentPool Onboarding", "What AgentPool is, what it never does, where its state lives."),
+    (
+        "agentpool://onboarding",
+        "onboarding",
+        "AgentPool Onboarding",
+        "What AgentPool is, what it never does, where its state lives.",
+    ),
     ("agentpool://quickstart", "quickstart", "AgentPool Quickstart", "The worker lifecycle in seven tool calls."),
     ("agentpool://skill.md", "skill", "AgentPool Skill", "When and how an agent should delegate through AgentPool."),
-    ("agentpool://preferences.md", "preferences", "AgentPool Preferences", "The user's delegation preferences (a default template until they write one)."),
+    (
+        "agentpool://preferences.md",
+        "preferences",
+        "AgentPool Preferences",
+        "The user's delegation preferences (a default template until they write one).",
+    ),
 ];
 
 /// The listed resources.
@@ -45,12 +55,29 @@ pub fn resources() -> Vec<Resource> {
 /// The resource templates.
 pub fn templates() -> Vec<ResourceTemplate> {
     [
-        ("agentpool://sessions/{session_id}/transcript", "transcript", "Worker Transcript", "Last 8000 characters of a worker's transcript, fenced as untrusted text."),
-        ("agentpool://sessions/{session_id}/events", "events", "Worker Events", "Last 8000 characters of a worker's event log (JSON lines), fenced."),
-        ("agentpool://artifacts/{session_id}", "artifacts", "Worker Artifact Manifest", "Artifact paths, existence and sha256 of one session."),
+        (
+            "agentpool://sessions/{session_id}/transcript",
+            "transcript",
+            "Worker Transcript",
+            "Last 8000 characters of a worker's transcript, fenced as untrusted text.",
+        ),
+        (
+            "agentpool://sessions/{session_id}/events",
+            "events",
+            "Worker Events",
+            "Last 8000 characters of a worker's event log (JSON lines), fenced.",
+        ),
+        (
+            "agentpool://artifacts/{session_id}",
+            "artifacts",
+            "Worker Artifact Manifest",
+            "Artifact paths, existence and sha256 of one session.",
+        ),
     ]
     .into_iter()
-    .map(|(uri, name, title, desc)| ResourceTemplate::new(uri, name).with_title(title).with_description(desc).with_mime_type(JSON))
+    .map(|(uri, name, title, desc)| {
+        ResourceTemplate::new(uri, name).with_title(title).with_description(desc).with_mime_type(JSON)
+    })
     .collect()
 }
 
@@ -60,7 +87,10 @@ pub fn preferences_text(m: &Manager) -> String {
 }
 
 fn not_found(uri: &str) -> ErrorData {
-    ErrorData::resource_not_found(format!("unknown resource `{}`", agentpool_core::util::tail_chars(uri, 200)), Some(json!({"uri": uri})))
+    ErrorData::resource_not_found(
+        format!("unknown resource `{}`", agentpool_core::util::tail_chars(uri, 200)),
+        Some(json!({"uri": uri})),
+    )
 }
 
 /// A core error reading a session resource, as a JSON-RPC error with the envelope as data.
@@ -160,7 +190,8 @@ pub fn prompt(request: &GetPromptRequestParams) -> Result<GetPromptResult, Error
         "agentpool_delegate_read_only" => {
             let args = request.arguments.clone().unwrap_or_default();
             let get = |k: &str| args.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-            let missing: Vec<&str> = ["provider_id", "repo_path", "task"].into_iter().filter(|k| get(k).is_none()).collect();
+            let missing: Vec<&str> =
+                ["provider_id", "repo_path", "task"].into_iter().filter(|k| get(k).is_none()).collect();
             if !missing.is_empty() {
                 return Err(ErrorData::invalid_params(
                     format!("missing required prompt argument(s): {}", missing.join(", ")),

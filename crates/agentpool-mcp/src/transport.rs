@@ -169,7 +169,10 @@ mod tests {
         assert_eq!(code(classify(b"\xff\xfe")), (Value::Null, -32700));
         assert_eq!(code(classify(br#"{"jsonrpc":"2.0","id":7,"result":1,"x":"#)), (Value::Null, -32700));
         assert_eq!(code(classify(br#"{"id":3}"#)), (json!(3), -32600));
-        assert_eq!(code(classify(br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":"x"}"#)), (json!(4), -32602));
+        assert_eq!(
+            code(classify(br#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":"x"}"#)),
+            (json!(4), -32602)
+        );
         assert_eq!(code(classify(b"42")), (Value::Null, -32600));
         assert_eq!(classify(br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#), Line::Forward);
         assert_eq!(classify(br#"{"jsonrpc":"2.0","id":2,"method":"no/such/method"}"#), Line::Forward);

@@ -61,8 +61,11 @@ mod tests {
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
         link_all();
-        let dir = std::env::temp_dir()
-            .join(format!("agentpool-reg-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
+        let dir = std::env::temp_dir().join(format!(
+            "agentpool-reg-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("config.toml");
         std::fs::write(&file, config).unwrap();
@@ -99,9 +102,10 @@ mod tests {
         assert_eq!(reg.ids().len(), EXPECTED_IDS.len());
         assert_eq!(reg.get("codex-cli").unwrap().vendor(), "custom", "the config entry replaced the crate");
 
-        let typo = registry_with("[[custom_providers]]\nid = \"codexx\"\ncommand = [\"/bin/sh\"]\nreplace_builtin = true\n")
-            .err()
-            .unwrap();
+        let typo =
+            registry_with("[[custom_providers]]\nid = \"codexx\"\ncommand = [\"/bin/sh\"]\nreplace_builtin = true\n")
+                .err()
+                .unwrap();
         assert!(typo.message.contains("no provider `codexx` is linked"), "{}", typo.message);
     }
 }

@@ -87,8 +87,14 @@ impl TmuxRuntime {
     async fn run(&self, args: &[String], stdin: Option<&[u8]>, timeout: Duration) -> Result<process::Output> {
         // `-u`: UTF-8 output whatever the locale says; under `LANG=C` tmux would otherwise
         // print tabs in formats and every non-ASCII glyph of a captured screen as `_`.
-        let mut argv =
-            vec![self.tmux()?, "-u".to_owned(), "-L".to_owned(), self.socket.clone(), "-f".to_owned(), self.config_file.display().to_string()];
+        let mut argv = vec![
+            self.tmux()?,
+            "-u".to_owned(),
+            "-L".to_owned(),
+            self.socket.clone(),
+            "-f".to_owned(),
+            self.config_file.display().to_string(),
+        ];
         argv.extend_from_slice(args);
         Ok(process::run(&argv, RunOptions { stdin, timeout: Some(timeout), ..Default::default() }).await)
     }
@@ -152,7 +158,8 @@ impl Runtime for TmuxRuntime {
         self.tmux()?;
         self.ensure_config()?;
         if let Some(dir) = spec.output_log.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(format_args!("could not create `{}`", dir.display()), &e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format_args!("could not create `{}`", dir.display()), &e))?;
         }
         // `=name:` is the session's (only) window and pane, matched exactly.
         let target = format!("={}:", spec.name);
@@ -178,7 +185,9 @@ impl Runtime for TmuxRuntime {
         if !out.success() || !pane_id.starts_with('%') {
             if pane_id.starts_with('%') {
                 // The session started but a later step failed: do not leave it behind.
-                let _ = self.run(&strings(&["kill-session", "-t", &format!("={}", spec.name)]), None, COMMAND_TIMEOUT).await;
+                let _ = self
+                    .run(&strings(&["kill-session", "-t", &format!("={}", spec.name)]), None, COMMAND_TIMEOUT)
+                    .await;
             }
             return Err(Error::new(ErrorCode::SpawnFailed, format!("tmux could not start session `{}`", spec.name))
                 .with("stderr", out.stderr.trim())
@@ -198,7 +207,8 @@ impl Runtime for TmuxRuntime {
     async fn snapshot(&self, r: &RuntimeRef, history_lines: usize, timeout: Duration) -> Result<Snapshot> {
         let target = Self::pane_target(r);
         let fmt = format!("{STATUS_MARK} #{{session_name}} #{{pane_dead}} #{{pid}} #{{pane_dead_status}}");
-        let mut args = strings(&["display-message", "-p", "-t", &target, &fmt, ";", "capture-pane", "-p", "-J", "-t", &target]);
+        let mut args =
+            strings(&["display-message", "-p", "-t", &target, &fmt, ";", "capture-pane", "-p", "-J", "-t", &target]);
         if history_lines > 0 {
             args.extend(["-S".into(), format!("-{history_lines}")]);
         }
@@ -241,12 +251,28 @@ impl Runtime for TmuxRuntime {
         // `-d` deletes the buffer after pasting so prompts never linger in tmux memory; `-p`
         // uses bracketed paste when the program asked for it, so TUIs take multi-line text as
         // one message.
-        let args = strings(&["load-buffer", "-b", &buffer, "-", ";", "paste-buffer", "-d", "-p", "-b", &buffer, "-t", &target]);
+        let args = strings(&[
+            "load-buffer",
+            "-b",
+            &buffer,
+            "-",
+            ";",
+            "paste-buffer",
+            "-d",
+            "-p",
+            "-b",
+            &buffer,
+            "-t",
+            &target,
+        ]);
         let out = self.run(&args, Some(text.as_bytes()), COMMAND_TIMEOUT).await?;
         if !out.success() {
             let _ = self.run(&strings(&["delete-buffer", "-b", &buffer]), None, COMMAND_TIMEOUT).await;
-            return Err(Error::new(ErrorCode::TmuxSendFailed, format!("could not paste into tmux pane of `{}`", r.session_name))
-                .with("stderr", out.stderr.trim()));
+            return Err(Error::new(
+                ErrorCode::TmuxSendFailed,
+                format!("could not paste into tmux pane of `{}`", r.session_name),
+            )
+            .with("stderr", out.stderr.trim()));
         }
         Ok(())
     }
@@ -284,12 +310,17 @@ impl Runtime for TmuxRuntime {
     async fn terminate(&self, r: &RuntimeRef) -> Result<()> {
         let target = Self::pane_target(r);
         let pid = self
-            .run(&strings(&["display-message", "-p", "-t", &target, "#{session_name} #{pane_dead} #{pane_pid}"]), None, COMMAND_TIMEOUT)
+            .run(
+                &strings(&["display-message", "-p", "-t", &target, "#{session_name} #{pane_dead} #{pane_pid}"]),
+                None,
+                COMMAND_TIMEOUT,
+            )
             .await?;
         let mut parts = pid.stdout.split_whitespace();
         let ours = parts.next() == Some(r.session_name.as_str());
         let alive_pid = (parts.next() == Some("0")).then(|| parts.next().and_then(|p| p.parse::<i32>().ok())).flatten();
-        let _ = self.run(&strings(&["kill-session", "-t", &format!("={}", r.session_name)]), None, COMMAND_TIMEOUT).await;
+        let _ =
+            self.run(&strings(&["kill-session", "-t", &format!("={}", r.session_name)]), None, COMMAND_TIMEOUT).await;
         if ours && let Some(pid) = alive_pid {
             // kill-session sends SIGHUP; children that ignore it still get SIGTERM as a group.
             let _ = nix_killpg(pid);
@@ -299,7 +330,11 @@ impl Runtime for TmuxRuntime {
 
     fn attach_command(&self, r: &RuntimeRef) -> String {
         let socket = r.socket.as_deref().unwrap_or(&self.socket);
-        format!("tmux -L {} attach -t {}", shell_words::quote(socket), shell_words::quote(&format!("={}", r.session_name)))
+        format!(
+            "tmux -L {} attach -t {}",
+            shell_words::quote(socket),
+            shell_words::quote(&format!("={}", r.session_name))
+        )
     }
 
     fn live_control(&self, allow_raw_keys: bool) -> LiveControl {

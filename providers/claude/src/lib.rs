@@ -58,7 +58,10 @@ impl Provider for Claude {
     }
 
     /// `/usage` in a temporary session, only when interactive probes are allowed.
-    async fn usage(&self, ctx: &agentpool_core::usage::UsageContext) -> Option<agentpool_core::model::CapacitySnapshot> {
+    async fn usage(
+        &self,
+        ctx: &agentpool_core::usage::UsageContext,
+    ) -> Option<agentpool_core::model::CapacitySnapshot> {
         if !ctx.allow_interactive {
             return Some(usage::disabled(&ctx.provider_id));
         }

@@ -69,7 +69,8 @@ pub fn parse(provider_id: &str, screen: &str, now: OffsetDateTime) -> Option<Cap
         s.warnings.push("Claude Code could not load usage (signed out or token expired).".into());
         return Some(s);
     }
-    let lines: Vec<&str> = text.lines().map(|l| l.trim_matches(|c: char| c.is_whitespace() || "│|".contains(c))).collect();
+    let lines: Vec<&str> =
+        text.lines().map(|l| l.trim_matches(|c: char| c.is_whitespace() || "│|".contains(c))).collect();
     let is_heading = |l: &str| {
         let l = l.to_lowercase();
         l.starts_with("current session") || l.starts_with("current week") || l.starts_with("extra usage")
@@ -144,7 +145,8 @@ fn reset_at(matched: &str, when: &str, now: OffsetDateTime) -> Option<String> {
         }
         return (secs > 0).then(|| util::format_ts(now + time::Duration::seconds(secs)));
     }
-    let abs = Regex::new(r"(?i)^([a-z]{3})[a-z]*\s+(\d{1,2})(?:,?\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm))?\s*\(utc\)").ok()?;
+    let abs =
+        Regex::new(r"(?i)^([a-z]{3})[a-z]*\s+(\d{1,2})(?:,?\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm))?\s*\(utc\)").ok()?;
     let c = abs.captures(when.trim())?;
     let month = time::Month::try_from(
         ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]

@@ -52,7 +52,10 @@ fn zero_left_is_limit_reached_and_directions_are_read() {
     assert_eq!(s.windows[0].remaining_percent, Some(0.0));
     let left = "Current session\n  9% left\n\nCurrent week (Opus)\n  40% remaining\n";
     let s = parse("claude-code", left, NOW).unwrap();
-    assert_eq!(names(&s), [("session", "session", Some(9.0), Some(91.0)), ("weekly_opus", "weekly", Some(40.0), Some(60.0))]);
+    assert_eq!(
+        names(&s),
+        [("session", "session", Some(9.0), Some(91.0)), ("weekly_opus", "weekly", Some(40.0), Some(60.0))]
+    );
     assert_eq!(s.status, UsageStatus::NearLimit);
 }
 
@@ -72,7 +75,9 @@ fn waiting_screens_and_auth_failures() {
 
 #[test]
 fn reset_dates_without_a_year_roll_forward() {
-    let s = parse("claude-code", "Current session\n1% used\nResets Jan 3, 5pm (UTC)\n", datetime!(2026-12-30 00:00:00 UTC)).unwrap();
+    let s =
+        parse("claude-code", "Current session\n1% used\nResets Jan 3, 5pm (UTC)\n", datetime!(2026-12-30 00:00:00 UTC))
+            .unwrap();
     assert_eq!(s.windows[0].reset_at.as_deref(), Some("2027-01-03T17:00:00.000000Z"));
     // A named local zone cannot be placed without a zone database: text only.
     let s = parse("claude-code", "Current session\n1% used\nResets 5pm (Europe/Berlin)\n", NOW).unwrap();

@@ -63,7 +63,10 @@ impl Provider for Codex {
         probe::detect_cli(ctx, &["codex"]).await
     }
 
-    async fn usage(&self, ctx: &agentpool_core::usage::UsageContext) -> Option<agentpool_core::model::CapacitySnapshot> {
+    async fn usage(
+        &self,
+        ctx: &agentpool_core::usage::UsageContext,
+    ) -> Option<agentpool_core::model::CapacitySnapshot> {
         let binary = ctx.binary_path.as_deref()?;
         Some(usage::probe(ID, binary, usage::Timeouts::default()).await)
     }

@@ -37,8 +37,9 @@ pub fn argv(binary: &Path) -> Vec<String> {
 /// Runs the probe.
 pub async fn probe(provider_id: &str, binary: &Path, timeouts: Timeouts) -> CapacitySnapshot {
     match exchange(binary, timeouts).await {
-        Ok(result) => parse_rate_limits(provider_id, &result)
-            .unwrap_or_else(|e| usage::unknown(provider_id, SOURCE, format!("Codex app-server usage probe failed: {e}"))),
+        Ok(result) => parse_rate_limits(provider_id, &result).unwrap_or_else(|e| {
+            usage::unknown(provider_id, SOURCE, format!("Codex app-server usage probe failed: {e}"))
+        }),
         Err(e) => from_error(provider_id, &e),
     }
 }
@@ -101,7 +102,12 @@ fn recover_from_error_body(provider_id: &str, reason: &str) -> Option<CapacitySn
     if windows.is_empty() {
         return None;
     }
-    let mut s = usage::snapshot(provider_id, status_from_windows(&windows), Confidence::Official, "codex_app_server_error_body");
+    let mut s = usage::snapshot(
+        provider_id,
+        status_from_windows(&windows),
+        Confidence::Official,
+        "codex_app_server_error_body",
+    );
     s.windows = windows;
     s.warnings.push("Codex app-server returned usage inside an error response".into());
     Some(s)

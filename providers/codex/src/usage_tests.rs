@@ -49,7 +49,10 @@ fn quick() -> Timeouts {
 #[tokio::test]
 async fn success_maps_windows_by_duration_and_kills_the_group() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = fake_codex(dir.path(), &format!("printf '%s\\n' '{{\"method\":\"account/updated\",\"params\":{{}}}}' 'not json' '{LIMITS}'\nwait"));
+    let exe = fake_codex(
+        dir.path(),
+        &format!("printf '%s\\n' '{{\"method\":\"account/updated\",\"params\":{{}}}}' 'not json' '{LIMITS}'\nwait"),
+    );
     let s = probe("codex-cli", &exe, Timeouts::default()).await;
     assert_eq!(std::fs::read_to_string(dir.path().join("args")).unwrap().trim(), "-s read-only app-server");
     assert_eq!(s.status, UsageStatus::NearLimit, "{:?}", s.warnings);
@@ -68,7 +71,10 @@ async fn success_maps_windows_by_duration_and_kills_the_group() {
 #[tokio::test]
 async fn signed_out_is_unauthenticated() {
     let dir = tempfile::tempdir().unwrap();
-    let exe = fake_codex(dir.path(), r#"printf '%s\n' '{"id":2,"error":{"code":-32600,"message":"authentication required to read rate limits"}}'"#);
+    let exe = fake_codex(
+        dir.path(),
+        r#"printf '%s\n' '{"id":2,"error":{"code":-32600,"message":"authentication required to read rate limits"}}'"#,
+    );
     let s = probe("codex-cli", &exe, quick()).await;
     assert_eq!((s.status, s.confidence), (UsageStatus::Unauthenticated, Confidence::Official));
     assert!(s.warnings[0].contains("codex login"));
@@ -88,7 +94,8 @@ async fn no_reply_and_hang_are_unknown_and_killed() {
     // Hangs before answering `initialize`; the caller's budget cancels the probe.
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("codex");
-    std::fs::write(&p, format!("#!/bin/sh\nsleep 600 &\necho $! > '{}'\nwait\n", dir.path().join("pid").display())).unwrap();
+    std::fs::write(&p, format!("#!/bin/sh\nsleep 600 &\necho $! > '{}'\nwait\n", dir.path().join("pid").display()))
+        .unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     let cancelled = tokio::time::timeout(Duration::from_millis(500), probe("codex-cli", &p, Timeouts::default())).await;
     assert!(cancelled.is_err());
@@ -115,10 +122,16 @@ fn parsing_rules() {
     assert_eq!(s.credits_remaining, None, "unlimited credits have no balance");
     let odd = json!({"primary": {"usedPercent": 100, "windowDurationMins": 60}});
     let s = parse_rate_limits("codex-cli", &odd).unwrap();
-    assert_eq!((s.windows[0].name.as_str(), s.windows[0].kind.as_str(), s.status), ("primary", "unknown", UsageStatus::LimitReached));
+    assert_eq!(
+        (s.windows[0].name.as_str(), s.windows[0].kind.as_str(), s.status),
+        ("primary", "unknown", UsageStatus::LimitReached)
+    );
     assert!(parse_rate_limits("codex-cli", &json!({"rateLimits": {}})).is_err());
     let body = r#"error 429: {"rate_limit":{"details":[{"used_percent":100,"limit_window_seconds":18000,"reset_at":1790000000},{"used_percent":40,"limit_window_seconds":604800}]}}"#;
     let s = from_error("codex-cli", body);
     assert_eq!(s.status, UsageStatus::LimitReached);
-    assert_eq!(s.windows.iter().map(|w| (w.name.as_str(), w.remaining_percent)).collect::<Vec<_>>(), [("5h", Some(0.0)), ("weekly", Some(60.0))]);
+    assert_eq!(
+        s.windows.iter().map(|w| (w.name.as_str(), w.remaining_percent)).collect::<Vec<_>>(),
+        [("5h", Some(0.0)), ("weekly", Some(60.0))]
+    );
 }

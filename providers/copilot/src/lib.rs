@@ -59,7 +59,10 @@ impl Provider for Copilot {
         agentpool_core::catalog::Catalog::embedded_ref().models(ID)
     }
 
-    async fn usage(&self, _ctx: &agentpool_core::usage::UsageContext) -> Option<agentpool_core::model::CapacitySnapshot> {
+    async fn usage(
+        &self,
+        _ctx: &agentpool_core::usage::UsageContext,
+    ) -> Option<agentpool_core::model::CapacitySnapshot> {
         Some(usage::probe(ID).await)
     }
 

@@ -56,10 +56,13 @@ pub async fn find_token() -> Option<Token> {
 pub async fn probe(provider_id: &str) -> CapacitySnapshot {
     let Some(token) = find_token().await else {
         let mut s = usage::snapshot(provider_id, UsageStatus::Unauthenticated, Confidence::Unknown, SOURCE);
-        s.warnings.push("no GitHub token: set AGENTPOOL_COPILOT_TOKEN, GITHUB_TOKEN or GH_TOKEN, or run `gh auth login`".into());
+        s.warnings.push(
+            "no GitHub token: set AGENTPOOL_COPILOT_TOKEN, GITHUB_TOKEN or GH_TOKEN, or run `gh auth login`".into(),
+        );
         return s;
     };
-    let base = std::env::var(API_URL_ENV).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| DEFAULT_API_URL.into());
+    let base =
+        std::env::var(API_URL_ENV).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| DEFAULT_API_URL.into());
     probe_with(provider_id, &base, &token, HTTP_TIMEOUT).await
 }
 
@@ -128,9 +131,10 @@ fn without_url(e: &reqwest::Error) -> String {
 /// Maps the reply: quota snapshots (percent, else remaining/entitlement), else the legacy
 /// monthly counts; the reset date goes on every window and on the snapshot.
 pub fn parse_user(provider_id: &str, body: &Value) -> Result<CapacitySnapshot, String> {
-    let reset = body.get("quota_reset_date").and_then(Value::as_str).and_then(|d| {
-        usage::normalize_ts(d).or_else(|| usage::normalize_ts(&format!("{}T00:00:00Z", d.trim())))
-    });
+    let reset = body
+        .get("quota_reset_date")
+        .and_then(Value::as_str)
+        .and_then(|d| usage::normalize_ts(d).or_else(|| usage::normalize_ts(&format!("{}T00:00:00Z", d.trim()))));
     let mut windows = Vec::new();
     for name in ["premium_interactions", "chat"] {
         let Some(q) = body.pointer(&format!("/quota_snapshots/{name}")).filter(|q| q.is_object()) else { continue };
@@ -155,7 +159,9 @@ pub fn parse_user(provider_id: &str, body: &Value) -> Result<CapacitySnapshot, S
         && let (Some(total), Some(left)) = (body.get("monthly_quotas"), body.get("limited_user_quotas"))
     {
         for (name, key) in [("premium_interactions", "completions"), ("chat", "chat")] {
-            let (Some(t), Some(l)) = (total.get(key).and_then(number), left.get(key).and_then(number)) else { continue };
+            let (Some(t), Some(l)) = (total.get(key).and_then(number), left.get(key).and_then(number)) else {
+                continue;
+            };
             if t > 0.0 {
                 let mut w = usage::window_remaining(name, "monthly", l / t * 100.0, Confidence::Official);
                 w.remaining_units = Some(l);

@@ -27,7 +27,11 @@ fn serve(status: u16, body: &'static str, delay: Duration) -> (String, mpsc::Rec
         let _ = tx.send(head);
         std::thread::sleep(delay);
         let mut stream = stream;
-        let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
     });
     (base, rx)
 }
@@ -52,7 +56,10 @@ async fn success_maps_monthly_quotas_and_sends_the_headers() {
     assert_eq!((s.status, s.confidence), (UsageStatus::NearLimit, Confidence::Official));
     assert_eq!(s.windows.len(), 1, "an all-zero chat quota is skipped");
     let w = &s.windows[0];
-    assert_eq!((w.name.as_str(), w.kind.as_str(), w.remaining_percent, w.remaining_units), ("premium_interactions", "monthly", Some(9.0), Some(27.0)));
+    assert_eq!(
+        (w.name.as_str(), w.kind.as_str(), w.remaining_percent, w.remaining_units),
+        ("premium_interactions", "monthly", Some(9.0), Some(27.0))
+    );
     assert_eq!(w.reset_at.as_deref(), Some("2026-07-01T00:00:00.000000Z"));
     assert_eq!(s.reset_at, w.reset_at);
     assert_eq!(s.raw["plan"], "business");
@@ -83,7 +90,10 @@ async fn refused_failing_and_slow_servers() {
 fn legacy_counts_and_percent_from_units() {
     let legacy = serde_json::json!({"monthly_quotas": {"chat": 1000, "completions": 300}, "limited_user_quotas": {"chat": 100, "completions": 30}});
     let s = parse_user("copilot-cli", &legacy).unwrap();
-    assert_eq!(s.windows.iter().map(|w| (w.name.as_str(), w.remaining_percent)).collect::<Vec<_>>(), [("premium_interactions", Some(10.0)), ("chat", Some(10.0))]);
+    assert_eq!(
+        s.windows.iter().map(|w| (w.name.as_str(), w.remaining_percent)).collect::<Vec<_>>(),
+        [("premium_interactions", Some(10.0)), ("chat", Some(10.0))]
+    );
     let units = serde_json::json!({"quota_snapshots": {"chat": {"entitlement": 200, "remaining": 150}}});
     assert_eq!(parse_user("copilot-cli", &units).unwrap().windows[0].remaining_percent, Some(75.0));
     assert!(parse_user("copilot-cli", &serde_json::json!({})).is_err());

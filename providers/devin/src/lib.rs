@@ -49,7 +49,10 @@ impl Provider for Devin {
     }
 
     /// The plan-status API with the CLI's credential; `/usage` as a fallback when allowed.
-    async fn usage(&self, ctx: &agentpool_core::usage::UsageContext) -> Option<agentpool_core::model::CapacitySnapshot> {
+    async fn usage(
+        &self,
+        ctx: &agentpool_core::usage::UsageContext,
+    ) -> Option<agentpool_core::model::CapacitySnapshot> {
         Some(usage::probe(ctx).await)
     }
 

@@ -115,8 +115,12 @@ pub fn read_credential(home: &Path) -> Result<Credential, String> {
     let table: toml::Table = text.parse().map_err(|_| "Devin CLI credentials are not valid TOML.".to_owned())?;
     let token = table.get("windsurf_api_key").and_then(toml::Value::as_str).map(str::trim).filter(|t| !t.is_empty());
     let Some(token) = token else { return Err("Devin CLI credentials do not contain windsurf_api_key.".into()) };
-    let api_server_url =
-        table.get("api_server_url").and_then(toml::Value::as_str).map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned);
+    let api_server_url = table
+        .get("api_server_url")
+        .and_then(toml::Value::as_str)
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
     Ok(Credential { token: token.to_owned(), api_server_url })
 }
 
@@ -158,7 +162,12 @@ pub async fn probe(ctx: &UsageContext) -> CapacitySnapshot {
 
 /// The API probe. `Err` carries a reason (never the token) for the fallback; a refused
 /// credential is an `unauthenticated` snapshot, not an error.
-pub async fn api_probe(provider_id: &str, base: &str, cred: &Credential, timeout: Duration) -> Result<CapacitySnapshot, String> {
+pub async fn api_probe(
+    provider_id: &str,
+    base: &str,
+    cred: &Credential,
+    timeout: Duration,
+) -> Result<CapacitySnapshot, String> {
     let redact = |s: String| s.replace(&cred.token, "<redacted>");
     let body = GetPlanStatusRequest { auth_token: cred.token.clone(), include_top_up_status: true }.encode_to_vec();
     let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| redact(e.to_string()))?;
@@ -191,7 +200,8 @@ pub async fn api_probe(provider_id: &str, base: &str, cred: &Credential, timeout
             return Err(redact(format!("HTTP {status}: {text}")));
         }
     }
-    let reply = GetPlanStatusResponse::decode(bytes.as_ref()).map_err(|e| format!("the reply is not a plan status: {e}"))?;
+    let reply =
+        GetPlanStatusResponse::decode(bytes.as_ref()).map_err(|e| format!("the reply is not a plan status: {e}"))?;
     let plan = reply.plan_status.ok_or_else(|| "the reply did not include plan_status.".to_owned())?;
     map_plan(provider_id, &plan)
 }
@@ -201,9 +211,10 @@ pub async fn api_probe(provider_id: &str, base: &str, cred: &Credential, timeout
 /// zeros), so a used-up quota never looks healthier than it is.
 pub fn map_plan(provider_id: &str, plan: &PlanStatus) -> Result<CapacitySnapshot, String> {
     let mut windows: Vec<UsageWindow> = Vec::new();
-    for (name, pct, reset) in
-        [("daily", plan.daily_remaining_percent, plan.daily_reset_at_unix), ("weekly", plan.weekly_remaining_percent, plan.weekly_reset_at_unix)]
-    {
+    for (name, pct, reset) in [
+        ("daily", plan.daily_remaining_percent, plan.daily_reset_at_unix),
+        ("weekly", plan.weekly_remaining_percent, plan.weekly_reset_at_unix),
+    ] {
         let Some(p) = pct.or(reset.map(|_| 0)) else { continue };
         let mut w = usage::window_remaining(name, name, p as f64, Confidence::Official);
         w.reset_at = reset.and_then(usage::epoch_to_ts);
@@ -265,7 +276,9 @@ async fn screen_probe(ctx: &UsageContext, binary: &Path) -> CapacitySnapshot {
 /// Parses the CLI's `/usage` text: the weekly quota, the extra-usage balance and the reset.
 pub fn parse_screen(provider_id: &str, screen: &str, now: OffsetDateTime) -> Option<CapacitySnapshot> {
     let re = |p: &str| regex::Regex::new(p).ok();
-    let (used, remaining) = if let Some(c) = re(r"(?i)Quota used:\s+(\d+(?:\.\d+)?)%\s+\(remaining:\s+(\d+(?:\.\d+)?)%\)")?.captures(screen) {
+    let (used, remaining) = if let Some(c) =
+        re(r"(?i)Quota used:\s+(\d+(?:\.\d+)?)%\s+\(remaining:\s+(\d+(?:\.\d+)?)%\)")?.captures(screen)
+    {
         (c[1].parse::<f64>().ok(), c[2].parse::<f64>().ok()?)
     } else {
         let c = re(r"(?i)\b(\d+(?:\.\d+)?)%\s+remaining\s+\(resets\s+in\s+[^)]+\)")?.captures(screen)?;
@@ -290,7 +303,15 @@ pub fn parse_screen(provider_id: &str, screen: &str, now: OffsetDateTime) -> Opt
 
 /// `May 10, 1:00 AM (UTC-7)` without a year: the next such moment not in the past (a day
 /// of slack). Full or three-letter month names.
-fn reset_time(month: &str, day: &str, hour: &str, minute: &str, ampm: &str, offset: &str, now: OffsetDateTime) -> Option<String> {
+fn reset_time(
+    month: &str,
+    day: &str,
+    hour: &str,
+    minute: &str,
+    ampm: &str,
+    offset: &str,
+    now: OffsetDateTime,
+) -> Option<String> {
     let idx = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
         .iter()
         .position(|m| month.len() >= 3 && month.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(m)))?;

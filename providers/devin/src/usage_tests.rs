@@ -30,14 +30,20 @@ fn serve(status: u16, body: Vec<u8>, delay: Duration) -> (String, mpsc::Receiver
         }
         let len = head
             .lines()
-            .find_map(|l| l.to_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+            .find_map(|l| {
+                l.to_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))
+            })
             .unwrap_or(0);
         let mut req = vec![0; len];
         let _ = reader.read_exact(&mut req);
         let _ = tx.send((head, req));
         std::thread::sleep(delay);
         let mut stream = stream;
-        let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/proto\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status} X\r\nContent-Type: application/proto\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
         let _ = stream.write_all(&body);
     });
     (base, rx)
@@ -90,7 +96,11 @@ async fn success_maps_daily_weekly_and_credits_and_sends_the_headers() {
     assert!(lower.contains(&format!("x-auth-token: {SECRET}")));
     assert!(body.ends_with(&[0x10, 0x01]));
     assert_eq!((s.status, s.confidence), (UsageStatus::NearLimit, Confidence::Official));
-    let w: Vec<_> = s.windows.iter().map(|w| (w.name.as_str(), w.kind.as_str(), w.remaining_percent, w.used_percent, w.reset_at.as_deref())).collect();
+    let w: Vec<_> = s
+        .windows
+        .iter()
+        .map(|w| (w.name.as_str(), w.kind.as_str(), w.remaining_percent, w.used_percent, w.reset_at.as_deref()))
+        .collect();
     assert_eq!(
         w,
         [
@@ -102,7 +112,10 @@ async fn success_maps_daily_weekly_and_credits_and_sends_the_headers() {
     assert_eq!(s.reset_at.as_deref(), Some("2026-05-30T00:00:00.000000Z"));
     assert_eq!((s.raw["plan_name"].as_str(), s.raw["teams_tier"].as_i64()), (Some("Pro"), Some(7)));
     assert_eq!(s.raw["plan_start"], "2026-05-28T20:26:40.000000Z");
-    assert_eq!((s.raw["has_overage_balance"].as_bool(), s.raw["credential_source"].as_str()), (Some(true), Some("devin_cli_credentials")));
+    assert_eq!(
+        (s.raw["has_overage_balance"].as_bool(), s.raw["credential_source"].as_str()),
+        (Some(true), Some("devin_cli_credentials"))
+    );
     assert!(!serde_json::to_string(&s).unwrap().contains(SECRET));
 }
 
@@ -112,7 +125,8 @@ fn an_omitted_zero_percent_is_zero_when_its_window_is_reported() {
     let s = map_plan("devin-cli", &p).unwrap();
     assert_eq!(s.windows[0].remaining_percent, Some(0.0));
     assert_eq!(s.status, UsageStatus::LimitReached);
-    let bare = PlanStatus { plan_info: Some(PlanInfo { teams_tier: 1, plan_name: "Free".into() }), ..Default::default() };
+    let bare =
+        PlanStatus { plan_info: Some(PlanInfo { teams_tier: 1, plan_name: "Free".into() }), ..Default::default() };
     assert!(map_plan("devin-cli", &bare).is_err());
 }
 
@@ -143,7 +157,11 @@ fn credential_file_in_a_temporary_home() {
     assert!(e.contains("devin auth login"), "{e}");
     let path = credentials_path(home.path());
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, format!("windsurf_api_key = \"  {SECRET} \"\napi_server_url = \"https://devin.example.test/\"\n")).unwrap();
+    std::fs::write(
+        &path,
+        format!("windsurf_api_key = \"  {SECRET} \"\napi_server_url = \"https://devin.example.test/\"\n"),
+    )
+    .unwrap();
     let c = read_credential(home.path()).unwrap();
     assert_eq!((c.token.as_str(), c.api_server_url.as_deref()), (SECRET, Some("https://devin.example.test/")));
     assert!(!format!("{c:?}").contains(SECRET), "Debug never shows the credential");
@@ -161,7 +179,10 @@ fn usage_screen_text() {
     let s = parse_screen("devin-cli", screen, now).unwrap();
     assert_eq!((s.status, s.confidence), (UsageStatus::Available, Confidence::LocalCli));
     let w = &s.windows[0];
-    assert_eq!((w.name.as_str(), w.kind.as_str(), w.remaining_percent, w.used_percent), ("weekly", "weekly", Some(60.0), Some(40.0)));
+    assert_eq!(
+        (w.name.as_str(), w.kind.as_str(), w.remaining_percent, w.used_percent),
+        ("weekly", "weekly", Some(60.0), Some(40.0))
+    );
     assert_eq!(w.reset_at.as_deref(), Some("2026-06-04T13:30:00.000000Z"));
     assert_eq!(s.credits_remaining, Some(12.25));
     let banner = parse_screen("devin-cli", "Devin \u{00B7} 0% remaining (resets in 2 days)", now).unwrap();

@@ -8,7 +8,9 @@ pub mod worker;
 use std::sync::Arc;
 
 use agentpool_core::error::Result;
-use agentpool_core::model::{AuthState, Capability, CapacitySnapshot, Confidence, ModelDescriptor, ModelSource, UsageStatus};
+use agentpool_core::model::{
+    AuthState, Capability, CapacitySnapshot, Confidence, ModelDescriptor, ModelSource, UsageStatus,
+};
 use agentpool_core::provider::{self, Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, StartupSpec};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
@@ -81,7 +83,11 @@ impl Provider for FakeProvider {
             installed: true,
             binary_path: Some(ctx.self_exe.display().to_string()),
             version: Some(ctx.agentpool_version.to_owned()),
-            auth: provider::auth_status(AuthState::Authenticated, Confidence::LocalConfig, Some("built-in fake provider")),
+            auth: provider::auth_status(
+                AuthState::Authenticated,
+                Confidence::LocalConfig,
+                Some("built-in fake provider"),
+            ),
             warnings: Vec::new(),
         }
     }

@@ -37,14 +37,8 @@ pub enum FakeKind {
 
 impl FakeKind {
     /// Every fake, in provider-catalog order.
-    pub const ALL: [FakeKind; 6] = [
-        FakeKind::Question,
-        FakeKind::Approval,
-        FakeKind::Completed,
-        FakeKind::Idle,
-        FakeKind::Limit,
-        FakeKind::Patch,
-    ];
+    pub const ALL: [FakeKind; 6] =
+        [FakeKind::Question, FakeKind::Approval, FakeKind::Completed, FakeKind::Idle, FakeKind::Limit, FakeKind::Patch];
 
     /// Maps a provider id such as `fake-question` to its fake; `None` for any other id.
     pub fn from_provider_id(id: &str) -> Option<Self> {
@@ -93,8 +87,7 @@ const IDLE_LINGER: Duration = Duration::from_secs(30);
 /// File written by fake-patch in its working directory.
 const PATCH_FILE: &str = "agentpool_fake_patch.txt";
 const PATCH_CONTENT: &str = "patched by fake agent\n";
-const QUESTION_LINE: &str =
-    "I found two possible paths. Should I inspect migrations or auth middleware first?";
+const QUESTION_LINE: &str = "I found two possible paths. Should I inspect migrations or auth middleware first?";
 
 /// Runs the fake on this process's stdin/stdout (a tmux pane); returns the process exit code.
 pub fn run(kind: FakeKind) -> i32 {
@@ -124,9 +117,7 @@ pub fn run_with(
     linger: Duration,
 ) -> io::Result<i32> {
     let mut input = input;
-    run_core(kind, &mut input, output, cwd, linger, |reader| {
-        drain_to_blank_line(&mut **reader)
-    })
+    run_core(kind, &mut input, output, cwd, linger, |reader| drain_to_blank_line(&mut **reader))
 }
 
 fn run_on_terminal(kind: FakeKind) -> io::Result<i32> {
@@ -136,14 +127,7 @@ fn run_on_terminal(kind: FakeKind) -> io::Result<i32> {
     let stdin = File::from(io::stdin().as_fd().try_clone_to_owned()?);
     let mut input = BufReader::new(stdin);
     let mut output = io::stdout().lock();
-    run_core(
-        kind,
-        &mut input,
-        &mut output,
-        &cwd,
-        IDLE_LINGER,
-        drain_paste_burst,
-    )
+    run_core(kind, &mut input, &mut output, &cwd, IDLE_LINGER, drain_paste_burst)
 }
 
 /// The scenario shared by both entry points; `drain` discards the rest of the task once its
@@ -156,15 +140,9 @@ fn run_core<R: BufRead>(
     linger: Duration,
     mut drain: impl FnMut(&mut R) -> io::Result<()>,
 ) -> io::Result<i32> {
-    say(
-        output,
-        &format!("Fake {} Agent ready.", kind.display_name()),
-    )?;
+    say(output, &format!("Fake {} Agent ready.", kind.display_name()))?;
     if !read_task(input)? {
-        say(
-            output,
-            "Fake agent error: input ended before the task was received.",
-        )?;
+        say(output, "Fake agent error: input ended before the task was received.")?;
         return Ok(EXIT_NO_PROMPT);
     }
     drain(input)?;
@@ -261,10 +239,7 @@ fn readable_soon(fd: BorrowedFd<'_>) -> io::Result<bool> {
 }
 
 fn no_answer(output: &mut dyn Write) -> io::Result<i32> {
-    say(
-        output,
-        "Fake agent error: input ended while waiting for an answer.",
-    )?;
+    say(output, "Fake agent error: input ended while waiting for an answer.")?;
     Ok(EXIT_NO_ANSWER)
 }
 
@@ -309,8 +284,7 @@ mod tests {
     fn drive(kind: FakeKind, input: &str) -> (i32, Vec<String>, Option<String>) {
         let dir = scratch_dir();
         let mut out = Vec::new();
-        let code = run_with(kind, &mut input.as_bytes(), &mut out, &dir, Duration::ZERO)
-            .expect("fake I/O");
+        let code = run_with(kind, &mut input.as_bytes(), &mut out, &dir, Duration::ZERO).expect("fake I/O");
         let patch = std::fs::read_to_string(dir.join(PATCH_FILE)).ok();
         std::fs::remove_dir_all(&dir).expect("remove scratch dir");
         let text = String::from_utf8(out).expect("utf-8 output");
@@ -346,76 +320,39 @@ mod tests {
     #[test]
     fn question_and_approval_use_the_answer() {
         let (code, lines, _) = drive(FakeKind::Question, &prompt("Fix login", "migrations\n"));
-        let head = [
-            "Fake Question Agent ready.",
-            QUESTION_LINE,
-            "Steering received: migrations",
-        ];
+        let head = ["Fake Question Agent ready.", QUESTION_LINE, "Steering received: migrations"];
         assert_eq!(code, 0);
-        assert_eq!(
-            lines,
-            with_result(&head, "Question path completed after steering.", "None")
-        );
+        assert_eq!(lines, with_result(&head, "Question path completed after steering.", "None"));
 
         let (code, lines, _) = drive(FakeKind::Approval, &prompt("Deploy", "y\n"));
-        let head = [
-            "Fake Approval Agent ready.",
-            "Proceed? [y/N]",
-            "Approval answer: y",
-        ];
+        let head = ["Fake Approval Agent ready.", "Proceed? [y/N]", "Approval answer: y"];
         assert_eq!(code, 0);
-        assert_eq!(
-            lines,
-            with_result(&head, "Approval flow completed.", "None")
-        );
+        assert_eq!(lines, with_result(&head, "Approval flow completed.", "None"));
     }
 
     #[test]
     fn multi_line_task_is_not_taken_as_the_answer() {
         let task = "Investigate the login bug.\nCheck both layers.\n  - is it the cache?";
         let (code, lines, _) = drive(FakeKind::Question, &prompt(task, "auth middleware\n"));
-        assert_eq!(
-            (code, lines[2].as_str()),
-            (0, "Steering received: auth middleware")
-        );
+        assert_eq!((code, lines[2].as_str()), (0, "Steering received: auth middleware"));
     }
 
     #[test]
     fn scripts_without_questions() {
         let input = prompt("Do it", "");
         let (code, lines, patch) = drive(FakeKind::Completed, &input);
-        let want = with_result(
-            &["Fake Completed Agent ready."],
-            "Completed immediately.",
-            "None",
-        );
+        let want = with_result(&["Fake Completed Agent ready."], "Completed immediately.", "None");
         assert_eq!((code, lines, patch), (0, want, None));
 
         let (code, lines, _) = drive(FakeKind::Idle, &input);
-        assert_eq!(
-            (code, lines),
-            (
-                0,
-                vec!["Fake Idle Agent ready.".into(), "Working...".into()]
-            )
-        );
+        assert_eq!((code, lines), (0, vec!["Fake Idle Agent ready.".into(), "Working...".into()]));
 
         let (code, lines, _) = drive(FakeKind::Limit, &input);
-        let head = [
-            "Fake Limit Agent ready.",
-            "Approaching 5-hour limit - resets 5pm.",
-        ];
-        assert_eq!(
-            (code, lines),
-            (0, with_result(&head, "Limit warning emitted.", "None"))
-        );
+        let head = ["Fake Limit Agent ready.", "Approaching 5-hour limit - resets 5pm."];
+        assert_eq!((code, lines), (0, with_result(&head, "Limit warning emitted.", "None")));
 
         let (code, lines, patch) = drive(FakeKind::Patch, &input);
-        let want = with_result(
-            &["Fake Patch Agent ready."],
-            "Patch file written.",
-            PATCH_FILE,
-        );
+        let want = with_result(&["Fake Patch Agent ready."], "Patch file written.", PATCH_FILE);
         assert_eq!((code, lines), (0, want));
         assert_eq!(patch.as_deref(), Some("patched by fake agent\n"));
     }
@@ -434,11 +371,7 @@ mod tests {
         for input in ["", "Role: worker\n", "Task:\n"] {
             for kind in FakeKind::ALL {
                 let (code, lines, patch) = drive(kind, input);
-                assert_eq!(
-                    (code, lines.len(), patch),
-                    (EXIT_NO_PROMPT, 2, None),
-                    "{kind:?} {input:?}"
-                );
+                assert_eq!((code, lines.len(), patch), (EXIT_NO_PROMPT, 2, None), "{kind:?} {input:?}");
                 assert!(lines[1].starts_with("Fake agent error:"));
             }
         }
@@ -447,16 +380,9 @@ mod tests {
     #[test]
     fn eof_instead_of_an_answer_exits_3() {
         for kind in [FakeKind::Question, FakeKind::Approval] {
-            for input in [
-                prompt("Task body", ""),
-                "Task:\nbody\nmore body\n".to_owned(),
-            ] {
+            for input in [prompt("Task body", ""), "Task:\nbody\nmore body\n".to_owned()] {
                 let (code, lines, _) = drive(kind, &input);
-                assert_eq!(
-                    (code, lines.len()),
-                    (EXIT_NO_ANSWER, 3),
-                    "{kind:?} {input:?}"
-                );
+                assert_eq!((code, lines.len()), (EXIT_NO_ANSWER, 3), "{kind:?} {input:?}");
                 assert!(lines[2].starts_with("Fake agent error:"));
             }
         }
@@ -467,18 +393,13 @@ mod tests {
         let (mut writer, reader) = UnixStream::pair().expect("socket pair");
         let mut input = BufReader::new(reader);
         // After the task line is read, "line two" already sits in the BufReader's buffer.
-        writer
-            .write_all(b"Task:\nline one\nline two\n")
-            .expect("write");
+        writer.write_all(b"Task:\nline one\nline two\n").expect("write");
         assert!(read_task(&mut input).expect("read task"));
         writer.write_all(b"line three\n").expect("write");
         drain_paste_burst(&mut input).expect("drain");
         // Input is quiet now, so the drain returned; the next line is the answer.
         writer.write_all(b"migrations\n").expect("write");
-        assert_eq!(
-            read_line(&mut input).expect("read").as_deref(),
-            Some("migrations")
-        );
+        assert_eq!(read_line(&mut input).expect("read").as_deref(), Some("migrations"));
         drop(writer);
         drain_paste_burst(&mut input).expect("drain at EOF");
         assert_eq!(read_line(&mut input).expect("read"), None);

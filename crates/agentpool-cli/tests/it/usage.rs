@@ -55,12 +55,17 @@ impl Env {
             c.env(k, v);
         }
         let out = c.output().unwrap();
-        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     pub fn json(&self, args: &[&str]) -> Value {
         let (code, stdout, stderr) = self.run(args);
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{args:?} exit {code}: {e}\nstdout: {stdout}\nstderr: {stderr}"))
+        serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("{args:?} exit {code}: {e}\nstdout: {stdout}\nstderr: {stderr}"))
     }
 }
 
@@ -82,7 +87,19 @@ const LOW_WEEKLY: &str = r#"printf '%s\n' '{"id":2,"result":{"rateLimits":{"prim
 
 fn only_codex(env: &Env) {
     let mut cfg = String::new();
-    for id in ["claude-code", "cursor-cli", "opencode", "copilot-cli", "droid-cli", "devin-cli", "fake-approval", "fake-completed", "fake-idle", "fake-limit", "fake-patch"] {
+    for id in [
+        "claude-code",
+        "cursor-cli",
+        "opencode",
+        "copilot-cli",
+        "droid-cli",
+        "devin-cli",
+        "fake-approval",
+        "fake-completed",
+        "fake-idle",
+        "fake-limit",
+        "fake-patch",
+    ] {
         cfg.push_str(&format!("[providers.{id}]\nenabled = false\n"));
     }
     env.config(&cfg);
@@ -99,7 +116,10 @@ fn summary_lists_every_provider_with_the_row_fields() {
             assert!(row.get(key).is_some(), "{key} missing in {row}");
         }
     }
-    assert_eq!((s["source"].as_str(), s["backend"].as_str(), s["partial"].as_bool()), (Some("sqlite_cache"), Some("cache"), Some(false)));
+    assert_eq!(
+        (s["source"].as_str(), s["backend"].as_str(), s["partial"].as_bool()),
+        (Some("sqlite_cache"), Some("cache"), Some(false))
+    );
     let (code, out, _) = env.run(&["usage-summary", "--provider", "nope", "--json"]);
     assert_eq!(code, 1);
     assert!(out.contains("PROVIDER_NOT_FOUND"));
@@ -134,7 +154,16 @@ fn codex_refresh_is_stored_cached_and_blocks_spawn_when_limited() {
     assert_eq!(s["providers"]["codex-cli"]["unusable_reason"], "limit_reached");
     let repo = env.user_home.join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let e = env.json(&["spawn", "--provider", "codex-cli", "--repo", repo.to_str().unwrap(), "--task", "Read the README.", "--json"]);
+    let e = env.json(&[
+        "spawn",
+        "--provider",
+        "codex-cli",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--task",
+        "Read the README.",
+        "--json",
+    ]);
     assert_eq!(e["error"]["code"], "USAGE_POLICY_BLOCKED", "{e}");
     assert_eq!(e["error"]["details"]["unusable_reason"], "limit_reached");
 }
@@ -171,7 +200,11 @@ fn loopback(replies: Vec<(u16, String)>) -> String {
             while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
                 line.clear();
             }
-            let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
         }
     });
     base
@@ -196,7 +229,8 @@ fn no_token_reaches_the_database_files_or_output() {
     const SECRET: &str = "ghp_neverStoreThis0123456789abcdef";
     let mut env = Env::new();
     env.write_bin("copilot", "[ \"$1\" = --version ] && echo '1.0.40'; exit 0");
-    let ok = r#"{"copilot_plan":"pro","quota_snapshots":{"premium_interactions":{"entitlement":300,"remaining":150}}}"#.to_owned();
+    let ok = r#"{"copilot_plan":"pro","quota_snapshots":{"premium_interactions":{"entitlement":300,"remaining":150}}}"#
+        .to_owned();
     let echo = format!(r#"{{"message":"bad token {SECRET}"}}"#);
     let base = loopback(vec![(200, ok), (500, echo.clone()), (401, echo)]);
     env.extra_env = vec![("GITHUB_TOKEN".into(), SECRET.into()), ("AGENTPOOL_COPILOT_API_URL".into(), base)];
@@ -215,6 +249,10 @@ fn no_token_reaches_the_database_files_or_output() {
     outputs.push_str(&err);
     assert!(!outputs.contains(SECRET), "a token reached stdout or stderr");
     assert!(env.home.join("agentpool.sqlite").exists());
-    assert_eq!(files_containing(&env.home, SECRET.as_bytes()), Vec::<PathBuf>::new(), "a token reached a file under AGENTPOOL_HOME");
+    assert_eq!(
+        files_containing(&env.home, SECRET.as_bytes()),
+        Vec::<PathBuf>::new(),
+        "a token reached a file under AGENTPOOL_HOME"
+    );
     assert_eq!(files_containing(&env.user_home, SECRET.as_bytes()), Vec::<PathBuf>::new());
 }

@@ -22,7 +22,20 @@ impl Drop for TmuxServer {
 
 fn disable_all_but(env: &Env, keep: &str) {
     let mut cfg = String::new();
-    for id in ["claude-code", "codex-cli", "cursor-cli", "opencode", "copilot-cli", "droid-cli", "devin-cli", "fake-approval", "fake-completed", "fake-idle", "fake-limit", "fake-patch"] {
+    for id in [
+        "claude-code",
+        "codex-cli",
+        "cursor-cli",
+        "opencode",
+        "copilot-cli",
+        "droid-cli",
+        "devin-cli",
+        "fake-approval",
+        "fake-completed",
+        "fake-idle",
+        "fake-limit",
+        "fake-patch",
+    ] {
         if id != keep {
             cfg.push_str(&format!("[providers.{id}]\nenabled = false\n"));
         }
@@ -38,7 +51,8 @@ fn claude_usage_screen_through_a_temporary_session() {
     let _server = TmuxServer(socket.clone());
     let tmp = env.user_home.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    env.extra_env = vec![("AGENTPOOL_TMUX_SOCKET".into(), socket.clone()), ("TMPDIR".into(), tmp.display().to_string())];
+    env.extra_env =
+        vec![("AGENTPOOL_TMUX_SOCKET".into(), socket.clone()), ("TMPDIR".into(), tmp.display().to_string())];
     let args_file = env.user_home.join("claude-args");
     // A stand-in that shows a /usage-like panel when it receives `/usage`.
     env.write_bin(
@@ -63,9 +77,17 @@ fn claude_usage_screen_through_a_temporary_session() {
 
     let v = env.json(&["usage", "--provider", "claude-code", "--backend", "native", "--json"]);
     let s = &v["snapshots"][0];
-    assert_eq!((s["status"].as_str(), s["confidence"].as_str(), s["raw"]["source"].as_str()), (Some("limit_reached"), Some("local_cli"), Some("claude_pty_usage")), "{v}");
-    let windows: Vec<(&str, f64)> =
-        s["windows"].as_array().unwrap().iter().map(|w| (w["name"].as_str().unwrap(), w["remaining_percent"].as_f64().unwrap())).collect();
+    assert_eq!(
+        (s["status"].as_str(), s["confidence"].as_str(), s["raw"]["source"].as_str()),
+        (Some("limit_reached"), Some("local_cli"), Some("claude_pty_usage")),
+        "{v}"
+    );
+    let windows: Vec<(&str, f64)> = s["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["name"].as_str().unwrap(), w["remaining_percent"].as_f64().unwrap()))
+        .collect();
     assert_eq!(windows, [("session", 80.0), ("weekly", 0.0)]);
     assert!(s["windows"][0]["reset_at"].is_string());
     assert_eq!(std::fs::read_to_string(&args_file).unwrap(), "[--allowed-tools][]", "an empty allowed-tools list");
@@ -101,7 +123,8 @@ fn loopback(replies: Vec<(u16, Vec<u8>)>) -> String {
             }
             let mut req = vec![0; len];
             let _ = reader.read_exact(&mut req);
-            let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ =
+                write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
             let _ = stream.write_all(&body);
         }
     });
@@ -124,7 +147,8 @@ fn devin_credential_never_reaches_output_sqlite_or_artifacts() {
     env.extra_env = vec![("AGENTPOOL_DEVIN_API_URL".into(), base)];
     let mut outputs = String::new();
     for expect in ["near_limit", "unknown", "unauthenticated"] {
-        let (code, stdout, stderr) = env.run(&["usage", "--provider", "devin-cli", "--backend", "native", "--no-interactive", "--json"]);
+        let (code, stdout, stderr) =
+            env.run(&["usage", "--provider", "devin-cli", "--backend", "native", "--no-interactive", "--json"]);
         assert_eq!(code, 0, "{stdout}{stderr}");
         let v: Value = serde_json::from_str(stdout.trim()).unwrap();
         let s = &v["snapshots"][0];
@@ -142,8 +166,16 @@ fn devin_credential_never_reaches_output_sqlite_or_artifacts() {
     outputs.push_str(&err);
     assert!(!outputs.contains(SECRET), "the credential reached stdout or stderr");
     assert!(env.home.join("agentpool.sqlite").exists());
-    assert_eq!(files_containing(&env.home, SECRET.as_bytes()), Vec::<PathBuf>::new(), "the credential reached a file under AGENTPOOL_HOME");
-    assert_eq!(files_containing(&env.user_home, SECRET.as_bytes()), vec![cred], "only the CLI's own credential file holds it");
+    assert_eq!(
+        files_containing(&env.home, SECRET.as_bytes()),
+        Vec::<PathBuf>::new(),
+        "the credential reached a file under AGENTPOOL_HOME"
+    );
+    assert_eq!(
+        files_containing(&env.user_home, SECRET.as_bytes()),
+        vec![cred],
+        "only the CLI's own credential file holds it"
+    );
 }
 
 #[test]
@@ -166,7 +198,11 @@ fn devin_falls_back_to_its_usage_screen_when_the_api_fails() {
     env.extra_env = vec![("AGENTPOOL_TMUX_SOCKET".into(), socket.clone())];
     let v = env.json(&["usage", "--provider", "devin-cli", "--backend", "native", "--json"]);
     let s = &v["snapshots"][0];
-    assert_eq!((s["status"].as_str(), s["raw"]["source"].as_str()), (Some("available"), Some("devin_pty_usage")), "{v}");
+    assert_eq!(
+        (s["status"].as_str(), s["raw"]["source"].as_str()),
+        (Some("available"), Some("devin_pty_usage")),
+        "{v}"
+    );
     assert_eq!(s["windows"][0]["remaining_percent"], 30.0);
     assert_eq!(s["credits_remaining"], 4.5);
     assert!(s["warnings"].to_string().contains("fell back to CLI /usage"), "{v}");

@@ -19,18 +19,29 @@ async fn lifecycle(name: &str, lockdown: bool) {
     let args: &[&str] = if lockdown { &["--lockdown"] } else { &[] };
     let client = ctx.client(args).await;
 
-    let spawned = ok(&client, "spawn_worker", json!({"provider_id": "fake-question", "repo_path": ctx.repo_path(), "task": TASK})).await;
+    let spawned = ok(
+        &client,
+        "spawn_worker",
+        json!({"provider_id": "fake-question", "repo_path": ctx.repo_path(), "task": TASK}),
+    )
+    .await;
     let id = spawned["session_id"].as_str().expect("session_id").to_owned();
     assert_eq!(spawned["session"]["metadata"]["coordinator_id"].as_str().map(|c| c.starts_with("coord_")), Some(true));
 
-    let q = ok(&client, "observe_worker", json!({"session_id": id, "wait_for": ["question"], "timeout_seconds": 30, "detail": "excerpt"})).await;
+    let q = ok(
+        &client,
+        "observe_worker",
+        json!({"session_id": id, "wait_for": ["question"], "timeout_seconds": 30, "detail": "excerpt"}),
+    )
+    .await;
     assert_eq!(q["event"], "question", "{q}");
     assert_eq!(q["state"], "AWAITING_USER_INPUT");
     if lockdown {
         assert_eq!(q["worker_output"]["reason"], "lockdown");
         assert_eq!(q["parsed_question_available"], true);
         assert!(q.get("parsed_question").is_none());
-        let gated: Vec<&Value> = q["artifact_manifest"]["files"].as_array().unwrap().iter().filter(|f| f["gated"] == true).collect();
+        let gated: Vec<&Value> =
+            q["artifact_manifest"]["files"].as_array().unwrap().iter().filter(|f| f["gated"] == true).collect();
         assert!(gated.iter().any(|f| f["kind"] == "transcript"));
         assert!(!gated.iter().any(|f| f["kind"] == "metadata"));
     } else {
@@ -41,7 +52,12 @@ async fn lifecycle(name: &str, lockdown: bool) {
     let sent = ok(&client, "send_worker_message", json!({"session_id": id, "message": "Continue read-only."})).await;
     assert_eq!(sent["ok"], true);
 
-    let c = ok(&client, "observe_worker", json!({"session_id": id, "wait_for": ["completed", "error"], "timeout_seconds": 30})).await;
+    let c = ok(
+        &client,
+        "observe_worker",
+        json!({"session_id": id, "wait_for": ["completed", "error"], "timeout_seconds": 30}),
+    )
+    .await;
     assert_eq!(c["event"], "completed", "{c}");
     assert_eq!(c["state"], "COMPLETED");
     assert_eq!(c["worker_output"]["included"], false);
@@ -60,7 +76,9 @@ async fn lifecycle(name: &str, lockdown: bool) {
         .read_resource(ReadResourceRequestParams::new(format!("agentpool://sessions/{id}/transcript")))
         .await
         .expect("transcript resource");
-    let ResourceContents::TextResourceContents { text, mime_type, .. } = &resource.contents[0] else { panic!("text resource") };
+    let ResourceContents::TextResourceContents { text, mime_type, .. } = &resource.contents[0] else {
+        panic!("text resource")
+    };
     assert_eq!(mime_type.as_deref(), Some("application/json"));
     let body: Value = serde_json::from_str(text).expect("JSON resource");
     if lockdown {
@@ -73,7 +91,8 @@ async fn lifecycle(name: &str, lockdown: bool) {
     assert_eq!(collected["state"], "COMPLETED");
     if lockdown {
         assert_eq!(collected["worker_output"]["reason"], "lockdown");
-        let result = collected["artifacts"].as_array().unwrap().iter().find(|a| a["kind"] == "result").expect("result artifact");
+        let result =
+            collected["artifacts"].as_array().unwrap().iter().find(|a| a["kind"] == "result").expect("result artifact");
         assert_eq!(result["gated"], true);
     } else {
         assert!(fenced(&collected["worker_output"]), "{collected}");
@@ -107,13 +126,25 @@ async fn ping_and_tools_answer_during_a_long_observe() {
     let ctx = TestContext::new("conc");
     let mut raw = ctx.raw_with_log(&[], Some("agentpool_mcp=debug")).await;
     let call = |id: i64, name: &str, args: Value| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}});
-    let spawned = raw.request(call(1, "spawn_worker", json!({"provider_id": "fake-question", "repo_path": ctx.repo_path(), "task": TASK}))).await;
+    let spawned = raw
+        .request(call(
+            1,
+            "spawn_worker",
+            json!({"provider_id": "fake-question", "repo_path": ctx.repo_path(), "task": TASK}),
+        ))
+        .await;
     let id = spawned["result"]["structuredContent"]["session_id"].as_str().expect("spawned").to_owned();
-    let q = raw.request(call(2, "observe_worker", json!({"session_id": id, "wait_for": ["question"], "timeout_seconds": 30}))).await;
+    let q = raw
+        .request(call(2, "observe_worker", json!({"session_id": id, "wait_for": ["question"], "timeout_seconds": 30})))
+        .await;
     assert_eq!(q["result"]["structuredContent"]["event"], "question");
 
     // Wait for something that cannot happen while the question is unanswered.
-    raw.send_line(&call(50, "observe_worker", json!({"session_id": id, "wait_for": ["completed"], "timeout_seconds": 30})).to_string()).await;
+    raw.send_line(
+        &call(50, "observe_worker", json!({"session_id": id, "wait_for": ["completed"], "timeout_seconds": 30}))
+            .to_string(),
+    )
+    .await;
     raw.send_line(&json!({"jsonrpc": "2.0", "id": 51, "method": "ping"}).to_string()).await;
     raw.send_line(&call(52, "get_inventory", json!({"include_usage": false})).to_string()).await;
     raw.send_line(&call(53, "poll_worker", json!({"session_id": id})).to_string()).await;
@@ -126,13 +157,23 @@ async fn ping_and_tools_answer_during_a_long_observe() {
     answered.sort_unstable();
     assert_eq!(answered, [51, 52, 53], "ping and tool calls answer while the observe waits");
 
-    raw.send_line(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 50, "reason": "test"}}).to_string())
-        .await;
+    raw.send_line(
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 50, "reason": "test"}})
+            .to_string(),
+    )
+    .await;
 
     // Still serving, and the worker still answers.
-    let sent = raw.request(call(60, "send_worker_message", json!({"session_id": id, "message": "Continue read-only."}))).await;
+    let sent =
+        raw.request(call(60, "send_worker_message", json!({"session_id": id, "message": "Continue read-only."}))).await;
     assert_eq!(sent["result"]["structuredContent"]["ok"], true, "{sent}");
-    let c = raw.request(call(61, "observe_worker", json!({"session_id": id, "wait_for": ["completed"], "timeout_seconds": 30}))).await;
+    let c = raw
+        .request(call(
+            61,
+            "observe_worker",
+            json!({"session_id": id, "wait_for": ["completed"], "timeout_seconds": 30}),
+        ))
+        .await;
     assert_eq!(c["result"]["structuredContent"]["event"], "completed");
     let t = raw.request(call(62, "terminate_worker", json!({"session_id": id}))).await;
     assert_eq!(t["result"]["structuredContent"]["ok"], true);

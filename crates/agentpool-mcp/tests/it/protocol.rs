@@ -37,22 +37,35 @@ async fn bad_input_gets_errors_and_the_server_keeps_serving() {
     assert!(r["error"]["message"].as_str().unwrap().contains("send_message"));
 
     // Wrong types and missing fields: tool errors with the envelope.
-    let r = raw.request(call(11, "observe_worker", json!({"session_id": "ap_000000000000", "timeout_seconds": "abc"}))).await;
+    let r = raw
+        .request(call(11, "observe_worker", json!({"session_id": "ap_000000000000", "timeout_seconds": "abc"})))
+        .await;
     assert_eq!(tool_error_code(&r), "INVALID_REQUEST");
     let r = raw.request(call(12, "spawn_worker", json!({"provider_id": "fake-question"}))).await;
     assert_eq!(tool_error_code(&r), "INVALID_REQUEST");
-    let r = raw.request(call(13, "observe_worker", json!({"session_id": "ap_000000000000", "detail": "verbose"}))).await;
+    let r =
+        raw.request(call(13, "observe_worker", json!({"session_id": "ap_000000000000", "detail": "verbose"}))).await;
     assert_eq!(tool_error_code(&r), "INVALID_REQUEST");
     let r = raw.request(call(14, "get_inventory", json!({"include_usage": true, "surprise": 1}))).await;
     assert_eq!(tool_error_code(&r), "INVALID_REQUEST");
 
     // Domain errors keep their codes and gain an MCP next step.
-    let r = raw.request(call(15, "spawn_worker", json!({"provider_id": "auto", "repo_path": ".", "task": "Review the parser."}))).await;
+    let r = raw
+        .request(call(
+            15,
+            "spawn_worker",
+            json!({"provider_id": "auto", "repo_path": ".", "task": "Review the parser."}),
+        ))
+        .await;
     assert_eq!(tool_error_code(&r), "POLICY_BLOCKED");
     assert_eq!(r["result"]["structuredContent"]["error"]["details"]["example"], "get_inventory(include_usage=true)");
-    let r = raw.request(call(16, "spawn_worker", json!({"provider_id": "fake-question", "repo_path": ".", "task": "<task>"}))).await;
+    let r = raw
+        .request(call(16, "spawn_worker", json!({"provider_id": "fake-question", "repo_path": ".", "task": "<task>"})))
+        .await;
     assert_eq!(tool_error_code(&r), "INVALID_REQUEST");
-    assert!(r["result"]["structuredContent"]["error"]["details"]["example"].as_str().unwrap().starts_with("spawn_worker("));
+    assert!(
+        r["result"]["structuredContent"]["error"]["details"]["example"].as_str().unwrap().starts_with("spawn_worker(")
+    );
     let r = raw.request(call(17, "get_session", json!({"session_id": "ap_000000000000"}))).await;
     assert_eq!(tool_error_code(&r), "SESSION_NOT_FOUND");
     let r = raw.request(call(18, "list_sessions", json!({"limit": 0}))).await;
@@ -60,16 +73,21 @@ async fn bad_input_gets_errors_and_the_server_keeps_serving() {
 
     // 1 MB strings.
     let big = "x".repeat(1_000_001);
-    let r = raw.request(call(20, "send_worker_message", json!({"session_id": "ap_000000000000", "message": big}))).await;
+    let r =
+        raw.request(call(20, "send_worker_message", json!({"session_id": "ap_000000000000", "message": big}))).await;
     assert_eq!(tool_error_code(&r), "INVALID_REQUEST");
     let r = raw.request(call(21, "observe_worker", json!({"session_id": big}))).await;
     assert_eq!(tool_error_code(&r), "INVALID_SESSION_ID");
-    let r = raw.request(call(22, "spawn_worker", json!({"provider_id": big, "repo_path": ".", "task": "Review the parser."}))).await;
+    let r = raw
+        .request(call(22, "spawn_worker", json!({"provider_id": big, "repo_path": ".", "task": "Review the parser."})))
+        .await;
     assert!(r["result"]["isError"] == true, "{}", &r.to_string()[..200]);
     assert!(r.to_string().len() < 10_000, "errors do not echo megabytes back");
 
     // Resources and prompts: standard codes.
-    let r = raw.request(json!({"jsonrpc": "2.0", "id": 30, "method": "resources/read", "params": {"uri": "agentpool://nope"}})).await;
+    let r = raw
+        .request(json!({"jsonrpc": "2.0", "id": 30, "method": "resources/read", "params": {"uri": "agentpool://nope"}}))
+        .await;
     assert_eq!(r["error"]["code"], -32002, "{r}");
     let r = raw
         .request(json!({"jsonrpc": "2.0", "id": 31, "method": "resources/read", "params": {"uri": "agentpool://sessions/ap_000000000000/transcript"}}))

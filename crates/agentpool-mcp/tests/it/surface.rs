@@ -9,7 +9,11 @@ async fn tools_json(ctx: &TestContext, args: &[&str]) -> Value {
     let client = ctx.client(args).await;
     let tools = client.list_all_tools().await.expect("tools/list");
     let info = client.peer_info().expect("server info");
-    assert_eq!(info.server_info.as_ref().map(|s| s.version.clone()).unwrap_or_default(), agentpool_core_version(), "serverInfo.version is AgentPool's");
+    assert_eq!(
+        info.server_info.as_ref().map(|s| s.version.clone()).unwrap_or_default(),
+        agentpool_core_version(),
+        "serverInfo.version is AgentPool's"
+    );
     client.cancel().await.expect("close");
     serde_json::to_value(tools).expect("tools serialise")
 }
@@ -36,12 +40,19 @@ async fn default_toolset_surface() {
     assert_eq!(by("get_inventory")["annotations"]["readOnlyHint"], true);
     assert_eq!(by("spawn_worker")["annotations"]["readOnlyHint"], false);
     assert_eq!(by("collect_worker_artifacts")["annotations"]["readOnlyHint"], false, "collect writes artifacts");
-    assert_eq!(by("spawn_worker")["inputSchema"]["properties"]["isolation"]["enum"], json!(["read_only", "worktree", "shared"]));
+    assert_eq!(
+        by("spawn_worker")["inputSchema"]["properties"]["isolation"]["enum"],
+        json!(["read_only", "worktree", "shared"])
+    );
     insta::assert_json_snapshot!("tools_default", tools);
 
     let client = ctx.client(&[]).await;
-    let resources: Vec<String> = client.list_all_resources().await.expect("resources").into_iter().map(|r| r.uri.clone()).collect();
-    assert!(resources.contains(&"agentpool://quickstart".to_owned()) && resources.contains(&"agentpool://preferences.md".to_owned()));
+    let resources: Vec<String> =
+        client.list_all_resources().await.expect("resources").into_iter().map(|r| r.uri.clone()).collect();
+    assert!(
+        resources.contains(&"agentpool://quickstart".to_owned())
+            && resources.contains(&"agentpool://preferences.md".to_owned())
+    );
     let templates = client.list_all_resource_templates().await.expect("templates");
     assert_eq!(templates.len(), 3);
     let prompts: Vec<String> = client.list_all_prompts().await.expect("prompts").into_iter().map(|p| p.name).collect();
@@ -68,8 +79,12 @@ async fn env_selects_toolsets_and_extra_tools() {
     cmd.env("AGENTPOOL_MCP_TOOLSETS", "sessions").env("AGENTPOOL_MCP_TOOLS", "get_inventory");
     let transport = rmcp::transport::TokioChildProcess::new(cmd).expect("spawn");
     let client = rmcp::ServiceExt::serve((), transport).await.expect("initialize");
-    let names: Vec<String> = client.list_all_tools().await.expect("tools").into_iter().map(|t| t.name.into_owned()).collect();
-    assert_eq!(names, ["get_inventory", "send_worker_keys", "attach_info", "list_sessions", "get_session"].map(str::to_owned));
+    let names: Vec<String> =
+        client.list_all_tools().await.expect("tools").into_iter().map(|t| t.name.into_owned()).collect();
+    assert_eq!(
+        names,
+        ["get_inventory", "send_worker_keys", "attach_info", "list_sessions", "get_session"].map(str::to_owned)
+    );
     client.cancel().await.expect("close");
 }
 
@@ -77,7 +92,11 @@ async fn env_selects_toolsets_and_extra_tools() {
 async fn unknown_names_fail_at_start_up() {
     let ctx = TestContext::new("names");
     for (args, env, needle) in [
-        (vec!["--toolsets", "default,bogus"], None, "valid toolsets: default, leases, sessions, stats, usage, worktrees"),
+        (
+            vec!["--toolsets", "default,bogus"],
+            None,
+            "valid toolsets: default, leases, sessions, stats, usage, worktrees",
+        ),
         (vec!["--tools", "send_message"], None, "unknown AgentPool MCP tool(s): send_message"),
         (vec![], Some(("AGENTPOOL_MCP_TOOLSETS", "nope")), "unknown AgentPool MCP toolset(s): nope"),
     ] {
