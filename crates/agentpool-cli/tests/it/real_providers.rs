@@ -88,7 +88,7 @@ impl Env {
         let user_home = root.path().join("user-home");
         let bin = root.path().join("bin");
         let repo = root.path().join("repo");
-        for d in [&home, &user_home, &bin, &repo] {
+        for d in [&home, &user_home, &bin, &repo, &root.path().join("tmux")] {
             std::fs::create_dir_all(d).expect("mkdir");
         }
         let socket = format!(
@@ -98,6 +98,18 @@ impl Env {
         );
         let socket: String = socket.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(60).collect();
         Self { _root: root, home, user_home, bin, repo, socket }
+    }
+
+    /// This test's tmux socket directory (`TMUX_TMPDIR`), inside its temporary root.
+    fn tmux_tmpdir(&self) -> PathBuf {
+        self.home.with_file_name("tmux")
+    }
+
+    /// `tmux -L <this test's socket>`.
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.env("TMUX_TMPDIR", self.tmux_tmpdir()).args(["-L", &self.socket]);
+        c
     }
 
     fn write_bin(&self, name: &str, body: &str) {
@@ -115,6 +127,7 @@ impl Env {
             .env("HOME", &self.user_home)
             .env("AGENTPOOL_HOME", &self.home)
             .env("AGENTPOOL_TMUX_SOCKET", &self.socket)
+            .env("TMUX_TMPDIR", self.tmux_tmpdir())
             .env("TERM", "xterm-256color")
             .env("NO_COLOR", "1");
         c
@@ -139,7 +152,7 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).output();
+        let _ = self.tmux().arg("kill-server").output();
     }
 }
 
@@ -259,8 +272,9 @@ fn every_real_provider_works_through_one_task() {
             "{id} launched the stand-in: {spawn_line}"
         );
     }
-    let left = Command::new("tmux")
-        .args(["-L", &env.socket, "list-sessions"])
+    let left = env
+        .tmux()
+        .arg("list-sessions")
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default();

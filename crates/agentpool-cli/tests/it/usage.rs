@@ -25,7 +25,7 @@ impl Env {
         let home = dir.path().join("agentpool");
         let user_home = dir.path().join("home");
         let bin = dir.path().join("bin");
-        for d in [&home, &user_home, &bin] {
+        for d in [&home, &user_home, &bin, &user_home.join("tmux")] {
             std::fs::create_dir_all(d).unwrap();
         }
         Self { _dir: dir, home, user_home, bin, extra_env: Vec::new() }
@@ -50,6 +50,8 @@ impl Env {
             .env("HOME", &self.user_home)
             .env("AGENTPOOL_HOME", &self.home)
             .env("AGENTPOOL_TMUX_SOCKET", format!("ap-usage-{}", std::process::id()))
+            // Any tmux server a test starts keeps its socket inside the temporary home.
+            .env("TMUX_TMPDIR", self.user_home.join("tmux"))
             .env("NO_COLOR", "1");
         for (k, v) in &self.extra_env {
             c.env(k, v);

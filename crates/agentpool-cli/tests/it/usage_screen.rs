@@ -11,12 +11,45 @@ use serde_json::Value;
 
 use crate::usage::{Env, files_containing};
 
-/// Kills the private tmux server when the test ends, pass or fail.
-struct TmuxServer(String);
+/// A private tmux server: its socket lives in the test's temporary home (`TMUX_TMPDIR`), and
+/// the server is killed when the test ends, pass or fail.
+struct TmuxServer {
+    socket: String,
+    dir: PathBuf,
+}
+
+impl TmuxServer {
+    fn new(env: &Env, name: &str) -> Self {
+        // The same directory `Env` gives every child as TMUX_TMPDIR.
+        let dir = env.user_home.join("tmux");
+        std::fs::create_dir_all(&dir).unwrap();
+        Self { socket: format!("ap-{name}-{}", std::process::id()), dir }
+    }
+
+    /// What the `agentpool` child needs to use this server.
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AGENTPOOL_TMUX_SOCKET".into(), self.socket.clone()),
+            ("TMUX_TMPDIR".into(), self.dir.display().to_string()),
+        ]
+    }
+
+    /// Names of the sessions on this server.
+    fn sessions(&self) -> String {
+        let out = self.tmux().args(["list-sessions", "-F", "#{session_name}"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.env("TMUX_TMPDIR", &self.dir).args(["-L", &self.socket]);
+        c
+    }
+}
 
 impl Drop for TmuxServer {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.0, "kill-server"]).output();
+        let _ = self.tmux().arg("kill-server").output();
     }
 }
 
@@ -47,12 +80,11 @@ fn disable_all_but(env: &Env, keep: &str) {
 fn claude_usage_screen_through_a_temporary_session() {
     let mut env = Env::new();
     disable_all_but(&env, "claude-code");
-    let socket = format!("ap-claude-usage-{}", std::process::id());
-    let _server = TmuxServer(socket.clone());
+    let server = TmuxServer::new(&env, "claude-usage");
     let tmp = env.user_home.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
-    env.extra_env =
-        vec![("AGENTPOOL_TMUX_SOCKET".into(), socket.clone()), ("TMPDIR".into(), tmp.display().to_string())];
+    env.extra_env = server.env();
+    env.extra_env.push(("TMPDIR".into(), tmp.display().to_string()));
     let args_file = env.user_home.join("claude-args");
     // A stand-in that shows a /usage-like panel when it receives `/usage`.
     env.write_bin(
@@ -93,8 +125,7 @@ fn claude_usage_screen_through_a_temporary_session() {
     assert_eq!(std::fs::read_to_string(&args_file).unwrap(), "[--allowed-tools][]", "an empty allowed-tools list");
 
     // The temporary session is gone, and so is its throw-away directory.
-    let out = Command::new("tmux").args(["-L", &socket, "list-sessions", "-F", "#{session_name}"]).output().unwrap();
-    let sessions = String::from_utf8_lossy(&out.stdout).into_owned();
+    let sessions = server.sessions();
     assert!(!sessions.contains("agentpool-usage-"), "left behind: {sessions}");
     let left: Vec<PathBuf> = std::fs::read_dir(&tmp).unwrap().flatten().map(|e| e.path()).collect();
     assert_eq!(left, Vec::<PathBuf>::new());
@@ -182,8 +213,7 @@ fn devin_credential_never_reaches_output_sqlite_or_artifacts() {
 fn devin_falls_back_to_its_usage_screen_when_the_api_fails() {
     let mut env = Env::new();
     disable_all_but(&env, "devin-cli");
-    let socket = format!("ap-devin-usage-{}", std::process::id());
-    let _server = TmuxServer(socket.clone());
+    let server = TmuxServer::new(&env, "devin-usage");
     env.write_bin(
         "devin",
         "[ \"$1\" = --version ] && { echo 'devin 2026.5.1'; exit 0; }\n\
@@ -195,7 +225,7 @@ fn devin_falls_back_to_its_usage_screen_when_the_api_fails() {
          done",
     );
     // No credential file: the API path fails before any request.
-    env.extra_env = vec![("AGENTPOOL_TMUX_SOCKET".into(), socket.clone())];
+    env.extra_env = server.env();
     let v = env.json(&["usage", "--provider", "devin-cli", "--backend", "native", "--json"]);
     let s = &v["snapshots"][0];
     assert_eq!(
@@ -206,6 +236,5 @@ fn devin_falls_back_to_its_usage_screen_when_the_api_fails() {
     assert_eq!(s["windows"][0]["remaining_percent"], 30.0);
     assert_eq!(s["credits_remaining"], 4.5);
     assert!(s["warnings"].to_string().contains("fell back to CLI /usage"), "{v}");
-    let out = Command::new("tmux").args(["-L", &socket, "list-sessions", "-F", "#{session_name}"]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("agentpool-usage-"));
+    assert!(!server.sessions().contains("agentpool-usage-"));
 }

@@ -47,6 +47,14 @@ impl TestContext {
         Self { home, repo, socket }
     }
 
+    /// tmux puts this test's server socket here (`TMUX_TMPDIR`), inside the temporary home,
+    /// so no socket file outlives the test.
+    fn tmux_tmpdir(&self) -> PathBuf {
+        let dir = self.home.path().join("tmux");
+        let _ = std::fs::create_dir_all(&dir);
+        dir
+    }
+
     pub fn repo_path(&self) -> String {
         self.repo.path().display().to_string()
     }
@@ -58,6 +66,7 @@ impl TestContext {
             .args(args)
             .env("AGENTPOOL_HOME", self.home.path())
             .env("AGENTPOOL_TMUX_SOCKET", &self.socket)
+            .env("TMUX_TMPDIR", self.tmux_tmpdir())
             .env_remove("AGENTPOOL_CONFIG")
             .env_remove("AGENTPOOL_MCP_TOOLSETS")
             .env_remove("AGENTPOOL_MCP_TOOLS")
@@ -111,6 +120,7 @@ impl Drop for TestContext {
     fn drop(&mut self) {
         // Only this test's private tmux server.
         let _ = std::process::Command::new("tmux")
+            .env("TMUX_TMPDIR", self.tmux_tmpdir())
             .args(["-L", &self.socket, "kill-server"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
