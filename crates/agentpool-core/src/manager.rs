@@ -243,15 +243,22 @@ impl Manager {
         let excerpt = excerpt.map(|e| redact(&e).into_owned());
         let id = session.id.clone();
         let et = event_type.to_owned();
-        let rec = self
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        // The line is appended while the insert's write lock is held, so `events.jsonl` lists
+        // events in `event_id` order even with several processes writing to one session. The
+        // database stays the record: its row is committed even if the file append fails.
+        let (rec, appended) = self
             .store
             .call(move |c| {
-                store::append_event(c, &id, &et, state, screen_hash.as_deref(), excerpt.as_deref(), &metadata)
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let rec =
+                    store::append_event(&tx, &id, &et, state, screen_hash.as_deref(), excerpt.as_deref(), &metadata)?;
+                let appended = ad.append_event(&rec);
+                tx.commit()?;
+                Ok((rec, appended))
             })
             .await?;
-        let ad = ArtifactDir::new(&session.artifact_dir);
-        let line = rec.clone();
-        blocking(move || ad.append_event(&line)).await?;
+        appended?;
         Ok(rec.id)
     }
 
