@@ -84,6 +84,14 @@ pub fn select(options: &[MenuOption], wanted: impl Fn(&str) -> bool) -> Option<V
     Some(vec![key.to_owned(); n])
 }
 
+/// The answer for keys from [`select`]: `action` when they confirm the highlighted option
+/// (`Enter`), `moved_selection` when they only move the highlight (the screen is read again
+/// before anything is confirmed).
+pub fn answer(dialog: &str, action: &str, keys: Vec<String>) -> crate::provider::DialogAnswer {
+    let action = if keys == ["Enter"] { action } else { "moved_selection" };
+    crate::provider::DialogAnswer { dialog: dialog.to_owned(), action: action.to_owned(), keys }
+}
+
 /// Whether the lower-cased screen contains every needle.
 pub fn contains_all(lower_screen: &str, needles: &[&str]) -> bool {
     needles.iter().all(|n| lower_screen.contains(n))

@@ -107,8 +107,7 @@ impl Provider for Claude {
         }
         let options = dialog::menu(screen);
         let keys = dialog::select(&options, |t| t.starts_with("yes"))?;
-        let action = if keys == ["Enter"] { "trusted_folder" } else { "moved_selection" };
-        Some(DialogAnswer { dialog: "trust_prompt".into(), action: action.into(), keys })
+        Some(dialog::answer("trust_prompt", "trusted_folder", keys))
     }
 }
 

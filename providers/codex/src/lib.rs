@@ -106,7 +106,7 @@ impl Provider for Codex {
         let options = dialog::menu(screen);
         if lower.contains("update available") {
             let keys = dialog::select(&options, |t| t.starts_with("skip"))?;
-            return Some(answer("update_prompt", "skipped", keys));
+            return Some(dialog::answer("update_prompt", "skipped", keys));
         }
         let trust = lower.contains("do you trust the contents of this directory")
             || lower.contains("trust this folder")
@@ -114,20 +114,15 @@ impl Provider for Codex {
         if trust {
             // Keeping approvals is always safe: it trusts nothing.
             if let Some(keys) = dialog::select(&options, |t| t.contains("ask me to approve")) {
-                return Some(answer("trust_prompt", "kept_approvals", keys));
+                return Some(dialog::answer("trust_prompt", "kept_approvals", keys));
             }
             if ctx.accept_trust {
                 let keys = dialog::select(&options, |t| t.starts_with("yes"))?;
-                return Some(answer("trust_prompt", "trusted_folder", keys));
+                return Some(dialog::answer("trust_prompt", "trusted_folder", keys));
             }
         }
         None
     }
-}
-
-fn answer(dialog: &str, action: &str, keys: Vec<String>) -> DialogAnswer {
-    let action = if keys == ["Enter"] { action.to_owned() } else { "moved_selection".to_owned() };
-    DialogAnswer { dialog: dialog.into(), action, keys }
 }
 
 agentpool_core::register_provider!(ID, 11, || Arc::new(Codex));

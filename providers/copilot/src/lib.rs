@@ -142,8 +142,7 @@ impl Provider for Copilot {
         }
         let keys =
             dialog::select(&dialog::menu(screen), |t| t == "yes" || (t.starts_with("yes") && !t.contains("remember")))?;
-        let action = if keys == ["Enter"] { "trusted_for_this_session" } else { "moved_selection" };
-        Some(DialogAnswer { dialog: "trust_prompt".into(), action: action.into(), keys })
+        Some(dialog::answer("trust_prompt", "trusted_for_this_session", keys))
     }
 }
 

@@ -115,8 +115,7 @@ impl Provider for Cursor {
         let keys = dialog::select(&dialog::menu(screen), |t| {
             t.contains("trust") && !t.contains("don't") && !t.contains("not")
         })?;
-        let action = if keys == ["Enter"] { "trusted_workspace" } else { "moved_selection" };
-        Some(DialogAnswer { dialog: "trust_prompt".into(), action: action.into(), keys })
+        Some(dialog::answer("trust_prompt", "trusted_workspace", keys))
     }
 }
 
