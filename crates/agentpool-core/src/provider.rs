@@ -139,9 +139,10 @@ pub trait Provider: Send + Sync {
     fn extra_capabilities(&self) -> Vec<Capability> {
         Vec::new()
     }
-    /// Models known without probing.
+    /// Models known without probing. By default, this provider's entries in the embedded model
+    /// catalog (none when the catalog does not list the id).
     fn models(&self) -> Vec<ModelDescriptor> {
-        Vec::new()
+        crate::catalog::Catalog::embedded_ref().models(self.id())
     }
     /// Metadata reported by inventory (catalog facts such as `default_model`).
     fn metadata(&self) -> Map<String, Value> {

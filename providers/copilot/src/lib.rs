@@ -18,7 +18,7 @@ use std::sync::Arc;
 use agentpool_core::dialog;
 use agentpool_core::error::{Error, ErrorCode, Result};
 use agentpool_core::launch;
-use agentpool_core::model::{Capability, Isolation, ModelDescriptor, PromptMode};
+use agentpool_core::model::{Capability, Isolation, PromptMode};
 use agentpool_core::probe;
 use agentpool_core::provider::{
     Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
@@ -53,10 +53,6 @@ impl Provider for Copilot {
 
     fn extra_capabilities(&self) -> Vec<Capability> {
         vec![Capability::SupportsModelArg, Capability::SupportsUsageProbe]
-    }
-
-    fn models(&self) -> Vec<ModelDescriptor> {
-        agentpool_core::catalog::Catalog::embedded_ref().models(ID)
     }
 
     async fn usage(

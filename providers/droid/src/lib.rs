@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use agentpool_core::error::{Error, Result};
 use agentpool_core::launch;
-use agentpool_core::model::ModelDescriptor;
 use agentpool_core::probe;
 use agentpool_core::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
 use async_trait::async_trait;
@@ -46,10 +45,6 @@ impl Provider for Droid {
 
     fn vendor(&self) -> &str {
         "Factory"
-    }
-
-    fn models(&self) -> Vec<ModelDescriptor> {
-        agentpool_core::catalog::Catalog::embedded_ref().models(ID)
     }
 
     async fn detect(&self, ctx: &ProbeContext) -> Detected {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use agentpool_core::error::Result;
 use agentpool_core::launch;
-use agentpool_core::model::{Capability, ModelDescriptor};
+use agentpool_core::model::Capability;
 use agentpool_core::probe;
 use agentpool_core::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
 use async_trait::async_trait;
@@ -39,10 +39,6 @@ impl Provider for OpenCode {
 
     fn extra_capabilities(&self) -> Vec<Capability> {
         vec![Capability::SupportsModelArg]
-    }
-
-    fn models(&self) -> Vec<ModelDescriptor> {
-        agentpool_core::catalog::Catalog::embedded_ref().models(ID)
     }
 
     async fn detect(&self, ctx: &ProbeContext) -> Detected {
