@@ -30,7 +30,7 @@ pub struct LineChild {
 
 impl LineChild {
     /// Starts `argv` with piped stdio in its own process group.
-    pub fn spawn(argv: &[String]) -> Result<Self, String> {
+    pub async fn spawn(argv: &[String]) -> Result<Self, String> {
         let (program, args) = argv.split_first().ok_or("empty command")?;
         let mut cmd = Command::new(program);
         cmd.args(args)
@@ -43,7 +43,7 @@ impl LineChild {
             .env("NO_COLOR", "1")
             .env("CLICOLOR", "0")
             .env("FORCE_COLOR", "0");
-        let mut child = cmd.spawn().map_err(|e| format!("could not run `{program}`: {e}"))?;
+        let mut child = crate::process::spawn(&mut cmd).await.map_err(|e| format!("could not run `{program}`: {e}"))?;
         let pgid = child.id().and_then(|p| i32::try_from(p).ok());
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().ok_or("no stdout pipe")?).lines();

@@ -60,7 +60,7 @@ pub async fn run(argv: &[String], opts: RunOptions<'_>) -> Output {
     if opts.dumb_terminal {
         cmd.env("TERM", "dumb").env("NO_COLOR", "1").env("CLICOLOR", "0").env("FORCE_COLOR", "0");
     }
-    let mut child = match cmd.spawn() {
+    let mut child = match spawn(&mut cmd).await {
         Ok(c) => c,
         Err(e) => {
             return Output { status: 127, stdout: String::new(), stderr: format!("could not run `{program}`: {e}") };
@@ -93,7 +93,66 @@ pub async fn run(argv: &[String], opts: RunOptions<'_>) -> Output {
     }
 }
 
+/// Starts `cmd`, retrying briefly while the executable is busy (`ETXTBSY`).
+///
+/// A binary that was just written (an update in progress, or a script a test created) can
+/// still be open for writing in a process another thread forked a moment ago; `execve` then
+/// fails until that child execs and drops the descriptor. That window is short, so a few
+/// retries turn a spurious "cannot run" into a normal start.
+pub(crate) async fn spawn(cmd: &mut Command) -> std::io::Result<tokio::process::Child> {
+    const ATTEMPTS: u32 = 8;
+    let mut attempt = 1;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Convenience: argv from string slices.
 pub fn argv(parts: &[&str]) -> Vec<String> {
     parts.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    /// A script still open for writing: `execve` fails with `ETXTBSY` while `file` lives.
+    fn busy_script(dir: &Path) -> (String, std::fs::File) {
+        let exe = dir.join("busy");
+        let mut file = std::fs::File::create(&exe).unwrap();
+        file.write_all(b"#!/bin/sh\necho started\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        (exe.display().to_string(), file)
+    }
+
+    #[tokio::test]
+    async fn a_briefly_busy_executable_still_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (exe, file) = busy_script(dir.path());
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            drop(file);
+        });
+        let out = run(&[exe], RunOptions { timeout: Some(Duration::from_secs(10)), ..Default::default() }).await;
+        release.await.unwrap();
+        assert_eq!((out.status, out.stdout.trim()), (0, "started"), "stderr: {}", out.stderr);
+    }
+
+    #[tokio::test]
+    async fn an_executable_that_stays_busy_reports_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let (exe, _file) = busy_script(dir.path());
+        let out = run(&[exe], RunOptions::default()).await;
+        assert_eq!(out.status, 127);
+        assert!(out.stderr.contains("could not run") && out.stderr.to_lowercase().contains("busy"), "{}", out.stderr);
+    }
 }

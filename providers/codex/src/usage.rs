@@ -45,7 +45,7 @@ pub async fn probe(provider_id: &str, binary: &Path, timeouts: Timeouts) -> Capa
 }
 
 async fn exchange(binary: &Path, timeouts: Timeouts) -> Result<Value, String> {
-    let mut child = LineChild::spawn(&argv(binary))?;
+    let mut child = LineChild::spawn(&argv(binary)).await?;
     let init = json!({"id": 1, "method": "initialize",
                       "params": {"clientInfo": {"name": "agentpool", "version": agentpool_core::VERSION}}});
     child.send(&init).await?;
