@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use regex::{Captures, Regex};
 
@@ -153,36 +154,156 @@ pub fn redact_map(map: &serde_json::Map<String, serde_json::Value>) -> serde_jso
     map.iter().map(|(k, v)| (k.clone(), redact_value(v))).collect()
 }
 
-/// How long a partial line (a prompt without a newline) waits for its end before it is
-/// written out anyway, so observers see prompts promptly.
-const PARTIAL_LINE_WAIT_MS: u16 = 25;
+/// How long a partial line (a prompt without a newline) waits for its end before the part of
+/// it that cannot be a secret in progress is written out, so observers see prompts promptly.
+const PARTIAL_LINE_WAIT: Duration = Duration::from_millis(25);
+/// How long the tail of a partial line that may still grow into a secret is held back at
+/// most. A secret printed in pieces further apart than this can leak its pieces.
+pub const TAIL_HOLD: Duration = Duration::from_secs(2);
 /// A partial line longer than this is written out without waiting.
 const MAX_PENDING: usize = 64 * 1024;
 
-/// The filter between a worker's pane and its raw log (`pipe-pane` runs it): reads raw
-/// output on stdin and appends it to `log` with secrets redacted, line by line, so no
-/// secret printed by a worker ever reaches the disk. Escape sequences pass through.
+/// The end of a partial line that may still become (part of) a secret once more output
+/// arrives: the last whitespace-free run, widened to a label in front of it whose value comes
+/// after a space (`Authorization: Basic `, `password: `, `Bearer `, a PEM header).
+static OPEN_TAIL: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::Regex::new(
+        r"(?i)(?:authorization:[ \t]*(?:[A-Za-z][A-Za-z0-9._+-]*[ \t]+)?|\bbearer[ \t]+|(?:token|key|secret|password)[ \t]*[:=][ \t]*|-----BEGIN[A-Z ]*)?(?-u:[^\s])*\z",
+    )
+    .expect("built-in redaction pattern must compile")
+});
+static PEM_BEGIN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"-----BEGIN [A-Z ]*PRIVATE KEY-----").expect("built-in pattern must compile"));
+static PEM_END: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"-----END [A-Z ]*PRIVATE KEY-----").expect("built-in pattern must compile"));
+
+/// The streaming half of the pane filter: bytes in, redacted bytes out, with no I/O and no
+/// clock of its own (the caller says how long input has been quiet), so every case is testable.
 ///
-/// Limit: a secret a worker prints in two pieces more than 25 ms apart, without a newline in
-/// between, is redacted piece by piece and may leak its tail. Returns a process exit code.
+/// Complete lines go out at once. A partial line goes out after a short quiet, except its
+/// open tail (see `OPEN_TAIL`), which waits for more output, a newline, the end of input or
+/// [`TAIL_HOLD`]. A PEM private key is masked from its header to its footer even when its
+/// lines arrive in separate reads.
+#[derive(Debug, Default)]
+pub struct PipeRedactor {
+    pending: Vec<u8>,
+    in_private_key: bool,
+}
+
+impl PipeRedactor {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether bytes are waiting for more input.
+    pub fn is_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// How long to wait for more input before calling [`Self::quiet`], given how long input has
+    /// been quiet already; `None` when nothing is pending.
+    pub fn wait(&self, quiet_for: Duration) -> Option<Duration> {
+        if self.pending.is_empty() {
+            None
+        } else if quiet_for < PARTIAL_LINE_WAIT {
+            Some(PARTIAL_LINE_WAIT - quiet_for)
+        } else {
+            Some(TAIL_HOLD.saturating_sub(quiet_for))
+        }
+    }
+
+    /// Takes bytes just read; returns what can be written now.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        self.pending.extend_from_slice(bytes);
+        let cut = match self.pending.iter().rposition(|b| *b == b'\n') {
+            Some(i) => i + 1,
+            None if self.pending.len() > MAX_PENDING => match self.safe_cut() {
+                0 => self.pending.len() - incomplete_utf8_tail(&self.pending),
+                n => n,
+            },
+            None => 0,
+        };
+        self.emit(cut)
+    }
+
+    /// Input has been quiet for `quiet_for`: returns what can be written now.
+    pub fn quiet(&mut self, quiet_for: Duration) -> Vec<u8> {
+        if quiet_for >= TAIL_HOLD {
+            return self.finish();
+        }
+        if quiet_for < PARTIAL_LINE_WAIT {
+            return Vec::new();
+        }
+        let cut = self.safe_cut();
+        self.emit(cut)
+    }
+
+    /// End of input: everything left, redacted.
+    pub fn finish(&mut self) -> Vec<u8> {
+        self.emit(self.pending.len())
+    }
+
+    /// Where the part of the pending bytes that is safe to write ends: before the open tail
+    /// and before a UTF-8 character cut in half.
+    fn safe_cut(&self) -> usize {
+        let complete = self.pending.len() - incomplete_utf8_tail(&self.pending);
+        let open = OPEN_TAIL.find(&self.pending[..complete]).map_or(complete, |m| m.start());
+        open.min(complete)
+    }
+
+    /// Redacts and returns the first `n` pending bytes.
+    fn emit(&mut self, n: usize) -> Vec<u8> {
+        if n == 0 {
+            return Vec::new();
+        }
+        let chunk: Vec<u8> = self.pending.drain(..n).collect();
+        let text = String::from_utf8_lossy(&chunk);
+        let mut text: &str = &text;
+        if self.in_private_key {
+            // The header was masked (to the end of its chunk) already; drop the key's body.
+            match PEM_END.find(text) {
+                Some(end) => {
+                    text = &text[end.end()..];
+                    self.in_private_key = false;
+                }
+                None => return Vec::new(),
+            }
+        }
+        let last_begin = PEM_BEGIN.find_iter(text).last().map(|m| m.start());
+        let last_end = PEM_END.find_iter(text).last().map(|m| m.start());
+        self.in_private_key = match (last_begin, last_end) {
+            (Some(b), Some(e)) => b > e,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        redact(text).into_owned().into_bytes()
+    }
+}
+
+/// The filter between a worker's pane and its raw log (`pipe-pane` runs it): reads raw
+/// output on stdin and appends it to `log` through a [`PipeRedactor`], so no secret a worker
+/// prints reaches the disk. Escape sequences pass through. Returns a process exit code.
 pub fn redact_pipe(log: &std::path::Path) -> i32 {
     use std::io::{Read, Write};
     use std::os::fd::AsFd;
+    use std::time::Instant;
 
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
     let Ok(mut out) = std::fs::OpenOptions::new().create(true).append(true).open(log) else { return 1 };
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
-    let mut pending: Vec<u8> = Vec::new();
+    let mut redactor = PipeRedactor::new();
     let mut buf = vec![0u8; 16 * 1024];
-    let write = |bytes: &[u8], out: &mut std::fs::File| -> bool {
-        let text = String::from_utf8_lossy(bytes);
-        out.write_all(redact(&text).as_bytes()).is_ok()
-    };
+    let mut last_input = Instant::now();
+    let write = |bytes: Vec<u8>, out: &mut std::fs::File| bytes.is_empty() || out.write_all(&bytes).is_ok();
     loop {
-        // Wait briefly for more input while a partial line is pending; block otherwise.
-        let timeout = if pending.is_empty() { PollTimeout::NONE } else { PollTimeout::from(PARTIAL_LINE_WAIT_MS) };
+        // Block while nothing is pending; otherwise wait (rounded up to whole milliseconds)
+        // until the redactor has something to decide.
+        let timeout = match redactor.wait(last_input.elapsed()) {
+            None => PollTimeout::NONE,
+            Some(d) => PollTimeout::from(u16::try_from(d.as_millis() + 1).unwrap_or(u16::MAX)),
+        };
         let ready = {
             let fd = std::io::stdin();
             let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
@@ -193,13 +314,9 @@ pub fn redact_pipe(log: &std::path::Path) -> i32 {
             }
         };
         if !ready {
-            // Quiet: write the partial line, minus a UTF-8 character cut in half.
-            let keep = incomplete_utf8_tail(&pending);
-            let cut = pending.len() - keep;
-            if cut > 0 && !write(&pending[..cut], &mut out) {
+            if !write(redactor.quiet(last_input.elapsed()), &mut out) {
                 return 1;
             }
-            pending.drain(..cut);
             continue;
         }
         let n = match input.read(&mut buf) {
@@ -208,23 +325,12 @@ pub fn redact_pipe(log: &std::path::Path) -> i32 {
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         };
-        pending.extend_from_slice(&buf[..n]);
-        let flush_to = match pending.iter().rposition(|b| *b == b'\n') {
-            Some(i) => i + 1,
-            None if pending.len() > MAX_PENDING => pending.len() - incomplete_utf8_tail(&pending),
-            None => 0,
-        };
-        if flush_to > 0 {
-            if !write(&pending[..flush_to], &mut out) {
-                return 1;
-            }
-            pending.drain(..flush_to);
+        last_input = Instant::now();
+        if !write(redactor.push(&buf[..n]), &mut out) {
+            return 1;
         }
     }
-    if !pending.is_empty() && !write(&pending, &mut out) {
-        return 1;
-    }
-    0
+    if write(redactor.finish(), &mut out) { 0 } else { 1 }
 }
 
 /// How many bytes at the end of `b` start a UTF-8 character that is not complete yet.
@@ -409,6 +515,100 @@ mod tests {
             assert_ne!(once, sample);
             assert_eq!(redact(&once), once, "{sample:?}");
         }
+    }
+
+    fn quiet_ms(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+
+    /// Feeds `pieces` to a pipe redactor with a quiet pause after each, then ends the input;
+    /// returns everything written and what was written during the pauses.
+    fn stream(pieces: &[&str], pause: Duration) -> (String, Vec<String>) {
+        let mut r = PipeRedactor::new();
+        let mut all = Vec::new();
+        let mut during = Vec::new();
+        for piece in pieces {
+            all.extend(r.push(piece.as_bytes()));
+            let q = r.quiet(pause);
+            during.push(String::from_utf8(q.clone()).unwrap());
+            all.extend(q);
+        }
+        all.extend(r.finish());
+        (String::from_utf8(all).unwrap(), during)
+    }
+
+    #[test]
+    fn a_secret_split_by_a_pause_is_still_redacted() {
+        let key = format!("sk-{}", "a1b2".repeat(8));
+        let (head, tail) = key.split_at(9);
+        for pieces in [
+            vec!["using ", head, tail, " now\n"],
+            vec!["Authorization: Basic ", "dXNlcjpwYXNzd29yZA==\n"],
+            vec!["Authorization: ", "Bearer ", "abcdefgh12345678\n"],
+            vec!["password: ", "hunter2hunter2\n"],
+            vec!["export API_KEY", "=s3cr3t-value\n"],
+            vec!["curl -H 'Bearer ", "abcdefgh12345678'\n"],
+        ] {
+            let (out, _) = stream(&pieces, quiet_ms(100));
+            let whole: String = pieces.concat();
+            assert_eq!(out, redact(&whole), "pieces {pieces:?}");
+            assert!(out.contains(MASK), "{out:?}");
+        }
+    }
+
+    #[test]
+    fn a_partial_line_shows_all_but_its_open_tail() {
+        let (_, during) = stream(&["Continue? [y/N] "], quiet_ms(30));
+        assert_eq!(during, ["Continue? [y/N] "], "a prompt ending in a space goes out at once");
+        let (_, during) = stream(&["Working on it sk-abc"], quiet_ms(30));
+        assert_eq!(during, ["Working on it "]);
+        let (_, during) = stream(&["Note: the password: "], quiet_ms(30));
+        assert_eq!(during, ["Note: the "]);
+        let (_, during) = stream(&["Proceed?"], quiet_ms(10));
+        assert_eq!(during, [""], "nothing before the short wait");
+    }
+
+    #[test]
+    fn the_open_tail_goes_out_after_the_hold() {
+        let mut r = PipeRedactor::new();
+        assert_eq!(r.push(b"Proceed?"), b"");
+        assert_eq!(r.wait(Duration::ZERO), Some(PARTIAL_LINE_WAIT));
+        assert_eq!(r.quiet(quiet_ms(30)), b"");
+        assert_eq!(r.wait(quiet_ms(30)), Some(TAIL_HOLD - quiet_ms(30)));
+        assert_eq!(r.quiet(TAIL_HOLD), b"Proceed?");
+        assert!(!r.is_pending());
+        assert_eq!(r.wait(TAIL_HOLD), None);
+    }
+
+    #[test]
+    fn a_private_key_split_across_reads_is_masked_to_its_footer() {
+        let mut r = PipeRedactor::new();
+        let mut out = r.push(b"before\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n");
+        out.extend(r.push(b"c2VjcmV0Ym9keQ==\n"));
+        out.extend(r.push(b"-----END RSA PRIVATE KEY-----\nafter\n"));
+        out.extend(r.finish());
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out, "before\n[REDACTED]\nafter\n");
+        // The header split at a space is held back too.
+        let (out, _) =
+            stream(&["-----BEGIN RSA ", "PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"], quiet_ms(30));
+        assert_eq!(out, "[REDACTED]\n");
+    }
+
+    #[test]
+    fn long_output_without_newlines_still_flows() {
+        let mut r = PipeRedactor::new();
+        let word = "word ".repeat(MAX_PENDING / 5 + 10);
+        let out = r.push(word.as_bytes());
+        assert!(out.len() >= MAX_PENDING, "written without waiting");
+        let run = "x".repeat(MAX_PENDING + 1);
+        let mut r = PipeRedactor::new();
+        assert_eq!(r.push(run.as_bytes()).len(), run.len(), "one huge token is not held forever");
+        let mut r = PipeRedactor::new();
+        assert_eq!(r.push("é ".as_bytes()), b"");
+        assert_eq!(r.push(&[0xc3]), b"");
+        assert_eq!(r.quiet(quiet_ms(30)), "é ".as_bytes(), "half a character waits");
+        assert_eq!(r.push(&[0xa9, b'\n']), "é\n".as_bytes());
     }
 
     #[test]
