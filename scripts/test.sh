@@ -9,7 +9,8 @@ export AGENTPOOL_HOME="${TMPDIR:-/tmp}/agentpool-test-home-$$"
 export AGENTPOOL_TMUX_SOCKET="agentpool-test-$$"
 trap 'tmux -L "$AGENTPOOL_TMUX_SOCKET" kill-server 2>/dev/null || true; rm -rf "$AGENTPOOL_HOME"' EXIT
 cargo build --locked -p agentpool-cli
-cargo test --workspace --locked
+# --no-fail-fast: one failing test binary does not hide the results of the others.
+cargo test --workspace --locked --no-fail-fast
 # Formatting (rustfmt.toml) and lints (the workspace's clippy settings), warnings as errors.
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all --check
