@@ -91,14 +91,23 @@ async fn no_reply_and_hang_are_unknown_and_killed() {
     assert!(s.warnings[0].contains("timed out during account/rateLimits/read"), "{:?}", s.warnings);
     assert_group_killed(dir.path());
 
-    // Hangs before answering `initialize`; the caller's budget cancels the probe.
+    // Hangs before answering `initialize`; the caller gives up (drops the probe future).
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("codex");
     std::fs::write(&p, format!("#!/bin/sh\nsleep 600 &\necho $! > '{}'\nwait\n", dir.path().join("pid").display()))
         .unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let cancelled = tokio::time::timeout(Duration::from_millis(500), probe("codex-cli", &p, Timeouts::default())).await;
-    assert!(cancelled.is_err());
+    let pid_file = dir.path().join("pid");
+    let running = async {
+        // Once the fake has recorded its background child, cancelling the probe must end both.
+        while std::fs::read_to_string(&pid_file).map_or(true, |p| p.trim().is_empty()) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::select! {
+        s = probe("codex-cli", &p, Timeouts::default()) => panic!("a fake that never answers cannot finish: {s:?}"),
+        () = running => {}
+    }
     assert_group_killed(dir.path());
 }
 
