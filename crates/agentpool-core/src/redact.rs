@@ -188,7 +188,14 @@ static PEM_END: LazyLock<Regex> =
 pub struct PipeRedactor {
     pending: Vec<u8>,
     in_private_key: bool,
+    /// Bytes dropped since the last private-key header; see [`MAX_KEY_BYTES`].
+    key_bytes: usize,
 }
+
+/// Longest private-key body dropped while waiting for its footer. Real keys are far smaller
+/// (a 16384-bit RSA key is about 13 KB), so text past this is output, not a key, and is
+/// written again (still redacted) rather than lost for the rest of the session.
+const MAX_KEY_BYTES: usize = 32 * 1024;
 
 impl PipeRedactor {
     pub fn new() -> Self {
@@ -266,7 +273,12 @@ impl PipeRedactor {
                     text = &text[end.end()..];
                     self.in_private_key = false;
                 }
-                None => return Vec::new(),
+                None if self.key_bytes + text.len() <= MAX_KEY_BYTES => {
+                    self.key_bytes += text.len();
+                    return Vec::new();
+                }
+                // No footer in sight: whatever this is, it is too long to be the key.
+                None => self.in_private_key = false,
             }
         }
         let last_begin = PEM_BEGIN.find_iter(text).last().map(|m| m.start());
@@ -276,6 +288,7 @@ impl PipeRedactor {
             (Some(_), None) => true,
             _ => false,
         };
+        self.key_bytes = 0;
         redact(text).into_owned().into_bytes()
     }
 }
@@ -593,6 +606,16 @@ mod tests {
         let (out, _) =
             stream(&["-----BEGIN RSA ", "PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"], quiet_ms(30));
         assert_eq!(out, "[REDACTED]\n");
+        // A header whose footer never comes hides a key-sized body, not the rest of the session.
+        let mut r = PipeRedactor::new();
+        let mut out = r.push(b"-----BEGIN PRIVATE KEY-----\nMIIE\n");
+        out.extend(r.push("body line\n".repeat(MAX_KEY_BYTES / 10 - 1).as_bytes()));
+        assert_eq!(String::from_utf8_lossy(&out), "[REDACTED]");
+        out.extend(r.push(b"body line\nbody line\nlater output token=abc\n"));
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.starts_with("[REDACTED]body line\n"), "{}", &out[..40]);
+        assert!(out.ends_with("later output token=[REDACTED]\n"), "{out}");
+        assert!(out.len() < MAX_KEY_BYTES, "the key-sized part was dropped");
     }
 
     #[test]
