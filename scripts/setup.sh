@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
 # Installs what AgentPool needs at run time (tmux, git) when they are missing.
-# Uses apt-get as root, or sudo when available; otherwise says what to install.
+# Uses apt-get as root, or sudo when available, or Homebrew; otherwise says what to install.
 set -euo pipefail
 
-missing=()
-for tool in tmux git; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
+missing_tools() {
+  local tool
+  for tool in tmux git; do
+    command -v "$tool" >/dev/null 2>&1 || echo "$tool"
+  done
+}
+
+mapfile -t missing < <(missing_tools)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-if command -v apt-get >/dev/null 2>&1; then
-  if [ "$(id -u)" -eq 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-    exit 0
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-    exit 0
-  fi
+# apt-get: try the package lists already on the machine first (works offline), and refresh
+# them only when that fails (a fresh container ships with none).
+apt_install() {
+  "$@" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" ||
+    { "$@" apt-get update -qq && "$@" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }
+}
+
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  apt_install || true
+elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then
+  apt_install sudo || true
+elif command -v brew >/dev/null 2>&1; then
+  brew install "${missing[@]}" || true
 fi
-if command -v brew >/dev/null 2>&1; then
-  brew install "${missing[@]}"
-  exit 0
+
+mapfile -t still < <(missing_tools)
+if [ ${#still[@]} -gt 0 ]; then
+  echo "AgentPool needs: ${still[*]}. Install them with your package manager and retry." >&2
+  exit 1
 fi
-echo "AgentPool needs: ${missing[*]}. Install them with your package manager and retry." >&2
-exit 1
