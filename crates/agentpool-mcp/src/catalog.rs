@@ -26,6 +26,8 @@ pub const TOOLSETS: &[(&str, &[&str])] = &[
             "get_artifact_manifest",
             "read_worker_transcript",
             "terminate_worker",
+            // A host that restarted finds the workers it started (scope: this coordinator).
+            "list_sessions",
         ],
     ),
     ("usage", &["validate_model_catalog", "filter_candidates"]),
@@ -68,6 +70,16 @@ pub const TOOL_ORDER: &[&str] = &[
     "terminate_worker",
 ];
 
+/// Compatibility aliases and the tool each one repeats. An alias stays callable wherever it is
+/// selected, but `tools/list` leaves it out when its tool is listed too: the same tool twice
+/// costs a model context and says nothing new.
+pub const ALIASES: &[(&str, &str)] = &[("get_capacity_summary", "get_usage_summary")];
+
+/// The tool `alias` repeats, when it is an alias.
+pub fn alias_of(alias: &str) -> Option<&'static str> {
+    ALIASES.iter().find(|(a, _)| *a == alias).map(|(_, tool)| *tool)
+}
+
 /// Position of a tool in [`TOOL_ORDER`] (unknown names sort last, by name).
 pub fn order_key(name: &str) -> (usize, String) {
     (TOOL_ORDER.iter().position(|n| *n == name).unwrap_or(usize::MAX), name.to_owned())
@@ -85,7 +97,7 @@ pub fn toolset(name: &str) -> Option<&'static [&'static str]> {
     TOOLSETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-/// Which toolset a tool belongs to.
+/// The first toolset a tool belongs to (`list_sessions` is in `default` and `sessions`).
 pub fn toolset_of(tool: &str) -> Option<&'static str> {
     TOOLSETS.iter().find(|(_, tools)| tools.contains(&tool)).map(|(n, _)| *n)
 }
@@ -242,7 +254,7 @@ mod tests {
     fn default_when_nothing_given() {
         let s = resolve(|_| {}).unwrap();
         assert_eq!(s.toolsets, ["default"]);
-        assert_eq!(s.tools, ["get_inventory", "spawn_worker", "observe_worker", "terminate_worker"]);
+        assert_eq!(s.tools, ["get_inventory", "spawn_worker", "observe_worker", "list_sessions", "terminate_worker"]);
         assert!(s.guides && !s.lockdown);
         assert!(s.unavailable.contains(&"get_usage_summary".to_owned()));
     }
@@ -283,8 +295,15 @@ mod tests {
     fn catalogue_is_consistent() {
         let mut all: Vec<&str> = TOOLSETS.iter().flat_map(|(_, t)| t.iter().copied()).collect();
         all.sort_unstable();
+        all.dedup();
         let mut ordered = TOOL_ORDER.to_vec();
         ordered.sort_unstable();
-        assert_eq!(all, ordered, "every tool has exactly one toolset and one position");
+        assert_eq!(all, ordered, "every tool has a toolset and exactly one position");
+        for (alias, tool) in ALIASES {
+            assert_eq!(toolset_of(alias), toolset_of(tool), "an alias lives beside its tool");
+        }
+        assert_eq!(alias_of("get_capacity_summary"), Some("get_usage_summary"));
+        assert!(toolset("default").unwrap().contains(&"list_sessions"));
+        assert!(toolset("sessions").unwrap().contains(&"list_sessions"));
     }
 }

@@ -96,6 +96,13 @@ pub fn render() -> String {
         guides: true,
         unavailable: Vec::new(),
     });
+    for (alias, tool) in catalog::ALIASES {
+        let _ = writeln!(
+            out,
+            "`{alias}` is an alias of `{tool}`, kept for existing configurations: it is callable wherever \
+             `{tool}` is, and `tools/list` shows it only when `{tool}` is not selected.\n"
+        );
+    }
     for tool in AgentPoolServer::tool_definitions(&selection) {
         let name = tool.name.as_ref();
         let _ = writeln!(out, "## `{name}`\n");

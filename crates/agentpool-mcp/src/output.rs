@@ -33,9 +33,62 @@ pub fn schema<T: JsonSchema>(serialize: bool) -> Arc<JsonObject> {
     }
     strip_titles(&mut value);
     compact(&mut value, serialize);
-    match value {
-        Value::Object(m) => Arc::new(m),
-        _ => Arc::new(JsonObject::new()),
+    object_subschemas(&mut value);
+    let mut root = match value {
+        Value::Object(m) => m,
+        _ => JsonObject::new(),
+    };
+    // Hosts require an object at the root of every input and output schema.
+    root.entry("type").or_insert_with(|| json!("object"));
+    Arc::new(root)
+}
+
+/// Keywords whose value is one subschema (or, for `items` in older drafts, a list of them).
+const ONE_SUBSCHEMA: &[&str] = &[
+    "items",
+    "additionalItems",
+    "additionalProperties",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contains",
+    "propertyNames",
+    "not",
+    "if",
+    "then",
+    "else",
+];
+/// Keywords whose value maps names to subschemas.
+const NAMED_SUBSCHEMAS: &[&str] = &["properties", "patternProperties", "dependentSchemas", "$defs", "definitions"];
+/// Keywords whose value is a list of subschemas.
+const LISTED_SUBSCHEMAS: &[&str] = &["anyOf", "oneOf", "allOf", "prefixItems"];
+
+/// Rewrites every boolean subschema as its object form (`true` → `{}`, `false` →
+/// `{"not": {}}`). JSON Schema allows booleans there, but the TypeScript MCP SDK — and every
+/// host built on it — rejects a whole `tools/list` when one property schema is not an object;
+/// schemars writes `true` for `serde_json::Value`.
+pub fn object_subschemas(schema: &mut Value) {
+    fn fix(sub: &mut Value) {
+        match sub {
+            Value::Bool(true) => *sub = json!({}),
+            Value::Bool(false) => *sub = json!({"not": {}}),
+            Value::Array(list) => list.iter_mut().for_each(fix),
+            _ => object_subschemas(sub),
+        }
+    }
+    let Value::Object(m) = schema else { return };
+    for (key, sub) in m.iter_mut() {
+        let key = key.as_str();
+        if ONE_SUBSCHEMA.contains(&key) {
+            fix(sub);
+        } else if NAMED_SUBSCHEMAS.contains(&key) {
+            if let Value::Object(named) = sub {
+                named.values_mut().for_each(fix);
+            }
+        } else if LISTED_SUBSCHEMAS.contains(&key)
+            && let Value::Array(list) = sub
+        {
+            list.iter_mut().for_each(fix);
+        }
     }
 }
 
@@ -68,9 +121,12 @@ fn strip_titles(v: &mut Value) {
     }
 }
 
-/// Drops what costs bytes without helping a model: integer formats and `null` defaults
-/// everywhere; in output schemas also descriptions and enum lists (the payload is read, not
-/// written, and the whole default `tools/list` has a 12 000-byte budget).
+/// Drops what costs bytes without helping a model: integer formats, `null` defaults and
+/// boolean `additionalProperties` everywhere (`true` is the default; `false` — unknown
+/// arguments — is still enforced by the server, which names the accepted fields, and left out
+/// because some hosts mishandle boolean subschemas); in output schemas also descriptions and
+/// enum lists (the payload is read, not written, and the whole default `tools/list` has a
+/// 12 000-byte budget).
 fn compact(v: &mut Value, output: bool) {
     match v {
         Value::Object(m) => {
@@ -78,13 +134,13 @@ fn compact(v: &mut Value, output: bool) {
             if m.get("default").is_some_and(Value::is_null) {
                 m.shift_remove("default");
             }
+            if m.get("additionalProperties").is_some_and(Value::is_boolean) {
+                m.shift_remove("additionalProperties");
+            }
             if output {
                 m.shift_remove("description");
                 if m.shift_remove("enum").is_some() {
                     m.insert("type".into(), json!("string"));
-                }
-                if m.get("additionalProperties") == Some(&Value::Bool(true)) {
-                    m.shift_remove("additionalProperties");
                 }
             }
             for (_, inner) in m.iter_mut() {
@@ -356,6 +412,73 @@ mod tests {
         let s = r.structured_content.unwrap();
         assert_eq!(s["error"]["code"], "SESSION_NOT_FOUND");
         assert!(s["error"]["details"]["example"].is_string());
+    }
+
+    /// Paths of booleans standing where a schema stands. Keywords whose values are data, not
+    /// schemas, may hold booleans; anywhere else a boolean is a boolean schema.
+    fn boolean_schemas(v: &Value, path: &str, found: &mut Vec<String>) {
+        const DATA: &[&str] =
+            &["default", "const", "enum", "examples", "uniqueItems", "deprecated", "readOnly", "writeOnly"];
+        match v {
+            Value::Bool(_) => found.push(path.to_owned()),
+            Value::Array(list) => {
+                for (i, x) in list.iter().enumerate() {
+                    boolean_schemas(x, &format!("{path}[{i}]"), found);
+                }
+            }
+            Value::Object(m) => {
+                for (k, x) in m {
+                    if !DATA.contains(&k.as_str()) {
+                        boolean_schemas(x, &format!("{path}.{k}"), found);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_schema_of_every_toolset_is_objects_all_the_way_down() {
+        let tools = crate::server::AgentPoolServer::all_tools().list_all();
+        assert!(tools.len() >= 29, "every toolset's tools are checked");
+        let mut found = Vec::new();
+        for tool in &tools {
+            let schemas = [("inputSchema", Some(&tool.input_schema)), ("outputSchema", tool.output_schema.as_ref())];
+            for (kind, schema) in schemas {
+                let Some(schema) = schema else { continue };
+                let schema = Value::Object((**schema).clone());
+                assert_eq!(schema["type"], "object", "{}.{kind} root", tool.name);
+                boolean_schemas(&schema, &format!("{}.{kind}", tool.name), &mut found);
+            }
+            assert!(tool.output_schema.is_some(), "{} advertises its output", tool.name);
+        }
+        assert!(found.is_empty(), "boolean schemas: {found:#?}");
+    }
+
+    #[test]
+    fn boolean_subschemas_become_objects() {
+        let mut s = json!({
+            "type": "object",
+            "properties": {"a": true, "b": {"type": "array", "items": true}, "c": {"anyOf": [true, {"type": "null"}]}},
+            "patternProperties": {"^x": false},
+            "additionalProperties": {"not": true},
+            "default": true,
+        });
+        object_subschemas(&mut s);
+        assert_eq!(
+            s,
+            json!({
+                "type": "object",
+                "properties": {"a": {}, "b": {"type": "array", "items": {}}, "c": {"anyOf": [{}, {"type": "null"}]}},
+                "patternProperties": {"^x": {"not": {}}},
+                "additionalProperties": {"not": {}},
+                "default": true,
+            })
+        );
+        // Values of `Value` type, the case schemars writes as `true`, come out as `{}`.
+        let out = Value::Object((*output::<InventoryOut>()).clone());
+        assert_eq!(out["properties"]["preferences"], json!({}));
+        assert_eq!(out["properties"]["providers"], json!({"type": "array", "items": {}}));
     }
 
     #[test]

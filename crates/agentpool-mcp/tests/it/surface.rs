@@ -31,6 +31,8 @@ async fn default_toolset_surface() {
     assert!(bytes < 12_000, "default tools/list is {bytes} bytes; the budget is 12 000");
     let names: Vec<&str> = tools.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert!(!names.contains(&"send_message"));
+    assert!(names.contains(&"list_sessions"), "a restarted host finds its workers: {names:?}");
+    assert!(!names.contains(&"get_capacity_summary"), "an alias is not listed beside its tool");
     for t in tools.as_array().unwrap() {
         assert!(t["description"].as_str().is_some_and(|d| !d.is_empty()), "{}", t["name"]);
         assert_eq!(t["outputSchema"]["type"], "object", "{}", t["name"]);
@@ -47,6 +49,10 @@ async fn default_toolset_surface() {
     insta::assert_json_snapshot!("tools_default", tools);
 
     let client = ctx.client(&[]).await;
+    // The alias stays callable, and answers as its tool does.
+    let alias = crate::harness::ok(&client, "get_capacity_summary", json!({})).await;
+    let tool = crate::harness::ok(&client, "get_usage_summary", json!({})).await;
+    assert_eq!(alias.as_object().map(|o| o.keys().collect::<Vec<_>>()), tool.as_object().map(|o| o.keys().collect()));
     let resources: Vec<String> =
         client.list_all_resources().await.expect("resources").into_iter().map(|r| r.uri.clone()).collect();
     assert!(
