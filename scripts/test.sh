@@ -3,7 +3,7 @@
 # sockets, temporary AGENTPOOL_HOME), and the workspace checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --for-tests
 # Tests never touch the user's world; make that hold even if they try.
 export AGENTPOOL_HOME="${TMPDIR:-/tmp}/agentpool-test-home-$$"
 export AGENTPOOL_TMUX_SOCKET="agentpool-test-$$"
@@ -11,6 +11,8 @@ trap 'tmux -L "$AGENTPOOL_TMUX_SOCKET" kill-server 2>/dev/null || true; rm -rf "
 cargo build --locked -p agentpool-cli
 # --no-fail-fast: one failing test binary does not hide the results of the others.
 cargo test --workspace --locked --no-fail-fast
+# The official TypeScript and Python MCP SDKs drive the built binary over stdio (needs node, python3).
+bash tests/mcp-sdk/run.sh target/debug/agentpool
 # Formatting (rustfmt.toml) and lints (the workspace's clippy settings), warnings as errors.
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all --check

@@ -63,8 +63,11 @@ pub fn render() -> String {
          worker text at all. Resources and prompts are served with the `default` toolset.\n\n",
     );
     out.push_str(
-        "Every success carries `structuredContent` matching the tool's `outputSchema`; every failure is an \
-                  `isError` result whose `structuredContent` is `{\"error\": {code, message, details}}`.\n\n",
+        "Every success carries `structuredContent` matching the tool's `outputSchema` (and the same JSON as \
+         text). Every failure is an `isError` result whose text is the JSON envelope \
+         `{\"error\": {code, message, details}}`, without `structuredContent`: hosts built on the TypeScript \
+         SDK check structured content against the success schema even on errors, and would hide the \
+         envelope behind a validation error.\n\n",
     );
     // The "not yet available" column appears only while some catalogued tool is unimplemented.
     let complete = TOOLSETS.iter().flat_map(|(_, m)| m.iter()).all(|t| available.iter().any(|a| a == t));

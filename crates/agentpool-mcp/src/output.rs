@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use agentpool_core::error::{Error, ErrorCode};
 use agentpool_core::model::{Confidence, ObserveEvent, SessionState};
-use rmcp::model::{CallToolResult, JsonObject};
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde::de::DeserializeOwned;
@@ -176,12 +176,23 @@ pub fn ok<T: DeserializeOwned>(payload: Value) -> CallToolResult {
     CallToolResult::structured(payload)
 }
 
-/// A failed tool call: `isError` with the envelope as structured content. Long strings are
-/// clipped: an error about a 1 MB argument must not echo the megabyte back.
+/// A failed tool call: `isError` with the envelope as its JSON text. Long strings are clipped:
+/// an error about a 1 MB argument must not echo the megabyte back.
+///
+/// The envelope is not sent as structured content: the TypeScript SDK's `Client.callTool`
+/// (1.32) checks an error's structured content against the tool's *success* schema and throws
+/// `-32602` instead of showing the error, so hosts built on it would never see our code.
 pub fn fail(err: Error) -> CallToolResult {
     let mut envelope = with_hint(err).envelope();
     clip_strings(&mut envelope, 500);
-    CallToolResult::structured_error(envelope)
+    CallToolResult::error(vec![ContentBlock::text(envelope.to_string())])
+}
+
+/// The `{"error": …}` envelope of a failed result, when it carries ours.
+pub fn envelope_of(result: &CallToolResult) -> Option<Value> {
+    let text = result.content.first()?.as_text()?;
+    let v: Value = serde_json::from_str(&text.text).ok()?;
+    v.get("error").is_some_and(Value::is_object).then_some(v)
 }
 
 fn clip_strings(v: &mut Value, max: usize) {
@@ -409,7 +420,8 @@ mod tests {
     fn failures_are_envelopes() {
         let r = fail(Error::new(ErrorCode::SessionNotFound, "session `ap_x` was not found"));
         assert_eq!(r.is_error, Some(true));
-        let s = r.structured_content.unwrap();
+        assert!(r.structured_content.is_none(), "an error is not checked against the success schema");
+        let s = envelope_of(&r).unwrap();
         assert_eq!(s["error"]["code"], "SESSION_NOT_FOUND");
         assert!(s["error"]["details"]["example"].is_string());
     }

@@ -158,7 +158,7 @@ impl ServerHandler for AgentPoolServer {
         let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         tracing::debug!(tool = %name, elapsed_us, "tool call done");
         Ok(match response {
-            CallToolResponse::Complete(r) if r.is_error == Some(true) && r.structured_content.is_none() => {
+            CallToolResponse::Complete(r) if r.is_error == Some(true) && output::envelope_of(&r).is_none() => {
                 argument_error(&name, r).into()
             }
             other => other,

@@ -130,10 +130,22 @@ impl Drop for TestContext {
 
 pub type Client = RunningService<RoleClient, ClientConfig>;
 
-/// Calls a tool; returns (is_error, structured content).
+/// Calls a tool; returns (is_error, structured content) — for a failure, the error envelope,
+/// which comes as the JSON text of an `isError` result without structured content.
 pub async fn call(client: &Client, name: &str, args: Value) -> (bool, Value) {
     let r = call_raw(client, name, args).await;
-    (r.is_error == Some(true), r.structured_content.unwrap_or(Value::Null))
+    if r.is_error == Some(true) {
+        assert!(r.structured_content.is_none(), "{name}: an error carries no structured content");
+        let text = r.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default();
+        return (true, serde_json::from_str(&text).unwrap_or(Value::Null));
+    }
+    (false, r.structured_content.unwrap_or(Value::Null))
+}
+
+/// The error envelope of a raw `tools/call` response (`result.content[0].text`, parsed).
+pub fn raw_tool_error(resp: &Value) -> Value {
+    let text = resp["result"]["content"][0]["text"].as_str().unwrap_or("null");
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 pub async fn call_raw(client: &Client, name: &str, args: Value) -> CallToolResult {

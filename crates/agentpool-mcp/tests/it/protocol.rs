@@ -7,7 +7,7 @@ use crate::harness::TestContext;
 
 fn tool_error_code(resp: &Value) -> String {
     assert_eq!(resp["result"]["isError"], true, "{resp}");
-    resp["result"]["structuredContent"]["error"]["code"].as_str().unwrap_or_default().to_owned()
+    crate::harness::raw_tool_error(resp)["error"]["code"].as_str().unwrap_or_default().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -58,13 +58,16 @@ async fn bad_input_gets_errors_and_the_server_keeps_serving() {
         ))
         .await;
     assert_eq!(tool_error_code(&r), "POLICY_BLOCKED");
-    assert_eq!(r["result"]["structuredContent"]["error"]["details"]["example"], "get_inventory(include_usage=true)");
+    assert_eq!(crate::harness::raw_tool_error(&r)["error"]["details"]["example"], "get_inventory(include_usage=true)");
     let r = raw
         .request(call(16, "spawn_worker", json!({"provider_id": "fake-question", "repo_path": ".", "task": "<task>"})))
         .await;
     assert_eq!(tool_error_code(&r), "INVALID_REQUEST");
     assert!(
-        r["result"]["structuredContent"]["error"]["details"]["example"].as_str().unwrap().starts_with("spawn_worker(")
+        crate::harness::raw_tool_error(&r)["error"]["details"]["example"]
+            .as_str()
+            .unwrap()
+            .starts_with("spawn_worker(")
     );
     let r = raw.request(call(17, "get_session", json!({"session_id": "ap_000000000000"}))).await;
     assert_eq!(tool_error_code(&r), "SESSION_NOT_FOUND");
