@@ -160,8 +160,21 @@ impl TestContext {
 
     /// An `agentpool` command with this context's environment; stdin is null.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(agentpool_bin());
+        let mut c = self.with_env(Command::new(agentpool_bin()));
         c.args(args);
+        c
+    }
+
+    /// `sh -c <line>` with this context's environment (in the repository, stdin null), for
+    /// command lines as a user types them: pipes, comments, `agentpool` found on `PATH` —
+    /// which the caller sets, with the built binary on it.
+    pub fn shell(&self, line: &str) -> Command {
+        let mut c = self.with_env(Command::new("sh"));
+        c.arg("-c").arg(line);
+        c
+    }
+
+    fn with_env(&self, mut c: Command) -> Command {
         for k in SCRUBBED_ENV {
             c.env_remove(k);
         }

@@ -212,7 +212,10 @@ fn human_mode_errors_go_to_stderr_with_code_and_hint() {
     assert!(out.stdout.is_empty(), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error[SESSION_NOT_FOUND]: "), "{stderr}");
-    assert!(stderr.contains("hint: agentpool sessions --json"), "{stderr}");
+    // A person gets a command for people: the same next step, without `--json`.
+    assert!(stderr.contains("hint: agentpool sessions\n"), "{stderr}");
+    let json = ctx.error(&["observe", "ap_000000000000", "--json"], "SESSION_NOT_FOUND");
+    assert_eq!(json["details"]["example"], "agentpool sessions --json", "agents keep the JSON form");
 }
 
 #[test]

@@ -104,8 +104,8 @@ fn lifecycle_json_snapshots() {
     assert_json_snapshot!("lifecycle_16_session_show", ctx.json(&["session", "show", &id, "--json"]));
 
     // Only the built-in fakes are the same on every machine; real providers depend on what is
-    // installed, so for them only the shape is checked.
-    let inventory = ctx.json(&["inventory", "--json"]);
+    // installed, so for them only the shape is checked. The fakes are listed with `--all`.
+    let inventory = ctx.json(&["inventory", "--all", "--json"]);
     let version = version(&ctx);
     let mut fakes = Vec::new();
     for p in inventory["providers"].as_array().unwrap() {

@@ -46,8 +46,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  agentpool providers --json")]
     Providers,
     /// List providers with install, auth, model and usage state.
-    #[command(after_help = "Examples:\n  agentpool inventory --json")]
-    Inventory,
+    #[command(after_help = "Examples:\n  agentpool inventory\n  agentpool inventory --all --json")]
+    Inventory(InventoryArgs),
     /// Spawn one worker with an explicitly chosen provider.
     #[command(
         after_help = "Examples:\n  cat task.md | agentpool spawn --provider codex-cli --repo . --task-stdin --json\n  agentpool spawn --provider fake-question --task \"Ask one question.\" --json"
@@ -97,9 +97,9 @@ pub enum Command {
         after_help = "Examples:\n  agentpool sessions --json\n  agentpool sessions --state running,awaiting_user_input --limit 10 --json"
     )]
     Sessions(SessionsArgs),
-    /// Inspect one session.
-    #[command(subcommand, after_help = "Examples:\n  agentpool session show <session-id> --json")]
-    Session(SessionCommand),
+    /// Inspect one session: `session <id>` is short for `session show <id>`.
+    #[command(after_help = "Examples:\n  agentpool session <session-id>\n  agentpool session show <session-id> --json")]
+    Session(SessionArgs),
     /// Run a smoke: the fake lifecycle, or a guarded read-only check of a real provider.
     #[command(
         after_help = "Examples:\n  agentpool smoke --provider fake-question --repo . --json\n  agentpool smoke --provider codex-cli --real-read-only --repo . --timeout 120 --json"
@@ -164,9 +164,10 @@ pub enum Command {
         after_help = "Examples:\n  agentpool completions bash > ~/.local/share/bash-completion/completions/agentpool\n  agentpool completions zsh > ~/.zfunc/_agentpool"
     )]
     Completions(crate::cmd_config::CompletionsArgs),
-    /// The snippet that registers `agentpool mcp` with an MCP host, in its format.
+    /// The snippet that registers `agentpool mcp` with an MCP host, or (--install) the entry
+    /// written into the host's config.
     #[command(
-        after_help = "Examples:\n  agentpool mcp-config --client cursor\n  agentpool mcp-config --client codex --absolute-command >> ~/.codex/config.toml\n  agentpool mcp-config --client claude-code --install --json"
+        after_help = "Examples:\n  agentpool mcp-config --client cursor\n  agentpool mcp-config --client codex --absolute-command --install --dry-run\n  agentpool mcp-config --client codex --absolute-command --install\n  agentpool mcp-config --client claude-code --install --scope project --json"
     )]
     McpConfig(crate::cmd_mcp_config::McpConfigArgs),
     /// Serve the MCP tools over stdio (for Claude Desktop, Cursor, Codex, Copilot CLI, …).
@@ -190,6 +191,14 @@ pub struct InitArgs {
     /// Show what would be written without writing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Also list the built-in fake providers (fake-question, …), which are hidden unless
+    /// enabled explicitly in config.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]
@@ -359,6 +368,20 @@ pub struct SessionsArgs {
     /// `mine` (this coordinator's sessions) or `all`.
     #[arg(long, default_value = "all")]
     pub scope: String,
+}
+
+/// `session <id>` or `session show <id>`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SessionArgs {
+    #[command(subcommand)]
+    pub command: Option<SessionCommand>,
+    /// Session id (`ap_…`); the same as `session show <id>`.
+    #[arg(required = true)]
+    pub session_id: Option<String>,
+    /// grep-friendly key=value lines.
+    #[arg(long)]
+    pub plain: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,31 +1,43 @@
 //! `mcp-config --client <host>`: the snippet that registers `agentpool mcp` with an MCP host,
-//! in that host's own format, plus where it goes and how to check it worked.
+//! in that host's own format, plus where it goes and how to check it worked; with `--install`,
+//! the entry written into the host's own file (or added with the host's own command).
 //!
-//! Nothing is written: AgentPool never edits a host's config files. Text output is exactly the
-//! snippet (JSON, or TOML for Codex) so it can be redirected; notes go to stderr. `--install`
-//! adds the host's own install helper (CLI commands, or Cursor's install link) to the output.
+//! Text output without `--install` is exactly the snippet (JSON, or TOML for Codex) so it can
+//! be redirected; notes go to stderr. `--install` backs up every file it changes, changes
+//! nothing with `--dry-run` (it prints the diff instead), and never touches a file it cannot
+//! parse: it says what to paste where.
+
+use std::path::Path;
+use std::process::Command;
 
 use agentpool_core::error::{Error, ErrorCode, Result};
 use clap::Args;
 use serde_json::{Value, json};
 
+use crate::hosts::{self, Host, Scope, Target};
 use crate::output::Out;
-
-/// Hosts we know the format of.
-pub const CLIENTS: &[&str] = &["generic", "cursor", "claude-code", "codex", "copilot-cli", "claude-desktop"];
 
 /// `mcp-config` arguments.
 #[derive(Debug, Args)]
 pub struct McpConfigArgs {
-    /// generic, cursor, claude-code, codex, copilot-cli or claude-desktop.
+    /// cursor, claude-code, codex, copilot-cli, claude-desktop, vscode, windsurf, gemini, opencode
+    /// or generic.
     #[arg(long, default_value = "generic")]
     pub client: String,
     /// Use the full path of this `agentpool` binary instead of relying on PATH.
     #[arg(long)]
     pub absolute_command: bool,
-    /// Include the host's install helper (commands or link); nothing is written.
+    /// Write the entry into the host's config (a backup is kept), or run the host's own add
+    /// command (claude-code user scope, vscode user scope).
     #[arg(long)]
     pub install: bool,
+    /// With --install: print what would change and change nothing.
+    #[arg(long, requires = "install")]
+    pub dry_run: bool,
+    /// With --install: `user` (every project) or `project` (the current directory). Default:
+    /// project for vscode, user for the others.
+    #[arg(long, requires = "install")]
+    pub scope: Option<String>,
 }
 
 /// Quotes `s` for a POSIX shell when it needs it.
@@ -47,7 +59,7 @@ pub fn server_command(absolute: bool) -> (String, Option<String>) {
             let s = p.display().to_string();
             let ephemeral = ["/tmp/", "/target/debug/", "/target/release/", "/.cache/"].iter().any(|m| s.contains(m));
             let warn = ephemeral.then(|| {
-                format!("`{s}` looks temporary (a build or cache directory); install with `cargo install --path crates/agentpool-cli` and use that path")
+                format!("`{s}` looks temporary (a build or cache directory); install agentpool and use that path")
             });
             (s, warn)
         }
@@ -74,92 +86,70 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
-/// A TOML basic string.
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+/// The host's own one-line ways to add the entry (shell commands), when it has them.
+fn host_commands(host: &Host, command: &str, entry: &Value) -> Vec<String> {
+    let q = shell_quote(command);
+    let env_flags = |flag: &str| -> String {
+        entry
+            .get("env")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!(" {flag} {}", shell_quote(&format!("{k}={}", v.as_str().unwrap_or_default()))))
+            .collect()
+    };
+    match host.id {
+        "claude-code" => ["user", "project", "local"]
+            .iter()
+            .map(|scope| format!("claude mcp add-json --scope {scope} agentpool {}", shell_quote(&entry.to_string())))
+            .collect(),
+        "codex" => vec![format!("codex mcp add{} agentpool -- {q} mcp", env_flags("--env"))],
+        "gemini" => vec![format!("gemini mcp add --scope user{} agentpool {q} mcp", env_flags("-e"))],
+        "vscode" => {
+            let mut named = serde_json::Map::new();
+            named.insert("name".into(), json!(hosts::SERVER_NAME));
+            if let Value::Object(e) = entry {
+                named.extend(e.clone());
+            }
+            vec![format!("code --add-mcp {}", shell_quote(&Value::Object(named).to_string()))]
+        }
+        "copilot-cli" if entry.get("env").is_none() => vec![format!("copilot mcp add agentpool -- {q} mcp")],
+        _ => Vec::new(),
+    }
 }
 
-/// The payload for one host.
+/// The payload for one host: the server, the snippet, where it goes, how to check it, and the
+/// host's own install helpers.
 pub fn config_for(client: &str, command: &str) -> Result<Value> {
-    let client = client.trim().to_ascii_lowercase();
-    let q = shell_quote(command);
-    let plain = json!({"mcpServers": {"agentpool": {"command": command, "args": ["mcp"]}}});
-    let v = match client.as_str() {
-        "generic" => json!({
-            "path": "the host's MCP config file",
-            "format": "json",
-            "config": plain,
-            "verify": ["Reload the host and check that the agentpool tools are listed."],
-            "install": {"kind": "manual", "steps": ["Merge `config` into the host's MCP server list."]},
-        }),
-        "claude-desktop" => json!({
-            "path": "~/Library/Application Support/Claude/claude_desktop_config.json (macOS) or %APPDATA%\\Claude\\claude_desktop_config.json (Windows)",
-            "format": "json",
-            "config": plain,
-            "verify": ["Restart Claude Desktop, then open Settings > Developer and check `agentpool` is running."],
-            "install": {"kind": "manual", "steps": ["Merge `config` into claude_desktop_config.json and restart Claude Desktop."]},
-        }),
-        "cursor" => {
-            let server = json!({"type": "stdio", "command": command, "args": ["mcp"]});
-            let link = format!(
-                "cursor://anysphere.cursor-deeplink/mcp/install?name=agentpool&config={}",
-                base64(json!({"command": command, "args": ["mcp"]}).to_string().as_bytes())
-            );
-            json!({
-                "path": ".cursor/mcp.json (this project) or ~/.cursor/mcp.json (every project)",
-                "format": "json",
-                "config": {"mcpServers": {"agentpool": server}},
-                "verify": ["Open Cursor Settings > MCP and check `agentpool` is enabled; restart Cursor if it is missing."],
-                "install": {"kind": "deeplink", "url": link},
-            })
-        }
-        "claude-code" => json!({
-            "path": ".mcp.json (project scope) or ~/.claude.json (user scope)",
-            "format": "json",
-            "config": {"mcpServers": {"agentpool": {"type": "stdio", "command": command, "args": ["mcp"], "env": {}}}},
-            "commands": [
-                format!("claude mcp add --transport stdio --scope local agentpool -- {q} mcp"),
-                format!("claude mcp add --transport stdio --scope project agentpool -- {q} mcp"),
-                format!("claude mcp add --transport stdio --scope user agentpool -- {q} mcp"),
-            ],
-            "verify": ["claude mcp list", "/mcp inside Claude Code"],
-            "install": {"kind": "shell", "commands": [format!("claude mcp add --transport stdio --scope user agentpool -- {q} mcp")]},
-        }),
-        "codex" => json!({
-            "path": "~/.codex/config.toml (or .codex/config.toml in a trusted project)",
-            "format": "toml",
-            "config": format!(
-                "[mcp_servers.agentpool]\ncommand = {}\nargs = [\"mcp\"]\nstartup_timeout_sec = 10\ntool_timeout_sec = 300\n",
-                toml_str(command)
-            ),
-            "commands": [format!("codex mcp add agentpool -- {q} mcp")],
-            "verify": ["codex mcp list", "/mcp inside Codex"],
-            "install": {"kind": "shell", "commands": [format!("codex mcp add agentpool -- {q} mcp")]},
-        }),
-        "copilot-cli" => json!({
-            "path": "~/.copilot/mcp-config.json",
-            "format": "json",
-            "config": {"mcpServers": {"agentpool": {"type": "local", "command": command, "args": ["mcp"], "tools": ["*"]}}},
-            "commands": [format!("copilot mcp add agentpool -- {q} mcp")],
-            "verify": ["copilot mcp list", "copilot mcp get agentpool", "/mcp show agentpool inside Copilot CLI"],
-            "install": {"kind": "shell", "commands": [format!("copilot mcp add agentpool -- {q} mcp")],
-                        "tui": "/mcp add inside Copilot CLI"},
-        }),
-        other => {
-            return Err(Error::new(
-                ErrorCode::InvalidRequest,
-                format!("unknown MCP client `{other}`; use one of: {}", CLIENTS.join(", ")),
-            )
-            .with("client", other)
-            .with("supported_clients", CLIENTS)
-            .with("example", "agentpool mcp-config --client cursor --json"));
-        }
+    let host = hosts::find(client)?;
+    let env = hosts::pool_env();
+    let entry = hosts::entry(host, command, &env);
+    let text = hosts::snippet(host, &entry);
+    let config = match host.format {
+        hosts::Format::CodexToml => json!(text),
+        hosts::Format::Json { .. } => serde_json::from_str(&text).unwrap_or(Value::Null),
     };
-    let mut out = json!({"client": client, "server": {"command": command, "args": ["mcp"]}});
-    if let (Some(o), Some(m)) = (out.as_object_mut(), v.as_object()) {
-        for (k, x) in m {
-            o.insert(k.clone(), x.clone());
-        }
+    let commands = host_commands(host, command, &entry);
+    let install = match host.id {
+        "cursor" => json!({"kind": "deeplink", "url": format!(
+            "cursor://anysphere.cursor-deeplink/mcp/install?name=agentpool&config={}",
+            base64(json!({"command": command, "args": ["mcp"], "env": env}).to_string().as_bytes())
+        )}),
+        "generic" => json!({"kind": "manual", "steps": ["Merge `config` into the host's MCP server list."]}),
+        _ if !commands.is_empty() => json!({"kind": "shell", "commands": [commands[0].clone()]}),
+        _ => json!({"kind": "file", "command": format!("agentpool mcp-config --client {} --install", host.id)}),
+    };
+    let mut out = json!({
+        "client": host.id,
+        "server": {"command": command, "args": ["mcp"], "env": env},
+        "path": host.place,
+        "format": if host.format == hosts::Format::CodexToml { "toml" } else { "json" },
+        "config": config,
+        "verify": host.verify,
+        "install": install,
+    });
+    if !commands.is_empty() {
+        out["commands"] = json!(commands);
     }
     Ok(out)
 }
@@ -172,35 +162,223 @@ pub fn snippet(payload: &Value) -> String {
     }
 }
 
-pub fn run(a: &McpConfigArgs) -> Result<Out> {
-    let (command, warning) = server_command(a.absolute_command);
-    let mut payload = config_for(&a.client, &command)?;
-    if !a.install
-        && let Some(o) = payload.as_object_mut()
-    {
-        o.remove("install");
+/// A free backup name beside `path`: `<name>.agentpool-<UTC time>.bak`, never an existing file.
+fn backup_name(path: &Path) -> std::path::PathBuf {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut n = 0;
+    loop {
+        let suffix = if n == 0 { String::new() } else { format!("-{n}") };
+        let candidate = path.with_file_name(format!("{name}.agentpool-{stamp}{suffix}.bak"));
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
     }
-    if let Some(w) = &warning {
-        payload["warnings"] = json!([w]);
+}
+
+fn back_up(path: &Path) -> Result<Option<String>> {
+    if !path.exists() {
+        return Ok(None);
     }
-    let text = snippet(&payload);
-    // Notes go to stderr so stdout stays a valid file.
-    if let Some(w) = &warning {
-        eprintln!("warning: {w}");
+    let backup = backup_name(path);
+    std::fs::copy(path, &backup)
+        .map_err(|e| Error::io(format_args!("could not back up `{}`; nothing was changed", path.display()), &e))?;
+    Ok(Some(backup.display().to_string()))
+}
+
+/// Writes the entry into a host's file.
+fn install_file(host: &Host, path: &Path, entry: &Value, dry_run: bool) -> Result<Value> {
+    let before = match std::fs::read_to_string(path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(format_args!("could not read `{}`", path.display()), &e)),
+    };
+    let old = before.as_deref().unwrap_or("");
+    let new = hosts::merged(host, old, entry, path)?;
+    let shown = path.display().to_string();
+    let diff = similar::TextDiff::from_lines(old, new.as_str())
+        .unified_diff()
+        .context_radius(3)
+        .header(&shown, &format!("{shown} (with agentpool)"))
+        .to_string();
+    let action = match (&before, old == new) {
+        (_, true) => "unchanged",
+        (None, false) => "create",
+        (Some(_), false) => "update",
+    };
+    let mut out = json!({"kind": "file", "path": shown, "action": action, "dry_run": dry_run, "diff": diff});
+    if dry_run || action == "unchanged" {
+        return Ok(out);
     }
-    eprintln!("# paste into: {}", payload["path"].as_str().unwrap_or(""));
-    if a.install {
-        match payload["install"]["kind"].as_str() {
-            Some("deeplink") => eprintln!("# install link: {}", payload["install"]["url"].as_str().unwrap_or("")),
-            Some("shell") => {
-                for c in payload["install"]["commands"].as_array().into_iter().flatten() {
-                    eprintln!("# or run: {}", c.as_str().unwrap_or(""));
-                }
-            }
-            _ => {}
+    out["backup"] = json!(back_up(path)?);
+    agentpool_core::util::write_atomic(path, new.as_bytes())?;
+    // What we wrote must read back as a registration.
+    let check = std::fs::read_to_string(path).ok().and_then(|t| hosts::existing_entry(host, &t));
+    if check.is_none() {
+        return Err(Error::new(ErrorCode::IoFailed, format!("`{shown}` does not read back with the agentpool entry")));
+    }
+    Ok(out)
+}
+
+/// Adds the entry with the host's own command.
+fn install_command(
+    client: &str,
+    program: &str,
+    args: &[String],
+    state_file: Option<&Path>,
+    dry_run: bool,
+) -> Result<Value> {
+    let line =
+        std::iter::once(program.to_owned()).chain(args.iter().map(|a| shell_quote(a))).collect::<Vec<_>>().join(" ");
+    let mut out = json!({"kind": "command", "command": line, "dry_run": dry_run});
+    let Some(exe) = agentpool_core::provider::which(program) else {
+        return Err(Error::new(
+            ErrorCode::ProviderNotInstalled,
+            format!(
+                "`{program}` is not on PATH, so it cannot add the server; install it and run this again, use \
+                 `--scope project` to write this project's file instead, or paste the snippet that \
+                 `agentpool mcp-config --client {client}` prints where it says",
+            ),
+        )
+        .with("command", line)
+        .with("example", format!("agentpool mcp-config --client {client} --install --scope project")));
+    };
+    if dry_run {
+        out["action"] = json!("run");
+        return Ok(out);
+    }
+    if let Some(f) = state_file {
+        out["backup"] = json!(back_up(f)?);
+    }
+    let run = |args: &[String]| Command::new(&exe).args(args).stdin(std::process::Stdio::null()).output();
+    let mut result = run(args).map_err(|e| Error::io(format_args!("could not run `{program}`"), &e))?;
+    let stderr = |o: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)).trim().to_owned()
+    };
+    if !result.status.success() && stderr(&result).contains("already exists") {
+        // Replace our own earlier entry: remove it in the same scope, then add again.
+        let scope = args.iter().skip_while(|a| *a != "--scope").nth(1).cloned().unwrap_or_else(|| "user".into());
+        let remove = ["mcp", "remove", "--scope", &scope, hosts::SERVER_NAME].map(str::to_owned);
+        let _ = run(&remove);
+        result = run(args).map_err(|e| Error::io(format_args!("could not run `{program}`"), &e))?;
+        out["action"] = json!("replace");
+    }
+    if !result.status.success() {
+        return Err(Error::new(ErrorCode::IoFailed, format!("`{line}` failed: {}", stderr(&result)))
+            .with("exit_code", result.status.code()));
+    }
+    out.as_object_mut().map(|o| o.entry("action").or_insert(json!("add")));
+    Ok(out)
+}
+
+/// Does the host's own state file already hold exactly `entry`?
+fn already_registered(host: &Host, state_file: Option<&Path>, entry: &Value) -> bool {
+    state_file
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|text| hosts::existing_entry(host, &text))
+        .is_some_and(|existing| &existing == entry)
+}
+
+fn install(host: &Host, scope: Scope, command: &str, dry_run: bool) -> Result<Value> {
+    let entry = hosts::entry(host, command, &hosts::pool_env());
+    let mut done = match hosts::target(host, scope, &entry)? {
+        Target::File(path) => install_file(host, &path, &entry, dry_run)?,
+        Target::Command { state_file, .. } if already_registered(host, state_file.as_deref(), &entry) => {
+            json!({"kind": "command", "path": state_file.map(|f| f.display().to_string()), "action": "unchanged", "dry_run": dry_run})
+        }
+        Target::Command { program, args, state_file } => {
+            install_command(host.id, program, &args, state_file.as_deref(), dry_run)?
+        }
+        Target::Manual(what) => {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("`--client {}` has no file AgentPool knows how to edit: {what}", host.id),
+            )
+            .with("client", host.id)
+            .with("example", format!("agentpool mcp-config --client {}", host.id)));
+        }
+    };
+    done["scope"] = json!(scope.as_str());
+    Ok(done)
+}
+
+/// A project file is usually committed: say so when ours holds this machine's paths.
+fn project_warning(scope: Scope, entry: &Value, done: &Value) -> Option<String> {
+    let personal = entry.get("env").or_else(|| entry.get("environment")).is_some()
+        || entry["command"].as_str().is_some_and(|c| Path::new(c).is_absolute())
+        || entry["command"][0].as_str().is_some_and(|c| Path::new(c).is_absolute());
+    (scope == Scope::Project && personal && done["action"] != "unchanged").then(|| {
+        format!(
+            "{} is a project file that is often committed, and this entry holds this machine's paths \
+             (the command's full path or the pool's environment); keep it out of git, or commit a copy \
+             made without --absolute-command in a shell without AGENTPOOL_* variables",
+            done["path"].as_str().unwrap_or("the file")
+        )
+    })
+}
+
+fn install_text(host: &Host, done: &Value) -> String {
+    let dry = done["dry_run"] == true;
+    let mut t = String::new();
+    let action = done["action"].as_str().unwrap_or("");
+    if let Some(path) = done["path"].as_str() {
+        let verb = match (dry, action) {
+            (_, "unchanged") => format!("{path} already registers agentpool; nothing to change"),
+            (true, "create") => format!("would create {path}"),
+            (true, _) => format!("would update {path}"),
+            (false, "create") => format!("created {path}"),
+            (false, _) => format!("updated {path}"),
+        };
+        t.push_str(&verb);
+        if let Some(b) = done["backup"].as_str() {
+            t.push_str(&format!(" (backup: {b})"));
+        }
+        t.push('\n');
+        if action != "unchanged" {
+            t.push_str(done["diff"].as_str().unwrap_or(""));
+        }
+    } else if let Some(c) = done["command"].as_str() {
+        t.push_str(&if dry { format!("would run: {c}\n") } else { format!("ran: {c}\n") });
+        if let Some(b) = done["backup"].as_str() {
+            t.push_str(&format!("backup: {b}\n"));
         }
     }
-    Ok(Out::new(payload, text))
+    if !dry {
+        t.push_str(&format!("check it: {}\n", host.verify.first().copied().unwrap_or("")));
+    }
+    t
+}
+
+pub fn run(a: &McpConfigArgs) -> Result<Out> {
+    let host = hosts::find(&a.client)?;
+    let (command, warning) = server_command(a.absolute_command);
+    let mut payload = config_for(host.id, &command)?;
+    if let Some(w) = &warning {
+        payload["warnings"] = json!([w]);
+        eprintln!("warning: {w}");
+    }
+    if a.install {
+        let scope = a.scope.as_deref().map(Scope::parse).transpose()?.unwrap_or(host.default_scope);
+        let done = install(host, scope, &command, a.dry_run)?;
+        let mut text = install_text(host, &done);
+        let entry = hosts::entry(host, &command, &hosts::pool_env());
+        if let Some(w) = project_warning(scope, &entry, &done) {
+            text.push_str(&format!("note: {w}\n"));
+            match payload["warnings"].as_array_mut() {
+                Some(list) => list.push(json!(w)),
+                None => payload["warnings"] = json!([w]),
+            }
+        }
+        payload["installed"] = done;
+        return Ok(Out::new(payload, text));
+    }
+    // Notes go to stderr so stdout stays a valid file.
+    eprintln!("# paste into: {}", payload["path"].as_str().unwrap_or(""));
+    eprintln!("# or let agentpool add it: agentpool mcp-config --client {} --install --dry-run", host.id);
+    Ok(Out::new(payload.clone(), snippet(&payload)))
 }
 
 #[cfg(test)]
@@ -218,7 +396,7 @@ mod tests {
         assert_eq!(shell_quote("/My Apps/it's"), "'/My Apps/it'\\''s'");
         let codex = config_for("Codex", "/opt/a b/agentpool").unwrap();
         assert!(codex["config"].as_str().unwrap().contains("command = \"/opt/a b/agentpool\""));
-        assert_eq!(codex["commands"][0], "codex mcp add agentpool -- '/opt/a b/agentpool' mcp");
+        assert!(codex["commands"][0].as_str().unwrap().ends_with("agentpool -- '/opt/a b/agentpool' mcp"));
         assert_eq!(config_for("nope", "agentpool").unwrap_err().code, ErrorCode::InvalidRequest);
     }
 }

@@ -16,12 +16,13 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::commands::Context;
+use crate::hosts::{self, Host};
 use crate::output::{self, Out};
 
 /// The file `init` writes: short, commented, every line optional.
 pub const DEFAULT_CONFIG: &str = "\
 # AgentPool configuration. Every key is optional; the values shown are the defaults.
-# Docs: docs/configuration.md. Check it with `agentpool config validate`.
+# Check it with `agentpool config validate`; `agentpool config show` prints every setting.
 
 [policy]
 # Workers that may run at once (across every coordinator).
@@ -103,6 +104,10 @@ pub struct SetupArgs {
     /// Use `agentpool` from PATH in generated MCP config instead of this binary's full path.
     #[arg(long)]
     pub relative_command: bool,
+    /// With `setup all`, also check the built-in fake providers (hidden unless enabled
+    /// explicitly in config).
+    #[arg(long)]
+    pub all: bool,
 }
 
 fn backup_path(path: &Path) -> PathBuf {
@@ -366,12 +371,7 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
         checks.push(sqlite_check(&s.paths.db_path));
         checks.push(artifact_check(&s.paths.artifact_root));
         match agentpool_core::provider::Registry::new(s) {
-            Ok(r) => checks.push(check(
-                "providers",
-                true,
-                format!("{} enabled: {}", r.ids().len(), r.ids().join(", ")),
-                None,
-            )),
+            Ok(r) => checks.push(providers_check(s, &r).await),
             Err(e) => checks.push(check("providers", false, e.message, Some("agentpool config validate"))),
         }
         let prefs = &s.paths.preferences;
@@ -391,6 +391,10 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
         }
     }
     let ok = checks.iter().all(|c| c["ok"] == true);
+    if args.deep {
+        // What `onboard` reads to tell whether a deep check really ran (and passed).
+        record(&home, DOCTOR_DEEP, json!({"ok": ok, "at": util::now(), "version": VERSION}));
+    }
     let mut j = json!({"ok": ok, "version": VERSION, "checks": checks});
     if args.privacy {
         j["privacy"] = privacy(settings.as_ref(), &home, &config_file);
@@ -415,8 +419,14 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
         human.push_str(&format!(
             "{} failed: {}\n",
             c["name"].as_str().unwrap_or(""),
-            c["action"].as_str().unwrap_or("")
+            output::human_command(c["action"].as_str().unwrap_or(""))
         ));
+    }
+    if ok {
+        human.push_str("next:\n");
+        for n in j["next_commands"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            human.push_str(&format!("  {n}\n"));
+        }
     }
     if let Some(p) = j.get("privacy") {
         human.push_str(&format!(
@@ -427,6 +437,61 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
     }
     human.push_str(if ok { "doctor: all checks passed\n" } else { "doctor: some checks failed\n" });
     Ok(Out::new(j, human).failed_if(!ok))
+}
+
+/// Real providers: how many of the enabled ones are installed (detection only; versions come
+/// from the cache after the first run). The built-in fakes are not counted unless enabled
+/// explicitly in config.
+async fn providers_check(settings: &Settings, registry: &agentpool_core::provider::Registry) -> Value {
+    let listed: Vec<_> = registry.ordered().into_iter().filter(|p| settings.listed_by_default(p.id())).collect();
+    let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, p) in listed.iter().cloned().enumerate() {
+        let ctx = agentpool_core::provider::ProbeContext {
+            config: settings.provider(p.id()),
+            self_exe: self_exe.clone(),
+            agentpool_version: VERSION,
+            home: settings.paths.home.clone(),
+        };
+        tasks.spawn(async move { (i, p.detect(&ctx).await.installed) });
+    }
+    let mut installed_at = vec![false; listed.len()];
+    for (i, yes) in tasks.join_all().await {
+        installed_at[i] = yes;
+    }
+    let enabled: Vec<&str> = listed.iter().map(|p| p.id()).collect();
+    let installed: Vec<&str> = enabled.iter().zip(&installed_at).filter(|(_, y)| **y).map(|(id, _)| *id).collect();
+    let message = if installed.is_empty() {
+        format!(
+            "0 of {} enabled provider CLIs installed (`agentpool setup all` says how to install them)",
+            enabled.len()
+        )
+    } else {
+        format!("{} of {} installed: {}", installed.len(), enabled.len(), installed.join(", "))
+    };
+    let mut c = check("providers", true, message, None);
+    c["installed"] = json!(installed);
+    c["enabled"] = json!(enabled);
+    c
+}
+
+/// Marker files under `$AGENTPOOL_HOME/state/`: what `onboard` reads to tell which steps
+/// really ran.
+const DOCTOR_DEEP: &str = "doctor-deep.json";
+const SETUP_ALL: &str = "setup-all.json";
+
+fn marker_path(home: &Path, name: &str) -> PathBuf {
+    home.join("state").join(name)
+}
+
+/// Records a step's outcome. Best effort: a read-only home must not fail the command itself.
+fn record(home: &Path, name: &str, value: Value) {
+    let _ = util::write_atomic(&marker_path(home, name), format!("{value}\n").as_bytes());
+}
+
+fn recorded(home: &Path, name: &str) -> Option<Value> {
+    let text = std::fs::read_to_string(marker_path(home, name)).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 fn sqlite_check(db: &Path) -> Value {
@@ -554,7 +619,8 @@ fn privacy(settings: Option<&Settings>, home: &Path, config_file: &Path) -> Valu
                          "URI passwords", "private key blocks"],
         },
         "never": ["log in to provider CLIs", "store provider credentials", "scrape browser dashboards",
-                  "edit MCP host config files", "pick a provider for you", "merge or push"],
+                  "edit MCP host config files on its own (only `mcp-config --install` does, with a backup)",
+                  "pick a provider for you", "merge or push"],
     })
 }
 
@@ -562,21 +628,69 @@ fn privacy(settings: Option<&Settings>, home: &Path, config_file: &Path) -> Valu
 // setup
 // ---------------------------------------------------------------------------------------------
 
-/// MCP hosts `setup` knows, with the provider id of the same vendor's CLI when there is one.
-const HOSTS: &[(&str, &str, Option<&str>)] = &[
-    ("cursor", "Cursor", None),
-    ("claude-code", "Claude Code", Some("claude-code")),
-    ("codex", "Codex CLI", Some("codex-cli")),
-    ("copilot-cli", "GitHub Copilot CLI", Some("copilot-cli")),
-    ("claude-desktop", "Claude Desktop", None),
-];
+/// The MCP hosts `setup` reports on: every preset but `generic`.
+fn setup_hosts() -> impl Iterator<Item = &'static Host> {
+    hosts::HOSTS.iter().filter(|h| h.id != "generic")
+}
+
+/// The provider id of the same vendor's CLI, for hosts that are also workers.
+fn host_provider(host: &str) -> Option<&'static str> {
+    match host {
+        "claude-code" => Some("claude-code"),
+        "codex" => Some("codex-cli"),
+        "copilot-cli" => Some("copilot-cli"),
+        "opencode" => Some("opencode"),
+        _ => None,
+    }
+}
 
 const DOES_NOT: &[&str] = &[
     "store provider credentials",
     "log in to provider CLIs",
     "scrape browser dashboards",
-    "edit MCP host config files",
+    "edit MCP host config files unless you run `mcp-config --install` (which keeps a backup)",
 ];
+
+/// How to install each built-in provider's CLI, and a command that shows it runs. Commands
+/// rather than documentation paths: someone with only the binary can paste them.
+const INSTALL: &[(&str, &str, &str)] = &[
+    ("claude-code", "npm install -g @anthropic-ai/claude-code", "claude --version"),
+    ("codex-cli", "npm install -g @openai/codex", "codex --version"),
+    ("cursor-cli", "curl https://cursor.com/install -fsS | bash", "agent --version"),
+    ("opencode", "npm install -g opencode-ai", "opencode --version"),
+    ("copilot-cli", "npm install -g @github/copilot", "copilot --version"),
+    ("droid-cli", "curl -fsSL https://app.factory.ai/cli | sh", "droid --version"),
+    ("devin-cli", "curl -fsSL https://cli.devin.ai/install.sh | bash", "devin --version"),
+];
+
+/// `(install, check)` commands for a provider id, when AgentPool knows them.
+pub fn install_commands(id: &str) -> Option<(&'static str, &'static str)> {
+    INSTALL.iter().find(|(p, _, _)| *p == id).map(|(_, install, check)| (*install, *check))
+}
+
+/// The auth row in plain words. `unknown` (no safe local probe) and "not installed yet" are
+/// not checked (`ok: null`), not claimed fine; only a real `unauthenticated` needs action.
+fn auth_check(d: &agentpool_core::model::ProviderDescriptor, login: Option<&str>) -> Value {
+    use agentpool_core::model::AuthState;
+    let sign_in = match login {
+        Some(cmd) => format!("sign in with the provider's own CLI: {cmd} (AgentPool never logs in)"),
+        None => "sign in with the provider's own CLI (AgentPool never logs in)".to_owned(),
+    };
+    match d.auth.status {
+        AuthState::Authenticated => check("auth", true, "signed in", None),
+        AuthState::Unauthenticated => check("auth", false, "not signed in", Some(&sign_in)),
+        _ if !d.installed => json!({"name": "auth", "ok": null, "message": "not checked: the CLI is not installed"}),
+        AuthState::Unknown => json!({"name": "auth", "ok": null,
+            "message": "not checked: no safe local sign-in probe; a worker at its sign-in screen shows as `login_required` in observe",
+            "action": sign_in}),
+        AuthState::Unavailable => check(
+            "auth",
+            false,
+            format!("cannot tell: {}", d.auth.reason.as_deref().unwrap_or("the sign-in state is unavailable")),
+            Some(&sign_in),
+        ),
+    }
+}
 
 async fn provider_result(ctx: &Context, id: &str) -> Value {
     let descriptors = ctx.manager.describe_providers(false).await;
@@ -585,7 +699,13 @@ async fn provider_result(ctx: &Context, id: &str) -> Value {
                       "checks": [check("provider_configured", false, format!("`{id}` is not an enabled provider"), Some("agentpool providers --json"))]});
     };
     let mut checks = vec![check("provider_configured", true, d.display_name.clone(), None)];
-    let install_hint = format!("install {} and confirm it runs: see docs/providers.md", d.display_name);
+    let install = install_commands(id);
+    let install_hint = match install {
+        Some((install, verify)) => format!("{install} && {verify}"),
+        None => format!(
+            "install the `{id}` CLI and put it on PATH (or set `[providers.{id}] command = [...]` in config.toml)"
+        ),
+    };
     checks.push(check(
         "provider_installed",
         d.installed,
@@ -595,15 +715,8 @@ async fn provider_result(ctx: &Context, id: &str) -> Value {
         ),
         Some(&install_hint),
     ));
-    let auth = serde_json::to_value(&d.auth).unwrap_or(Value::Null);
-    let auth_status = auth["status"].as_str().unwrap_or("unknown").to_owned();
-    let auth_ok = matches!(auth_status.as_str(), "authenticated" | "unknown");
-    checks.push(check(
-        "auth",
-        auth_ok,
-        format!("status={auth_status}"),
-        Some("sign in with the provider's own CLI; AgentPool never logs in"),
-    ));
+    let login = ctx.manager.registry().get(id).ok().and_then(|p| p.screen_rules().login_command);
+    checks.push(auth_check(&d, login.as_deref()));
     let default_model = d.metadata.get("default_model").and_then(Value::as_str).unwrap_or("unset").to_owned();
     checks.push(check(
         "model_catalog",
@@ -623,7 +736,9 @@ async fn provider_result(ctx: &Context, id: &str) -> Value {
     let actions: Vec<&str> = checks.iter().filter(|c| c["ok"] == false).filter_map(|c| c["action"].as_str()).collect();
     json!({
         "target": id, "kind": "provider", "provider_id": id, "display_name": d.display_name, "ok": ok,
-        "installed": d.installed, "binary": d.binary_path, "does_not": DOES_NOT, "checks": checks, "actions": actions,
+        "installed": d.installed, "binary": d.binary_path,
+        "install": install.map(|(command, check)| json!({"command": command, "check": check})),
+        "does_not": DOES_NOT, "checks": checks, "actions": actions,
         "next_commands": [
             format!("agentpool usage-summary --provider {id} --refresh --json"),
             format!("agentpool models --provider {id}"),
@@ -650,41 +765,82 @@ async fn cached_usage(ctx: &Context, id: &str) -> Option<(String, String)> {
         .flatten()
 }
 
-fn host_result(target: &str, display: &str, relative: bool) -> Result<Value> {
+/// One host's row. Registered means AgentPool's entry is in the host's user or project config
+/// (read, never probed). In `setup all` an unregistered host is reported but is no action item
+/// (nobody uses every host); asked about by name (`setup cursor`), it needs action.
+fn host_result(host: &Host, relative: bool, named: bool) -> Result<Value> {
+    let target = host.id;
     let (command, warning) = crate::cmd_mcp_config::server_command(!relative);
     let mcp = crate::cmd_mcp_config::config_for(target, &command)?;
     let installed =
         if relative { agentpool_core::provider::which("agentpool").is_some() } else { Path::new(&command).exists() };
-    let checks = vec![
-        check("agentpool_installed", installed, command.clone(), Some("cargo install --path crates/agentpool-cli")),
-        check("mcp_config", true, format!("paste into {}", mcp["path"].as_str().unwrap_or("")), None),
-    ];
-    let ok = installed;
+    let exe = std::env::current_exe().map_or_else(|_| "<path-to-agentpool>".to_owned(), |p| p.display().to_string());
+    let put_on_path = format!("mkdir -p ~/.local/bin && ln -sf {exe} ~/.local/bin/agentpool");
+    let absolute = if relative { "" } else { " --absolute-command" };
+    let install = format!("agentpool mcp-config --client {target}{absolute} --install");
+    let (registered, place) = hosts::registered(host).unwrap_or((false, String::new()));
+    let registration = if registered {
+        check("mcp_config", true, format!("registered in {place}"), None)
+    } else {
+        let mut c = check(
+            "mcp_config",
+            false,
+            format!("not registered with {}; {install} adds it", host.display),
+            Some(&install),
+        );
+        if !named {
+            // Reported, but not an action item of `setup all`.
+            c["ok"] = Value::Null;
+        }
+        c
+    };
+    let checks = vec![check("agentpool_installed", installed, command.clone(), Some(&put_on_path)), registration];
+    let ok = match (installed, registered) {
+        (true, true) => json!(true),
+        (true, false) if !named => Value::Null,
+        _ => json!(false),
+    };
+    let mut next = Vec::new();
+    if !registered {
+        next.push(format!("{install} --dry-run"));
+        next.push(install.clone());
+    }
+    next.push("agentpool doctor --deep".to_owned());
     Ok(json!({
-        "target": target, "kind": "host", "provider_id": null, "display_name": display, "ok": ok,
-        "does_not": DOES_NOT, "mcp_config": mcp, "warnings": warning.into_iter().collect::<Vec<_>>(), "checks": checks,
-        "manual_steps": ["Paste `mcp_config.config` where `mcp_config.path` says (or run one of `mcp_config.commands`).",
+        "target": target, "kind": "host", "provider_id": null, "display_name": host.display, "ok": ok,
+        "registered": registered, "does_not": DOES_NOT, "mcp_config": mcp,
+        "warnings": warning.into_iter().collect::<Vec<_>>(), "checks": checks,
+        "manual_steps": [format!("Run `{install}` (or paste `mcp_config.config` where `mcp_config.path` says)."),
                          "Restart or reload the host, then check the agentpool tools are listed."],
-        "next_commands": [format!("agentpool mcp-config --client {target} --absolute-command --install"), "agentpool doctor --deep".to_owned()],
+        "next_commands": next,
     }))
 }
 
 pub async fn setup(ctx: &Context, args: &SetupArgs) -> Result<Out> {
     let target = args.target.trim().to_ascii_lowercase();
     let providers = ctx.manager.registry().ids();
+    let settings = ctx.manager.settings();
     let result = if target == "all" {
         let mut results = Vec::new();
-        for (t, d, _) in HOSTS {
-            results.push(host_result(t, d, args.relative_command)?);
+        for host in setup_hosts() {
+            results.push(host_result(host, args.relative_command, false)?);
         }
-        for p in providers.iter().filter(|p| !p.starts_with("fake-")) {
+        for p in providers.iter().filter(|p| args.all || settings.listed_by_default(p)) {
             results.push(provider_result(ctx, p).await);
         }
-        let ok = results.iter().all(|r| r["ok"] == true);
+        // A host nobody registered (`ok: null`) is reported, not counted as needing action.
+        let ok = results.iter().all(|r| r["ok"] != false);
+        let needs_action: Vec<&str> =
+            results.iter().filter(|r| r["ok"] == false).filter_map(|r| r["target"].as_str()).collect();
+        record(
+            &settings.paths.home,
+            SETUP_ALL,
+            json!({"ok": ok, "at": util::now(), "version": VERSION, "needs_action": needs_action}),
+        );
         json!({"target": "all", "ok": ok, "results": results, "does_not": DOES_NOT})
-    } else if let Some((t, d, provider)) = HOSTS.iter().find(|(t, _, _)| *t == target) {
-        let mut r = host_result(t, d, args.relative_command)?;
-        if let Some(p) = provider
+    } else if let Some(host) = setup_hosts().find(|h| h.id == target) {
+        let mut r = host_result(host, args.relative_command, true)?;
+        if let Some(p) = host_provider(host.id)
             && providers.iter().any(|x| x == p)
         {
             let pr = provider_result(ctx, p).await;
@@ -695,41 +851,62 @@ pub async fn setup(ctx: &Context, args: &SetupArgs) -> Result<Out> {
     } else if providers.contains(&target) {
         provider_result(ctx, &target).await
     } else {
-        let mut supported: Vec<String> = HOSTS.iter().map(|(t, _, _)| (*t).to_owned()).collect();
+        let mut supported: Vec<String> = setup_hosts().map(|h| h.id.to_owned()).collect();
         supported.push("all".into());
-        supported.extend(providers.iter().cloned());
+        supported.extend(providers.iter().filter(|p| settings.listed_by_default(p)).cloned());
         return Err(Error::new(ErrorCode::InvalidRequest, format!("unknown setup target `{target}`"))
             .with("supported_targets", supported)
             .with("example", "agentpool setup all"));
     };
     let human = setup_human(&result);
     let ok = result["ok"] == true;
-    // `setup all` is a report: it succeeds even when some rows need action.
-    Ok(Out::new(result, human).failed_if(!ok && target != "all"))
+    // Exit 1 whenever something needs action, for one target or for `all`.
+    Ok(Out::new(result, human).failed_if(!ok))
 }
 
 fn setup_human(r: &Value) -> String {
     if let Some(results) = r["results"].as_array() {
+        let named = |x: &Value, ok: Value| -> Vec<String> {
+            x["checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["ok"] == ok)
+                .filter_map(|c| c["name"].as_str().map(str::to_owned))
+                .collect()
+        };
         let rows = results
             .iter()
             .map(|x| {
-                let failing: Vec<&str> = x["checks"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|c| c["ok"] == false)
-                    .filter_map(|c| c["name"].as_str())
-                    .collect();
+                let failing = named(x, Value::Bool(false));
+                let status = match &x["ok"] {
+                    Value::Bool(true) => "ok",
+                    Value::Null if x["kind"] == "host" => "not registered",
+                    _ => "needs action",
+                };
+                let details = if status == "not registered" {
+                    format!("agentpool mcp-config --client {} --install", x["target"].as_str().unwrap_or(""))
+                } else {
+                    failing.join(", ")
+                };
                 vec![
                     x["target"].as_str().unwrap_or("").to_owned(),
                     x["kind"].as_str().unwrap_or("").to_owned(),
-                    if x["ok"] == true { "ok".into() } else { "needs action".into() },
-                    failing.join(", "),
+                    status.to_owned(),
+                    details,
                 ]
             })
             .collect();
-        let mut s = output::table(&["Target", "Kind", "Status", "Failing checks"], rows);
-        s.push_str("\nDetails: agentpool setup <target>\n");
+        let mut s = output::table(&["Target", "Kind", "Status", "Failing checks or next step"], rows);
+        let missing: Vec<&str> = results
+            .iter()
+            .filter(|x| x["kind"] == "provider" && x["installed"] == false)
+            .filter_map(|x| x["target"].as_str())
+            .collect();
+        s.push_str("\nDetails and fixes: agentpool setup <target>\n");
+        if !missing.is_empty() {
+            s.push_str("Not using one of these CLIs? Disable it in config.toml: [providers.<id>] enabled = false\n");
+        }
         return s;
     }
     let mut s =
@@ -742,7 +919,7 @@ fn setup_human(r: &Value) -> String {
             let status = match &c["ok"] {
                 Value::Bool(true) => "ok",
                 Value::Bool(false) => "needs action",
-                _ => "skip",
+                _ => "not checked",
             };
             vec![
                 c["name"].as_str().unwrap_or("").to_owned(),
@@ -763,12 +940,12 @@ fn setup_human(r: &Value) -> String {
     if !actions.is_empty() {
         s.push_str("\nTo fix:\n");
         for a in actions {
-            s.push_str(&format!("  {a}\n"));
+            s.push_str(&format!("  {}\n", output::human_command(a)));
         }
     }
     s.push_str("\nNext:\n");
     for n in r["next_commands"].as_array().into_iter().flatten().filter_map(Value::as_str) {
-        s.push_str(&format!("  {n}\n"));
+        s.push_str(&format!("  {}\n", output::human_command(n)));
     }
     s
 }
@@ -777,18 +954,62 @@ fn setup_human(r: &Value) -> String {
 // onboard
 // ---------------------------------------------------------------------------------------------
 
+/// `onboard`: each step is `done: true` only when it really happened (recorded by the command
+/// itself, or visible on disk / in the store), `false` when it did not, `null` when AgentPool
+/// cannot tell. `detail` says what the verdict rests on.
 pub async fn onboard() -> Result<Out> {
     let (home, config_file) = Paths::from_env()?;
-    let prefs = home.join("preferences.md");
-    let tmux = on_path("tmux").is_some();
+    let settings = Settings::load_from(home.clone(), config_file.clone()).ok();
+    let prefs = settings.as_ref().map_or_else(|| home.join("preferences.md"), |s| s.paths.preferences.clone());
+    let db = settings.as_ref().map_or_else(|| home.join("agentpool.sqlite"), |s| s.paths.db_path.clone());
+    let (doctor_done, doctor_detail) = match recorded(&home, DOCTOR_DEEP) {
+        None => (json!(false), "no `doctor --deep` run recorded".to_owned()),
+        Some(r) if r["ok"] == true => (json!(true), format!("passed at {}", r["at"].as_str().unwrap_or("?"))),
+        Some(r) => (json!(false), format!("the last run failed ({})", r["at"].as_str().unwrap_or("?"))),
+    };
+    let config_done = config_file.exists();
+    let (prefs_done, prefs_detail) = match std::fs::read_to_string(&prefs) {
+        Err(_) => (false, "no preferences file yet (`agentpool init` writes the template)"),
+        Ok(text) if text.trim() == DEFAULT_PREFERENCES.trim() => (false, "still the template `init` wrote: edit it"),
+        Ok(_) => (true, "edited"),
+    };
+    let (setup_done, setup_detail) = match recorded(&home, SETUP_ALL) {
+        None => (json!(false), "no `setup all` run recorded".to_owned()),
+        Some(r) if r["ok"] == true => (json!(true), format!("everything ready at {}", r["at"].as_str().unwrap_or("?"))),
+        Some(r) => {
+            let who: Vec<&str> = r["needs_action"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            (json!(false), format!("the last run found these need action: {}", who.join(", ")))
+        }
+    };
+    let (smoke_done, smoke_detail) = match completed_fake_session(&db) {
+        Ok(true) => (json!(true), "a fake-question session completed".to_owned()),
+        Ok(false) => (json!(false), "no completed fake-question session in the store".to_owned()),
+        Err(e) => (Value::Null, format!("could not read the store: {e}")),
+    };
+    let (guide_done, guide_detail) = match installed_guide() {
+        Some(path) => (json!(true), format!("installed at {}", path.display())),
+        None => (Value::Null, "no installed skill found; an agent may still have read it another way".to_owned()),
+    };
+    // Registered with any host counts; none registered is "not done" (an agent with a shell
+    // may use the CLI instead, which the step's detail says).
+    let registered: Vec<&str> =
+        setup_hosts().filter(|h| hosts::registered(h).is_some_and(|(yes, _)| yes)).map(|h| h.display).collect();
+    let (mcp_done, mcp_detail) = if registered.is_empty() {
+        (json!(false), "no host registers agentpool yet (agents with a shell can use the CLI instead)".to_owned())
+    } else {
+        (json!(true), format!("registered with {}", registered.join(", ")))
+    };
     let steps = vec![
-        json!({"step": "check the machine", "done": tmux, "command": "agentpool doctor --deep"}),
-        json!({"step": "write a config", "done": config_file.exists(), "command": "agentpool init"}),
-        json!({"step": "state your delegation preferences", "done": prefs.exists(), "command": format!("$EDITOR {}", prefs.display())}),
-        json!({"step": "check your coding-agent CLIs", "done": null, "command": "agentpool setup all"}),
-        json!({"step": "register the MCP server with your host", "done": null, "command": "agentpool mcp-config --client <cursor|claude-code|codex|copilot-cli|claude-desktop>"}),
-        json!({"step": "run the fake-provider smoke", "done": null, "command": "agentpool smoke --provider fake-question --repo ."}),
-        json!({"step": "give your agent the guide", "done": null, "command": "agentpool skills get agentpool"}),
+        json!({"step": "check the machine", "done": doctor_done, "command": "agentpool doctor --deep", "detail": doctor_detail}),
+        json!({"step": "write a config", "done": config_done, "command": "agentpool init",
+               "detail": if config_done { "exists" } else { "no config file yet; defaults apply" }}),
+        json!({"step": "state your delegation preferences", "done": prefs_done, "command": format!("$EDITOR {}", prefs.display()), "detail": prefs_detail}),
+        json!({"step": "check your coding-agent CLIs", "done": setup_done, "command": "agentpool setup all", "detail": setup_detail}),
+        json!({"step": "register the MCP server with your host", "done": mcp_done,
+               "command": "agentpool mcp-config --client <claude-code|codex|cursor|vscode|gemini|opencode|…> --absolute-command --install",
+               "detail": mcp_detail}),
+        json!({"step": "run the fake-provider smoke", "done": smoke_done, "command": "agentpool smoke --provider fake-question --repo .", "detail": smoke_detail}),
+        json!({"step": "give your agent the guide", "done": guide_done, "command": "agentpool skills install --client <claude-code|codex>", "detail": guide_detail}),
     ];
     let next: Vec<&str> = steps.iter().filter(|s| s["done"] != true).filter_map(|s| s["command"].as_str()).collect();
     let mut human = format!("AgentPool {VERSION} onboarding\n");
@@ -796,7 +1017,7 @@ pub async fn onboard() -> Result<Out> {
         let mark = match &s["done"] {
             Value::Bool(true) => "done",
             Value::Bool(false) => "todo",
-            _ => "    ",
+            _ => " ?  ",
         };
         human.push_str(&format!(
             "{}. [{mark}] {}: {}\n",
@@ -804,11 +1025,45 @@ pub async fn onboard() -> Result<Out> {
             s["step"].as_str().unwrap_or(""),
             s["command"].as_str().unwrap_or("")
         ));
+        if s["done"] != true {
+            human.push_str(&format!("           {}\n", s["detail"].as_str().unwrap_or("")));
+        }
+    }
+    if steps.iter().any(|s| s["done"].is_null()) {
+        human.push_str("\n[ ?  ]: AgentPool cannot tell whether this is done.\n");
     }
     Ok(Out::new(
         json!({"version": VERSION, "home": home, "config_path": config_file, "steps": steps, "next_commands": next}),
         human,
     ))
+}
+
+/// Whether the store holds a completed `fake-question` session (what a passing smoke leaves).
+/// Opens the database read-only and only when it exists: `onboard` creates nothing.
+fn completed_fake_session(db: &Path) -> std::result::Result<bool, String> {
+    if !db.exists() {
+        return Ok(false);
+    }
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| e.to_string())?;
+    conn.query_row(
+        "SELECT EXISTS(SELECT 1 FROM sessions WHERE provider_id = 'fake-question' AND state = 'COMPLETED')",
+        [],
+        |r| r.get::<_, bool>(0),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The first `agentpool` skill installed where Claude Code or Codex looks (user scope, then
+/// this directory's project scope).
+fn installed_guide() -> Option<PathBuf> {
+    use crate::cmd_skills::{Client, Scope};
+    let cwd = std::env::current_dir().ok();
+    let mut roots = Vec::new();
+    for scope in [Scope::User, Scope::Project] {
+        roots.extend(Client::ALL.iter().filter_map(|c| c.root(scope, cwd.as_deref())));
+    }
+    roots.into_iter().map(|root| root.join("agentpool").join("SKILL.md")).find(|p| p.is_file())
 }
 
 /// Commands that run before (and without) a `Manager`: they must work when the config is

@@ -40,9 +40,10 @@ pub struct StatsArgs {
     /// grep-friendly key=value lines.
     #[arg(long)]
     pub plain: bool,
-    /// Also render a 1200x630 PNG card (default path: $AGENTPOOL_HOME/cards/stats-<time>.png).
-    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
-    pub share: Option<PathBuf>,
+    /// Also render a 1200x630 PNG card, to PATH or (without one) to a new
+    /// `$AGENTPOOL_HOME/cards/stats-<time>.png` that never replaces an earlier card.
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    pub share: Option<Option<PathBuf>>,
 }
 
 pub async fn stats(ctx: &Context, args: StatsArgs, json: bool) -> Result<Out> {
@@ -74,7 +75,7 @@ pub async fn stats(ctx: &Context, args: StatsArgs, json: bool) -> Result<Out> {
 
     let mut card = None;
     if let Some(path) = &args.share {
-        let info = agentpool_stats::share(manager, &doc, Some(path), now)?;
+        let info = agentpool_stats::share(manager, &doc, path.as_deref(), now)?;
         doc["share_card"] = info.clone();
         card = Some(info);
     }

@@ -24,6 +24,9 @@ pub struct UsageArgs {
     /// Read the last stored snapshots; run no probe.
     #[arg(long)]
     pub cached: bool,
+    /// Also list the built-in fake providers (hidden unless enabled explicitly in config).
+    #[arg(long)]
+    pub all: bool,
     /// Skip probes that drive a CLI's screen (also `AGENTPOOL_NO_INTERACTIVE_USAGE=1`).
     #[arg(long, visible_alias = "no-interactive-usage")]
     pub no_interactive: bool,
@@ -41,6 +44,9 @@ pub struct UsageSummaryArgs {
     /// Probe now instead of reading the stored snapshots.
     #[arg(long)]
     pub refresh: bool,
+    /// Also list the built-in fake providers (hidden unless enabled explicitly in config).
+    #[arg(long)]
+    pub all: bool,
     /// Where figures come from on refresh: native, codexbar, ccusage or combined.
     #[arg(long, default_value = "combined")]
     pub backend: String,
@@ -73,7 +79,7 @@ fn s(v: &Value) -> String {
 /// Runs `usage`.
 pub async fn usage(ctx: &Context, a: UsageArgs) -> Result<Out> {
     let req = request(a.provider, &a.backend, a.no_interactive, a.timeout)?;
-    let r = ctx.manager.usage(&req, a.cached).await?;
+    let r = ctx.manager.usage_listed(&req, a.cached, a.all).await?;
     let rows = r["snapshots"]
         .as_array()
         .into_iter()
@@ -101,7 +107,7 @@ pub async fn usage(ctx: &Context, a: UsageArgs) -> Result<Out> {
 /// Runs `usage-summary` (and its alias `capacity-summary`).
 pub async fn usage_summary(ctx: &Context, a: UsageSummaryArgs) -> Result<Out> {
     let req = request(a.provider, &a.backend, a.no_interactive, a.timeout)?;
-    let r = ctx.manager.usage_summary(&req, a.refresh).await?;
+    let r = ctx.manager.usage_summary_listed(&req, a.refresh, a.all).await?;
     let rows = r["providers"]
         .as_object()
         .into_iter()

@@ -79,10 +79,12 @@ pub async fn providers(ctx: &Context) -> Result<Out> {
     Ok(Out::new(json!({"providers": ids, "preferences": prefs}), human))
 }
 
-pub async fn inventory(ctx: &Context) -> Result<Out> {
+/// `inventory [--all]`: the built-in fakes only with `--all` (or when enabled explicitly).
+pub async fn inventory(ctx: &Context, all: bool) -> Result<Out> {
     ctx.manager.reconcile().await?;
-    let providers = ctx.manager.describe_providers(true).await;
     let settings = ctx.manager.settings();
+    let mut providers = ctx.manager.describe_providers(true).await;
+    providers.retain(|p| all || settings.listed_by_default(&p.id));
     let j = json!({
         "providers": providers,
         "runtimes": ctx.manager.runtimes(),

@@ -17,6 +17,7 @@ pub mod cmd_stats;
 pub mod cmd_usage;
 pub mod cmd_worktrees;
 pub mod commands;
+pub mod hosts;
 pub mod output;
 
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ use agentpool_core::error::{Error, ErrorCode};
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::args::{Cli, Command, SessionCommand};
+use crate::args::{Cli, Command, SessionArgs, SessionCommand};
 use crate::output::Out;
 
 /// Entry point: parses `std::env::args`, runs the command, maps the outcome to an exit code
@@ -86,8 +87,12 @@ fn usage_error(e: &clap::Error, json_mode: bool) -> ExitCode {
         };
     }
     if json_mode {
-        let err = Error::new(ErrorCode::UsageError, first_line(&e.render().to_string()))
-            .with("usage", e.render().to_string().trim_end());
+        let rendered = e.render().to_string();
+        let (message, tips) = usage_message(&rendered);
+        let mut err = Error::new(ErrorCode::UsageError, message).with("usage", rendered.trim_end());
+        if !tips.is_empty() {
+            err = err.with("tips", tips);
+        }
         let _ = output::write_stdout(&output::json_line(&err.envelope()));
     } else {
         let _ = e.print();
@@ -95,8 +100,27 @@ fn usage_error(e: &clap::Error, json_mode: bool) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or("").trim_start_matches("error: ").to_owned()
+/// The message of a rendered clap error on one line — its first paragraph, without the
+/// `error: ` prefix, continuation lines joined (`…not provided: --provider <PROVIDER>`) — and
+/// its `tip:` lines. The `Usage:` block and the `--help` pointer stay in `details.usage`.
+fn usage_message(rendered: &str) -> (String, Vec<String>) {
+    let mut paragraphs = rendered.split("\n\n").map(str::trim).filter(|p| !p.is_empty());
+    let first = paragraphs.next().unwrap_or("");
+    let mut lines = first.lines().map(str::trim).filter(|l| !l.is_empty());
+    let head = lines.next().unwrap_or("").trim_start_matches("error:").trim().to_owned();
+    let rest: Vec<&str> = lines.collect();
+    let message = match (rest.is_empty(), head.ends_with(':')) {
+        (true, _) => head,
+        (false, true) => format!("{head} {}", rest.join(", ")),
+        (false, false) => format!("{head} {}", rest.join(" ")),
+    };
+    let tips = paragraphs
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("tip:"))
+        .map(|t| t.trim().to_owned())
+        .collect();
+    (message, tips)
 }
 
 fn report(err: Error, json_mode: bool) -> ExitCode {
@@ -123,7 +147,7 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
     let ctx = c::Context::load_as(cli.coordinator_id.as_deref())?;
     match cli.command {
         Command::Providers => c::providers(&ctx).await,
-        Command::Inventory => c::inventory(&ctx).await,
+        Command::Inventory(a) => c::inventory(&ctx, a.all).await,
         Command::Spawn(a) => c::spawn(&ctx, *a).await,
         Command::Observe(a) => c::observe(&ctx, *a).await,
         Command::Send(a) => c::send(&ctx, a).await,
@@ -135,8 +159,14 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Collect(a) => c::collect(&ctx, a).await,
         Command::Terminate(a) => c::terminate(&ctx, a).await,
         Command::Sessions(a) => c::sessions(&ctx, a, cli.json).await,
-        Command::Session(SessionCommand::Show { session_id, plain }) => {
+        Command::Session(SessionArgs { command: Some(SessionCommand::Show { session_id, plain }), .. })
+        | Command::Session(SessionArgs { command: None, session_id: Some(session_id), plain }) => {
             c::session_show(&ctx, &session_id, plain, cli.json).await
+        }
+        // clap requires an id when no subcommand is given.
+        Command::Session(SessionArgs { command: None, session_id: None, .. }) => {
+            Err(Error::new(ErrorCode::InvalidRequest, "missing session id")
+                .with("example", "agentpool session <session-id>"))
         }
         Command::Smoke(a) => c::smoke(&ctx, a).await,
         Command::Models(a) => cmd_models::models(&ctx, a).await,
@@ -159,4 +189,27 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
 
 fn unreachable_command() -> agentpool_core::Result<Out> {
     Err(Error::new(ErrorCode::InvalidRequest, "command was handled earlier"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usage_message;
+
+    #[test]
+    fn usage_messages_keep_the_whole_first_paragraph() {
+        let missing = "error: the following required arguments were not provided:\n  --provider <PROVIDER>\n\nUsage: agentpool spawn --provider <PROVIDER> --json\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_message(missing),
+            ("the following required arguments were not provided: --provider <PROVIDER>".to_owned(), vec![])
+        );
+        let two = "error: the following required arguments were not provided:\n  --a <A>\n  --b <B>\n\nUsage: x\n";
+        assert_eq!(usage_message(two).0, "the following required arguments were not provided: --a <A>, --b <B>");
+        let typo = "error: unrecognized subcommand 'spwan'\n\n  tip: a similar subcommand exists: 'spawn'\n\nUsage: agentpool [OPTIONS] <COMMAND>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_message(typo),
+            ("unrecognized subcommand 'spwan'".to_owned(), vec!["a similar subcommand exists: 'spawn'".to_owned()])
+        );
+        let bad = "error: invalid value 'soon' for '--timeout <TIMEOUT>': invalid float literal\n\nFor more information, try '--help'.\n";
+        assert_eq!(usage_message(bad).0, "invalid value 'soon' for '--timeout <TIMEOUT>': invalid float literal");
+    }
 }

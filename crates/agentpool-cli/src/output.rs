@@ -47,7 +47,7 @@ pub fn hint(err: &Error) -> Option<String> {
     let policy = err.detail("policy").and_then(Value::as_str);
     let h = match err.code {
         ErrorCode::ProviderNotFound => "agentpool providers --json".to_owned(),
-        ErrorCode::ProviderNotInstalled => format!("agentpool inventory --json  # then install `{provider}`"),
+        ErrorCode::ProviderNotInstalled => format!("agentpool setup {provider} --json"),
         ErrorCode::PolicyBlocked => match policy {
             Some("max_parallel_sessions") => "agentpool sessions --state running,ready,awaiting_user_input,awaiting_approval --json".to_owned(),
             Some("require_worktree_for_edits" | "allow_shared_repo_edits") => {
@@ -83,13 +83,31 @@ pub fn with_hint(err: Error) -> Error {
     }
 }
 
-/// Human rendering of an error (for stderr).
+/// Human rendering of an error (for stderr). The hint is the same next command as in
+/// `details.example`, minus `--json`: someone reading stderr wants text back.
 pub fn human_error(err: &Error) -> String {
     let mut s = format!("error[{}]: {}\n", err.code, err.message);
     if let Some(h) = err.detail("example").and_then(Value::as_str) {
-        s.push_str(&format!("hint: {h}\n"));
+        s.push_str(&format!("hint: {}\n", human_command(h)));
     }
     s
+}
+
+/// `cmd` without its `--json` flag (an agent's example turned into a person's); punctuation
+/// right after the flag (`--json,`) stays.
+pub fn human_command(cmd: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for w in cmd.split(' ') {
+        match w.strip_prefix("--json") {
+            Some("") => {}
+            Some(rest) if rest.chars().all(|c| c.is_ascii_punctuation()) => match words.last_mut() {
+                Some(prev) => prev.push_str(rest),
+                None => words.push(rest.to_owned()),
+            },
+            _ => words.push(w.to_owned()),
+        }
+    }
+    words.join(" ")
 }
 
 /// A simple left-aligned table.
@@ -135,4 +153,27 @@ pub fn plain_sessions(r: &Value) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_hints_drop_json() {
+        assert_eq!(human_command("agentpool sessions --json"), "agentpool sessions");
+        assert_eq!(
+            human_command("agentpool sessions --limit 50 --offset 0 --json"),
+            "agentpool sessions --limit 50 --offset 0"
+        );
+        assert_eq!(human_command("agentpool skills list"), "agentpool skills list");
+        assert_eq!(
+            human_command("agentpool doctor --deep --json, then check `tmux -V`"),
+            "agentpool doctor --deep, then check `tmux -V`"
+        );
+        assert_eq!(human_command("agentpool x --json-schema"), "agentpool x --json-schema");
+        let err = with_hint(Error::new(ErrorCode::SessionNotFound, "session `ap_x` not found"));
+        assert_eq!(err.detail("example").and_then(Value::as_str), Some("agentpool sessions --json"));
+        assert!(human_error(&err).ends_with("hint: agentpool sessions\n"), "{}", human_error(&err));
+    }
 }

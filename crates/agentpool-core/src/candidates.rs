@@ -2,6 +2,9 @@
 //! why each of the others could not. It is advisory and never chooses: the caller still names
 //! `provider_id` and `model` explicitly when it spawns.
 //!
+//! The built-in fakes (`fake-question`, …) are never candidates unless the user asked for them:
+//! `[providers.<id>] enabled = true` in config, or naming them in `allowed_providers`.
+//!
 //! Usage status comes from the latest stored snapshot (no probe runs), so `avoid_statuses`
 //! acts on what `usage-summary` last saw. A snapshot older than
 //! `policy.usage_stale_after_seconds`, or none at all, counts as `unknown`.
@@ -53,10 +56,16 @@ fn usage_fact(snap: Option<&CapacitySnapshot>, policy: &PolicyConfig, now: Offse
     }
 }
 
+/// The reason a built-in fake nobody asked for is excluded.
+pub const FAKE_NOT_REQUESTED: &str =
+    "built-in fake provider (for tests): name it in allowed_providers or set `[providers.<id>] enabled = true`";
+
 /// The verdict on one provider: `Ok(included reasons)` or `Err(excluded reasons)`, plus the
-/// usage facts it used.
+/// usage facts it used. `listed` is whether the provider shows without being asked for (see
+/// `Settings::listed_by_default`); an `allowed_providers` list is itself the asking.
 fn judge(
     d: &ProviderDescriptor,
+    listed: bool,
     snap: Option<&CapacitySnapshot>,
     filter: &CandidateFilter,
     policy: &PolicyConfig,
@@ -66,6 +75,9 @@ fn judge(
     let mut excluded = Vec::new();
     if !filter.allowed_providers.is_empty() && !filter.allowed_providers.contains(&d.id) {
         excluded.push("not in allowed_providers filter".to_owned());
+    }
+    if filter.allowed_providers.is_empty() && !listed {
+        excluded.push(FAKE_NOT_REQUESTED.to_owned());
     }
     if !d.installed {
         excluded.push("not installed".to_owned());
@@ -112,7 +124,8 @@ impl Manager {
         let now = OffsetDateTime::now_utc();
         let (mut candidates, mut excluded) = (Vec::new(), Vec::new());
         for d in &described {
-            let (verdict, fact) = judge(d, snaps.get(&d.id), filter, policy, now);
+            let listed = self.settings().listed_by_default(&d.id);
+            let (verdict, fact) = judge(d, listed, snaps.get(&d.id), filter, policy, now);
             let usage = json!({
                 "status": fact.status,
                 "checked_at": fact.checked_at,
@@ -179,10 +192,10 @@ mod tests {
         let policy = PolicyConfig::default();
         let p = provider("codex-cli", true, &[Capability::LiveSteering]);
         let s = snap("codex-cli", UsageStatus::Available, 10, now);
-        let (v, fact) = judge(&p, Some(&s), &filter(|_| {}), &policy, now);
+        let (v, fact) = judge(&p, true, Some(&s), &filter(|_| {}), &policy, now);
         assert_eq!(v.unwrap(), ["installed", "supports tmux", "usage available"]);
         assert!(!fact.stale && fact.age_seconds.is_some());
-        let (v, _) = judge(&p, None, &filter(|_| {}), &policy, now);
+        let (v, _) = judge(&p, true, None, &filter(|_| {}), &policy, now);
         assert_eq!(v.unwrap()[2], "usage unknown (no stored snapshot)");
     }
 
@@ -197,7 +210,7 @@ mod tests {
             f.avoid_statuses = vec![UsageStatus::Unknown];
             f.include_usage_unknown = false;
         });
-        let (v, _) = judge(&p, None, &f, &policy, now);
+        let (v, _) = judge(&p, true, None, &f, &policy, now);
         assert_eq!(
             v.unwrap_err(),
             [
@@ -212,20 +225,46 @@ mod tests {
     }
 
     #[test]
+    fn fakes_are_candidates_only_when_asked_for() {
+        let now = OffsetDateTime::now_utc();
+        let policy = PolicyConfig::default();
+        let fake = provider("fake-question", true, &[]);
+        let (v, _) = judge(&fake, false, None, &filter(|_| {}), &policy, now);
+        assert_eq!(v.unwrap_err(), [FAKE_NOT_REQUESTED]);
+        // Named in allowed_providers: an explicit choice.
+        let (v, _) =
+            judge(&fake, false, None, &filter(|f| f.allowed_providers = vec!["fake-question".into()]), &policy, now);
+        assert!(v.is_ok(), "{v:?}");
+        // Not named while others are: only the filter's reason.
+        let (v, _) =
+            judge(&fake, false, None, &filter(|f| f.allowed_providers = vec!["codex-cli".into()]), &policy, now);
+        assert_eq!(v.unwrap_err(), ["not in allowed_providers filter"]);
+        // Enabled explicitly in config (listed): an ordinary candidate.
+        let (v, _) = judge(&fake, true, None, &filter(|_| {}), &policy, now);
+        assert!(v.is_ok(), "{v:?}");
+    }
+
+    #[test]
     fn stale_snapshots_count_as_unknown_and_avoided_statuses_exclude() {
         let now = OffsetDateTime::now_utc();
         let policy = PolicyConfig { usage_stale_after_seconds: 60, ..PolicyConfig::default() };
         let p = provider("claude-code", true, &[]);
         let old = snap("claude-code", UsageStatus::LimitReached, 3600, now);
         let (v, fact) =
-            judge(&p, Some(&old), &filter(|f| f.avoid_statuses = vec![UsageStatus::LimitReached]), &policy, now);
+            judge(&p, true, Some(&old), &filter(|f| f.avoid_statuses = vec![UsageStatus::LimitReached]), &policy, now);
         assert!(fact.stale);
         assert_eq!(v.unwrap()[2], "usage unknown (stored snapshot is stale)");
         let fresh = snap("claude-code", UsageStatus::LimitReached, 5, now);
-        let (v, _) =
-            judge(&p, Some(&fresh), &filter(|f| f.avoid_statuses = vec![UsageStatus::LimitReached]), &policy, now);
+        let (v, _) = judge(
+            &p,
+            true,
+            Some(&fresh),
+            &filter(|f| f.avoid_statuses = vec![UsageStatus::LimitReached]),
+            &policy,
+            now,
+        );
         assert_eq!(v.unwrap_err(), ["usage status avoided: limit_reached"]);
-        let (v, _) = judge(&p, Some(&old), &filter(|f| f.include_usage_unknown = false), &policy, now);
+        let (v, _) = judge(&p, true, Some(&old), &filter(|f| f.include_usage_unknown = false), &policy, now);
         assert_eq!(v.unwrap_err(), ["usage unknown (stored snapshot is stale)"]);
     }
 }

@@ -191,6 +191,8 @@ impl CustomProviderConfig {
         put("default_initial_prompt_mode", self.default_prompt_mode.map(|m| Value::from(m.as_str())));
         ProviderConfig {
             enabled: self.enabled,
+            // A custom provider exists only because the user wrote it down.
+            enabled_explicitly: self.enabled,
             command: self.command.clone(),
             binary_candidates: self.binary_candidates.clone(),
             metadata,
@@ -357,9 +359,13 @@ impl Default for PolicyConfig {
 
 /// `[providers.<id>]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(from = "ProviderConfigFile")]
 pub struct ProviderConfig {
     pub enabled: bool,
+    /// The file says `enabled = true` itself (not just the default). Only this makes a
+    /// built-in fake provider show up in listings and candidate filters without `--all`.
+    #[serde(skip)]
+    pub enabled_explicitly: bool,
     /// Explicit launch command (argv); replaces binary detection.
     pub command: Option<Vec<String>>,
     /// Names or paths tried in order to find the binary.
@@ -370,8 +376,49 @@ pub struct ProviderConfig {
 
 impl Default for ProviderConfig {
     fn default() -> Self {
-        Self { enabled: true, command: None, binary_candidates: Vec::new(), metadata: Map::new() }
+        Self {
+            enabled: true,
+            enabled_explicitly: false,
+            command: None,
+            binary_candidates: Vec::new(),
+            metadata: Map::new(),
+        }
     }
+}
+
+/// `[providers.<id>]` as written in the file: `enabled` stays optional so an explicit
+/// `enabled = true` can be told from the default.
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ProviderConfigFile {
+    enabled: Option<bool>,
+    command: Option<Vec<String>>,
+    binary_candidates: Vec<String>,
+    metadata: Map<String, Value>,
+}
+
+impl Default for ProviderConfigFile {
+    fn default() -> Self {
+        Self { enabled: None, command: None, binary_candidates: Vec::new(), metadata: Map::new() }
+    }
+}
+
+impl From<ProviderConfigFile> for ProviderConfig {
+    fn from(f: ProviderConfigFile) -> Self {
+        Self {
+            enabled: f.enabled.unwrap_or(true),
+            enabled_explicitly: f.enabled == Some(true),
+            command: f.command,
+            binary_candidates: f.binary_candidates,
+            metadata: f.metadata,
+        }
+    }
+}
+
+/// Whether `id` is one of the built-in fake providers (`fake-question`, …): workers for tests
+/// and the smoke, not coding agents.
+pub fn is_builtin_fake(id: &str) -> bool {
+    id.starts_with("fake-")
 }
 
 /// Config plus the paths it resolves to.
@@ -445,6 +492,14 @@ impl Settings {
         metadata.extend(std::mem::take(&mut p.metadata));
         p.metadata = metadata;
         p
+    }
+
+    /// Whether listings (`inventory`, `usage`, `usage-summary`, `setup all`, `doctor`) and
+    /// candidate filters show this provider by default: every provider except the built-in
+    /// fakes, which show only when `[providers.<id>] enabled = true` asks for them (or the
+    /// caller passes `--all` / names them).
+    pub fn listed_by_default(&self, id: &str) -> bool {
+        !is_builtin_fake(id) || self.custom_provider(id).is_some() || self.provider(id).enabled_explicitly
     }
 
     /// The `[[custom_providers]]` entry with this id, if any.
@@ -580,5 +635,31 @@ mod tests {
 
         std::fs::write(&file, "[policy]\nallow_auto_routing = true\n").unwrap();
         assert_eq!(Settings::load_from(dir.path().to_path_buf(), file).unwrap_err().code, ErrorCode::InvalidConfig);
+    }
+
+    #[test]
+    fn fakes_are_listed_only_when_enabled_explicitly() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        let load = |toml: &str| {
+            std::fs::write(&file, toml).unwrap();
+            Settings::load_from(dir.path().to_path_buf(), file.clone()).unwrap()
+        };
+        let s = load("");
+        assert!(s.listed_by_default("codex-cli"));
+        assert!(!s.listed_by_default("fake-question"), "fakes are hidden by default");
+        assert!(s.provider("fake-question").enabled, "…but still enabled for an explicit spawn");
+        // A table without `enabled` (only metadata) is not an explicit request.
+        let s = load("[providers.fake-question.metadata]\ndefault_model = \"fake\"\n");
+        assert!(!s.listed_by_default("fake-question"));
+        let s = load("[providers.fake-question]\nenabled = true\n[providers.fake-idle]\nenabled = false\n");
+        assert!(s.listed_by_default("fake-question"));
+        assert!(!s.listed_by_default("fake-idle") && !s.provider("fake-idle").enabled);
+        // The flag never reaches `config show`.
+        let shown = serde_json::to_value(&s.config).unwrap();
+        assert_eq!(
+            shown["providers"]["fake-question"],
+            serde_json::json!({"enabled": true, "command": null, "binary_candidates": [], "metadata": {}})
+        );
     }
 }

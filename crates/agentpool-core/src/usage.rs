@@ -567,11 +567,18 @@ async fn native(provider: &dyn Provider, ctx: &UsageContext) -> CapacitySnapshot
 }
 
 impl Manager {
-    /// The providers a usage call covers: one (validated; `auto` refused) or every enabled one.
-    fn usage_selection(&self, provider_id: Option<&str>) -> Result<Vec<Arc<dyn Provider>>> {
+    /// The providers a usage call covers: one (validated; `auto` refused; a fake is fine when
+    /// named), or every enabled one — without the built-in fakes nobody asked for unless `all`
+    /// (see `Settings::listed_by_default`).
+    fn usage_selection(&self, provider_id: Option<&str>, all: bool) -> Result<Vec<Arc<dyn Provider>>> {
         match provider_id {
             Some(id) => Ok(vec![self.registry.get(id.trim())?]),
-            None => Ok(self.registry.ordered()),
+            None => Ok(self
+                .registry
+                .ordered()
+                .into_iter()
+                .filter(|p| all || self.settings.listed_by_default(p.id()))
+                .collect()),
         }
     }
 
@@ -588,7 +595,12 @@ impl Manager {
     /// when the budget ends are cancelled (their children are killed with them) and come back
     /// as unknown placeholders, which are not persisted.
     pub async fn probe_usage(&self, req: &UsageRequest) -> Result<ProbeRun> {
-        let selected = self.usage_selection(req.provider_id.as_deref())?;
+        self.probe_usage_in(req, true).await
+    }
+
+    /// [`Self::probe_usage`]; without a provider id, the fakes only with `all`.
+    async fn probe_usage_in(&self, req: &UsageRequest, all: bool) -> Result<ProbeRun> {
+        let selected = self.usage_selection(req.provider_id.as_deref(), all)?;
         let deadline = tokio::time::Instant::now() + req.budget;
         let mut tasks = tokio::task::JoinSet::new();
         let mut task_index = std::collections::HashMap::new();
@@ -641,20 +653,31 @@ impl Manager {
 
     /// Latest stored snapshots: one provider (validated), or every enabled provider.
     pub async fn cached_usage(&self, provider_id: Option<&str>) -> Result<Vec<CapacitySnapshot>> {
-        let ids: Vec<String> = self.usage_selection(provider_id)?.iter().map(|p| p.id().to_owned()).collect();
+        self.cached_usage_in(provider_id, true).await
+    }
+
+    async fn cached_usage_in(&self, provider_id: Option<&str>, all: bool) -> Result<Vec<CapacitySnapshot>> {
+        let ids: Vec<String> = self.usage_selection(provider_id, all)?.iter().map(|p| p.id().to_owned()).collect();
         let latest = latest(&self.store, Some(ids.clone())).await?;
         Ok(ids.iter().filter_map(|id| latest.get(id).cloned()).collect())
     }
 
-    /// `usage`: live snapshots (`source: live_probe`) or, with `cached`, stored ones.
+    /// `usage`: live snapshots (`source: live_probe`) or, with `cached`, stored ones; every
+    /// enabled provider (fakes included) when the request names none.
     pub async fn usage(&self, req: &UsageRequest, cached: bool) -> Result<Value> {
+        self.usage_listed(req, cached, true).await
+    }
+
+    /// [`Self::usage`] as the CLI lists it: without a provider id, the built-in fakes only
+    /// with `all` (or when enabled explicitly in config).
+    pub async fn usage_listed(&self, req: &UsageRequest, cached: bool, all: bool) -> Result<Value> {
         if cached {
-            let snaps = self.cached_usage(req.provider_id.as_deref()).await?;
+            let snaps = self.cached_usage_in(req.provider_id.as_deref(), all).await?;
             return Ok(json!({"snapshots": snaps, "source": "sqlite_cache"}));
         }
         // Dead workers are marked first, as every front-end read does.
         self.reconcile().await?;
-        let run = self.probe_usage(req).await?;
+        let run = self.probe_usage_in(req, all).await?;
         Ok(
             json!({"snapshots": run.snapshots, "source": "live_probe", "backend": req.backend.as_str(), "partial": run.partial}),
         )
@@ -663,11 +686,17 @@ impl Manager {
     /// `usage-summary`: per provider whether it can take work now, from the cache unless
     /// `refresh` (or the auto-refresh policy) asks for a live probe.
     pub async fn usage_summary(&self, req: &UsageRequest, refresh: bool) -> Result<Value> {
+        self.usage_summary_listed(req, refresh, true).await
+    }
+
+    /// [`Self::usage_summary`] as the CLI lists it: without a provider id, the built-in fakes
+    /// only with `all` (or when enabled explicitly in config).
+    pub async fn usage_summary_listed(&self, req: &UsageRequest, refresh: bool, all: bool) -> Result<Value> {
         let started = Instant::now();
         self.reconcile().await?;
         let policy = &self.settings.config.policy;
         let ids: Vec<String> =
-            self.usage_selection(req.provider_id.as_deref())?.iter().map(|p| p.id().to_owned()).collect();
+            self.usage_selection(req.provider_id.as_deref(), all)?.iter().map(|p| p.id().to_owned()).collect();
         let now = OffsetDateTime::now_utc();
         let mut live = refresh;
         let mut cached = BTreeMap::new();
@@ -681,7 +710,7 @@ impl Manager {
         }
         let remaining = req.budget.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
         let (snaps, facts, partial) = if live {
-            let run = self.probe_usage(&UsageRequest { budget: remaining, ..req.clone() }).await?;
+            let run = self.probe_usage_in(&UsageRequest { budget: remaining, ..req.clone() }, all).await?;
             let snaps: BTreeMap<String, CapacitySnapshot> =
                 run.snapshots.into_iter().map(|s| (s.provider_id.clone(), s)).collect();
             (snaps, run.facts, run.partial)

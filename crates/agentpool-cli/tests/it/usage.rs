@@ -112,7 +112,10 @@ fn summary_lists_every_provider_with_the_row_fields() {
     let env = Env::new();
     let s = env.json(&["usage-summary", "--json"]);
     let rows = s["providers"].as_object().unwrap();
-    assert_eq!(rows.len(), 13, "every enabled provider, even with nothing stored");
+    assert_eq!(rows.len(), 7, "every enabled real provider, even with nothing stored");
+    assert!(rows.keys().all(|id| !id.starts_with("fake-")), "the fakes only with --all: {s}");
+    let all = env.json(&["usage-summary", "--all", "--json"]);
+    assert_eq!(all["providers"].as_object().unwrap().len(), 13, "--all adds the six fakes");
     for row in rows.values() {
         for key in ["usable", "unusable_reason", "windows", "confidence", "stale", "age_seconds"] {
             assert!(row.get(key).is_some(), "{key} missing in {row}");
