@@ -13,6 +13,8 @@ cargo build --locked -p agentpool-cli
 cargo test --workspace --locked --no-fail-fast
 # The official TypeScript and Python MCP SDKs drive the built binary over stdio (needs node, python3).
 bash tests/mcp-sdk/run.sh target/debug/agentpool
+# Real MCP hosts (Claude Code, opencode, Codex from npm, pinned) load it via `mcp-config --install`.
+bash tests/mcp-hosts/run.sh target/debug/agentpool
 # Formatting (rustfmt.toml) and lints (the workspace's clippy settings), warnings as errors.
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all --check
