@@ -1,4 +1,5 @@
-//! Snapshots of the JSON every lifecycle command prints, over one fake-question session.
+//! Snapshots of the JSON every lifecycle command prints, over one fake-question session, and
+//! of the SQLite schema a fresh store creates.
 //! Volatile values (ids, paths, hashes, timestamps, nonces, pane ids) are redacted by the
 //! harness filters; values that depend on timing or path lengths are checked here and then
 //! replaced by a placeholder, so the snapshots are stable across runs and machines.
@@ -121,4 +122,36 @@ fn lifecycle_json_snapshots() {
     assert_eq!(fakes.len(), 6, "{inventory}");
     assert_json_snapshot!("lifecycle_17_inventory_providers", fakes);
     assert_json_snapshot!("lifecycle_18_providers", ctx.json(&["providers", "--json"]));
+}
+
+/// The SQLite schema a fresh store creates — every table and index with its SQL, as stored in
+/// `sqlite_master`, and the migration count (`PRAGMA user_version`) — so table, column and
+/// index names are pinned.
+#[test]
+fn sqlite_schema_snapshot() {
+    let ctx = TestContext::new();
+    let settings = ctx.insta_settings();
+    let _guard = settings.bind_to_scope();
+    // Any command that touches the store creates and migrates it.
+    ctx.json(&["sessions", "--json"]);
+    let db = ctx.home().join("agentpool.sqlite");
+    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap_or_else(|e| panic!("open {}: {e}", db.display()));
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    let mut out = format!("PRAGMA user_version = {version};\n");
+    let mut stmt = conn
+        .prepare(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?))
+        })
+        .unwrap();
+    for row in rows {
+        let (kind, name, table, sql) = row.unwrap();
+        out.push_str(&format!("\n-- {kind} {name} (on {table})\n{};\n", sql.as_deref().unwrap_or("-- no SQL")));
+    }
+    insta::assert_snapshot!("sqlite_schema", out);
 }

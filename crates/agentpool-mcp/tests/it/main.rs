@@ -10,4 +10,5 @@ mod lifecycle;
 mod models;
 mod protocol;
 mod stats;
+mod structured;
 mod surface;
