@@ -84,10 +84,17 @@ fn worker_exiting_non_zero_is_failed_with_its_exit_status_and_screen() {
     assert_eq!(failed["metadata"]["exit_status"], 3, "{failed}");
 
     // A worker that has exited cannot be steered.
-    let err = ctx.error(&["send", &id, "Try again.", "--json"], "TMUX_SEND_FAILED");
+    let err = ctx.error(&["send", &id, "Try again.", "--json"], "WORKER_EXITED");
     assert_eq!(err["details"]["exit_status"], 3, "{err}");
+    let final_screen = err["details"]["final_screen"].as_str().unwrap();
+    assert!(final_screen.contains("boom") && !final_screen.contains("agentpool"), "the worker's own output: {err}");
+    let transcript = std::fs::read_to_string(ctx.artifact_dir(&id).join("transcript.txt")).unwrap();
+    assert!(
+        transcript.trim_end().ends_with("the message above was not delivered: the worker has exited"),
+        "{transcript}"
+    );
     // Nor interrupted: nothing would receive the Ctrl-C.
-    let err = ctx.error(&["interrupt", &id, "--json"], "TMUX_SEND_FAILED");
+    let err = ctx.error(&["interrupt", &id, "--json"], "WORKER_EXITED");
     assert_eq!(err["details"]["exit_status"], 3, "{err}");
     ctx.json(&["terminate", &id, "--json"]);
     assert_eq!(ctx.session(&id)["state"], "FAILED");

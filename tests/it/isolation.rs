@@ -9,7 +9,8 @@ fn wait(ctx: &TestContext, id: &str, what: &str) -> Value {
     ctx.json(&["observe", id, "--wait-for", what, "--timeout", "30", "--json"])
 }
 
-fn git_in(dir: &Path, args: &[&str]) -> String {
+/// Runs git in `dir` with a fixed identity and no user or system config; panics on failure.
+pub(crate) fn git_in(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(dir)

@@ -251,6 +251,14 @@ pub struct SpawnArgs {
     /// Service tier override, e.g. priority.
     #[arg(long)]
     pub service_tier: Option<String>,
+    /// Extra environment for this worker, KEY=VALUE (repeatable), over this shell's own and
+    /// `[providers.<id>] env`; values are never stored.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
+}
+
+fn parse_env(raw: &str) -> Result<(String, String), String> {
+    agentpool_core::env::parse_assignment(raw)
 }
 
 #[derive(Debug, Args)]
@@ -456,11 +464,12 @@ pub enum WorktreesCommand {
         /// Session id (`ap_…`).
         #[arg(long)]
         session_id: String,
-        /// Remove even with uncommitted changes or unmerged commits (the branch is kept when
-        /// it holds commits found nowhere else).
+        /// Remove even when modified, untracked or ignored files, unmerged commits or stashes
+        /// are at risk: the files go; the branch is kept when it holds commits found nowhere
+        /// else, and stashes are never dropped.
         #[arg(long, visible_alias = "yes")]
         force: bool,
-        /// Say what would be removed and what would be lost, change nothing.
+        /// Say what would be removed and list what would be lost, by kind; change nothing.
         #[arg(long)]
         dry_run: bool,
     },

@@ -58,11 +58,7 @@ async fn cleanup(ctx: &Context, session_id: &str, force: bool, dry_run: bool) ->
         ));
         let lose = &r["would_lose"];
         if lose.is_object() {
-            human.push_str(&format!(
-                "uncommitted changes: {}\nunmerged commits: {}\n",
-                s(&lose["dirty_count"]),
-                s(&lose["unmerged_commits"])
-            ));
+            human.push_str(&at_risk(lose, "would lose"));
         }
     } else {
         human.push_str(&format!(
@@ -75,6 +71,63 @@ async fn cleanup(ctx: &Context, session_id: &str, force: bool, dry_run: bool) ->
                 format!("kept: {}", s(&r["branch_kept_reason"]))
             }
         ));
+        if r["discarded"].is_object() {
+            human.push_str(&files_at_risk(&r["discarded"], "discarded"));
+        }
+        let kept = &r["stashes_kept"];
+        if kept["count"].as_u64().unwrap_or(0) > 0 {
+            human.push_str(&listing("stashes kept (git stash list)", kept, "items"));
+        }
     }
     Ok(Out::new(r, human))
+}
+
+/// `label (count):` and one line per listed entry, with `… and N more` when truncated.
+fn listing(label: &str, list: &Value, key: &str) -> String {
+    let count = list["count"].as_u64().unwrap_or(0);
+    let mut out = format!("{label} ({count}):\n");
+    let items = list[key].as_array().map(Vec::as_slice).unwrap_or_default();
+    for item in items {
+        let line = match item {
+            Value::Object(_) => format!("{} {}", s(&item["ref"]), s(&item["sha"])),
+            other => s(other),
+        };
+        out.push_str(&format!("  {line}\n"));
+    }
+    let more = count.saturating_sub(items.len() as u64);
+    if more > 0 {
+        out.push_str(&format!("  … and {more} more\n"));
+    }
+    out
+}
+
+/// The files part of a `would_lose` / `discarded` object.
+fn files_at_risk(lose: &Value, verb: &str) -> String {
+    let mut out = String::new();
+    if lose["unreadable"] == Value::Bool(true) {
+        out.push_str(&format!("{verb}: the worktree (git status could not read it)\n"));
+    }
+    for (kind, label) in
+        [("modified", "modified files"), ("untracked", "untracked files"), ("ignored", "ignored files")]
+    {
+        if lose[kind]["count"].as_u64().unwrap_or(0) > 0 {
+            out.push_str(&listing(&format!("{verb}: {label}"), &lose[kind], "paths"));
+        }
+    }
+    out
+}
+
+/// Everything in a `would_lose` object, one kind after another; `nothing` when empty.
+fn at_risk(lose: &Value, verb: &str) -> String {
+    let mut out = files_at_risk(lose, verb);
+    if lose["commits"]["count"].as_u64().unwrap_or(0) > 0 {
+        out.push_str(&listing(&format!("{verb}: commits on no other branch"), &lose["commits"], "shas"));
+    }
+    if lose["stashes"]["count"].as_u64().unwrap_or(0) > 0 {
+        out.push_str(&listing("stashes made in the worktree, kept in the repository", &lose["stashes"], "items"));
+    }
+    if out.is_empty() {
+        out.push_str(&format!("{verb}: nothing\n"));
+    }
+    out
 }

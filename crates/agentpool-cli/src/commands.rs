@@ -143,6 +143,7 @@ pub async fn spawn(ctx: &Context, a: SpawnArgs) -> Result<Out> {
     req.max_turns = a.max_turns;
     req.reasoning_effort = a.reasoning_effort;
     req.service_tier = a.service_tier;
+    req.env = a.env.into_iter().collect();
     let result = ctx.manager.spawn(req).await?;
     let s = &result["session"];
     let mut human =

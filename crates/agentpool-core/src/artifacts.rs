@@ -114,6 +114,13 @@ impl ArtifactDir {
     }
 
     /// Appends a note of a message AgentPool sent, after any pending raw output.
+    /// Appends an AgentPool note (`[agentpool] …`) to the transcript.
+    pub fn append_note(&self, note: &str) -> Result<()> {
+        self.sync_transcript()?;
+        let _guard = self.lock()?;
+        util::append(&self.file("transcript"), format!("\n[agentpool] {note}\n").as_bytes())
+    }
+
     pub fn append_sent(&self, message: &str) -> Result<()> {
         self.sync_transcript()?;
         let _guard = self.lock()?;

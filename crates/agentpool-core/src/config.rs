@@ -196,6 +196,7 @@ impl CustomProviderConfig {
             command: self.command.clone(),
             binary_candidates: self.binary_candidates.clone(),
             metadata,
+            env: BTreeMap::new(),
         }
     }
 
@@ -372,6 +373,9 @@ pub struct ProviderConfig {
     pub binary_candidates: Vec<String>,
     /// Free-form provider metadata (`default_model`, `submit_keys`, …).
     pub metadata: Map<String, Value>,
+    /// Extra environment for this provider's workers, over the spawning call's own.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 impl Default for ProviderConfig {
@@ -382,6 +386,7 @@ impl Default for ProviderConfig {
             command: None,
             binary_candidates: Vec::new(),
             metadata: Map::new(),
+            env: BTreeMap::new(),
         }
     }
 }
@@ -395,11 +400,12 @@ struct ProviderConfigFile {
     command: Option<Vec<String>>,
     binary_candidates: Vec<String>,
     metadata: Map<String, Value>,
+    env: BTreeMap<String, String>,
 }
 
 impl Default for ProviderConfigFile {
     fn default() -> Self {
-        Self { enabled: None, command: None, binary_candidates: Vec::new(), metadata: Map::new() }
+        Self { enabled: None, command: None, binary_candidates: Vec::new(), metadata: Map::new(), env: BTreeMap::new() }
     }
 }
 
@@ -411,6 +417,7 @@ impl From<ProviderConfigFile> for ProviderConfig {
             command: f.command,
             binary_candidates: f.binary_candidates,
             metadata: f.metadata,
+            env: f.env,
         }
     }
 }
@@ -484,6 +491,7 @@ impl Settings {
                     base.binary_candidates = user.binary_candidates.clone();
                 }
                 base.metadata.extend(user.metadata.clone());
+                base.env.extend(user.env.clone());
             }
             return base;
         }
@@ -571,6 +579,11 @@ impl Config {
                     ErrorCode::InvalidConfig,
                     format!("`providers.{id}.command` must not be empty"),
                 ));
+            }
+            for (key, value) in &p.env {
+                crate::env::check_var(key, value).map_err(|why| {
+                    Error::new(ErrorCode::InvalidConfig, format!("`providers.{id}.env.{key}`: {why}"))
+                })?;
             }
         }
         self.validate_custom_providers()

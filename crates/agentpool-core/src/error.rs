@@ -51,6 +51,7 @@ codes! {
     TmuxNotFound => "TMUX_NOT_FOUND",
     TmuxSessionNotFound => "TMUX_SESSION_NOT_FOUND",
     TmuxSendFailed => "TMUX_SEND_FAILED",
+    WorkerExited => "WORKER_EXITED",
     SessionNotFound => "SESSION_NOT_FOUND",
     SpawnFailed => "SPAWN_FAILED",
     SessionTimeout => "SESSION_TIMEOUT",

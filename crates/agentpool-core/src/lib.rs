@@ -13,6 +13,7 @@ pub mod config;
 pub mod custom;
 pub mod detect;
 pub mod dialog;
+pub mod env;
 pub mod error;
 pub mod git;
 pub mod launch;

@@ -78,6 +78,22 @@ pub struct SpawnRequest {
     /// Extra caller metadata copied onto the session.
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// Extra environment for this worker, over the spawning call's own and the provider's
+    /// `[providers.<id>] env` (see `env`). Names are recorded; values never are.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+/// What recording an event requires of the stored session (see [`Manager::record`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Guard {
+    /// Nothing: the event is recorded whatever the state.
+    None,
+    /// The stored state is still this one.
+    StillIn(SessionState),
+    /// Compare-and-set: the state moves from `from` (as read) to `to`, unless it changed or
+    /// settled meanwhile.
+    Move { from: SessionState, to: SessionState, ended: bool },
 }
 
 fn default_role() -> Role {
@@ -113,6 +129,7 @@ impl SpawnRequest {
             reasoning_effort: None,
             service_tier: None,
             metadata: Map::new(),
+            env: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -233,6 +250,24 @@ impl Manager {
         excerpt: Option<String>,
         metadata: Map<String, Value>,
     ) -> Result<i64> {
+        let id = self.record(session, event_type, state, screen_hash, excerpt, metadata, Guard::None).await?;
+        Ok(id.unwrap_or_default())
+    }
+
+    /// Records an event, in one write transaction with what `guard` asks of the stored row:
+    /// nothing, that the state still is what the caller saw, or a compare-and-set transition.
+    /// Returns `None` (and records nothing) when the guard fails: another process changed the
+    /// session meanwhile, and its word stands.
+    pub(crate) async fn record(
+        &self,
+        session: &AgentSession,
+        event_type: &str,
+        state: Option<SessionState>,
+        screen_hash: Option<String>,
+        excerpt: Option<String>,
+        metadata: Map<String, Value>,
+        guard: Guard,
+    ) -> Result<Option<i64>> {
         let mut metadata = metadata;
         // Acting on another coordinator's session is allowed, and recorded (see `scope`).
         if session.meta_str("coordinator_id").is_some_and(|owner| owner != self.opts.coordinator_id) {
@@ -247,19 +282,32 @@ impl Manager {
         // The line is appended while the insert's write lock is held, so `events.jsonl` lists
         // events in `event_id` order even with several processes writing to one session. The
         // database stays the record: its row is committed even if the file append fails.
-        let (rec, appended) = self
+        let done = self
             .store
             .call(move |c| {
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let pass = match guard {
+                    Guard::None => true,
+                    Guard::StillIn(s) => store::current_state(&tx, &id)?.is_some_and(|(now, _)| now == s),
+                    Guard::Move { from, to, ended } => store::transition(&tx, &id, from, to, ended)?,
+                };
+                if !pass {
+                    return Ok(None);
+                }
                 let rec =
                     store::append_event(&tx, &id, &et, state, screen_hash.as_deref(), excerpt.as_deref(), &metadata)?;
                 let appended = ad.append_event(&rec);
                 tx.commit()?;
-                Ok((rec, appended))
+                Ok(Some((rec, appended)))
             })
             .await?;
-        appended?;
-        Ok(rec.id)
+        match done {
+            Some((rec, appended)) => {
+                appended?;
+                Ok(Some(rec.id))
+            }
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn runtime_ref(&self, session: &AgentSession) -> Result<RuntimeRef> {
@@ -310,6 +358,14 @@ impl Manager {
     pub async fn spawn(&self, req: SpawnRequest) -> Result<Value> {
         let policy = &self.settings.config.policy;
         let task = validate_task(&req.task)?;
+        let bad_env: Vec<Value> = req
+            .env
+            .iter()
+            .filter_map(|(k, v)| crate::env::check_var(k, v).err().map(|why| field_error("env", &why, k)))
+            .collect();
+        if !bad_env.is_empty() {
+            return Err(invalid_request("invalid env", bad_env));
+        }
         let provider_id = req.provider_id.trim().to_owned();
         if provider_id.is_empty() || provider_id.eq_ignore_ascii_case("auto") {
             return Err(Error::new(
@@ -443,6 +499,8 @@ impl Manager {
         meta.insert("initial_prompt_mode".into(), json!(prompt_mode));
         // Lets reconcile tell a crashed spawn from a slow one (see `spawner_gone`).
         meta.insert("spawn_pid".into(), json!(std::process::id()));
+        // Cleared when the launch finishes; reconcile stops a worker whose spawner died first.
+        meta.insert("launch_pending".into(), json!(true));
         if let Some(e) = reasoning_effort.as_ref() {
             meta.insert("reasoning_effort".into(), json!(e));
         }
@@ -462,6 +520,14 @@ impl Manager {
         }
         meta.insert("supervision".into(), json!(req.supervision));
         meta.insert("isolation".into(), json!(req.isolation));
+        // Which variables were set on top of the spawning call's environment (names only).
+        let mut env_keys: Vec<String> = self.settings.provider(&provider_id).env.into_keys().collect();
+        env_keys.extend(req.env.keys().cloned());
+        env_keys.sort();
+        env_keys.dedup();
+        if !env_keys.is_empty() {
+            meta.insert("env_keys".into(), json!(env_keys));
+        }
         let session_name =
             runtime_session_name(&self.settings.config.runtime.tmux.session_prefix, &provider_id, &session_id);
         let mut session = AgentSession {
@@ -531,16 +597,18 @@ impl Manager {
                 detected.binary_path,
                 prompt_mode,
                 req.isolation,
+                &req.env,
             )
             .await
         {
             Ok(()) => {}
             Err(err) => {
-                let id = session.id.clone();
-                let _ = self.store.call(move |c| store::set_state(c, &id, SessionState::Failed, true)).await;
                 let mut m = Map::new();
                 m.insert("error".into(), err.envelope()["error"].clone());
-                let _ = self.event(&session, "spawn_failed", Some(SessionState::Failed), None, None, m).await;
+                // From whatever state the launch reached, unless a terminate settled it first.
+                let stored = self.load(&session.id).await.map(|s| s.state).unwrap_or(session.state);
+                let guard = Guard::Move { from: stored, to: SessionState::Failed, ended: true };
+                let _ = self.record(&session, "spawn_failed", Some(SessionState::Failed), None, None, m, guard).await;
                 if let Some(r) = session.runtime_ref() {
                     let _ = self.runtime.terminate(&r).await;
                 }
@@ -571,6 +639,7 @@ impl Manager {
         binary_path: Option<String>,
         prompt_mode: PromptMode,
         isolation: Isolation,
+        request_env: &std::collections::BTreeMap<String, String>,
     ) -> Result<()> {
         if isolation == Isolation::Worktree {
             let wt = self.create_worktree(session).await?;
@@ -629,8 +698,13 @@ impl Manager {
             plan.argv.push(prompt_text.clone());
             shown.push("<agentpool-initial-prompt>".into());
         }
-        plan.env.push(("AGENTPOOL_ARTIFACT_DIR".into(), session.artifact_dir.clone()));
-        plan.env.push(("AGENTPOOL_SESSION_ID".into(), session.id.clone()));
+        // The provider's launch variables, then config's, then the request's, then ours (the
+        // runtime puts the spawning call's own environment underneath; see `env`).
+        let mut over: Vec<(String, String)> = ctx.config.env.clone().into_iter().collect();
+        over.extend(request_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        over.push(("AGENTPOOL_ARTIFACT_DIR".into(), session.artifact_dir.clone()));
+        over.push(("AGENTPOOL_SESSION_ID".into(), session.id.clone()));
+        plan.env = crate::env::overlay(std::mem::take(&mut plan.env), &over);
         let spec = SpawnSpec {
             name: session_name.to_owned(),
             argv: plan.argv,
@@ -640,6 +714,25 @@ impl Manager {
             // Secrets a worker prints are redacted before its raw output touches the disk.
             output_filter: vec![self.opts.self_exe.display().to_string(), "__redact-pipe".to_owned()],
         };
+        // Where the worker will live is recorded before tmux is touched, so a spawn killed at
+        // any moment leaves a row that reconcile and terminate can find the worker by.
+        {
+            let planned = RuntimeRef {
+                session_name: spec.name.clone(),
+                window: "0".into(),
+                pane: "0".into(),
+                pane_id: None,
+                socket: self.runtime.socket(),
+                output_log: Some(spec.output_log.display().to_string()),
+            };
+            let tmux = TmuxRef { session_name: spec.name.clone(), window: "0".into(), pane: "0".into() };
+            let planned = serde_json::to_value(&planned).unwrap_or_default();
+            session.metadata.insert("runtime_ref".into(), planned.clone());
+            let id = session.id.clone();
+            self.store
+                .call(move |c| store::set_runtime_ref(c, &id, Some(&tmux), &planned, SessionState::Starting))
+                .await?;
+        }
         let r = self.runtime.spawn(&spec).await?;
         let state = if prompt_mode == PromptMode::Arg { SessionState::Running } else { SessionState::Ready };
         let tmux = TmuxRef { session_name: r.session_name.clone(), window: r.window.clone(), pane: r.pane.clone() };
@@ -677,7 +770,10 @@ impl Manager {
             m.insert("hint".into(), json!(hint));
             self.event(session, event, Some(SessionState::Ready), None, None, m).await?;
         } else if prompt_mode == PromptMode::SendAfterLaunch {
-            let submit_keys = self.deliver(&r, provider, &prompt_text, true).await?;
+            let submit_keys = match self.deliver(&r, provider, &prompt_text, true).await {
+                Ok(keys) => keys,
+                Err(e) => return Err(self.explain_exit(e, session, &r).await),
+            };
             let id = session.id.clone();
             self.store
                 .call(move |c| {
@@ -689,6 +785,8 @@ impl Manager {
             m.insert("submit_keys".into(), json!(submit_keys));
             self.event(session, "send_initial_prompt", Some(SessionState::Running), None, None, m).await?;
         }
+        let id = session.id.clone();
+        self.store.call(move |c| store::set_meta(c, &id, "launch_pending", &Value::Bool(false))).await?;
         Ok(())
     }
 
@@ -869,7 +967,6 @@ impl Manager {
                 .with("turns_sent", sent));
         }
         let r = self.runtime_ref(&session)?;
-        self.ensure_alive(&session, &r).await?;
         if session.state == SessionState::Completed {
             self.reopen(&session, &r).await?;
         }
@@ -886,7 +983,15 @@ impl Manager {
             })
             .await?;
         }
-        let keys = self.deliver(&r, provider.as_ref(), message, submit).await?;
+        let keys = match self.deliver(&r, provider.as_ref(), message, submit).await {
+            Ok(keys) => keys,
+            Err(e) => {
+                // The note above went in first; say that the message never arrived.
+                let _ = blocking(move || ad.append_note("the message above was not delivered: the worker has exited"))
+                    .await;
+                return Err(self.explain_exit(e, &session, &r).await);
+            }
+        };
         let mut m = Map::new();
         m.insert("submit".into(), json!(submit));
         m.insert("submit_keys".into(), json!(keys));
@@ -901,6 +1006,9 @@ impl Manager {
     async fn reopen(&self, session: &AgentSession, r: &RuntimeRef) -> Result<()> {
         let lines = self.settings.config.runtime.tmux.capture_lines;
         let screen = self.runtime.snapshot(r, lines, Duration::from_secs(2)).await?;
+        if screen.dead {
+            return Err(worker_exited(session, screen.exit_status, &screen.screen));
+        }
         let previous = detect::extract_result(&redact(&screen.screen)).map(|b| util::sha256_hex(b.as_bytes()));
         let id = session.id.clone();
         self.store
@@ -918,20 +1026,27 @@ impl Manager {
         Ok(())
     }
 
-    async fn ensure_alive(&self, session: &AgentSession, r: &RuntimeRef) -> Result<()> {
-        match self.runtime.list().await?.get(&r.session_name) {
-            Some(Liveness::Alive) => Ok(()),
-            Some(Liveness::Dead { exit_status }) => Err(Error::new(
-                ErrorCode::TmuxSendFailed,
-                "the worker has exited; its final screen is kept for observe and collect",
-            )
-            .with("session_id", &session.id)
-            .with("exit_status", exit_status)),
-            None => {
-                Err(Error::new(ErrorCode::TmuxSessionNotFound, format!("tmux session `{}` is gone", r.session_name))
-                    .with("session_id", &session.id)
-                    .with("tmux_session", &r.session_name))
+    /// A `WORKER_EXITED` from the runtime, with the worker's exit status and final screen.
+    /// Other errors pass through.
+    async fn explain_exit(&self, err: Error, session: &AgentSession, r: &RuntimeRef) -> Error {
+        if err.code != ErrorCode::WorkerExited {
+            return err;
+        }
+        match self.runtime.snapshot(r, 0, Duration::from_secs(2)).await {
+            Ok(s) => {
+                // A worker that exits at once can leave an empty pane behind (tmux shows only
+                // its "Pane is dead" line); its transcript still has what it printed.
+                let screen = if s.screen.lines().any(|l| !l.trim().is_empty() && !l.starts_with("Pane is dead")) {
+                    s.screen
+                } else {
+                    // The raw log holds only what the worker printed (no AgentPool notes).
+                    let raw = ArtifactDir::new(&session.artifact_dir).raw_log();
+                    let tail = util::read_tail(&raw, 4096);
+                    artifacts::strip_terminal(tail.as_bytes()).0
+                };
+                worker_exited(session, s.exit_status, &screen)
             }
+            Err(_) => err.with("session_id", &session.id),
         }
     }
 
@@ -979,7 +1094,12 @@ impl Manager {
         if dry_run {
             // Predict the real call: it needs the runtime session to still exist.
             let exists = match session.runtime_ref() {
-                Some(r) => self.runtime.list().await.map(|m| m.contains_key(&r.session_name)).unwrap_or(false),
+                Some(r) => self
+                    .runtime
+                    .list(r.socket.as_deref())
+                    .await
+                    .map(|m| m.contains_key(&r.session_name))
+                    .unwrap_or(false),
                 None => false,
             };
             return Ok(
@@ -987,8 +1107,9 @@ impl Manager {
             );
         }
         let r = self.runtime_ref(&session)?;
-        self.ensure_alive(&session, &r).await?;
-        self.runtime.send_keys(&r, &["C-c".to_owned()]).await?;
+        if let Err(e) = self.runtime.send_keys(&r, &["C-c".to_owned()]).await {
+            return Err(self.explain_exit(e, &session, &r).await);
+        }
         self.event(&session, "interrupt", Some(session.state), None, None, Map::new()).await?;
         Ok(json!({"ok": true, "session_id": session.id, "state": session.state}))
     }
@@ -1192,7 +1313,9 @@ impl Manager {
         let previous = self.store.call(move |c| store::has_event(c, &id, "terminate")).await?;
         let r = session.runtime_ref();
         let exists = match &r {
-            Some(r) => self.runtime.list().await.map(|m| m.contains_key(&r.session_name)).unwrap_or(false),
+            Some(r) => {
+                self.runtime.list(r.socket.as_deref()).await.map(|m| m.contains_key(&r.session_name)).unwrap_or(false)
+            }
             None => false,
         };
         let final_state = if terminal { session.state } else { SessionState::Cancelled };
@@ -1215,9 +1338,9 @@ impl Manager {
             }
             return Ok(Value::Object(out));
         }
-        if already && !exists {
-            return Ok(plan);
-        }
+        // Every terminate that finds the worker stops it, before anything is recorded (killing
+        // twice is harmless; a process killed in between leaves a live row, never a CANCELLED
+        // one with a running worker). Only the one that claims the session reports it ended it.
         if let Some(r) = &r
             && exists
         {
@@ -1225,14 +1348,53 @@ impl Manager {
             let _ = blocking(move || ad.sync_transcript()).await;
             self.runtime.terminate(r).await?;
         }
-        if !already {
+        // Exactly one terminate claims the session: the check for an earlier terminate, the
+        // state change and the event are one write transaction, against the state stored *now*
+        // (an observe or reconcile may have settled it since it was read above).
+        let claim = {
             let id = session.id.clone();
-            // A session that already ended keeps the time it ended.
-            let end_now = !terminal || session.ended_at.is_none();
-            self.store.call(move |c| store::set_state(c, &id, final_state, end_now)).await?;
-            let mut m = Map::new();
-            m.insert("reason".into(), json!(reason));
-            self.event(&session, "terminate", Some(final_state), None, None, m).await?;
+            let reason = reason.map(str::to_owned);
+            let acting = session
+                .meta_str("coordinator_id")
+                .is_some_and(|owner| owner != self.opts.coordinator_id)
+                .then(|| self.opts.coordinator_id.clone());
+            let ad = ArtifactDir::new(&session.artifact_dir);
+            self.store
+                .call(move |c| {
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    if store::has_event(&tx, &id, "terminate")? {
+                        return Ok(None);
+                    }
+                    let Some(current) = store::get_session(&tx, &id)? else { return Ok(None) };
+                    let final_state = if current.is_live() { SessionState::Cancelled } else { current.state };
+                    if current.is_live() {
+                        store::transition(&tx, &id, current.state, SessionState::Cancelled, true)?;
+                    }
+                    let mut m = Map::new();
+                    m.insert("reason".into(), json!(reason));
+                    if let Some(a) = acting {
+                        m.insert("acting_coordinator_id".into(), json!(a));
+                    }
+                    let m = crate::redact::redact_map(&m);
+                    let rec = store::append_event(&tx, &id, "terminate", Some(final_state), None, None, &m)?;
+                    let appended = ad.append_event(&rec);
+                    tx.commit()?;
+                    appended?;
+                    Ok(Some(final_state))
+                })
+                .await?
+        };
+        let mut plan = plan;
+        match claim {
+            Some(state) => {
+                plan["state"] = json!(state);
+                plan["already_terminated"] = json!(false);
+            }
+            None => {
+                let now = self.load(&session.id).await?;
+                plan["state"] = json!(now.state);
+                plan["already_terminated"] = json!(true);
+            }
         }
         // A terminated worker edits nothing more: its file leases end with it.
         self.release_session_leases(&session, "terminate").await?;
@@ -1335,7 +1497,9 @@ impl Manager {
             return Ok(Vec::new());
         }
         let mut changed = Vec::new();
-        let mut listing = None;
+        // One listing per socket: each session is looked up where it recorded it lives.
+        let mut listings: std::collections::HashMap<Option<String>, std::collections::HashMap<String, Liveness>> =
+            std::collections::HashMap::new();
         for session in live {
             if self.deadline_passed(&session) {
                 self.expire(&session).await?;
@@ -1347,43 +1511,79 @@ impl Manager {
                     .is_some_and(|t| time::OffsetDateTime::now_utc() - t > STALE_START)
                     || spawner_gone(&session);
                 if session.state == SessionState::Starting && stale {
-                    let id = session.id.clone();
-                    self.store.call(move |c| store::set_state(c, &id, SessionState::Failed, true)).await?;
                     let mut m = Map::new();
                     m.insert("reason".into(), json!("spawn never reached the runtime"));
-                    self.event(&session, "reconcile_stale_start", Some(SessionState::Failed), None, None, m).await?;
-                    self.release_session_leases(&session, "reconcile").await?;
-                    changed.push(session.id.clone());
+                    let to = SessionState::Failed;
+                    let guard = Guard::Move { from: session.state, to, ended: true };
+                    if self.record(&session, "reconcile_stale_start", Some(to), None, None, m, guard).await?.is_some() {
+                        self.release_session_leases(&session, "reconcile").await?;
+                        changed.push(session.id.clone());
+                    }
                 }
                 continue;
             };
-            if listing.is_none() {
-                match self.runtime.list().await {
-                    Ok(l) => listing = Some(l),
+            if !listings.contains_key(&r.socket) {
+                match self.runtime.list(r.socket.as_deref()).await {
+                    Ok(l) => {
+                        listings.insert(r.socket.clone(), l);
+                    }
                     // Without tmux we cannot tell; leave sessions as they are.
                     Err(e) if e.code == ErrorCode::TmuxNotFound => return Ok(changed),
                     Err(e) => return Err(e),
                 }
             }
-            let Some(listing) = &listing else { continue };
+            let Some(listing) = listings.get(&r.socket) else { continue };
+            let launching = session.metadata.get("launch_pending").is_some_and(|v| v == true);
             match listing.get(&r.session_name) {
+                // The spawning process died between starting the worker and finishing its
+                // launch (the task may never have been typed): stop the orphan and say why,
+                // rather than leave a worker nobody drives counted as live forever.
+                Some(Liveness::Alive) if launching && spawner_gone(&session) => {
+                    let mut m = Map::new();
+                    m.insert(
+                        "reason".into(),
+                        json!("the spawning process ended before the launch finished; the worker was stopped"),
+                    );
+                    m.insert("runtime_session".into(), json!(r.session_name));
+                    // Stop it first: a process killed between the two steps then leaves a row
+                    // the next reconcile settles, never a FAILED row with a running worker.
+                    let _ = self.runtime.terminate(&r).await;
+                    let to = SessionState::Failed;
+                    let guard = Guard::Move { from: session.state, to, ended: true };
+                    if self
+                        .record(&session, "reconcile_abandoned_launch", Some(to), None, None, m, guard)
+                        .await?
+                        .is_some()
+                    {
+                        self.release_session_leases(&session, "reconcile").await?;
+                        changed.push(session.id.clone());
+                    }
+                }
                 Some(Liveness::Alive) => {}
+                // A launch in progress records where the worker will live before tmux starts
+                // it: not there yet is not gone, unless the spawning process died or it is old.
+                None if launching
+                    && !spawner_gone(&session)
+                    && util::parse_ts(&session.created_at)
+                        .is_some_and(|t| time::OffsetDateTime::now_utc() - t <= STALE_START) => {}
                 Some(Liveness::Dead { .. }) => {
                     // Observe settles exited workers from their final screen and status.
                     let _ = Box::pin(self.observe(&session.id, crate::observe::ObserveOptions::default())).await;
                     changed.push(session.id.clone());
                 }
                 None => {
-                    let id = session.id.clone();
-                    self.store.call(move |c| store::set_state(c, &id, SessionState::Failed, true)).await?;
                     let mut m = Map::new();
                     m.insert("runtime".into(), json!("tmux"));
                     m.insert("runtime_session".into(), json!(r.session_name));
                     m.insert("tmux_session".into(), json!(r.session_name));
+                    m.insert("socket".into(), json!(r.socket));
                     m.insert("reason".into(), json!("the tmux session is gone"));
-                    self.event(&session, "reconcile_dead_tmux", Some(SessionState::Failed), None, None, m).await?;
-                    self.release_session_leases(&session, "reconcile").await?;
-                    changed.push(session.id.clone());
+                    let to = SessionState::Failed;
+                    let guard = Guard::Move { from: session.state, to, ended: true };
+                    if self.record(&session, "reconcile_dead_tmux", Some(to), None, None, m, guard).await?.is_some() {
+                        self.release_session_leases(&session, "reconcile").await?;
+                        changed.push(session.id.clone());
+                    }
                 }
             }
         }
@@ -1403,12 +1603,14 @@ impl Manager {
         if let Some(r) = session.runtime_ref() {
             let _ = self.runtime.terminate(&r).await;
         }
-        let id = session.id.clone();
-        self.store.call(move |c| store::set_state(c, &id, SessionState::Cancelled, true)).await?;
         let mut m = Map::new();
         m.insert("deadline_at".into(), json!(session.meta_str("deadline_at")));
-        self.event(session, "timeout", Some(SessionState::Cancelled), None, None, m).await?;
-        self.release_session_leases(session, "timeout").await?;
+        let to = SessionState::Cancelled;
+        let guard = Guard::Move { from: session.state, to, ended: true };
+        // Settled meanwhile (terminated, completed): that outcome stands.
+        if self.record(session, "timeout", Some(to), None, None, m, guard).await?.is_some() {
+            self.release_session_leases(session, "timeout").await?;
+        }
         Ok(())
     }
 
@@ -1541,6 +1743,22 @@ pub fn resolve_prompt_mode(
 /// Whether the process that was spawning a `STARTING` session is gone (it crashed between
 /// recording the session and starting its runtime). A reused pid only delays the verdict
 /// until `STALE_START` passes.
+/// `WORKER_EXITED`: the worker's process ended, so nothing can be typed into it.
+pub(crate) fn worker_exited(session: &AgentSession, exit_status: Option<i32>, screen: &str) -> Error {
+    let screen = redact(screen);
+    Error::new(
+        ErrorCode::WorkerExited,
+        match exit_status {
+            Some(code) => format!("the worker has exited (status {code}); nothing was sent"),
+            None => "the worker has exited; nothing was sent".to_owned(),
+        },
+    )
+    .with("session_id", &session.id)
+    .with("exit_status", exit_status)
+    .with("final_screen", util::tail_chars(screen.trim(), 2000))
+    .with("example", format!("agentpool observe {} --json", session.id))
+}
+
 fn spawner_gone(session: &AgentSession) -> bool {
     let Some(pid) = session.meta_i64("spawn_pid").and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 0) else {
         return false;

@@ -361,15 +361,23 @@ impl Manager {
                     em.insert("exit_status".into(), v.clone());
                 }
                 let excerpt = util::tail_chars(clean.trim(), 1000).to_owned();
-                self.event(
-                    &session,
-                    &format!("observe:{}", det.event),
-                    Some(det.state),
-                    Some(hash.clone()),
-                    Some(excerpt),
-                    em,
-                )
-                .await?;
+                // Only while the stored state is still the one this observe saw: a terminate or
+                // reconcile that settled the session meanwhile has the last word.
+                let recorded = self
+                    .record(
+                        &session,
+                        &format!("observe:{}", det.event),
+                        Some(det.state),
+                        Some(hash.clone()),
+                        Some(excerpt),
+                        em,
+                        crate::manager::Guard::StillIn(det.state),
+                    )
+                    .await?;
+                if recorded.is_none() {
+                    session = self.load(session_id).await?;
+                    return Ok(stored_state_response(self, &session, &opts));
+                }
                 let id = session.id.clone();
                 let k = key.clone();
                 self.store.call(move |c| store::set_meta(c, &id, "last_observe_key", &json!(k))).await?;

@@ -35,6 +35,8 @@ pub struct RunOptions<'a> {
     pub env: &'a [(String, String)],
     /// A terminal-free, colour-free environment for probes that parse output.
     pub dumb_terminal: bool,
+    /// Start from an empty environment (then `env` only).
+    pub clear_env: bool,
     pub timeout: Option<Duration>,
 }
 
@@ -53,6 +55,9 @@ pub async fn run(argv: &[String], opts: RunOptions<'_>) -> Output {
         .kill_on_drop(true);
     if let Some(cwd) = opts.cwd {
         cmd.current_dir(cwd);
+    }
+    if opts.clear_env {
+        cmd.env_clear();
     }
     for (k, v) in opts.env {
         cmd.env(k, v);

@@ -75,9 +75,14 @@ pub trait Runtime: Send + Sync {
     async fn paste(&self, r: &RuntimeRef, text: &str) -> Result<()>;
     /// Sends named keys (`Enter`, `C-c`, `Escape`, …).
     async fn send_keys(&self, r: &RuntimeRef, keys: &[String]) -> Result<()>;
-    /// Liveness of every session this runtime hosts, keyed by session name. A missing key
-    /// means the session is gone.
-    async fn list(&self) -> Result<HashMap<String, Liveness>>;
+    /// Liveness of every session on `socket` (the runtime's own when `None`), keyed by
+    /// session name. A missing key means the session is gone. Sessions are looked up on the
+    /// socket they recorded (`RuntimeRef::socket`), never on whichever one the caller uses.
+    /// The socket (or equivalent) new sessions start on, recorded before each spawn.
+    fn socket(&self) -> Option<String> {
+        None
+    }
+    async fn list(&self, socket: Option<&str>) -> Result<HashMap<String, Liveness>>;
     /// Stops the worker and removes its session. Succeeds when it is already gone.
     async fn terminate(&self, r: &RuntimeRef) -> Result<()>;
     /// The exact shell command a human runs to watch the worker.

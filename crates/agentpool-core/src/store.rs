@@ -297,6 +297,33 @@ pub fn set_state(conn: &Connection, id: &str, state: SessionState, ended: bool) 
     Ok(())
 }
 
+/// Moves a session from `from` (the state the caller read) to `to`, unless another process
+/// changed it meanwhile or it is settled (completed, cancelled, or failed and ended): a
+/// compare-and-set, so a stale reader never overwrites a newer state. Returns whether the row
+/// moved. `ended` stamps `ended_at` (kept when already set).
+pub fn transition(conn: &Connection, id: &str, from: SessionState, to: SessionState, ended: bool) -> Result<bool> {
+    let now = util::now();
+    let n = conn.execute(
+        &format!(
+            "UPDATE sessions SET state = ?1, updated_at = ?2, ended_at = CASE WHEN ?3 THEN COALESCE(ended_at, ?2) ELSE ended_at END
+             WHERE id = ?4 AND state = ?5 AND {NOT_SETTLED}"
+        ),
+        params![to.as_str(), now, ended, id, from.as_str()],
+    )?;
+    Ok(n > 0)
+}
+
+/// The stored state of a session, and whether it is settled.
+pub fn current_state(conn: &Connection, id: &str) -> Result<Option<(SessionState, bool)>> {
+    use rusqlite::OptionalExtension;
+    let row: Option<(String, bool)> = conn
+        .query_row(&format!("SELECT state, NOT ({NOT_SETTLED}) FROM sessions WHERE id = ?1"), params![id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    Ok(row.and_then(|(s, settled)| SessionState::parse_loose(&s).map(|s| (s, settled))))
+}
+
 /// Records a state found by screen detection, unless the stored state is already settled
 /// (a terminate or exit recorded meanwhile by another process wins). Returns whether the row
 /// changed.

@@ -106,6 +106,24 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     })
 }
 
+/// The last `max` bytes of a file as text (from the first whole UTF-8 character on), read by
+/// seeking from the end; empty when the file cannot be read.
+pub fn read_tail(path: &Path, max: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else { return String::new() };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(max);
+    if f.seek(SeekFrom::Start(start)).is_err() {
+        return String::new();
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(len - start).unwrap_or(0));
+    if f.take(max).read_to_end(&mut buf).is_err() {
+        return String::new();
+    }
+    let skip = if start > 0 { buf.iter().take(3).take_while(|b| (**b & 0xC0) == 0x80).count() } else { 0 };
+    String::from_utf8_lossy(&buf[skip..]).into_owned()
+}
+
 /// Appends to a file, creating it (and its parent) when missing.
 pub fn append(path: &Path, data: &[u8]) -> Result<()> {
     let run = || -> std::io::Result<()> {

@@ -6,14 +6,27 @@
 //! a hash of the repository path, so two sibling repositories never share a worktree root (the
 //! reference used `../.agentpool-worktrees/`, which they did).
 //!
-//! Cleanup never discards work silently. Work is "at risk" when the worktree has uncommitted
-//! changes (tracked or untracked) or when its branch (or detached `HEAD`) holds commits that
-//! are not reachable from the repository's `HEAD`, another local branch or a remote branch.
-//! Without `--force` such a cleanup is refused with `WORKTREE_DIRTY` naming what would be
-//! lost. With `--force` the worktree directory and its registration go, but the branch is
-//! deleted only when none of its commits would be lost; otherwise it is kept, so commits stay
-//! recoverable.
+//! Cleanup never discards work silently. Before removing a worktree it lists everything the
+//! removal would lose:
+//! - **modified** files: tracked changes, staged or not (deletions, renames and conflicts too);
+//! - **untracked** files;
+//! - **ignored** files (`local.env`, build outputs): plain `git worktree remove` deletes them
+//!   without a word, so AgentPool checks them itself; a directory whose whole content is
+//!   ignored is one entry, `dir/`;
+//! - **commits** on the branch (or a detached `HEAD` inside the worktree) that no other ref
+//!   holds: the repository's `HEAD`, another local branch, a remote branch or a tag;
+//! - **stashes** made in the worktree (stashes are repository-wide; a stash belongs to the
+//!   worktree when its message names the worktree's branch, or when it was made on top of one
+//!   of the commits above, or on the worktree's detached `HEAD`).
+//!
+//! Without `--force` a cleanup that would lose any of these is refused with `WORKTREE_DIRTY`,
+//! listing them (counts per kind, and the first [`MAX_LISTED`] entries of each), and nothing is
+//! removed; the removal itself is a plain `git worktree remove`, so git refuses too if a file
+//! appears in between. With `--force` the worktree directory and its registration go
+//! (`git worktree remove --force`), but the branch is deleted only when none of its commits
+//! would be lost, and stashes are never dropped: both stay recoverable.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -26,8 +39,11 @@ use crate::runtime::Liveness;
 use crate::store::{self, SessionFilter};
 use crate::util;
 
-/// Most dirty file names reported in a cleanup plan or error.
-const MAX_LISTED_FILES: usize = 50;
+/// Most entries of each kind (files, commits, stashes) listed in a cleanup plan or refusal;
+/// the counts are always complete.
+pub const MAX_LISTED: usize = 50;
+/// Entries of each kind named in the refusal's message (its details list up to `MAX_LISTED`).
+const MAX_IN_MESSAGE: usize = 3;
 
 /// The directory that holds every worktree of one repository.
 pub fn worktree_root(home: &Path, repo_path: &str) -> PathBuf {
@@ -104,97 +120,355 @@ fn same_path(a: &str, b: &str) -> bool {
     }
 }
 
-/// What removing a worktree would lose.
+/// A counted list: every entry is counted, the first [`MAX_LISTED`] are kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Listed {
+    count: usize,
+    items: Vec<Value>,
+}
+
+impl Listed {
+    fn push(&mut self, item: Value) {
+        self.count += 1;
+        if self.items.len() < MAX_LISTED {
+            self.items.push(item);
+        }
+    }
+
+    /// `{count, <key>: [...], truncated}`.
+    fn to_json(&self, key: &str) -> Value {
+        let mut m = Map::new();
+        m.insert("count".into(), json!(self.count));
+        m.insert(key.into(), Value::Array(self.items.clone()));
+        m.insert("truncated".into(), json!(self.count > self.items.len()));
+        Value::Object(m)
+    }
+
+    /// The first few entries, for a one-line message: `a, b, c, …`.
+    fn sample(&self) -> String {
+        let mut names: Vec<String> = self
+            .items
+            .iter()
+            .take(MAX_IN_MESSAGE)
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.get("ref").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            })
+            .collect();
+        if self.count > names.len() {
+            names.push("…".to_owned());
+        }
+        names.join(", ")
+    }
+}
+
+/// The files of a worktree that removing it would delete, by kind.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct WorkingFiles {
+    /// Tracked changes, staged or not: modified, added, deleted, renamed, copied, conflicted.
+    modified: Listed,
+    untracked: Listed,
+    /// Ignored files; a directory whose whole content is ignored is one entry, `dir/`.
+    ignored: Listed,
+}
+
+impl WorkingFiles {
+    fn count(&self) -> usize {
+        self.modified.count + self.untracked.count + self.ignored.count
+    }
+}
+
+/// Parses `git status --porcelain=v1 -z --ignored=matching`: `XY path` records separated by
+/// NUL, a rename or copy followed by one more record holding its source path.
+fn parse_status_z(text: &str) -> WorkingFiles {
+    let mut out = WorkingFiles::default();
+    let mut records = text.split('\0');
+    while let Some(record) = records.next() {
+        let bytes = record.as_bytes();
+        let Some(path) = record.get(3..).filter(|p| bytes.len() > 3 && bytes[2] == b' ' && !p.is_empty()) else {
+            continue;
+        };
+        let (x, y) = (bytes[0], bytes[1]);
+        if matches!(x, b'R' | b'C') || matches!(y, b'R' | b'C') {
+            // The source of a rename or copy: the change is listed once, by its new path.
+            records.next();
+        }
+        let list = match (x, y) {
+            (b'?', b'?') => &mut out.untracked,
+            (b'!', b'!') => &mut out.ignored,
+            _ => &mut out.modified,
+        };
+        list.push(Value::String(path.to_owned()));
+    }
+    out
+}
+
+/// Commits that only a worktree's branch (or its detached `HEAD`) holds.
 #[derive(Debug, Clone, Default)]
-struct AtRisk {
-    dirty_files: Vec<String>,
-    dirty_count: usize,
-    unmerged_commits: u64,
+struct Unmerged {
     branch_exists: bool,
+    count: u64,
+    /// Every such commit (full hashes), to tell which stashes were made on top of them.
+    shas: Vec<String>,
 }
 
-impl AtRisk {
-    fn is_empty(&self) -> bool {
-        self.dirty_count == 0 && self.unmerged_commits == 0
-    }
-
-    fn reason(&self) -> Option<&'static str> {
-        if self.dirty_count > 0 {
-            Some("dirty")
-        } else if self.unmerged_commits > 0 {
-            Some("unmerged_commits")
-        } else {
-            None
-        }
-    }
-
-    fn describe(&self) -> String {
-        let mut parts = Vec::new();
-        if self.dirty_count > 0 {
-            parts.push(format!("{} uncommitted change(s)", self.dirty_count));
-        }
-        if self.unmerged_commits > 0 {
-            parts.push(format!("{} commit(s) on no other branch", self.unmerged_commits));
-        }
-        parts.join(" and ")
-    }
-
-    fn to_json(&self) -> Value {
-        json!({"dirty_files": self.dirty_files, "dirty_count": self.dirty_count, "unmerged_commits": self.unmerged_commits})
-    }
-}
-
-/// Counts commits reachable from the branch (and the worktree's `HEAD`, which may have moved
-/// off it) that no other ref holds: the repository's `HEAD`, other local branches, remotes.
-async fn unmerged_commits(repo: &Path, branch: &str, worktree_head: Option<&str>) -> (bool, u64) {
+/// Finds the commits reachable from the branch (and the worktree's `HEAD`, which may have
+/// moved off it) that no other ref holds: the repository's `HEAD`, other local branches,
+/// remote branches, tags.
+async fn unmerged_commits(repo: &Path, branch: &str, worktree_head: Option<&str>) -> Unmerged {
     let full = format!("refs/heads/{branch}");
     let branch_exists = git::git(repo, &["rev-parse", "--verify", "-q", &full]).await.success();
-    let mut args: Vec<String> = vec!["rev-list".into(), "--count".into()];
+    let mut args: Vec<String> = vec!["rev-list".into()];
     if branch_exists {
         args.push(full.clone());
     }
     if let Some(h) = worktree_head {
         args.push(h.to_owned());
     }
-    if args.len() == 2 {
-        return (branch_exists, 0);
+    if args.len() == 1 {
+        return Unmerged { branch_exists, ..Unmerged::default() };
     }
     let has_head = git::git(repo, &["rev-parse", "--verify", "-q", "HEAD"]).await.success();
     args.push("--not".into());
     if has_head {
         args.push("HEAD".into());
     }
-    args.extend([format!("--exclude={branch}"), "--branches".into(), "--remotes".into()]);
+    args.extend([format!("--exclude={branch}"), "--branches".into(), "--remotes".into(), "--tags".into()]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = git::git(repo, &refs).await;
-    // When git cannot tell, assume the worst: one commit at risk.
-    let count = if out.success() { out.stdout.trim().parse().unwrap_or(1) } else { 1 };
-    (branch_exists, count)
+    if !out.success() {
+        // When git cannot tell, assume the worst: one commit at risk.
+        return Unmerged { branch_exists, count: 1, shas: Vec::new() };
+    }
+    let shas: Vec<String> = out.stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    Unmerged { branch_exists, count: shas.len() as u64, shas }
 }
 
+/// The stashes made in a worktree (see the module docs): `{ref, sha}` each, newest first.
+async fn worktree_stashes(repo: &Path, branch: &str, worktree_head: Option<&str>, unmerged: &HashSet<&str>) -> Listed {
+    let mut out = Listed::default();
+    let list = git::git(repo, &["stash", "list", "--no-show-signature", "--format=%gd%x1f%H%x1f%P%x1f%gs"]).await;
+    if !list.success() {
+        return out;
+    }
+    for line in list.stdout.lines() {
+        let mut f = line.splitn(4, '\x1f');
+        let (Some(reference), Some(sha), Some(parents), Some(subject)) = (f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        let parent = parents.split(' ').next().unwrap_or("");
+        if stash_belongs(subject, parent, branch, worktree_head, unmerged) {
+            out.push(json!({"ref": reference, "sha": sha}));
+        }
+    }
+    out
+}
+
+/// Whether a stash (its reflog subject and the commit it was made on) belongs to a worktree.
+fn stash_belongs(
+    subject: &str,
+    parent: &str,
+    branch: &str,
+    worktree_head: Option<&str>,
+    unmerged: &HashSet<&str>,
+) -> bool {
+    // `git stash` writes "WIP on <branch>: …" or "On <branch>: <message>".
+    let names_branch = [format!("WIP on {branch}: "), format!("On {branch}: ")].iter().any(|p| subject.starts_with(p));
+    let detached_here = (subject.starts_with("WIP on (no branch): ") || subject.starts_with("On (no branch): "))
+        && worktree_head == Some(parent);
+    names_branch || detached_here || unmerged.contains(parent)
+}
+
+/// What removing a worktree would lose.
+#[derive(Debug, Clone, Default)]
+struct AtRisk {
+    files: WorkingFiles,
+    /// `git status` could not read the worktree: it might hold anything.
+    unreadable: bool,
+    unmerged_commits: u64,
+    /// The first [`MAX_LISTED`] of those commits (hashes).
+    commits: Listed,
+    stashes: Listed,
+    branch_exists: bool,
+}
+
+impl AtRisk {
+    /// Files at risk: modified, untracked and ignored (the historical `dirty_count`).
+    fn dirty_count(&self) -> usize {
+        self.files.count() + usize::from(self.unreadable)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.dirty_count() == 0 && self.unmerged_commits == 0 && self.stashes.count == 0
+    }
+
+    fn reason(&self) -> Option<&'static str> {
+        if self.dirty_count() > 0 {
+            Some("dirty")
+        } else if self.unmerged_commits > 0 {
+            Some("unmerged_commits")
+        } else if self.stashes.count > 0 {
+            Some("stashes")
+        } else {
+            None
+        }
+    }
+
+    /// The kinds at risk, in a fixed order.
+    fn kinds(&self) -> Vec<&'static str> {
+        let mut k = Vec::new();
+        for (name, n) in [
+            ("unreadable", usize::from(self.unreadable)),
+            ("modified", self.files.modified.count),
+            ("untracked", self.files.untracked.count),
+            ("ignored", self.files.ignored.count),
+            ("unmerged_commits", usize::try_from(self.unmerged_commits).unwrap_or(usize::MAX)),
+            ("stashes", self.stashes.count),
+        ] {
+            if n > 0 {
+                k.push(name);
+            }
+        }
+        k
+    }
+
+    /// One line: counts per kind, each with its first few entries.
+    fn describe(&self) -> String {
+        fn plural(n: usize, one: &str, many: &str) -> String {
+            format!("{n} {}", if n == 1 { one } else { many })
+        }
+        let mut parts = Vec::new();
+        if self.unreadable {
+            parts.push("a working tree `git status` could not read".to_owned());
+        }
+        for (list, one, many) in [
+            (&self.files.modified, "modified file", "modified files"),
+            (&self.files.untracked, "untracked file", "untracked files"),
+            (&self.files.ignored, "ignored file", "ignored files"),
+        ] {
+            if list.count > 0 {
+                parts.push(format!("{} ({})", plural(list.count, one, many), list.sample()));
+            }
+        }
+        if self.unmerged_commits > 0 {
+            let n = usize::try_from(self.unmerged_commits).unwrap_or(usize::MAX);
+            let shas: Vec<String> = self
+                .commits
+                .items
+                .iter()
+                .take(MAX_IN_MESSAGE)
+                .filter_map(Value::as_str)
+                .map(|s| s.chars().take(12).collect())
+                .collect();
+            let mut named = shas.join(", ");
+            if n > shas.len() {
+                named.push_str(if shas.is_empty() { "…" } else { ", …" });
+            }
+            parts.push(format!("{} on no other branch ({named})", plural(n, "commit", "commits")));
+        }
+        if self.stashes.count > 0 {
+            parts.push(format!(
+                "{} made in it ({})",
+                plural(self.stashes.count, "stash", "stashes"),
+                self.stashes.sample()
+            ));
+        }
+        parts.join(", ")
+    }
+
+    fn to_json(&self) -> Value {
+        let f = &self.files;
+        let mut dirty_files: Vec<Value> = Vec::new();
+        if self.unreadable {
+            dirty_files.push(json!("<git status failed>"));
+        }
+        for list in [&f.modified, &f.untracked, &f.ignored] {
+            dirty_files.extend(list.items.iter().cloned());
+        }
+        dirty_files.truncate(MAX_LISTED);
+        json!({
+            "dirty_files": dirty_files,
+            "dirty_count": self.dirty_count(),
+            "unmerged_commits": self.unmerged_commits,
+            "kinds": self.kinds(),
+            "unreadable": self.unreadable,
+            "modified": f.modified.to_json("paths"),
+            "untracked": f.untracked.to_json("paths"),
+            "ignored": f.ignored.to_json("paths"),
+            "commits": self.commits.to_json("shas"),
+            "stashes": self.stashes.to_json("items"),
+        })
+    }
+}
+
+/// Everything removing `worktree` (a worktree of `repo` on `branch`) would lose.
 async fn assess(repo: &Path, worktree: &Path, branch: &str) -> AtRisk {
     let mut risk = AtRisk::default();
     let mut head = None;
     if worktree.is_dir() {
-        let status = git::git(worktree, &["status", "--porcelain", "--untracked-files=all"]).await;
-        if status.success() {
-            let files: Vec<String> = status.stdout.lines().filter(|l| l.len() > 3).map(|l| l[3..].to_owned()).collect();
-            risk.dirty_count = files.len();
-            risk.dirty_files = files.into_iter().take(MAX_LISTED_FILES).collect();
+        // The directory must be a worktree's top level: if its `.git` file were gone, git would
+        // answer for whatever repository encloses it.
+        let top = git::git(worktree, &["rev-parse", "--show-toplevel"]).await;
+        let is_top = top.success() && same_path(top.stdout.trim(), &worktree.display().to_string());
+        let status = if is_top {
+            Some(
+                git::git(
+                    worktree,
+                    &[
+                        "status",
+                        "--porcelain=v1",
+                        "-z",
+                        "--untracked-files=all",
+                        "--ignored=matching",
+                        "--ignore-submodules=none",
+                    ],
+                )
+                .await,
+            )
         } else {
+            None
+        };
+        match status {
+            Some(s) if s.success() => risk.files = parse_status_z(&s.stdout),
             // An unreadable worktree might hold anything.
-            risk.dirty_count = 1;
-            risk.dirty_files = vec!["<git status failed>".to_owned()];
+            _ => risk.unreadable = true,
         }
-        let h = git::git(worktree, &["rev-parse", "--verify", "-q", "HEAD"]).await;
-        if h.success() {
-            head = Some(h.stdout.trim().to_owned());
+        if is_top {
+            let h = git::git(worktree, &["rev-parse", "--verify", "-q", "HEAD"]).await;
+            if h.success() {
+                head = Some(h.stdout.trim().to_owned());
+            }
         }
     }
-    let (exists, count) = unmerged_commits(repo, branch, head.as_deref()).await;
-    risk.branch_exists = exists;
-    risk.unmerged_commits = count;
+    let unmerged = unmerged_commits(repo, branch, head.as_deref()).await;
+    risk.branch_exists = unmerged.branch_exists;
+    risk.unmerged_commits = unmerged.count;
+    for sha in &unmerged.shas {
+        risk.commits.push(json!(sha));
+    }
+    // The count stays what rev-list said, even when git failed and no hash is known.
+    risk.commits.count = usize::try_from(unmerged.count).unwrap_or(usize::MAX);
+    let shas: HashSet<&str> = unmerged.shas.iter().map(String::as_str).collect();
+    risk.stashes = worktree_stashes(repo, branch, head.as_deref(), &shas).await;
     risk
+}
+
+/// The refusal of a cleanup that would lose `risk`.
+fn refusal(session_id: &str, path: &str, branch: &str, risk: &AtRisk) -> Error {
+    Error::new(
+        ErrorCode::WorktreeDirty,
+        format!(
+            "cleanup would lose work in `{path}`: {}. Nothing was removed; force removes the worktree anyway (a branch with unmerged commits, and stashes, are kept)",
+            risk.describe()
+        ),
+    )
+    .with("worktree_path", path)
+    .with("session_id", session_id)
+    .with("branch", branch)
+    .with("reason", risk.reason())
+    .with("would_lose", risk.to_json())
+    .with("example", format!("agentpool worktrees cleanup --session-id {session_id} --dry-run"))
 }
 
 impl Manager {
@@ -294,7 +568,7 @@ impl Manager {
                 "path": path_str,
                 "exists": exists,
                 "branch": branch,
-                "dirty": risk.dirty_count > 0,
+                "dirty": risk.dirty_count() > 0,
                 "force": force,
                 "reason": reason,
                 "would_lose": risk.to_json(),
@@ -302,37 +576,48 @@ impl Manager {
             }));
         }
         if exists && blocked {
-            return Err(Error::new(
-                ErrorCode::WorktreeDirty,
-                format!("worktree `{path_str}` has {}; cleanup would lose it", risk.describe()),
-            )
-            .with("worktree_path", &path_str)
-            .with("session_id", &session.id)
-            .with("branch", &branch)
-            .with("would_lose", risk.to_json())
-            .with("example", format!("agentpool worktrees cleanup --session-id {} --dry-run", session.id)));
+            return Err(refusal(&session.id, &path_str, &branch, &risk));
         }
         // A worker that finished may still hold its pane (a TUI at its prompt, or a kept
         // dead pane); stop it before its directory disappears.
         if let Some(r) = session.runtime_ref()
-            && let Ok(list) = self.runtime.list().await
+            && let Ok(list) = self.runtime.list(r.socket.as_deref()).await
             && matches!(list.get(&r.session_name), Some(Liveness::Alive | Liveness::Dead { .. }))
         {
             let _ = self.runtime.terminate(&r).await;
         }
         let mut removed = false;
         if exists {
-            let out = git::git(&repo, &["worktree", "remove", "--force", &path_str]).await;
+            if !force {
+                // The pane is gone now; look again, in case it wrote something meanwhile.
+                let again = assess(&repo, &path, &branch).await;
+                if !again.is_empty() {
+                    return Err(refusal(&session.id, &path_str, &branch, &again));
+                }
+            }
+            // Without force, plain `git worktree remove`: git refuses too if an untracked or
+            // modified file appeared since the check.
+            let args: &[&str] =
+                if force { &["worktree", "remove", "--force", &path_str] } else { &["worktree", "remove", &path_str] };
+            let out = git::git(&repo, args).await;
             if !out.success() {
+                if !force {
+                    let again = assess(&repo, &path, &branch).await;
+                    if !again.is_empty() {
+                        return Err(refusal(&session.id, &path_str, &branch, &again));
+                    }
+                }
                 return Err(Error::new(ErrorCode::WorktreeCleanupFailed, "`git worktree remove` failed")
                     .with("worktree_path", &path_str)
+                    .with("force", force)
                     .with("stderr", out.stderr.trim()));
             }
             removed = true;
         }
         let _ = git::git(&repo, &["worktree", "prune"]).await;
         // Re-check after removal: the branch is deleted only when nothing on it is lost.
-        let (branch_exists, unmerged) = unmerged_commits(&repo, &branch, None).await;
+        let after = unmerged_commits(&repo, &branch, None).await;
+        let (branch_exists, unmerged) = (after.branch_exists, after.count);
         let mut branch_deleted = false;
         if branch_exists && unmerged == 0 {
             branch_deleted = git::git(&repo, &["branch", "-D", &branch]).await.success();
@@ -348,13 +633,14 @@ impl Manager {
             "removed": removed,
             "path": path_str,
             "reason": if exists { Value::Null } else { json!("missing") },
-            "dirty": risk.dirty_count > 0,
+            "dirty": risk.dirty_count() > 0,
             "force": force,
             "discarded": if removed { risk.to_json() } else { json!(null) },
             "branch": branch,
             "branch_deleted": branch_deleted,
             "branch_kept_reason": branch_kept_reason,
             "unmerged_commits": unmerged,
+            "stashes_kept": risk.stashes.to_json("items"),
         });
         let id = session.id.clone();
         self.store.call(move |c| store::set_meta(c, &id, "worktree_removed_at", &json!(util::now()))).await?;
@@ -375,8 +661,8 @@ impl Manager {
         let _ = git::git(&repo, &["worktree", "remove", "--force", path]).await;
         let _ = git::git(&repo, &["worktree", "prune"]).await;
         let branch = Self::branch_of(session);
-        let (exists, unmerged) = unmerged_commits(&repo, &branch, None).await;
-        if exists && unmerged == 0 {
+        let left = unmerged_commits(&repo, &branch, None).await;
+        if left.branch_exists && left.count == 0 {
             let _ = git::git(&repo, &["branch", "-D", &branch]).await;
         }
         let id = session.id.clone();
@@ -427,36 +713,146 @@ mod tests {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    #[tokio::test]
-    async fn risk_counts_dirty_files_and_unmerged_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = dir.path().join("repo");
+    fn paths(list: &Listed) -> Vec<&str> {
+        list.items.iter().filter_map(Value::as_str).collect()
+    }
+
+    #[test]
+    fn status_records_by_kind() {
+        let text = " M src/a.rs\0A  staged.txt\0R  new name.txt\0old name.txt\0 D gone.txt\0UU both.txt\0?? dir/new.txt\0?? ünï.txt\0!! local.env\0!! target/\0";
+        let f = parse_status_z(text);
+        assert_eq!(paths(&f.modified), ["src/a.rs", "staged.txt", "new name.txt", "gone.txt", "both.txt"]);
+        assert_eq!(paths(&f.untracked), ["dir/new.txt", "ünï.txt"]);
+        assert_eq!(paths(&f.ignored), ["local.env", "target/"]);
+        assert_eq!(f.count(), 9);
+        assert_eq!(parse_status_z(""), WorkingFiles::default());
+        // Junk records are skipped, not misread.
+        assert_eq!(parse_status_z("x\0??\0?? \0").count(), 0);
+    }
+
+    #[test]
+    fn lists_are_bounded_but_counted() {
+        let text: String = (0..120).map(|i| format!("!! build/{i}.o\0")).collect();
+        let f = parse_status_z(&text);
+        assert_eq!((f.ignored.count, f.ignored.items.len()), (120, MAX_LISTED));
+        let risk = AtRisk { files: f, ..AtRisk::default() };
+        let j = risk.to_json();
+        assert_eq!((j["dirty_count"].as_u64(), j["ignored"]["truncated"].as_bool()), (Some(120), Some(true)));
+        assert_eq!(j["dirty_files"].as_array().unwrap().len(), MAX_LISTED);
+        assert_eq!(j["kinds"], json!(["ignored"]));
+        assert_eq!(risk.describe(), "120 ignored files (build/0.o, build/1.o, build/2.o, …)");
+    }
+
+    #[test]
+    fn stashes_belong_by_branch_name_or_base_commit() {
+        let b = "agentpool/fake/abc123";
+        let none = HashSet::new();
+        assert!(stash_belongs("WIP on agentpool/fake/abc123: 1234567 init", "p", b, None, &none));
+        assert!(stash_belongs("On agentpool/fake/abc123: keep this", "p", b, None, &none));
+        assert!(!stash_belongs("On agentpool/fake/abc1234: other", "p", b, None, &none));
+        assert!(!stash_belongs("WIP on main: 1234567 init", "p", b, Some("p"), &none));
+        assert!(stash_belongs("WIP on (no branch): 1234567 x", "p", b, Some("p"), &none));
+        assert!(!stash_belongs("WIP on (no branch): 1234567 x", "q", b, Some("p"), &none));
+        let mine: HashSet<&str> = ["q"].into_iter().collect();
+        assert!(stash_belongs("On other: x", "q", b, None, &mine));
+    }
+
+    fn repo_with_worktree(dir: &Path) -> (PathBuf, PathBuf) {
+        let repo = dir.join("repo");
         std::fs::create_dir(&repo).unwrap();
         sh(&repo, &["init", "-q", "-b", "main"]);
-        sh(&repo, &["commit", "-q", "--allow-empty", "-m", "init"]);
-        let wt = dir.path().join("wt");
+        std::fs::write(repo.join(".gitignore"), "*.env\ntarget/\n").unwrap();
+        std::fs::write(repo.join("tracked.txt"), "v1\n").unwrap();
+        sh(&repo, &["add", "."]);
+        sh(&repo, &["commit", "-q", "-m", "init"]);
+        let wt = dir.join("wt");
         sh(&repo, &["worktree", "add", "-q", "-b", "agentpool/p/abc123", wt.to_str().unwrap()]);
-        let clean = assess(&repo, &wt, "agentpool/p/abc123").await;
+        (repo, wt)
+    }
+
+    #[tokio::test]
+    async fn risk_counts_every_kind_of_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, wt) = repo_with_worktree(dir.path());
+        let b = "agentpool/p/abc123";
+        let clean = assess(&repo, &wt, b).await;
         assert!(clean.is_empty() && clean.branch_exists, "{clean:?}");
 
-        std::fs::write(wt.join("new.txt"), "x").unwrap();
-        let dirty = assess(&repo, &wt, "agentpool/p/abc123").await;
-        assert_eq!((dirty.dirty_count, dirty.unmerged_commits), (1, 0));
-        assert_eq!(dirty.dirty_files, ["new.txt"]);
+        // Ignored files are work too: plain `git worktree remove` would delete them silently.
+        std::fs::write(wt.join("local.env"), "SECRET=1\n").unwrap();
+        std::fs::create_dir_all(wt.join("target/debug")).unwrap();
+        std::fs::write(wt.join("target/debug/app"), "bin").unwrap();
+        let ignored = assess(&repo, &wt, b).await;
+        assert_eq!(paths(&ignored.files.ignored), ["local.env", "target/"], "{ignored:?}");
+        assert_eq!((ignored.dirty_count(), ignored.reason()), (2, Some("dirty")));
+        assert_eq!(ignored.to_json()["dirty_files"], json!(["local.env", "target/"]));
 
-        sh(&wt, &["add", "new.txt"]);
+        std::fs::write(wt.join("new.txt"), "x").unwrap();
+        std::fs::write(wt.join("tracked.txt"), "v2\n").unwrap();
+        let dirty = assess(&repo, &wt, b).await;
+        assert_eq!(paths(&dirty.files.modified), ["tracked.txt"]);
+        assert_eq!(paths(&dirty.files.untracked), ["new.txt"]);
+        assert_eq!(dirty.kinds(), ["modified", "untracked", "ignored"]);
+        assert_eq!(
+            dirty.describe(),
+            "1 modified file (tracked.txt), 1 untracked file (new.txt), 2 ignored files (local.env, target/)"
+        );
+
+        std::fs::remove_file(wt.join("local.env")).unwrap();
+        std::fs::remove_dir_all(wt.join("target")).unwrap();
+        sh(&wt, &["add", "-A"]);
         sh(&wt, &["commit", "-q", "-m", "work"]);
-        let unmerged = assess(&repo, &wt, "agentpool/p/abc123").await;
-        assert_eq!((unmerged.dirty_count, unmerged.unmerged_commits), (0, 1));
+        let unmerged = assess(&repo, &wt, b).await;
+        assert_eq!((unmerged.dirty_count(), unmerged.unmerged_commits), (0, 1));
         assert_eq!(unmerged.reason(), Some("unmerged_commits"));
+        let head = sh(&wt, &["rev-parse", "HEAD"]).trim().to_owned();
+        assert_eq!(paths(&unmerged.commits), [head.as_str()]);
+
+        // A tag holds the commit as well as main would.
+        sh(&repo, &["tag", "kept", b]);
+        assert!(assess(&repo, &wt, b).await.is_empty());
+        sh(&repo, &["tag", "-d", "kept"]);
 
         // Once main holds the commit, nothing is at risk.
-        sh(&repo, &["merge", "-q", "--ff-only", "agentpool/p/abc123"]);
-        assert!(assess(&repo, &wt, "agentpool/p/abc123").await.is_empty());
+        sh(&repo, &["merge", "-q", "--ff-only", b]);
+        assert!(assess(&repo, &wt, b).await.is_empty());
 
         // Commits made on a detached HEAD inside the worktree count too.
         sh(&wt, &["checkout", "-q", "--detach"]);
         sh(&wt, &["commit", "-q", "--allow-empty", "-m", "detached work"]);
-        assert_eq!(assess(&repo, &wt, "agentpool/p/abc123").await.unmerged_commits, 1);
+        assert_eq!(assess(&repo, &wt, b).await.unmerged_commits, 1);
+    }
+
+    #[tokio::test]
+    async fn stashes_made_in_the_worktree_are_at_risk_and_others_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, wt) = repo_with_worktree(dir.path());
+        let b = "agentpool/p/abc123";
+        // A stash in the main checkout is not the worktree's.
+        std::fs::write(repo.join("tracked.txt"), "main edit\n").unwrap();
+        sh(&repo, &["stash", "push", "-q", "-m", "mine"]);
+        assert!(assess(&repo, &wt, b).await.is_empty());
+
+        std::fs::write(wt.join("tracked.txt"), "worker edit\n").unwrap();
+        sh(&wt, &["stash", "push", "-q", "-m", "set aside"]);
+        let risk = assess(&repo, &wt, b).await;
+        assert_eq!((risk.dirty_count(), risk.stashes.count), (0, 1), "{risk:?}");
+        assert_eq!(risk.reason(), Some("stashes"));
+        let sha = sh(&repo, &["rev-parse", "stash@{0}"]).trim().to_owned();
+        assert_eq!(risk.stashes.items, [json!({"ref": "stash@{0}", "sha": sha})]);
+        assert_eq!(risk.describe(), "1 stash made in it (stash@{0})");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_worktree_is_at_risk() {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, wt) = repo_with_worktree(dir.path());
+        // Without its `.git` file the directory is no worktree (git would answer for whatever
+        // repository encloses it).
+        std::fs::remove_file(wt.join(".git")).unwrap();
+        let inner = dir.path().join("wt");
+        let risk = assess(&repo, &inner, "agentpool/p/abc123").await;
+        assert!(risk.unreadable && !risk.is_empty(), "{risk:?}");
+        assert_eq!(risk.to_json()["dirty_files"], json!(["<git status failed>"]));
     }
 }

@@ -397,9 +397,23 @@ pub struct WorktreesOut {
     pub worktrees: Vec<Value>,
 }
 
+/// A removal, or with `dry_run` the plan: `would_lose` (removal: `discarded`) lists files,
+/// commits and stashes by kind.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct CleanupOut {
     pub session_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub would_lose: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded: Option<Value>,
 }
 
 #[cfg(test)]

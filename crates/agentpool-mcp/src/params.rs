@@ -87,6 +87,9 @@ pub struct SpawnArgs {
     pub service_tier: Option<String>,
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
+    /// Extra environment variables for this worker (over the server's own).
+    #[serde(default)]
+    pub env: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -256,7 +259,10 @@ pub struct RepoArgs {
 #[serde(deny_unknown_fields)]
 pub struct CleanupWorktreeArgs {
     pub session_id: String,
-    /// Remove even with uncommitted changes (unmerged branches are still kept).
+    /// Remove even when modified, untracked or ignored files would be lost (a branch holding unmerged commits, and stashes, are kept).
     #[serde(default)]
     pub force: bool,
+    /// Only report what would be removed and lost (would_lose); change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }

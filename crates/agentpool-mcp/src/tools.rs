@@ -106,6 +106,7 @@ impl AgentPoolServer {
         req.reasoning_effort = a.reasoning_effort;
         req.service_tier = a.service_tier;
         req.metadata = a.metadata.unwrap_or_default();
+        req.env = a.env.unwrap_or_default();
         match self.manager.spawn(req).await {
             Ok(v) => output::ok::<SpawnOut>(v),
             Err(e) if e.code == ErrorCode::InvalidRequest => output::fail(e.with_default("tool", "spawn_worker")),
@@ -400,13 +401,21 @@ impl AgentPoolServer {
 
     #[tool(
         name = "cleanup_worktree",
-        description = "Remove a finished session's worktree and branch. Refuses active sessions and uncommitted work unless force; never drops unmerged commits.",
+        description = "Remove a finished session's worktree and branch. Refuses active sessions, and unless force refuses when anything would be lost (modified, untracked or ignored files, unmerged commits, stashes), listing it in details.would_lose; never drops unmerged commits or stashes.",
         input_schema = output::input::<CleanupWorktreeArgs>(),
         output_schema = output::output::<CleanupOut>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn cleanup_worktree(&self, Parameters(a): Parameters<CleanupWorktreeArgs>) -> CallToolResult {
-        done(self.manager.cleanup_worktree(&a.session_id, a.force, false).await.map(output::ok::<CleanupOut>))
+        let r = self.manager.cleanup_worktree(&a.session_id, a.force, a.dry_run).await.map_err(|e| {
+            if e.code == ErrorCode::WorktreeDirty {
+                // The core's next step is a CLI command; an MCP caller previews with dry_run.
+                e.with("example", format!("cleanup_worktree(session_id='{}', dry_run=true)", a.session_id))
+            } else {
+                e
+            }
+        });
+        done(r.map(output::ok::<CleanupOut>))
     }
 }
 

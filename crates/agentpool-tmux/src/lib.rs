@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use agentpool_core::config::Settings;
+use agentpool_core::env;
 use agentpool_core::error::{Error, ErrorCode, Result};
 use agentpool_core::model::{RuntimeKind, RuntimeRef};
 use agentpool_core::process::{self, RunOptions, TIMEOUT_EXIT};
@@ -85,16 +86,32 @@ impl TmuxRuntime {
     }
 
     async fn run(&self, args: &[String], stdin: Option<&[u8]>, timeout: Duration) -> Result<process::Output> {
+        self.run_on(&self.socket, args, stdin, timeout).await
+    }
+
+    /// `tmux` with the options every call takes, aimed at `socket`.
+    fn argv_on(&self, socket: &str) -> Result<Vec<String>> {
         // `-u`: UTF-8 output whatever the locale says; under `LANG=C` tmux would otherwise
         // print tabs in formats and every non-ASCII glyph of a captured screen as `_`.
-        let mut argv = vec![
+        Ok(vec![
             self.tmux()?,
             "-u".to_owned(),
             "-L".to_owned(),
-            self.socket.clone(),
+            socket.to_owned(),
             "-f".to_owned(),
             self.config_file.display().to_string(),
-        ];
+        ])
+    }
+
+    /// Runs a tmux command on `socket`: a session's own socket for everything aimed at it.
+    async fn run_on(
+        &self,
+        socket: &str,
+        args: &[String],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<process::Output> {
+        let mut argv = self.argv_on(socket)?;
         argv.extend_from_slice(args);
         Ok(process::run(&argv, RunOptions { stdin, timeout: Some(timeout), ..Default::default() }).await)
     }
@@ -109,6 +126,33 @@ impl TmuxRuntime {
     fn pane_target(r: &RuntimeRef) -> String {
         r.pane_id.clone().unwrap_or_else(|| format!("={}:{}.{}", r.session_name, r.window, r.pane))
     }
+
+    /// The socket a session lives on: the one it recorded, else this runtime's.
+    fn socket_of<'a>(&'a self, r: &'a RuntimeRef) -> &'a str {
+        r.socket.as_deref().filter(|s| !s.is_empty()).unwrap_or(&self.socket)
+    }
+
+    /// Runs a command aimed at session `r`, on the socket it lives on.
+    async fn run_for(
+        &self,
+        r: &RuntimeRef,
+        args: &[String],
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<process::Output> {
+        self.run_on(self.socket_of(r), args, stdin, timeout).await
+    }
+}
+
+/// Printed instead of pasting or typing when the target pane's process has exited.
+const PANE_DEAD: &str = "AGENTPOOL_PANE_DEAD";
+
+fn exited(r: &RuntimeRef) -> Error {
+    Error::new(
+        ErrorCode::WorkerExited,
+        format!("the worker in `{}` has exited; its final screen is kept for observe and collect", r.session_name),
+    )
+    .with("tmux_session", &r.session_name)
 }
 
 /// tmux splits its argv into commands at any argument ending in `;`; escape that so worker
@@ -154,6 +198,10 @@ impl Runtime for TmuxRuntime {
         self.binary.as_ref().map(|b| b.display().to_string())
     }
 
+    fn socket(&self) -> Option<String> {
+        Some(self.socket.clone())
+    }
+
     async fn spawn(&self, spec: &SpawnSpec) -> Result<RuntimeRef> {
         self.tmux()?;
         self.ensure_config()?;
@@ -166,7 +214,10 @@ impl Runtime for TmuxRuntime {
         let mut args = strings(&["new-session", "-d", "-P", "-F", "#{pane_id}", "-s", &spec.name]);
         args.extend(["-x".into(), self.width.to_string(), "-y".into(), self.height.to_string()]);
         args.extend(["-c".into(), spec.cwd.display().to_string()]);
-        for (k, v) in &spec.env {
+        // The worker's whole environment is set here, per session (see `agentpool_core::env`):
+        // the spawning call's own, then the spec's. The tmux client runs with almost none, so a
+        // server it starts keeps nobody's variables as defaults for later sessions.
+        for (k, v) in env::overlay(env::inherited(), &spec.env) {
             args.extend(["-e".into(), format!("{k}={v}")]);
         }
         args.extend(spec.argv.iter().map(|a| escape_arg(a)));
@@ -180,7 +231,13 @@ impl Runtime for TmuxRuntime {
         };
         args.extend(strings(&[";", "set-option", "-w", "-t", &target, "remain-on-exit", "on"]));
         args.extend(strings(&[";", "pipe-pane", "-o", "-t", &target, &pipe]));
-        let out = self.run(&args, None, COMMAND_TIMEOUT).await?;
+        let client_env: Vec<(String, String)> =
+            env::CLIENT_KEEP.iter().filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v))).collect();
+        let mut argv = self.argv_on(&self.socket)?;
+        argv.extend(args);
+        let opts =
+            RunOptions { timeout: Some(COMMAND_TIMEOUT), clear_env: true, env: &client_env, ..Default::default() };
+        let out = process::run(&argv, opts).await;
         let pane_id = out.stdout.lines().next().unwrap_or("").trim().to_owned();
         if !out.success() || !pane_id.starts_with('%') {
             if pane_id.starts_with('%') {
@@ -189,7 +246,15 @@ impl Runtime for TmuxRuntime {
                     .run(&strings(&["kill-session", "-t", &format!("={}", spec.name)]), None, COMMAND_TIMEOUT)
                     .await;
             }
-            return Err(Error::new(ErrorCode::SpawnFailed, format!("tmux could not start session `{}`", spec.name))
+            let mut err = Error::new(ErrorCode::SpawnFailed, format!("tmux could not start session `{}`", spec.name));
+            if out.stderr.contains("command too long") {
+                err = err.with(
+                    "hint",
+                    "the worker's command and environment exceed tmux's 16 KB limit for one command: unset \
+                     large variables you do not need (LS_COLORS, …) or use --initial-prompt-mode send",
+                );
+            }
+            return Err(err
                 .with("stderr", out.stderr.trim())
                 .with("stdout", out.stdout.trim())
                 .with("command", &spec.argv));
@@ -220,7 +285,7 @@ impl Runtime for TmuxRuntime {
         // ask again briefly, rather than report an exit without its status.
         let settle = tokio::time::Instant::now() + timeout.min(Duration::from_secs(1));
         loop {
-            let out = self.run(&args, None, timeout.max(Duration::from_millis(100))).await?;
+            let out = self.run_for(r, &args, None, timeout.max(Duration::from_millis(100))).await?;
             if out.status == TIMEOUT_EXIT {
                 return Err(Error::new(ErrorCode::RuntimeCaptureTimeout, "capturing the tmux pane timed out")
                     .with("timeout_seconds", timeout.as_secs_f64()));
@@ -250,24 +315,29 @@ impl Runtime for TmuxRuntime {
         let target = Self::pane_target(r);
         // `-d` deletes the buffer after pasting so prompts never linger in tmux memory; `-p`
         // uses bracketed paste when the program asked for it, so TUIs take multi-line text as
-        // one message.
+        // one message. Pasting into a pane whose process exited crashes tmux 3.3's server —
+        // and with it every worker on the socket — so the server checks the pane first, in
+        // the same call (buffer and pane names are plain tokens, safe inside the branches).
         let args = strings(&[
             "load-buffer",
             "-b",
             &buffer,
             "-",
             ";",
-            "paste-buffer",
-            "-d",
-            "-p",
-            "-b",
-            &buffer,
+            "if-shell",
+            "-F",
             "-t",
             &target,
+            "#{pane_dead}",
+            &format!("delete-buffer -b {buffer} ; display-message -p {PANE_DEAD}"),
+            &format!("paste-buffer -d -p -b {buffer} -t {target}"),
         ]);
-        let out = self.run(&args, Some(text.as_bytes()), COMMAND_TIMEOUT).await?;
+        let out = self.run_for(r, &args, Some(text.as_bytes()), COMMAND_TIMEOUT).await?;
+        if out.stdout.contains(PANE_DEAD) {
+            return Err(exited(r));
+        }
         if !out.success() {
-            let _ = self.run(&strings(&["delete-buffer", "-b", &buffer]), None, COMMAND_TIMEOUT).await;
+            let _ = self.run_for(r, &strings(&["delete-buffer", "-b", &buffer]), None, COMMAND_TIMEOUT).await;
             return Err(Error::new(
                 ErrorCode::TmuxSendFailed,
                 format!("could not paste into tmux pane of `{}`", r.session_name),
@@ -279,18 +349,25 @@ impl Runtime for TmuxRuntime {
 
     async fn send_keys(&self, r: &RuntimeRef, keys: &[String]) -> Result<()> {
         let target = Self::pane_target(r);
-        let mut args = strings(&["send-keys", "-t", &target]);
+        // Keys sent to an exited pane go nowhere (tmux takes them without complaint), so the
+        // pane's state is read in the same call and an exit reported.
+        let mut args =
+            strings(&["display-message", "-p", "-t", &target, "#{pane_dead}", ";", "send-keys", "-t", &target]);
         args.extend(keys.iter().cloned());
-        let out = self.run(&args, None, COMMAND_TIMEOUT).await?;
+        let out = self.run_for(r, &args, None, COMMAND_TIMEOUT).await?;
         if !out.success() {
             return Err(gone(r, &out.stderr).with("keys", keys));
+        }
+        if out.stdout.lines().next().map(str::trim) == Some("1") {
+            return Err(exited(r).with("keys", keys));
         }
         Ok(())
     }
 
-    async fn list(&self) -> Result<HashMap<String, Liveness>> {
+    async fn list(&self, socket: Option<&str>) -> Result<HashMap<String, Liveness>> {
         let fmt = "#{session_name}\t#{pane_dead}\t#{pane_dead_status}";
-        let out = self.run(&strings(&["list-panes", "-a", "-F", fmt]), None, COMMAND_TIMEOUT).await?;
+        let socket = socket.filter(|s| !s.is_empty()).unwrap_or(&self.socket);
+        let out = self.run_on(socket, &strings(&["list-panes", "-a", "-F", fmt]), None, COMMAND_TIMEOUT).await?;
         let mut map = HashMap::new();
         if !out.success() {
             // No server on our socket means no sessions.
@@ -310,7 +387,8 @@ impl Runtime for TmuxRuntime {
     async fn terminate(&self, r: &RuntimeRef) -> Result<()> {
         let target = Self::pane_target(r);
         let pid = self
-            .run(
+            .run_for(
+                r,
                 &strings(&["display-message", "-p", "-t", &target, "#{session_name} #{pane_dead} #{pane_pid}"]),
                 None,
                 COMMAND_TIMEOUT,
@@ -319,8 +397,9 @@ impl Runtime for TmuxRuntime {
         let mut parts = pid.stdout.split_whitespace();
         let ours = parts.next() == Some(r.session_name.as_str());
         let alive_pid = (parts.next() == Some("0")).then(|| parts.next().and_then(|p| p.parse::<i32>().ok())).flatten();
-        let _ =
-            self.run(&strings(&["kill-session", "-t", &format!("={}", r.session_name)]), None, COMMAND_TIMEOUT).await;
+        let _ = self
+            .run_for(r, &strings(&["kill-session", "-t", &format!("={}", r.session_name)]), None, COMMAND_TIMEOUT)
+            .await;
         if ours && let Some(pid) = alive_pid {
             // kill-session sends SIGHUP; children that ignore it still get SIGTERM as a group.
             let _ = nix_killpg(pid);
