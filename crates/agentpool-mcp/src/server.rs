@@ -80,7 +80,9 @@ impl AgentPoolServer {
     /// A server over `manager` exposing `selection`.
     pub fn new(manager: Arc<Manager>, selection: &Selection) -> Self {
         // The user's policy can impose lockdown on every front end; the flag only adds to it.
-        let lockdown = selection.lockdown || manager.settings().config.policy.lockdown;
+        // `--lockdown` / `AGENTPOOL_MCP_LOCKDOWN` add to the rule every front end shares
+        // (`policy.lockdown` or `AGENTPOOL_LOCKDOWN`): one decision, made in core.
+        let lockdown = selection.lockdown || agentpool_core::scope::lockdown_enabled(manager.settings());
         Self { manager, lockdown, guides: selection.guides, tools: Self::router_for(selection) }
     }
 }

@@ -71,6 +71,7 @@ impl TestContext {
             .env_remove("AGENTPOOL_MCP_TOOLSETS")
             .env_remove("AGENTPOOL_MCP_TOOLS")
             .env_remove("AGENTPOOL_MCP_LOCKDOWN")
+            .env_remove("AGENTPOOL_LOCKDOWN")
             .env_remove("AGENTPOOL_COORDINATOR_ID")
             .env("NO_COLOR", "1");
         cmd
@@ -78,10 +79,7 @@ impl TestContext {
 
     /// An rmcp client connected to `agentpool mcp <args>`.
     pub async fn client(&self, args: &[&str]) -> Client {
-        let transport = TokioChildProcess::new(self.command(args)).expect("spawn agentpool mcp");
-        let config = ClientConfig::new(ClientCapabilities::default(), Implementation::new("agentpool-tests", "0"))
-            .with_protocol_version(ProtocolVersion::V_2025_06_18);
-        config.serve(transport).await.expect("initialize")
+        client_for(self.command(args)).await
     }
 
     /// A raw newline-delimited JSON-RPC client (for malformed input).
@@ -188,6 +186,14 @@ impl Drop for TestContext {
 }
 
 pub type Client = RunningService<RoleClient, ClientConfig>;
+
+/// An rmcp client connected to the server `cmd` starts (see [`TestContext::command`]).
+pub async fn client_for(cmd: Command) -> Client {
+    let transport = TokioChildProcess::new(cmd).expect("spawn agentpool mcp");
+    let config = ClientConfig::new(ClientCapabilities::default(), Implementation::new("agentpool-tests", "0"))
+        .with_protocol_version(ProtocolVersion::V_2025_06_18);
+    config.serve(transport).await.expect("initialize")
+}
 
 /// Calls a tool; returns (is_error, structured content) — for a failure, the error envelope,
 /// which comes as the JSON text of an `isError` result without structured content.

@@ -181,3 +181,31 @@ async fn ping_and_tools_answer_during_a_long_observe() {
     assert!(!rest.iter().any(|m| m["id"] == 50), "the cancelled observe never answers: {rest:?}");
     assert!(log.contains("observe cancelled by the client"), "the observe stopped on cancellation:\n{log}");
 }
+
+/// `AGENTPOOL_LOCKDOWN` locks the MCP server down too, as `docs/security.md` says: one rule
+/// for every front end.
+#[tokio::test(flavor = "multi_thread")]
+async fn agentpool_lockdown_in_the_environment_locks_the_server_down() {
+    let ctx = TestContext::new("envlock");
+    let mut cmd = ctx.command(&[]);
+    cmd.env("AGENTPOOL_LOCKDOWN", "1");
+    let client = crate::harness::client_for(cmd).await;
+    let spawned = ok(
+        &client,
+        "spawn_worker",
+        json!({"provider_id": "fake-question", "repo_path": ctx.repo_path(), "task": TASK}),
+    )
+    .await;
+    let id = spawned["session_id"].as_str().expect("session_id").to_owned();
+    let q = ok(
+        &client,
+        "observe_worker",
+        json!({"session_id": id, "wait_for": ["question"], "timeout_seconds": 30, "detail": "excerpt"}),
+    )
+    .await;
+    assert_eq!(q["event"], "question", "{q}");
+    assert_eq!(q["worker_output"]["reason"], "lockdown", "{q}");
+    assert!(!fenced(&q), "no worker text in lockdown: {q}");
+    ok(&client, "terminate_worker", json!({"session_id": id})).await;
+    client.cancel().await.expect("close");
+}
