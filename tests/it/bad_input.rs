@@ -238,3 +238,32 @@ fn raw_keys_when_policy_allows_them() {
     assert_eq!(ctx.events(&id).iter().filter(|e| e["event_type"] == "send_keys").count(), 1);
     ctx.json(&["terminate", &id, "--json"]);
 }
+
+/// An empty `AGENTPOOL_*` setting is an error, never a silent fall-back to the default pool,
+/// socket or coordinator (reliability F2, F6).
+#[test]
+fn empty_settings_are_errors_not_defaults() {
+    let ctx = TestContext::new();
+    let cases: [(&str, &str, &str); 4] = [
+        ("AGENTPOOL_HOME", "", "INVALID_CONFIG"),
+        ("AGENTPOOL_TMUX_SOCKET", " ", "INVALID_CONFIG"),
+        ("AGENTPOOL_CONFIG", "", "INVALID_CONFIG"),
+        ("AGENTPOOL_COORDINATOR_ID", "", "INVALID_COORDINATOR_ID"),
+    ];
+    for (key, value, code) in cases {
+        let out = ctx.command(&["sessions", "--json"]).env(key, value).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{key}={value:?}: {}", agentpool_tests::describe(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["error"]["code"], code, "{key}: {v}");
+    }
+    let err = ctx.error(&["--coordinator-id", "", "sessions", "--json"], "INVALID_COORDINATOR_ID");
+    assert!(err["message"].as_str().unwrap().contains("1-64"), "{err}");
+    // Nothing was created in the default pool under HOME.
+    assert!(!ctx.home().join(".agentpool").exists());
+    // The MCP server refuses to start on an empty coordinator id (exit 2 before any protocol).
+    let out =
+        ctx.command(&["mcp"]).env("AGENTPOOL_COORDINATOR_ID", "").stdin(std::process::Stdio::null()).output().unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", agentpool_tests::describe(&out));
+    assert!(out.stdout.is_empty(), "nothing on the protocol stream");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("coordinator"), "{}", agentpool_tests::describe(&out));
+}

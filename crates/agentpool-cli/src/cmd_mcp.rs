@@ -10,7 +10,6 @@ use std::sync::Arc;
 use agentpool_core::config::Settings;
 use agentpool_core::manager::{Manager, ManagerOptions};
 use agentpool_core::provider::Registry;
-use agentpool_core::util;
 use agentpool_mcp::{Selection, SelectionInput};
 use agentpool_tmux::TmuxRuntime;
 use clap::Args;
@@ -81,11 +80,7 @@ fn build_manager() -> agentpool_core::Result<Manager> {
     let settings = Settings::load()?;
     let registry = Registry::new(&settings)?;
     let runtime = Arc::new(TmuxRuntime::new(&settings));
-    let coordinator_id = std::env::var("AGENTPOOL_COORDINATOR_ID")
-        .ok()
-        .map(|c| c.trim().to_owned())
-        .filter(|c| !c.is_empty())
-        .unwrap_or_else(util::new_coordinator_id);
+    let coordinator_id = agentpool_core::scope::resolve_server_coordinator_id()?;
     let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
     tracing::debug!(%coordinator_id, "mcp coordinator");
     Manager::new(settings, registry, runtime, ManagerOptions { coordinator_id, scoped: true, self_exe })

@@ -35,10 +35,23 @@ pub struct Paths {
     pub preferences: PathBuf,
 }
 
+/// A variable of ours, when it is set: set but empty (or only spaces) is an error, never a
+/// silent fall-back to the default pool (`AGENTPOOL_HOME=` would otherwise mean `~/.agentpool`).
+pub fn env_setting(key: &str) -> Result<Option<std::ffi::OsString>> {
+    match std::env::var_os(key) {
+        Some(v) if v.to_string_lossy().trim().is_empty() => Err(Error::new(
+            ErrorCode::InvalidConfig,
+            format!("`{key}` is set but empty; unset it to use the default, or give it a value"),
+        )
+        .with("variable", key)),
+        other => Ok(other),
+    }
+}
+
 impl Paths {
     /// Resolves the home directory and config file from the environment.
     pub fn from_env() -> Result<(PathBuf, PathBuf)> {
-        let home = match std::env::var_os(ENV_HOME).filter(|v| !v.is_empty()) {
+        let home = match env_setting(ENV_HOME)? {
             Some(h) => expand_tilde(Path::new(&h)),
             None => {
                 let user_home = std::env::var_os("HOME").filter(|v| !v.is_empty()).ok_or_else(|| {
@@ -47,7 +60,7 @@ impl Paths {
                 PathBuf::from(user_home).join(".agentpool")
             }
         };
-        let config_file = match std::env::var_os(ENV_CONFIG).filter(|v| !v.is_empty()) {
+        let config_file = match env_setting(ENV_CONFIG)? {
             Some(c) => expand_tilde(Path::new(&c)),
             None => home.join("config.toml"),
         };
@@ -460,10 +473,10 @@ impl Settings {
             config_file,
             home,
         };
-        let tmux_socket = std::env::var(ENV_TMUX_SOCKET)
-            .ok()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| config.runtime.tmux.socket.clone());
+        let tmux_socket = match env_setting(ENV_TMUX_SOCKET)? {
+            Some(s) => s.to_string_lossy().into_owned(),
+            None => config.runtime.tmux.socket.clone(),
+        };
         if !is_valid_socket_name(&tmux_socket) {
             return Err(Error::new(
                 ErrorCode::InvalidConfig,

@@ -32,17 +32,32 @@ pub fn check_coordinator_id(id: &str) -> Result<()> {
     }
 }
 
-/// The acting coordinator: the flag, else `$AGENTPOOL_COORDINATOR_ID`, else `default`.
+/// The acting coordinator: the flag, else `$AGENTPOOL_COORDINATOR_ID`, else `default`. An
+/// empty flag or variable is an error (`INVALID_COORDINATOR_ID`), never a silent `default`:
+/// whoever passed it meant some coordinator, and would otherwise act as everyone's default.
 pub fn resolve_coordinator_id(flag: Option<&str>) -> Result<String> {
-    let from_env = std::env::var(ENV_COORDINATOR_ID).ok();
-    let chosen = flag
-        .map(str::to_owned)
-        .or(from_env)
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_COORDINATOR_ID.to_owned());
+    let chosen = match flag {
+        Some(f) => f.trim().to_owned(),
+        None => match std::env::var_os(ENV_COORDINATOR_ID) {
+            Some(v) => v.to_string_lossy().trim().to_owned(),
+            None => DEFAULT_COORDINATOR_ID.to_owned(),
+        },
+    };
     check_coordinator_id(&chosen)?;
     Ok(chosen)
+}
+
+/// The MCP server's coordinator: `$AGENTPOOL_COORDINATOR_ID`, checked like the CLI's (empty or
+/// malformed is an error), else a fresh `coord_…` for this process.
+pub fn resolve_server_coordinator_id() -> Result<String> {
+    match std::env::var_os(ENV_COORDINATOR_ID) {
+        Some(v) => {
+            let id = v.to_string_lossy().trim().to_owned();
+            check_coordinator_id(&id)?;
+            Ok(id)
+        }
+        None => Ok(util::new_coordinator_id()),
+    }
 }
 
 /// Which sessions a listing covers.
@@ -114,7 +129,7 @@ mod tests {
     #[test]
     fn coordinator_ids() {
         assert_eq!(resolve_coordinator_id(Some("planner-1")).unwrap(), "planner-1");
-        for bad in ["a b", "../x", "x\0", &"a".repeat(65)] {
+        for bad in ["", "  ", "a b", "../x", "x\0", &"a".repeat(65)] {
             assert_eq!(resolve_coordinator_id(Some(bad)).unwrap_err().code, ErrorCode::InvalidCoordinatorId, "{bad:?}");
         }
         assert_eq!(parse_scope(" Mine ").unwrap(), Scope::Mine);
