@@ -586,6 +586,33 @@ impl Config {
         if self.policy.max_parallel_sessions == 0 {
             return Err(Error::new(ErrorCode::InvalidConfig, "`policy.max_parallel_sessions` must be at least 1"));
         }
+        // Values tmux would refuse at every spawn are refused here, once, with the key named.
+        let t = &self.runtime.tmux;
+        if !(20..=1000).contains(&t.width) || !(5..=500).contains(&t.height) {
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                format!(
+                    "`runtime.tmux.width` must be 20-1000 and `runtime.tmux.height` 5-500 (got {}x{})",
+                    t.width, t.height
+                ),
+            ));
+        }
+        let prefix_ok = !t.session_prefix.is_empty()
+            && t.session_prefix.len() <= 32
+            && t.session_prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+        if !prefix_ok {
+            // tmux reads `:` and `.` in a target as window and pane separators.
+            return Err(Error::new(
+                ErrorCode::InvalidConfig,
+                format!(
+                    "`runtime.tmux.session_prefix` must be 1-32 letters, digits, `-` or `_` (got `{}`)",
+                    crate::util::tail_chars(&t.session_prefix, 40)
+                ),
+            ));
+        }
+        if t.capture_lines > 100_000 {
+            return Err(Error::new(ErrorCode::InvalidConfig, "`runtime.tmux.capture_lines` must be at most 100000"));
+        }
         for (id, p) in &self.providers {
             if p.command.as_ref().is_some_and(|c| c.is_empty()) {
                 return Err(Error::new(
@@ -661,6 +688,21 @@ mod tests {
 
         std::fs::write(&file, "[policy]\nallow_auto_routing = true\n").unwrap();
         assert_eq!(Settings::load_from(dir.path().to_path_buf(), file).unwrap_err().code, ErrorCode::InvalidConfig);
+    }
+
+    #[test]
+    fn tmux_values_that_cannot_work_are_refused() {
+        let bad = |toml: &str| {
+            let c: Config = toml::from_str(toml).unwrap();
+            c.validate().unwrap_err().message
+        };
+        assert!(bad("[runtime.tmux]\nwidth = 0\n").contains("runtime.tmux.width"));
+        assert!(bad("[runtime.tmux]\nheight = 2\n").contains("runtime.tmux.height"));
+        assert!(bad("[runtime.tmux]\nsession_prefix = \"a:b\"\n").contains("session_prefix"));
+        assert!(bad("[runtime.tmux]\nsession_prefix = \"\"\n").contains("session_prefix"));
+        let ok: Config =
+            toml::from_str("[runtime.tmux]\nwidth = 120\nheight = 40\nsession_prefix = \"ap_2\"\n").unwrap();
+        assert!(ok.validate().is_ok());
     }
 
     #[test]
