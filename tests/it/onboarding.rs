@@ -188,3 +188,28 @@ fn stats_counts_a_real_session_and_renders_the_card() {
     ctx.error(&["stats", "--since", "0d", "--json"], "INVALID_WINDOW");
     ctx.error(&["stats", "--from", "2026-01-01", "--json"], "INVALID_WINDOW");
 }
+
+/// A database with a damaged page that still opens is not "ok" (reliability F4): doctor runs
+/// `PRAGMA quick_check` (`--deep`: `integrity_check`) and exits 1 naming the damage.
+#[test]
+fn doctor_finds_a_corrupt_database_page() {
+    let ctx = TestContext::new();
+    let repo = ctx.repo_str();
+    assert_eq!(ctx.json(&["smoke", "--provider", "fake-question", "--repo", &repo, "--json"])["ok"], true);
+    let sqlite = |v: &Value| v["checks"].as_array().unwrap().iter().find(|c| c["name"] == "sqlite").cloned().unwrap();
+    assert_eq!(sqlite(&ctx.json(&["doctor", "--json"]))["ok"], true);
+    let db = ctx.home().join("agentpool.sqlite");
+    let mut data = std::fs::read(&db).unwrap();
+    let page = usize::from(u16::from_be_bytes([data[16], data[17]]));
+    let last = (data.len() / page - 1) * page;
+    data[last + 8..last + 48].fill(0xff);
+    std::fs::write(&db, &data).unwrap();
+    ctx.json(&["sessions", "--json"]); // still opens: the damage is in a data page
+    for args in [&["doctor", "--json"][..], &["doctor", "--deep", "--json"]] {
+        let out = ctx.cmd(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", describe(&out));
+        let check = sqlite(&parse_json(args, &out));
+        assert_eq!(check["ok"], false, "{check}");
+        assert!(check["message"].as_str().unwrap().contains("found damage"), "{check}");
+    }
+}

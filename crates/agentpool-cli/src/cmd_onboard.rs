@@ -368,7 +368,7 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
         )),
     }
     if let Some(s) = &settings {
-        checks.push(sqlite_check(&s.paths.db_path));
+        checks.push(sqlite_check(&s.paths.db_path, args.deep));
         checks.push(artifact_check(&s.paths.artifact_root));
         match agentpool_core::provider::Registry::new(s) {
             Ok(r) => checks.push(providers_check(s, &r).await),
@@ -494,14 +494,42 @@ fn recorded(home: &Path, name: &str) -> Option<Value> {
     serde_json::from_str(&text).ok()
 }
 
-fn sqlite_check(db: &Path) -> Value {
-    match agentpool_core::store::Store::open(db) {
-        Ok(_) => check("sqlite", true, db.display().to_string(), None),
-        Err(e) => check(
+/// Opens (and migrates) the store, then asks SQLite whether the file is sound:
+/// `PRAGMA quick_check`, or the slower `integrity_check` with `--deep`.
+fn sqlite_check(db: &Path, deep: bool) -> Value {
+    if let Err(e) = agentpool_core::store::Store::open(db) {
+        return check(
             "sqlite",
             false,
             format!("{}: {}", db.display(), e.message),
             Some("check permissions of $AGENTPOOL_HOME"),
+        );
+    }
+    let pragma = if deep { "integrity_check" } else { "quick_check" };
+    let verdict = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(|c| {
+        let mut stmt = c.prepare(&format!("PRAGMA {pragma}"))?;
+        let rows: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    });
+    match verdict {
+        Ok(rows) if rows.len() == 1 && rows[0] == "ok" => {
+            check("sqlite", true, format!("{} ({pragma}: ok)", db.display()), None)
+        }
+        Ok(rows) => check(
+            "sqlite",
+            false,
+            format!(
+                "{}: {pragma} found damage: {}",
+                db.display(),
+                rows.join("; ").chars().take(300).collect::<String>()
+            ),
+            Some("stop AgentPool, copy the database aside, then try `sqlite3 <db> .recover`"),
+        ),
+        Err(e) => check(
+            "sqlite",
+            false,
+            format!("{}: {pragma} failed: {e}", db.display()),
+            Some("stop AgentPool, copy the database aside, then try `sqlite3 <db> .recover`"),
         ),
     }
 }
