@@ -267,3 +267,14 @@ fn empty_settings_are_errors_not_defaults() {
     assert!(out.stdout.is_empty(), "nothing on the protocol stream");
     assert!(String::from_utf8_lossy(&out.stderr).contains("coordinator"), "{}", agentpool_tests::describe(&out));
 }
+
+/// Database errors name the database (reliability F3).
+#[test]
+fn store_errors_name_the_database() {
+    let ctx = TestContext::new();
+    let db = ctx.home().join("agentpool.sqlite");
+    std::fs::write(&db, vec![b'x'; 8192]).unwrap();
+    let err = ctx.error(&["sessions", "--json"], "STORE_FAILED");
+    assert_eq!(err["details"]["db_path"], db.display().to_string(), "{err}");
+    assert!(err["message"].as_str().unwrap().contains(&db.display().to_string()), "{err}");
+}

@@ -66,11 +66,25 @@ const NOT_SETTLED: &str = "NOT (state IN ('COMPLETED','CANCELLED') OR (state = '
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    path: Arc<Path>,
+}
+
+/// A database error names the database it happened in (message and `details.db_path`).
+fn in_db(err: Error, path: &Path) -> Error {
+    if err.code != ErrorCode::StoreFailed || err.details.contains_key("db_path") {
+        return err;
+    }
+    let message = format!("{} (database `{}`)", err.message, path.display());
+    Error { message, ..err }.with("db_path", path.display().to_string())
 }
 
 impl Store {
     /// Opens (creating when needed) the database and applies migrations.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_at(path).map_err(|e| in_db(e, path))
+    }
+
+    fn open_at(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format_args!("could not create `{}`", dir.display()), &e))?;
@@ -99,7 +113,7 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         migrate(&conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: Arc::from(path) })
     }
 
     /// Runs `f` with the connection on the blocking thread pool.
@@ -109,12 +123,14 @@ impl Store {
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().map_err(|_| Error::new(ErrorCode::StoreFailed, "database handle poisoned"))?;
             f(&mut guard)
         })
         .await
-        .map_err(|e| Error::new(ErrorCode::StoreFailed, format!("database task failed: {e}")))?
+        .map_err(|e| Error::new(ErrorCode::StoreFailed, format!("database task failed: {e}")))
+        .and_then(|r| r);
+        result.map_err(|e| in_db(e, &self.path))
     }
 }
 
