@@ -278,3 +278,38 @@ fn store_errors_name_the_database() {
     assert_eq!(err["details"]["db_path"], db.display().to_string(), "{err}");
     assert!(err["message"].as_str().unwrap().contains(&db.display().to_string()), "{err}");
 }
+
+/// `observe --output` writes only regular files, never through a symlink or over a FIFO, and
+/// never creates directories (reliability F1).
+#[test]
+fn observe_output_writes_only_regular_files() {
+    let ctx = TestContext::new();
+    let id = ctx.spawn_id("fake-idle", "idle", &[]);
+    let dir = ctx.home().join("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = dir.join("real.txt");
+    std::fs::write(&real, "keep me").unwrap();
+    let link = dir.join("link.json");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let fifo = dir.join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let missing = dir.join("no/such/dir/x.json");
+    for target in [&link, &fifo, &dir, &missing] {
+        let t = target.display().to_string();
+        let err = ctx.error(&["observe", &id, "--output", &t, "--json"], "INVALID_OUTPUT");
+        assert!(err["message"].as_str().unwrap().contains("nothing was written"), "{err}");
+    }
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "keep me");
+    assert!(!std::fs::symlink_metadata(&fifo).unwrap().file_type().is_file(), "the FIFO stays a FIFO");
+    assert!(!dir.join("no").exists(), "no directory was created");
+    // A new file and an existing regular file are written.
+    let out = dir.join("observe.json");
+    for _ in 0..2 {
+        let v = ctx.json(&["observe", &id, "--output", &out.display().to_string(), "--json"]);
+        assert_eq!(v["output_path"], out.display().to_string());
+        let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(written["session_id"], id.as_str());
+    }
+    ctx.json(&["terminate", &id, "--json"]);
+}

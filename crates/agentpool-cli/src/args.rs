@@ -283,7 +283,8 @@ pub struct ObserveArgs {
     /// History lines to capture.
     #[arg(long)]
     pub max_lines: Option<usize>,
-    /// Also write the JSON payload to this file.
+    /// Also write the JSON payload to this file (a regular file in an existing directory; a
+    /// symlink, FIFO or device there is refused).
     #[arg(long, visible_alias = "output-file")]
     pub output: Option<PathBuf>,
 }

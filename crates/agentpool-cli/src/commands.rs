@@ -196,7 +196,7 @@ pub async fn observe(ctx: &Context, a: ObserveArgs) -> Result<Out> {
     if let Some(path) = a.output {
         let path = agentpool_core::config::absolute(&path);
         let text = serde_json::to_string_pretty(&payload).unwrap_or_default() + "\n";
-        util::write_atomic(&path, text.as_bytes())?;
+        util::write_output_file(&path, text.as_bytes())?;
         let mut with_path = serde_json::Map::new();
         with_path.insert("output_path".into(), json!(path));
         if let Value::Object(m) = payload {

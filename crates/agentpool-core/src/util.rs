@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// Current UTC time as RFC 3339 with microseconds and `Z`.
 pub fn now() -> String {
@@ -104,6 +104,37 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         Error::io(format_args!("could not write `{}`", path.display()), &e)
     })
+}
+
+/// Writes a user-named output file (`observe --output`): only ever a regular file, in a
+/// directory that already exists, through a temp file and a rename. A symlink, FIFO, device or
+/// directory at `path` is refused (`INVALID_OUTPUT`) and left as it was; so is a missing parent
+/// directory, which is never created.
+pub fn write_output_file(path: &Path, data: &[u8]) -> Result<()> {
+    let refuse = |why: String| {
+        Error::new(ErrorCode::InvalidOutput, format!("`{}` {why}; nothing was written", path.display()))
+            .with("path", path.display().to_string())
+    };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(refuse(format!("is in `{}`, which is not an existing directory", dir.display())));
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => {}
+        Ok(m) => {
+            let kind = if m.file_type().is_symlink() {
+                "a symbolic link"
+            } else if m.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file (a device, FIFO or socket)"
+            };
+            return Err(refuse(format!("is {kind}; AgentPool writes output only to regular files")));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(format_args!("could not inspect `{}`", path.display()), &e)),
+    }
+    write_atomic(path, data)
 }
 
 /// The last `max` bytes of a file as text (from the first whole UTF-8 character on), read by
