@@ -188,7 +188,16 @@ pub fn normalize_path(raw: &str, roots: &[PathBuf]) -> Result<String> {
         )
         .with("resolved_path", resolved.display().to_string()));
     }
-    Ok(rel)
+    // The lease names the file itself, not the way to it: `srclink/a.rs` through an in-repo
+    // symlinked directory and `src/a.rs` are one file, so one lease key.
+    let canonical = resolved
+        .strip_prefix(root)
+        .map(|rest| rest.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    if canonical.is_empty() {
+        return Ok(rel);
+    }
+    Ok(canonical.join("/"))
 }
 
 const LEASE_COLUMNS: &str =
@@ -536,6 +545,24 @@ mod tests {
         assert_eq!(normalize_path(&abs, &r).unwrap(), "src/app.rs");
         let abs_dots = format!("{}/src/../lib.rs", real.display());
         assert_eq!(normalize_path(&abs_dots, &r).unwrap(), "lib.rs");
+    }
+
+    #[test]
+    fn a_file_reached_through_an_in_repo_symlink_has_one_lease_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir_all(repo.join("src")).unwrap();
+        std::fs::write(repo.join("src/a.rs"), "x").unwrap();
+        std::os::unix::fs::symlink("src", repo.join("srclink")).unwrap();
+        std::os::unix::fs::symlink("src/a.rs", repo.join("a-link.rs")).unwrap();
+        let r = roots(&repo);
+        for input in ["src/a.rs", "srclink/a.rs", "./srclink/../src/a.rs", "a-link.rs"] {
+            assert_eq!(normalize_path(input, &r).unwrap(), "src/a.rs", "{input}");
+        }
+        let abs = r[0].join("srclink/a.rs").display().to_string();
+        assert_eq!(normalize_path(&abs, &r).unwrap(), "src/a.rs");
+        // A file that does not exist yet, under a symlinked directory.
+        assert_eq!(normalize_path("srclink/new.rs", &r).unwrap(), "src/new.rs");
     }
 
     #[test]
