@@ -340,18 +340,24 @@ impl TestContext {
         s.set_snapshot_path("snapshots");
         s.set_prepend_module_to_snapshot(false);
         s.set_omit_expression(true);
-        for (lit, name) in self.literal_redactions() {
-            s.add_filter(&escape_regex(&lit), name);
-        }
-        for (re, name) in SNAPSHOT_FILTERS {
-            s.add_filter(re, *name);
-        }
+        add_snapshot_filters(&mut s, self.literal_redactions());
         s
     }
 }
 
+/// Adds the snapshot filters every harness uses: `literals` (exact strings such as temp paths,
+/// longest first) and then [`SNAPSHOT_FILTERS`]. The MCP crate's tests use this too.
+pub fn add_snapshot_filters(settings: &mut insta::Settings, literals: Vec<(String, &'static str)>) {
+    for (lit, name) in literals {
+        settings.add_filter(&escape_regex(&lit), name);
+    }
+    for (re, name) in SNAPSHOT_FILTERS {
+        settings.add_filter(re, *name);
+    }
+}
+
 /// Pattern filters, applied in order after the literal ones.
-const SNAPSHOT_FILTERS: &[(&str, &str)] = &[
+pub const SNAPSHOT_FILTERS: &[(&str, &str)] = &[
     (r"(BEGIN|END)_UNTRUSTED_WORKER_OUTPUT_[0-9a-f]{16}", "${1}_UNTRUSTED_WORKER_OUTPUT_[NONCE]"),
     (r"\b[0-9a-f]{64}\b", "[SHA256]"),
     (r"\bap_[0-9a-f]{12}\b", "[SESSION_ID]"),

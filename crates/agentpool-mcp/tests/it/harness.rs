@@ -131,46 +131,15 @@ impl TestContext {
         pairs
     }
 
-    /// insta settings that redact what changes between runs: the same filters as the
-    /// end-to-end harness (`tests/lib.rs`, `insta_settings`) — temp paths, the binary path,
+    /// insta settings that redact what changes between runs, with the end-to-end harness's
+    /// filters (`agentpool_tests::add_snapshot_filters`) — temp paths, the binary path,
     /// the socket name, session and coordinator ids, tmux names' hex suffix, pane ids,
     /// timestamps, sha256 and repo hashes, fence nonces, process ids and durations.
     pub fn insta_settings(&self) -> insta::Settings {
         let mut s = insta::Settings::clone_current();
-        for (lit, name) in self.literal_redactions() {
-            s.add_filter(&escape_regex(&lit), name);
-        }
-        for (re, name) in SNAPSHOT_FILTERS {
-            s.add_filter(re, *name);
-        }
+        agentpool_tests::add_snapshot_filters(&mut s, self.literal_redactions());
         s
     }
-}
-
-/// Pattern filters, applied in order after the literal ones (kept equal to `tests/lib.rs`).
-const SNAPSHOT_FILTERS: &[(&str, &str)] = &[
-    (r"(BEGIN|END)_UNTRUSTED_WORKER_OUTPUT_[0-9a-f]{16}", "${1}_UNTRUSTED_WORKER_OUTPUT_[NONCE]"),
-    (r"\b[0-9a-f]{64}\b", "[SHA256]"),
-    (r"\bap_[0-9a-f]{12}\b", "[SESSION_ID]"),
-    (r"\bcoord_[0-9a-f]{12}\b", "[COORDINATOR_ID]"),
-    (r"\b(agentpool(?:-[a-z0-9]+)*?-[a-z]+)-[0-9a-f]{6}\b", "${1}-[HEX6]"),
-    (r"\b[0-9a-f]{16}\b", "[REPO_HASH]"),
-    (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})", "[TIMESTAMP]"),
-    (r"Pane is dead \((status|signal) (\d+), [^)]*\)", "Pane is dead ($1 $2, [DATE])"),
-    (r"%\d+\b", "%[PANE]"),
-    (r#""([a-z_]*(?:elapsed|duration)[a-z_]*)": ?[0-9.]+"#, r#""$1": "[DURATION]""#),
-    (r#""([a-z_]*pid)": ?\d+"#, r#""$1": "[PID]""#),
-];
-
-fn escape_regex(lit: &str) -> String {
-    let mut out = String::with_capacity(lit.len() * 2);
-    for c in lit.chars() {
-        if "\\.+*?()|[]{}^$#&-~".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 impl Drop for TestContext {
