@@ -456,3 +456,19 @@ fn check_error(args: &[&str], out: &Output, expected: &str) -> Value {
     assert_eq!(v.as_object().map(serde_json::Map::len), Some(1), "the envelope has only `error`: {v}");
     err
 }
+
+/// In a snapshot payload, replaces the value at `path` with `placeholder` after checking it
+/// with `check` (for values that vary between runs but must still be right).
+pub fn replace(v: &mut Value, path: &[&str], placeholder: &str, check: impl Fn(&Value) -> bool) {
+    let mut cur = &mut *v;
+    for key in path {
+        cur = cur.get_mut(*key).unwrap_or_else(|| panic!("missing {path:?}"));
+    }
+    assert!(check(cur), "unexpected value at {path:?}: {cur}");
+    *cur = Value::String(placeholder.to_owned());
+}
+
+/// A JSON integer greater than zero.
+pub fn positive_int(v: &Value) -> bool {
+    v.as_i64().is_some_and(|n| n > 0)
+}

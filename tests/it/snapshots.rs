@@ -4,23 +4,9 @@
 //! harness filters; values that depend on timing or path lengths are checked here and then
 //! replaced by a placeholder, so the snapshots are stable across runs and machines.
 
-use agentpool_tests::TestContext;
+use agentpool_tests::{TestContext, positive_int, replace};
 use insta::assert_json_snapshot;
-use serde_json::{Value, json};
-
-/// Replaces `v[key]` with a placeholder after checking it with `check`.
-fn replace(v: &mut Value, path: &[&str], placeholder: &str, check: impl Fn(&Value) -> bool) {
-    let mut cur = &mut *v;
-    for key in path {
-        cur = cur.get_mut(*key).unwrap_or_else(|| panic!("missing {path:?}"));
-    }
-    assert!(check(cur), "unexpected value at {path:?}: {cur}");
-    *cur = json!(placeholder);
-}
-
-fn positive_int(v: &Value) -> bool {
-    v.as_i64().is_some_and(|n| n > 0)
-}
+use serde_json::Value;
 
 /// The `agentpool --version` number.
 fn version(ctx: &TestContext) -> String {

@@ -4,26 +4,13 @@
 //! harness filters; values that depend on timing or path lengths are checked here and then
 //! replaced by a placeholder, so the snapshots are stable across runs and machines.
 
+use agentpool_tests::{positive_int, replace};
 use insta::assert_json_snapshot;
 use serde_json::{Value, json};
 
 use crate::harness::{TestContext, call, ok};
 
 const TASK: &str = "Ask exactly one question, then finish after the answer arrives.";
-
-/// Replaces the value at `path` with a placeholder after checking it with `check`.
-fn replace(v: &mut Value, path: &[&str], placeholder: &str, check: impl Fn(&Value) -> bool) {
-    let mut cur = &mut *v;
-    for key in path {
-        cur = cur.get_mut(*key).unwrap_or_else(|| panic!("missing {path:?}"));
-    }
-    assert!(check(cur), "unexpected value at {path:?}: {cur}");
-    *cur = json!(placeholder);
-}
-
-fn positive_int(v: &Value) -> bool {
-    v.as_i64().is_some_and(|n| n > 0)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lifecycle_structured_content() {
