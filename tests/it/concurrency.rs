@@ -80,20 +80,26 @@ fn twenty_parallel_spawns_all_succeed_with_distinct_sessions() {
 fn observe_and_send_from_two_processes_on_one_session() {
     let ctx = TestContext::new();
     let id = ctx.spawn_id("fake-question", "Pick the first area to inspect.", &[]);
-    // Process A waits for completion for the whole conversation.
-    let waiter =
-        ctx.command(&["observe", &id, "--wait-for", "completed", "--timeout", "20", "--json"]).spawn().unwrap();
+    // Processes A1..A3 wait for completion for the whole conversation. They race each other
+    // and B for every state write; none may give up early on another's half-drawn screen.
+    let waiters: Vec<Child> = (0..3)
+        .map(|_| {
+            ctx.command(&["observe", &id, "--wait-for", "completed", "--timeout", "20", "--json"]).spawn().unwrap()
+        })
+        .collect();
     // Process B sees the question and answers it while A is still waiting.
     let q = ctx.json(&["observe", &id, "--wait-for", "question", "--timeout", "20", "--json"]);
     assert_eq!(q["event"], "question", "{q}");
     let sent = ctx.json(&["send", &id, "Inspect migrations first.", "--json"]);
     assert_eq!(sent["ok"], true, "{sent}");
 
-    let out = waiter.wait_with_output().unwrap();
-    assert!(out.status.success(), "waiting observe failed:\n{}", describe(&out));
-    let a = parse_json(&["observe"], &out);
-    assert_eq!(a["state"], "COMPLETED", "{a}");
-    assert_eq!(a["event"], "completed", "{a}");
+    for waiter in waiters {
+        let out = waiter.wait_with_output().unwrap();
+        assert!(out.status.success(), "waiting observe failed:\n{}", describe(&out));
+        let a = parse_json(&["observe"], &out);
+        assert_eq!(a["state"], "COMPLETED", "{a}");
+        assert_eq!(a["event"], "completed", "{a}");
+    }
 
     let types = ctx.event_types(&id);
     assert_eq!(types.iter().filter(|t| *t == "send_message").count(), 1, "{types:?}");

@@ -24,6 +24,9 @@ use crate::util;
 const LIVENESS_INTERVAL: Duration = Duration::from_millis(250);
 /// Capture timeout per poll.
 const CAPTURE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many times in a row one observe re-reads after losing a write race before it reports the
+/// stored state as is.
+const MAX_OBSERVE_RACES: u32 = 8;
 
 /// Options of one observe call.
 #[derive(Debug, Clone)]
@@ -204,6 +207,7 @@ impl Manager {
         let log = ad.raw_log();
         let mut log_len = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
         let mut last: Option<ObserveResponse> = None;
+        let mut races = 0u32;
         // The provider's own screen rules (login screen, extra prompts, busy lines).
         let provider = self.registry.get(&session.provider_id).ok();
         let rules = provider.as_ref().map(|p| detect::ExtraRules::of(p.as_ref())).unwrap_or_default();
@@ -375,8 +379,18 @@ impl Manager {
                     )
                     .await?;
                 if recorded.is_none() {
+                    // Another process (a second observer, a send, a terminate) wrote the state
+                    // between our update and this event. A settled session is final; a live one
+                    // is simply looked at again, so a waiter never returns on someone else's
+                    // half-drawn screen.
                     session = self.load(session_id).await?;
-                    return Ok(stored_state_response(self, &session, &opts));
+                    races += 1;
+                    if !session.is_live() || races > MAX_OBSERVE_RACES {
+                        return Ok(stored_state_response(self, &session, &opts));
+                    }
+                    previous_hash = session.meta_str("last_screen_hash").map(str::to_owned);
+                    last_key = session.meta_str("last_observe_key").map(str::to_owned);
+                    continue;
                 }
                 let id = session.id.clone();
                 let k = key.clone();
