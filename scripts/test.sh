@@ -15,6 +15,8 @@ cargo test --workspace --locked --no-fail-fast
 bash tests/mcp-sdk/run.sh target/debug/agentpool
 # Real MCP hosts (Claude Code, opencode, Codex from npm, pinned) load it via `mcp-config --install`.
 bash tests/mcp-hosts/run.sh target/debug/agentpool
+# The install paths: wheel (pip, uv, uvx, pipx), npm packages (npx), install.sh, from `cargo xtask dist`.
+bash tests/dist/run.sh target/debug/agentpool
 # Formatting (rustfmt.toml) and lints (the workspace's clippy settings), warnings as errors.
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all --check

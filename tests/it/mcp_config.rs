@@ -112,6 +112,53 @@ fn snippets_parse_in_each_hosts_format_and_carry_the_pool() {
     assert_eq!(env["AGENTPOOL_HOME"], ctx.repo().join("rel/pool").display().to_string());
 }
 
+#[test]
+fn launchers_write_the_package_command_in_every_hosts_format() {
+    let ctx = TestContext::new();
+    let v = env!("CARGO_PKG_VERSION");
+    let cases: [(&str, &str, Vec<String>); 2] = [
+        ("npx", "npx", vec!["-y".into(), format!("agentpool-cli@{v}"), "mcp".into()]),
+        ("uvx", "uvx", vec!["--from".into(), format!("agentpool-cli=={v}"), "agentpool".into(), "mcp".into()]),
+    ];
+    for client in CLIENTS {
+        for (launcher, command, args) in &cases {
+            let out = run(&ctx, &["mcp-config", "--client", client, "--launcher", launcher], &[], true);
+            assert!(out.status.success(), "{client} {launcher}: {}", describe(&out));
+            let (c, a, _) = read_entry(client, &String::from_utf8(out.stdout).unwrap());
+            assert_eq!((c.as_str(), &a), (*command, args), "{client} {launcher}");
+        }
+        // `cargo` names the binary `cargo install` puts in $CARGO_HOME/bin, and says when it is
+        // not there yet.
+        let cargo_home = ctx.home().join("cargo-home");
+        let out = run(
+            &ctx,
+            &["mcp-config", "--client", client, "--launcher", "cargo"],
+            &[("CARGO_HOME", cargo_home.to_str().unwrap())],
+            true,
+        );
+        let (c, a, _) = read_entry(client, &String::from_utf8_lossy(&out.stdout));
+        assert_eq!((c, a), (cargo_home.join("bin/agentpool").display().to_string(), vec!["mcp".to_owned()]));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cargo install --locked --git"), "{}", describe(&out));
+    }
+    // A launcher entry holds no path of this machine: a project file with it draws no warning.
+    let out = run(
+        &ctx,
+        &["mcp-config", "--client", "cursor", "--launcher", "npx", "--install", "--scope", "project", "--json"],
+        &[],
+        true,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(j.get("warnings").is_none(), "{j}");
+    let written = std::fs::read_to_string(ctx.repo().join(".cursor/mcp.json")).unwrap();
+    assert_eq!(read_entry("cursor", &written).0, "npx");
+    // Unknown launchers and the old flag together are usage errors.
+    let out = run(&ctx, &["mcp-config", "--launcher", "brew"], &[], true);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let out = run(&ctx, &["mcp-config", "--launcher", "npx", "--absolute-command"], &[], true);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+}
+
 /// Every file under `dir`, with its contents.
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();

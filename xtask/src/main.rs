@@ -7,6 +7,7 @@ mod bench;
 mod bench_mcp;
 mod bench_standins;
 mod bench_stats;
+mod dist;
 mod new_provider;
 mod release;
 mod snapshot;
@@ -25,8 +26,11 @@ Tasks:
   tidy                        Check the architecture invariants and workspace hygiene.
   snapshot [--accept|--check] Review, accept or check insta snapshots and the generated
                               docs/cli.md and docs/mcp-tools.md.
-  release [--dry-run]         Check version alignment, build the release binary, write
-                              target/dist/agentpool-<version>-<target>.tar.gz and .sha256.
+  dist [--binary PATH] [--out DIR]
+                              Build every package for the host target into target/dist:
+                              tarball + .sha256, install.sh, Python wheel, npm launcher and
+                              platform packages (from the release binary unless --binary).
+  release [--dry-run]         Check version alignment, build the release binary and run dist.
   new-provider <name>         Scaffold providers/<name>/: a provider crate that builds,
                               registers and passes its own tests.
   help                        Print this text.
@@ -77,6 +81,9 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
         }
         "new-provider" => new_provider::run(&workspace_root(), &new_provider::parse(rest).map_err(Failure::Usage)?)
             .map_err(Failure::Task),
+        "dist" => {
+            dist::run(&workspace_root(), &dist::Options::parse(rest).map_err(Failure::Usage)?).map_err(Failure::Task)
+        }
         "release" => {
             release::run(&workspace_root(), release::parse(rest).map_err(Failure::Usage)?).map_err(Failure::Task)
         }

@@ -1,14 +1,15 @@
-//! `cargo xtask release [--dry-run]`: checks that every place naming the version agrees,
-//! builds the release binary and packs it as
-//! `target/dist/agentpool-<version>-<target>.tar.gz` plus a `.sha256` file that
-//! `sha256sum -c` accepts (run from `target/dist`).
+//! `cargo xtask release [--dry-run]`: checks that every place naming the version agrees, builds
+//! the release binary and runs `dist` on it (see `dist.rs`: tarball and `.sha256`, `install.sh`,
+//! the Python wheel and the npm packages, all in `target/dist`).
 //!
 //! Version alignment: `[workspace.package] version`, the version of every workspace package,
-//! `server.json` (`version` and each `packages[].version`) and a `## [<version>]` section in
-//! `CHANGELOG.md`. A real release also needs a clean git tree. `--dry-run` reports a missing
-//! changelog section and a dirty tree as warnings (the section is written when the release is
-//! cut) and still builds and packs, so the packaging path is exercised on every change.
-//! Nothing is tagged, pushed or uploaded: the task prints the commands for that instead.
+//! `server.json` (`version`, each `packages[].version`, and npm and PyPI entries naming the
+//! package `dist` builds), `default_version` in `scripts/install.sh`, and a `## [<version>]`
+//! section in `CHANGELOG.md`. The wheel and npm packages take the workspace version when built.
+//! A real release also needs a clean git tree. `--dry-run` reports a missing changelog section
+//! and a dirty tree as warnings (the section is written when the release is cut) and still
+//! builds and packs, so the packaging path is exercised on every change. Nothing is tagged,
+//! pushed or uploaded: the task prints the commands for that instead.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +32,8 @@ pub fn run(root: &Path, dry_run: bool) -> Result<(), String> {
     let mut warnings = Vec::new();
     errors.extend(check_packages(root, &version)?);
     errors.extend(check_server_json(root, &version));
+    errors.extend(check_install_sh(root, &version));
+    errors.extend(check_binstall(root));
     if let Some(problem) = check_changelog(root, &version) {
         if dry_run { warnings.push(problem) } else { errors.push(problem) }
     }
@@ -48,23 +51,41 @@ pub fn run(root: &Path, dry_run: bool) -> Result<(), String> {
     } else {
         eprintln!("release: version {version}: workspace packages and server.json agree (see the warnings above)");
     }
-    let target = host_target()?;
     let binary = build_release(root)?;
     let dist = root.join("target").join("dist");
-    let (tarball, sha_file) = pack(&dist, &binary, &version, &target, root)?;
-    println!("{}", tarball.display());
-    println!("{}", sha_file.display());
+    let made = crate::dist::build_all(root, &binary, &dist)?;
+    for path in made.all() {
+        println!("{}", path.display());
+    }
     if dry_run {
         eprintln!("release: dry run done; nothing was tagged or published");
     } else {
+        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         eprintln!(
-            "release: next: git tag v{version} && git push origin v{version}, then attach the two files above and server.json to the GitHub release"
+            "release: next, for each target: git tag v{version} && git push origin v{version}; attach {}, {} and {} \
+             to the GitHub release; npm publish {} (every platform first), then npm publish {}; \
+             twine upload {}; then publish server.json to the MCP registry",
+            name(&made.tarball),
+            name(&made.checksum),
+            name(&made.install_sh),
+            name(&made.npm_platform),
+            name(&made.npm_launcher),
+            name(&made.wheel),
         );
     }
     Ok(())
 }
 
-fn workspace_version(root: &Path) -> Result<String, String> {
+pub(crate) fn workspace_version(root: &Path) -> Result<String, String> {
+    workspace_package_key(root, "version")
+}
+
+pub(crate) fn workspace_license(root: &Path) -> Result<String, String> {
+    workspace_package_key(root, "license")
+}
+
+/// A string value of `[workspace.package]` in the root `Cargo.toml`.
+fn workspace_package_key(root: &Path, key: &str) -> Result<String, String> {
     let text = std::fs::read_to_string(root.join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
     let mut in_table = false;
     for line in text.lines().map(str::trim) {
@@ -73,13 +94,13 @@ fn workspace_version(root: &Path) -> Result<String, String> {
             continue;
         }
         if in_table
-            && let Some(rest) = line.strip_prefix("version")
+            && let Some(rest) = line.strip_prefix(key)
             && let Some(v) = rest.trim_start().strip_prefix('=')
         {
             return Ok(v.trim().trim_matches('"').to_owned());
         }
     }
-    Err("Cargo.toml: no `version` in `[workspace.package]`".into())
+    Err(format!("Cargo.toml: no `{key}` in `[workspace.package]`"))
 }
 
 fn check_packages(root: &Path, version: &str) -> Result<Vec<String>, String> {
@@ -134,7 +155,43 @@ fn check_server_json(root: &Path, version: &str) -> Vec<String> {
             problems.push(format!("server.json `packages[{i}].identifier` does not point at the v{version} release"));
         }
     }
+    // The packages `dist` builds are the ones the registry is told about.
+    for registry in ["npm", "pypi"] {
+        let listed = packages.iter().find(|p| p["registryType"] == registry);
+        match listed.and_then(|p| p["identifier"].as_str()) {
+            Some(crate::dist::PACKAGE) => {}
+            Some(other) => problems.push(format!(
+                "server.json lists the {registry} package `{other}`, but dist builds `{}`",
+                crate::dist::PACKAGE
+            )),
+            None => problems.push(format!("server.json has no `{registry}` package entry")),
+        }
+    }
+    if server["name"].as_str() != Some(crate::dist::MCP_NAME) {
+        problems.push(format!(
+            "server.json `name` is {}, but the npm and PyPI packages name {}",
+            server["name"],
+            crate::dist::MCP_NAME
+        ));
+    }
     problems
+}
+
+/// `install.sh` installs the version it was released with unless told otherwise.
+fn check_install_sh(root: &Path, version: &str) -> Option<String> {
+    let text = std::fs::read_to_string(root.join("scripts").join("install.sh")).unwrap_or_default();
+    let wanted = format!("default_version=\"{version}\"");
+    (!text.lines().any(|l| l.trim() == wanted))
+        .then(|| format!("scripts/install.sh does not set `{wanted}` (workspace: {version})"))
+}
+
+/// `cargo binstall` must look for the tarball under the name `dist` gives it.
+fn check_binstall(root: &Path) -> Option<String> {
+    let manifest = root.join("crates").join("agentpool-cli").join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap_or_default();
+    let wanted = "/releases/download/v{ version }/agentpool-{ version }-{ target }.tar.gz";
+    (!text.contains(wanted))
+        .then(|| format!("crates/agentpool-cli/Cargo.toml: [package.metadata.binstall] pkg-url must end in `{wanted}`"))
 }
 
 fn check_changelog(root: &Path, version: &str) -> Option<String> {
@@ -153,7 +210,7 @@ fn dirty_tree(root: &Path) -> Option<String> {
     (!text.trim().is_empty()).then(|| format!("the git tree has {} uncommitted change(s)", text.lines().count()))
 }
 
-fn host_target() -> Result<String, String> {
+pub(crate) fn host_target() -> Result<String, String> {
     let out = Command::new("rustc").arg("-vV").output().map_err(|e| format!("could not run `rustc -vV`: {e}"))?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -161,7 +218,7 @@ fn host_target() -> Result<String, String> {
         .ok_or_else(|| "`rustc -vV` printed no host line".into())
 }
 
-fn build_release(root: &Path) -> Result<PathBuf, String> {
+pub(crate) fn build_release(root: &Path) -> Result<PathBuf, String> {
     eprintln!("release: cargo build --release --locked -p agentpool-cli --bin agentpool");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
@@ -192,7 +249,13 @@ fn build_release(root: &Path) -> Result<PathBuf, String> {
 
 /// Writes the tarball (a top-level `agentpool-<version>-<target>/` directory holding the
 /// binary, README and CHANGELOG) and its checksum file.
-fn pack(dist: &Path, binary: &Path, version: &str, target: &str, root: &Path) -> Result<(PathBuf, PathBuf), String> {
+pub(crate) fn pack(
+    dist: &Path,
+    binary: &Path,
+    version: &str,
+    target: &str,
+    root: &Path,
+) -> Result<(PathBuf, PathBuf), String> {
     let stem = format!("agentpool-{version}-{target}");
     let staging = dist.join(&stem);
     if staging.exists() {
@@ -243,7 +306,8 @@ mod tests {
         )
         .unwrap();
         let problems = check_server_json(dir.path(), "0.2.0");
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems.len(), 5, "{problems:?}");
+        assert!(problems[2].contains("npm") && problems[3].contains("pypi") && problems[4].contains("name"));
         assert!(problems[0].contains("packages[0].version"));
         assert!(problems[1].contains("v0.2.0"));
         std::fs::write(dir.path().join("CHANGELOG.md"), "# Changelog\n\n## [Unreleased]\n").unwrap();

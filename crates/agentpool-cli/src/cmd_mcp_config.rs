@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use agentpool_core::error::{Error, ErrorCode, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use crate::hosts::{self, Host, Scope, Target};
@@ -24,9 +24,16 @@ pub struct McpConfigArgs {
     /// or generic.
     #[arg(long, default_value = "generic")]
     pub client: String,
-    /// Use the full path of this `agentpool` binary instead of relying on PATH.
-    #[arg(long)]
+    /// Use the full path of this `agentpool` binary instead of relying on PATH (the same as
+    /// `--launcher path`).
+    #[arg(long, conflicts_with = "launcher")]
     pub absolute_command: bool,
+    /// How the host starts the server: `path` (this binary's full path), `cargo` (the binary
+    /// `cargo install`/`cargo binstall` put in ~/.cargo/bin), `npx` (`npx -y agentpool-cli@<this
+    /// version> mcp`) or `uvx` (`uvx --from agentpool-cli==<this version> agentpool mcp`).
+    /// Default: `agentpool` found on the host's PATH.
+    #[arg(long, value_enum)]
+    pub launcher: Option<Launcher>,
     /// Write the entry into the host's config (a backup is kept), or run the host's own add
     /// command (claude-code user scope, vscode user scope).
     #[arg(long)]
@@ -49,23 +56,82 @@ pub fn shell_quote(s: &str) -> String {
     }
 }
 
-/// The command hosts should start, and a warning when it will not survive.
-pub fn server_command(absolute: bool) -> (String, Option<String>) {
-    if !absolute {
-        return ("agentpool".to_owned(), None);
-    }
-    match std::env::current_exe() {
-        Ok(p) => {
-            let s = p.display().to_string();
-            let ephemeral = ["/tmp/", "/target/debug/", "/target/release/", "/.cache/"].iter().any(|m| s.contains(m));
-            let warn = ephemeral.then(|| {
-                format!("`{s}` looks temporary (a build or cache directory); install agentpool and use that path")
-            });
-            (s, warn)
+/// How a host starts the server (`--launcher`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Launcher {
+    /// This binary, by its full path.
+    Path,
+    /// The binary `cargo install` / `cargo binstall` put in `$CARGO_HOME/bin`, by full path.
+    Cargo,
+    /// The npm package, this version, through `npx`.
+    Npx,
+    /// The PyPI package, this version, through `uvx`.
+    Uvx,
+}
+
+/// The package name on npm and PyPI, and the CLI crate's name.
+pub const PACKAGE: &str = "agentpool-cli";
+/// Where the source and the release binaries live.
+const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// The command hosts should start, and a warning when it will not survive. `None` is
+/// `agentpool` from the host's PATH.
+pub fn server_command(launcher: Option<Launcher>) -> (hosts::Server, Option<String>) {
+    let version = env!("CARGO_PKG_VERSION");
+    match launcher {
+        None => (hosts::Server::binary("agentpool"), None),
+        Some(Launcher::Npx) => (
+            hosts::Server {
+                command: "npx".into(),
+                args: vec!["-y".into(), format!("{PACKAGE}@{version}"), "mcp".into()],
+            },
+            None,
+        ),
+        Some(Launcher::Uvx) => (
+            hosts::Server {
+                command: "uvx".into(),
+                args: vec!["--from".into(), format!("{PACKAGE}=={version}"), "agentpool".into(), "mcp".into()],
+            },
+            None,
+        ),
+        Some(Launcher::Cargo) => {
+            let bin = std::env::var_os("CARGO_HOME")
+                .filter(|h| !h.is_empty())
+                .map(std::path::PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| Path::new(&h).join(".cargo")))
+                .map(|home| home.join("bin").join("agentpool"));
+            match bin {
+                Some(bin) => {
+                    let warn = (!bin.is_file()).then(|| {
+                        format!(
+                            "`{}` does not exist yet; install it with `cargo binstall --git {REPOSITORY} {PACKAGE}` \
+                             (a release binary) or `cargo install --locked --git {REPOSITORY} {PACKAGE}`",
+                            bin.display()
+                        )
+                    });
+                    (hosts::Server::binary(bin.display().to_string()), warn)
+                }
+                None => (
+                    hosts::Server::binary("agentpool"),
+                    Some("neither CARGO_HOME nor HOME is set; using `agentpool` from PATH".into()),
+                ),
+            }
         }
-        Err(_) => {
-            ("agentpool".to_owned(), Some("could not resolve this binary's path; using `agentpool` from PATH".into()))
-        }
+        Some(Launcher::Path) => match std::env::current_exe() {
+            Ok(p) => {
+                let s = p.display().to_string();
+                let ephemeral =
+                    ["/tmp/", "/target/debug/", "/target/release/", "/.cache/"].iter().any(|m| s.contains(m));
+                let warn = ephemeral.then(|| {
+                    format!("`{s}` looks temporary (a build or cache directory); install agentpool and use that path")
+                });
+                (hosts::Server::binary(s), warn)
+            }
+            Err(_) => (
+                hosts::Server::binary("agentpool"),
+                Some("could not resolve this binary's path; using `agentpool` from PATH".into()),
+            ),
+        },
     }
 }
 
@@ -87,8 +153,8 @@ fn base64(data: &[u8]) -> String {
 }
 
 /// The host's own one-line ways to add the entry (shell commands), when it has them.
-fn host_commands(host: &Host, command: &str, entry: &Value) -> Vec<String> {
-    let q = shell_quote(command);
+fn host_commands(host: &Host, server: &hosts::Server, entry: &Value) -> Vec<String> {
+    let q = server.shell_line();
     let env_flags = |flag: &str| -> String {
         entry
             .get("env")
@@ -103,8 +169,8 @@ fn host_commands(host: &Host, command: &str, entry: &Value) -> Vec<String> {
             .iter()
             .map(|scope| format!("claude mcp add-json --scope {scope} agentpool {}", shell_quote(&entry.to_string())))
             .collect(),
-        "codex" => vec![format!("codex mcp add{} agentpool -- {q} mcp", env_flags("--env"))],
-        "gemini" => vec![format!("gemini mcp add --scope user{} agentpool {q} mcp", env_flags("-e"))],
+        "codex" => vec![format!("codex mcp add{} agentpool -- {q}", env_flags("--env"))],
+        "gemini" => vec![format!("gemini mcp add --scope user{} agentpool {q}", env_flags("-e"))],
         "vscode" => {
             let mut named = serde_json::Map::new();
             named.insert("name".into(), json!(hosts::SERVER_NAME));
@@ -113,27 +179,27 @@ fn host_commands(host: &Host, command: &str, entry: &Value) -> Vec<String> {
             }
             vec![format!("code --add-mcp {}", shell_quote(&Value::Object(named).to_string()))]
         }
-        "copilot-cli" if entry.get("env").is_none() => vec![format!("copilot mcp add agentpool -- {q} mcp")],
+        "copilot-cli" if entry.get("env").is_none() => vec![format!("copilot mcp add agentpool -- {q}")],
         _ => Vec::new(),
     }
 }
 
 /// The payload for one host: the server, the snippet, where it goes, how to check it, and the
 /// host's own install helpers.
-pub fn config_for(client: &str, command: &str) -> Result<Value> {
+pub fn config_for(client: &str, server: &hosts::Server) -> Result<Value> {
     let host = hosts::find(client)?;
     let env = hosts::pool_env();
-    let entry = hosts::entry(host, command, &env);
+    let entry = hosts::entry(host, server, &env);
     let text = hosts::snippet(host, &entry);
     let config = match host.format {
         hosts::Format::CodexToml => json!(text),
         hosts::Format::Json { .. } => serde_json::from_str(&text).unwrap_or(Value::Null),
     };
-    let commands = host_commands(host, command, &entry);
+    let commands = host_commands(host, server, &entry);
     let install = match host.id {
         "cursor" => json!({"kind": "deeplink", "url": format!(
             "cursor://anysphere.cursor-deeplink/mcp/install?name=agentpool&config={}",
-            base64(json!({"command": command, "args": ["mcp"], "env": env}).to_string().as_bytes())
+            base64(json!({"command": server.command, "args": server.args, "env": env}).to_string().as_bytes())
         )}),
         "generic" => json!({"kind": "manual", "steps": ["Merge `config` into the host's MCP server list."]}),
         _ if !commands.is_empty() => json!({"kind": "shell", "commands": [commands[0].clone()]}),
@@ -141,7 +207,7 @@ pub fn config_for(client: &str, command: &str) -> Result<Value> {
     };
     let mut out = json!({
         "client": host.id,
-        "server": {"command": command, "args": ["mcp"], "env": env},
+        "server": {"command": server.command, "args": server.args, "env": env},
         "path": host.place,
         "format": if host.format == hosts::Format::CodexToml { "toml" } else { "json" },
         "config": config,
@@ -282,8 +348,8 @@ fn already_registered(host: &Host, state_file: Option<&Path>, entry: &Value) -> 
         .is_some_and(|existing| &existing == entry)
 }
 
-fn install(host: &Host, scope: Scope, command: &str, dry_run: bool) -> Result<Value> {
-    let entry = hosts::entry(host, command, &hosts::pool_env());
+fn install(host: &Host, scope: Scope, server: &hosts::Server, dry_run: bool) -> Result<Value> {
+    let entry = hosts::entry(host, server, &hosts::pool_env());
     let mut done = match hosts::target(host, scope, &entry)? {
         Target::File(path) => install_file(host, &path, &entry, dry_run)?,
         Target::Command { state_file, .. } if already_registered(host, state_file.as_deref(), &entry) => {
@@ -314,7 +380,7 @@ fn project_warning(scope: Scope, entry: &Value, done: &Value) -> Option<String> 
         format!(
             "{} is a project file that is often committed, and this entry holds this machine's paths \
              (the command's full path or the pool's environment); keep it out of git, or commit a copy \
-             made without --absolute-command in a shell without AGENTPOOL_* variables",
+             made with `--launcher npx` or `--launcher uvx` (or none) in a shell without AGENTPOOL_* variables",
             done["path"].as_str().unwrap_or("the file")
         )
     })
@@ -354,17 +420,18 @@ fn install_text(host: &Host, done: &Value) -> String {
 
 pub fn run(a: &McpConfigArgs) -> Result<Out> {
     let host = hosts::find(&a.client)?;
-    let (command, warning) = server_command(a.absolute_command);
-    let mut payload = config_for(host.id, &command)?;
+    let launcher = if a.absolute_command { Some(Launcher::Path) } else { a.launcher };
+    let (server, warning) = server_command(launcher);
+    let mut payload = config_for(host.id, &server)?;
     if let Some(w) = &warning {
         payload["warnings"] = json!([w]);
         eprintln!("warning: {w}");
     }
     if a.install {
         let scope = a.scope.as_deref().map(Scope::parse).transpose()?.unwrap_or(host.default_scope);
-        let done = install(host, scope, &command, a.dry_run)?;
+        let done = install(host, scope, &server, a.dry_run)?;
         let mut text = install_text(host, &done);
-        let entry = hosts::entry(host, &command, &hosts::pool_env());
+        let entry = hosts::entry(host, &server, &hosts::pool_env());
         if let Some(w) = project_warning(scope, &entry, &done) {
             text.push_str(&format!("note: {w}\n"));
             match payload["warnings"].as_array_mut() {
@@ -377,7 +444,13 @@ pub fn run(a: &McpConfigArgs) -> Result<Out> {
     }
     // Notes go to stderr so stdout stays a valid file.
     eprintln!("# paste into: {}", payload["path"].as_str().unwrap_or(""));
-    eprintln!("# or let agentpool add it: agentpool mcp-config --client {} --install --dry-run", host.id);
+    let flag = match launcher {
+        Some(l) => {
+            format!(" --launcher {}", l.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default())
+        }
+        None => String::new(),
+    };
+    eprintln!("# or let agentpool add it: agentpool mcp-config --client {}{flag} --install --dry-run", host.id);
     Ok(Out::new(payload.clone(), snippet(&payload)))
 }
 
@@ -394,9 +467,44 @@ mod tests {
         assert_eq!(base64(b"M"), "TQ==");
         assert_eq!(shell_quote("/usr/bin/agentpool"), "/usr/bin/agentpool");
         assert_eq!(shell_quote("/My Apps/it's"), "'/My Apps/it'\\''s'");
-        let codex = config_for("Codex", "/opt/a b/agentpool").unwrap();
+        let codex = config_for("Codex", &hosts::Server::binary("/opt/a b/agentpool")).unwrap();
         assert!(codex["config"].as_str().unwrap().contains("command = \"/opt/a b/agentpool\""));
         assert!(codex["commands"][0].as_str().unwrap().ends_with("agentpool -- '/opt/a b/agentpool' mcp"));
-        assert_eq!(config_for("nope", "agentpool").unwrap_err().code, ErrorCode::InvalidRequest);
+        assert_eq!(
+            config_for("nope", &hosts::Server::binary("agentpool")).unwrap_err().code,
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn launchers_name_the_package_at_this_version() {
+        let v = env!("CARGO_PKG_VERSION");
+        let (npx, warn) = server_command(Some(Launcher::Npx));
+        assert_eq!(
+            (npx.command.as_str(), npx.args.clone(), warn),
+            ("npx", vec!["-y".into(), format!("agentpool-cli@{v}"), "mcp".into()], None)
+        );
+        let (uvx, _) = server_command(Some(Launcher::Uvx));
+        assert_eq!(uvx.shell_line(), format!("uvx --from agentpool-cli=={v} agentpool mcp"));
+        let (bare, _) = server_command(None);
+        assert_eq!(bare, hosts::Server::binary("agentpool"));
+        // Every host's file carries the whole command line.
+        let codex = config_for("codex", &uvx).unwrap();
+        let toml: toml::Table = toml::from_str(codex["config"].as_str().unwrap()).unwrap();
+        assert_eq!(toml["mcp_servers"]["agentpool"]["command"].as_str(), Some("uvx"));
+        assert_eq!(toml["mcp_servers"]["agentpool"]["args"].as_array().unwrap().len(), 4);
+        assert!(
+            codex["commands"][0]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("agentpool -- uvx --from agentpool-cli=={v} agentpool mcp"))
+        );
+        let opencode = config_for("opencode", &npx).unwrap();
+        assert_eq!(
+            opencode["config"]["mcp"]["agentpool"]["command"],
+            json!(["npx", "-y", format!("agentpool-cli@{v}"), "mcp"])
+        );
+        let cursor = config_for("cursor", &npx).unwrap();
+        assert_eq!(cursor["config"]["mcpServers"]["agentpool"]["args"][1], format!("agentpool-cli@{v}"));
     }
 }

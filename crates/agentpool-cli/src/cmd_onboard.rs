@@ -798,8 +798,10 @@ async fn cached_usage(ctx: &Context, id: &str) -> Option<(String, String)> {
 /// (nobody uses every host); asked about by name (`setup cursor`), it needs action.
 fn host_result(host: &Host, relative: bool, named: bool) -> Result<Value> {
     let target = host.id;
-    let (command, warning) = crate::cmd_mcp_config::server_command(!relative);
-    let mcp = crate::cmd_mcp_config::config_for(target, &command)?;
+    let launcher = (!relative).then_some(crate::cmd_mcp_config::Launcher::Path);
+    let (server, warning) = crate::cmd_mcp_config::server_command(launcher);
+    let command = server.command.clone();
+    let mcp = crate::cmd_mcp_config::config_for(target, &server)?;
     let installed =
         if relative { agentpool_core::provider::which("agentpool").is_some() } else { Path::new(&command).exists() };
     let exe = std::env::current_exe().map_or_else(|_| "<path-to-agentpool>".to_owned(), |p| p.display().to_string());

@@ -219,13 +219,37 @@ pub fn pool_env() -> Map<String, Value> {
     env
 }
 
+/// The command a host runs to start the server: `command args…`, the last argument `mcp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub command: String,
+    pub args: Vec<String>,
+}
+
+impl Server {
+    /// `<command> mcp`.
+    pub fn binary(command: impl Into<String>) -> Self {
+        Self { command: command.into(), args: vec!["mcp".into()] }
+    }
+
+    /// The whole command line, quoted for a POSIX shell.
+    pub fn shell_line(&self) -> String {
+        std::iter::once(&self.command)
+            .chain(&self.args)
+            .map(|a| crate::cmd_mcp_config::shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// AgentPool's entry in `host`'s server list.
-pub fn entry(host: &Host, command: &str, env: &Map<String, Value>) -> Value {
+pub fn entry(host: &Host, server: &Server, env: &Map<String, Value>) -> Value {
     let mut e = Map::new();
     match host.id {
         "opencode" => {
             e.insert("type".into(), json!("local"));
-            e.insert("command".into(), json!([command, "mcp"]));
+            let line: Vec<&String> = std::iter::once(&server.command).chain(&server.args).collect();
+            e.insert("command".into(), json!(line));
             e.insert("enabled".into(), json!(true));
             if !env.is_empty() {
                 e.insert("environment".into(), Value::Object(env.clone()));
@@ -240,8 +264,8 @@ pub fn entry(host: &Host, command: &str, env: &Map<String, Value>) -> Value {
         }
         _ => {}
     }
-    e.insert("command".into(), json!(command));
-    e.insert("args".into(), json!(["mcp"]));
+    e.insert("command".into(), json!(server.command));
+    e.insert("args".into(), json!(server.args));
     if !env.is_empty() {
         e.insert("env".into(), Value::Object(env.clone()));
     }
@@ -397,7 +421,8 @@ pub fn set_codex_entry(doc: &mut toml_edit::DocumentMut, entry: &Value) {
     }
     let Some(ours) = servers.get_mut(SERVER_NAME).and_then(Item::as_table_like_mut) else { return };
     ours.insert("command", value(entry["command"].as_str().unwrap_or(SERVER_NAME)));
-    ours.insert("args", value(Array::from_iter(["mcp"])));
+    let args = entry["args"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>());
+    ours.insert("args", value(Array::from_iter(args.unwrap_or_else(|| vec!["mcp"]))));
     match entry.get("env").and_then(Value::as_object) {
         Some(env) => {
             let mut t = InlineTable::new();
@@ -521,7 +546,7 @@ mod tests {
     #[test]
     fn every_host_parses_its_own_snippet() {
         for host in HOSTS {
-            let e = entry(host, "/opt/a b/agentpool", &env());
+            let e = entry(host, &Server::binary("/opt/a b/agentpool"), &env());
             let text = snippet(host, &e);
             let back = existing_entry(host, &text).unwrap_or_else(|| panic!("{}: {text}", host.id));
             let env_key = if host.id == "opencode" { "environment" } else { "env" };
@@ -533,7 +558,8 @@ mod tests {
     fn codex_merge_keeps_comments_and_other_servers() {
         let host = find("codex").unwrap();
         let before = "# my settings\nmodel = \"o3\" # pinned\n\n[mcp_servers.other]\ncommand = \"x\"\n\n[mcp_servers.agentpool]\ncommand = \"old\"\nenabled = false\n";
-        let after = merged(host, before, &entry(host, "/bin/agentpool", &env()), Path::new("c.toml")).unwrap();
+        let after =
+            merged(host, before, &entry(host, &Server::binary("/bin/agentpool"), &env()), Path::new("c.toml")).unwrap();
         assert!(after.starts_with("# my settings\nmodel = \"o3\" # pinned\n"), "{after}");
         assert!(after.contains("[mcp_servers.other]\ncommand = \"x\""), "{after}");
         let parsed: toml::Table = toml::from_str(&after).unwrap();
@@ -542,9 +568,13 @@ mod tests {
         assert_eq!(ours["enabled"].as_bool(), Some(false), "the user's own keys stay");
         assert_eq!(ours["env"]["AGENTPOOL_HOME"].as_str(), Some("/pool"));
         // Merging again changes nothing.
-        assert_eq!(merged(host, &after, &entry(host, "/bin/agentpool", &env()), Path::new("c.toml")).unwrap(), after);
+        assert_eq!(
+            merged(host, &after, &entry(host, &Server::binary("/bin/agentpool"), &env()), Path::new("c.toml")).unwrap(),
+            after
+        );
         // A fresh file gets a dotted table header, not an empty `[mcp_servers]`.
-        let fresh = merged(host, "", &entry(host, "agentpool", &Map::new()), Path::new("c.toml")).unwrap();
+        let fresh =
+            merged(host, "", &entry(host, &Server::binary("agentpool"), &Map::new()), Path::new("c.toml")).unwrap();
         assert!(fresh.starts_with("[mcp_servers.agentpool]\n"), "{fresh}");
     }
 
@@ -552,13 +582,19 @@ mod tests {
     fn json_merge_keeps_other_servers_and_refuses_what_it_cannot_read() {
         let host = find("cursor").unwrap();
         let before = r#"{"mcpServers": {"other": {"command": "x"}}, "keep": 1}"#;
-        let after = merged(host, before, &entry(host, "agentpool", &Map::new()), Path::new("m.json")).unwrap();
+        let after =
+            merged(host, before, &entry(host, &Server::binary("agentpool"), &Map::new()), Path::new("m.json")).unwrap();
         let v: Value = serde_json::from_str(&after).unwrap();
         assert_eq!(v["mcpServers"]["other"]["command"], "x");
         assert_eq!(v["keep"], 1);
         assert_eq!(v["mcpServers"]["agentpool"]["args"], json!(["mcp"]));
-        let err =
-            merged(host, "{ // comment\n}", &entry(host, "agentpool", &Map::new()), Path::new("m.json")).unwrap_err();
+        let err = merged(
+            host,
+            "{ // comment\n}",
+            &entry(host, &Server::binary("agentpool"), &Map::new()),
+            Path::new("m.json"),
+        )
+        .unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidConfig);
         assert!(err.message.contains("nothing was changed"), "{}", err.message);
         let vs = find("visual studio").unwrap_err();
