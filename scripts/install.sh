@@ -35,12 +35,13 @@ say() { printf 'install.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 version="${AGENTPOOL_VERSION:-$default_version}"
+version="${version#v}"
 dir="${AGENTPOOL_INSTALL_DIR:-}"
 archive=""
 sha_file=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --version) [ $# -ge 2 ] || die "--version needs a value"; version="$2"; shift 2 ;;
+    --version) [ $# -ge 2 ] || die "--version needs a value"; version="${2#v}"; shift 2 ;;
     --archive) [ $# -ge 2 ] || die "--archive needs a path"; archive="$2"; shift 2 ;;
     --sha256) [ $# -ge 2 ] || die "--sha256 needs a path"; sha_file="$2"; shift 2 ;;
     --dir) [ $# -ge 2 ] || die "--dir needs a path"; dir="$2"; shift 2 ;;
@@ -69,12 +70,12 @@ target_triple() {
   case "$arch" in
     x86_64|amd64) arch=x86_64 ;;
     aarch64|arm64) arch=aarch64 ;;
-    *) die "no release is built for the $arch architecture; build from source: $repo_url#build-from-source" ;;
+    *) die "no release is built for the $arch architecture; build from source: $repo_url/blob/main/docs/install.md" ;;
   esac
   case "$os" in
     Linux) echo "$arch-unknown-linux-gnu" ;;
     Darwin) echo "$arch-apple-darwin" ;;
-    *) die "no release is built for $os; build from source: $repo_url#build-from-source" ;;
+    *) die "no release is built for $os; build from source: $repo_url/blob/main/docs/install.md" ;;
   esac
 }
 
@@ -89,7 +90,12 @@ fetch() {
 }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/agentpool-install.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+staged=""
+cleanup() { rm -rf "$work"; [ -z "$staged" ] || rm -f "$staged"; }
+trap cleanup EXIT
+# Interrupted means stopped: nothing is installed after Ctrl-C or a kill.
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
 if [ -z "$archive" ]; then
   name="agentpool-$version-$(target_triple).tar.gz"
@@ -104,11 +110,19 @@ fi
 [ -n "$sha_file" ] || sha_file="$archive.sha256"
 [ -f "$sha_file" ] || die "no checksum file: $sha_file (pass --sha256 FILE)"
 
-expected=$(cut -d' ' -f1 < "$sha_file" | head -n 1)
+# `<hex>  <name>` lines (sha256sum's format, also SHA256SUMS files listing several): take the
+# line naming this tarball, else the only line there is.
+name_of_archive=$(basename "$archive")
+expected=$(tr -d '\r' < "$sha_file" | awk -v n="$name_of_archive" '
+  { f = $2; sub(/^\*/, "", f) }
+  f == n { print $1; found = 1; exit }
+  NR == 1 { first = $1 }
+  END { if (!found && NR == 1) print first }' | tr 'A-F' 'a-f')
 actual=$(sha256_of "$archive")
 case "$expected" in
+  *[!0-9a-f]*|"") die "$sha_file holds no SHA-256 checksum for $name_of_archive" ;;
   ????????????????????????????????????????????????????????????????) ;;
-  *) die "$sha_file does not hold a SHA-256 checksum" ;;
+  *) die "$sha_file holds no SHA-256 checksum for $name_of_archive" ;;
 esac
 if [ "$expected" != "$actual" ]; then
   die "checksum mismatch for $archive: expected $expected, got $actual; nothing was installed"
@@ -119,12 +133,26 @@ tar -xzf "$archive" -C "$work/unpacked" || die "could not unpack $archive"
 binary=$(find "$work/unpacked" -type f -name agentpool | head -n 1)
 [ -n "$binary" ] || die "$archive holds no agentpool binary"
 chmod 755 "$binary"
+# It must run here before it replaces anything (a binary for another system, or one that needs
+# a newer C library than this machine has, stops here).
+new_version=$("$binary" --version 2>&1) \
+  || die "the agentpool in $archive does not run on this machine: $new_version; nothing was installed"
 
 mkdir -p "$dir" || die "could not create $dir"
+old_version=""
+if [ -e "$dir/agentpool" ] || [ -L "$dir/agentpool" ]; then
+  old_version=$("$dir/agentpool" --version 2>/dev/null || echo "an agentpool that does not run")
+fi
 # Copy beside the target, then rename: a running agentpool is never left half-written.
-cp "$binary" "$dir/.agentpool.new.$$" || die "could not write to $dir"
-mv -f "$dir/.agentpool.new.$$" "$dir/agentpool" || die "could not install into $dir"
-say "installed $("$dir/agentpool" --version 2>/dev/null || echo agentpool) to $dir/agentpool"
+staged="$dir/.agentpool.new.$$"
+cp "$binary" "$staged" || die "could not write to $dir"
+mv -f "$staged" "$dir/agentpool" || die "could not install into $dir"
+staged=""
+if [ -n "$old_version" ]; then
+  say "replaced $old_version with $new_version at $dir/agentpool"
+else
+  say "installed $new_version to $dir/agentpool"
+fi
 case ":${PATH:-}:" in
   *":$dir:"*) ;;
   *) say "$dir is not on your PATH; add it, e.g.: export PATH=\"$dir:\$PATH\"" ;;

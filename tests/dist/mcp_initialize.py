@@ -10,6 +10,10 @@ used, so any installed `agentpool` (wheel, npm, tarball) can be checked the same
 import json
 import subprocess
 import sys
+import threading
+
+# A server that never answers fails the check instead of hanging it.
+TIMEOUT_SECONDS = 60
 
 
 def main(argv):
@@ -17,6 +21,9 @@ def main(argv):
         print("usage: mcp_initialize.py COMMAND [ARGS...]", file=sys.stderr)
         return 2
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(TIMEOUT_SECONDS, proc.kill)
+    watchdog.daemon = True
+    watchdog.start()
 
     def send(message):
         proc.stdin.write(json.dumps(message) + "\n")
@@ -52,6 +59,7 @@ def main(argv):
         print(f"mcp_initialize: {e}", file=sys.stderr)
         return 1
     finally:
+        watchdog.cancel()
         proc.stdin.close()
         try:
             proc.wait(timeout=10)

@@ -69,10 +69,11 @@ mcp() { python3 "$here/mcp_initialize.py" "$@"; }
 # (Before HOME moves below: cargo and rustup find their toolchain through it.)
 cargo xtask dist --binary "$bin" --out "$work/dist" >"$work/dist.list" || die "cargo xtask dist failed"
 wheel="$(grep '\.whl$' "$work/dist.list")"
-tarball="$(grep '\.tar\.gz$' "$work/dist.list")"
+sdist="$(grep '/agentpool_cli-[^/]*\.tar\.gz$' "$work/dist.list")"
+tarball="$(grep '/agentpool-[^/]*\.tar\.gz$' "$work/dist.list")"
 launcher="$(grep "/agentpool-cli-$version\.tgz\$" "$work/dist.list")"
 platform="$(grep -v "/agentpool-cli-$version\.tgz\$" "$work/dist.list" | grep '\.tgz$')"
-for f in "$wheel" "$tarball" "$launcher" "$platform" "$work/dist/install.sh"; do
+for f in "$wheel" "$sdist" "$tarball" "$launcher" "$platform" "$work/dist/install.sh"; do
   [[ -f "$f" ]] || die "dist did not write $f"
 done
 
@@ -80,6 +81,8 @@ done
 export AGENTPOOL_HOME="$work/pool" HOME="$work/home"
 export UV_CACHE_DIR="$work/uv-cache" UV_TOOL_DIR="$work/uv-tools" UV_TOOL_BIN_DIR="$work/uv-bin" UV_NO_CONFIG=1
 export PIPX_HOME="$work/pipx" PIPX_BIN_DIR="$work/pipx-bin" PIPX_MAN_DIR="$work/pipx-man"
+# pipx's shared pip is upgraded from PyPI when first made: keep it with the cached tools.
+export PIPX_SHARED_LIBS="$root/target/dist-tools-venv/pipx-shared"
 export npm_config_cache="$work/npm-cache" npm_config_update_notifier=false PIP_DISABLE_PIP_VERSION_CHECK=1
 mkdir -p "$HOME"
 
@@ -89,6 +92,24 @@ check "pip install <wheel>" "$work/venv/bin/pip" install --quiet --no-index "$wh
 check "pip: agentpool --version" is_version "$work/venv/bin/agentpool"
 check "pip: agentpool-cli --version" is_version "$work/venv/bin/agentpool-cli"
 check "pip: agentpool mcp initialize" mcp "$work/venv/bin/agentpool" mcp
+# Where no wheel fits, pip finds only the sdist of this version, and it refuses with the reason
+# (rather than pip falling back to an older release of the package).
+sdist_refuses() {
+  python3 -m venv "$work/venv-sdist"
+  # Only Python packages in the index (pip would take the npm tarball for an sdist too).
+  mkdir -p "$work/pypi" && cp "$sdist" "$wheel" "$work/pypi/"
+  local out
+  # --isolated: the machine's pip settings (extra find-links) stay out of this offline check.
+  if out="$("$work/venv-sdist/bin/pip" --isolated install --no-index --find-links "$work/pypi" --no-binary agentpool-cli \
+    "agentpool-cli==$version" 2>&1)"; then
+    echo "the sdist installed: $out"
+    return 1
+  fi
+  [[ "$out" == *"has no prebuilt binary for this platform"* ]] || { echo "unclear failure: $out"; return 1; }
+  [[ ! -e "$work/venv-sdist/bin/agentpool" ]] || { echo "something was installed"; return 1; }
+  echo "refused: has no prebuilt binary for this platform"
+}
+check "pip with no matching wheel: the sdist refuses and says why" sdist_refuses
 
 tools="$root/target/dist-tools-venv"
 stamp="$tools/.agentpool-stamp"
@@ -129,9 +150,25 @@ check "npm install <platform tgz> <launcher tgz>" \
   npm install --offline --no-audit --no-fund --loglevel=error --prefix "$work/npm" "$platform" "$launcher"
 in_npm() { (cd "$work/npm" && "$@"); }
 check "npx agentpool --version" is_version in_npm npx --offline agentpool
-npx_mcp() { (cd "$work/npm" && mcp npx --offline agentpool-cli mcp); }
-check "npx agentpool-cli mcp initialize" npx_mcp
-check "npx -y agentpool-cli@$version --version" is_version in_npm npx --offline -y "agentpool-cli@$version"
+npx_mcp() { (cd "$work/npm" && mcp npx --offline @agentpool/cli mcp); }
+check "npx @agentpool/cli mcp initialize" npx_mcp
+check "npx -y @agentpool/cli@$version --version" is_version in_npm npx --offline -y "@agentpool/cli@$version"
+# npm picks the platform package through the launcher's optionalDependencies: the name and
+# version there must be the platform package's own.
+optional_names_platform() {
+  python3 - "$work/npm/node_modules" <<'EOF'
+import json, pathlib, sys
+modules = pathlib.Path(sys.argv[1])
+launcher = json.loads((modules / "@agentpool/cli/package.json").read_text())
+platforms = [json.loads(p.read_text()) for p in modules.glob("@agentpool/cli-*/package.json")]
+assert len(platforms) == 1, platforms
+p = platforms[0]
+wanted = launcher["optionalDependencies"].get(p["name"])
+assert wanted == p["version"] == launcher["version"], (wanted, p["name"], p["version"])
+print(f'{p["name"]}@{wanted} for {p["os"]}/{p["cpu"]}')
+EOF
+}
+check "launcher optionalDependencies name the platform package" optional_names_platform
 npx_config() {
   local line
   mapfile -t line < <(launcher_line npx)
@@ -146,7 +183,7 @@ launcher_only() {
     echo "ran without its platform package: $out"
     return 1
   fi
-  [[ "$out" == *"agentpool-cli-"*"is not installed"* ]] || { echo "unclear message: $out"; return 1; }
+  [[ "$out" == *"@agentpool/cli-"*"is not installed"* ]] || { echo "unclear message: $out"; return 1; }
   echo "refused: ${out%%$'\n'*}"
 }
 check "npm launcher without its platform package names it" launcher_only
@@ -184,6 +221,23 @@ missing_checksum() {
   echo "refused: ${out##*error: }"
 }
 check "install.sh refuses a tarball without its checksum file" missing_checksum
+broken_binary() {
+  local d="$work/broken" out
+  mkdir -p "$d/agentpool-$version-x"
+  printf '\177ELF not really\n' >"$d/agentpool-$version-x/agentpool"
+  tar -czf "$d/broken.tar.gz" -C "$d" "agentpool-$version-x"
+  (cd "$d" && sha256sum broken.tar.gz >broken.tar.gz.sha256)
+  mkdir -p "$d/bin"
+  cp "$HOME/.local/bin/agentpool" "$d/bin/agentpool"
+  if out="$(sh "$work/dist/install.sh" --archive "$d/broken.tar.gz" --dir "$d/bin" 2>&1)"; then
+    echo "installed a binary that does not run: $out"
+    return 1
+  fi
+  [[ "$out" == *"does not run on this machine"* ]] || { echo "unclear refusal: $out"; return 1; }
+  is_version "$d/bin/agentpool" >/dev/null || { echo "the working agentpool was replaced"; return 1; }
+  echo "refused, and the installed agentpool still works"
+}
+check "install.sh refuses a binary that does not run and keeps the working one" broken_binary
 
 summary
 [[ "$failed" == 0 ]]

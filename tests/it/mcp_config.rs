@@ -117,7 +117,7 @@ fn launchers_write_the_package_command_in_every_hosts_format() {
     let ctx = TestContext::new();
     let v = env!("CARGO_PKG_VERSION");
     let cases: [(&str, &str, Vec<String>); 2] = [
-        ("npx", "npx", vec!["-y".into(), format!("agentpool-cli@{v}"), "mcp".into()]),
+        ("npx", "npx", vec!["-y".into(), format!("@agentpool/cli@{v}"), "mcp".into()]),
         ("uvx", "uvx", vec!["--from".into(), format!("agentpool-cli=={v}"), "agentpool".into(), "mcp".into()]),
     ];
     for client in CLIENTS {

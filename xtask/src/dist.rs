@@ -7,9 +7,13 @@
 //!   script `agentpool` (and a two-line `agentpool-cli` shell shim that runs it), so `pip install`,
 //!   `pipx install` and `uv tool install` give an `agentpool` command, and both
 //!   `uvx --from agentpool-cli agentpool mcp` and `uvx agentpool-cli mcp` start the server;
-//! - two npm packages in the shape codex and copilot use: a launcher, `agentpool-cli-<version>.tgz`,
-//!   whose `agentpool` bin runs the binary from the platform package named in its
-//!   `optionalDependencies`, and that platform package, `agentpool-cli-<os>-<cpu>-<version>.tgz`.
+//! - a source distribution, `agentpool_cli-<version>.tar.gz`, that only fails, saying where to
+//!   get AgentPool: on a platform with no wheel, pip then stops with that message instead of
+//!   quietly installing the last release of the old Python tool;
+//! - two npm packages in the shape codex and copilot use: the launcher `@agentpool/cli`
+//!   (`agentpool-cli-<version>.tgz`), whose `agentpool` bin runs the binary from the platform
+//!   package named in its `optionalDependencies`, and that platform package,
+//!   `@agentpool/cli-<os>-<cpu>` (`agentpool-cli-<os>-<cpu>-<version>.tgz`).
 //!
 //! Without `--binary` the release binary is built first (`--locked`, the release profile). The
 //! package versions all come from the workspace version; `release` checks the other places
@@ -22,8 +26,12 @@ use std::process::Command;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-/// The name of the package on PyPI and npm (the Python tool we replace had the same PyPI name).
+/// The package name on PyPI: the Python tool AgentPool replaces was published under it, so
+/// `pip install agentpool-cli` in existing scripts upgrades to this one.
 pub const PACKAGE: &str = "agentpool-cli";
+/// The npm launcher package. A scope keeps the per-platform names (`@agentpool/cli-linux-x64`)
+/// out of anyone else's reach, as codex (`@openai/codex`) does.
+pub const NPM_PACKAGE: &str = "@agentpool/cli";
 /// The MCP registry name (`server.json`); npm and PyPI packages name it so the registry can
 /// check that they belong to this server.
 pub const MCP_NAME: &str = "io.github.agentpool/agentpool";
@@ -60,13 +68,22 @@ pub struct Artifacts {
     pub checksum: PathBuf,
     pub install_sh: PathBuf,
     pub wheel: PathBuf,
+    pub sdist: PathBuf,
     pub npm_launcher: PathBuf,
     pub npm_platform: PathBuf,
 }
 
 impl Artifacts {
-    pub fn all(&self) -> [&Path; 6] {
-        [&self.tarball, &self.checksum, &self.install_sh, &self.wheel, &self.npm_launcher, &self.npm_platform]
+    pub fn all(&self) -> [&Path; 7] {
+        [
+            &self.tarball,
+            &self.checksum,
+            &self.install_sh,
+            &self.wheel,
+            &self.sdist,
+            &self.npm_launcher,
+            &self.npm_platform,
+        ]
     }
 }
 
@@ -94,8 +111,9 @@ pub fn build_all(root: &Path, binary: &Path, dist: &Path) -> Result<Artifacts, S
     copy_executable(&root.join("scripts").join("install.sh"), &install_sh)?;
     let bytes = std::fs::read(binary).map_err(|e| format!("{}: {e}", binary.display()))?;
     let wheel = write_wheel(dist, &bytes, &version, &wheel_platform(&target, &bytes)?, root)?;
+    let sdist = write_sdist(dist, &version)?;
     let (npm_launcher, npm_platform) = write_npm(dist, binary, &version, npm_platform(&target)?, root)?;
-    Ok(Artifacts { tarball, checksum, install_sh, wheel, npm_launcher, npm_platform })
+    Ok(Artifacts { tarball, checksum, install_sh, wheel, sdist, npm_launcher, npm_platform })
 }
 
 fn copy_executable(from: &Path, to: &Path) -> Result<(), String> {
@@ -191,6 +209,59 @@ fn write_wheel(dist: &Path, binary: &[u8], version: &str, platform: &str, root: 
 
 const REPO: &str = "https://github.com/agentpool/agentpool";
 
+/// The sdist's in-tree build backend: every hook stops with where to get AgentPool instead.
+const SDIST_BACKEND: &str = r#"# Build backend of the agentpool-cli source distribution.
+#
+# agentpool-cli ships a prebuilt binary per platform (wheels). This source distribution exists so
+# that on a platform with no wheel, pip stops here with a clear message instead of installing an
+# older release; every build hook fails on purpose.
+
+import platform
+
+MESSAGE = (
+    "agentpool-cli has no prebuilt binary for this platform ({system} {machine}). "
+    "Releases are built for Linux (glibc) and macOS on x86-64 and arm64. "
+    "Build from source instead: https://github.com/agentpool/agentpool/blob/main/docs/install.md"
+)
+
+
+def _refuse(*_args, **_kwargs):
+    raise RuntimeError(MESSAGE.format(system=platform.system(), machine=platform.machine()))
+
+
+get_requires_for_build_wheel = _refuse
+get_requires_for_build_sdist = _refuse
+prepare_metadata_for_build_wheel = _refuse
+build_wheel = _refuse
+build_sdist = _refuse
+"#;
+
+fn write_sdist(dist: &Path, version: &str) -> Result<PathBuf, String> {
+    let name = format!("{}-{version}", PACKAGE.replace('-', "_"));
+    let staging = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let dir = staging.path().join(&name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let pkg_info = format!(
+        "Metadata-Version: 2.1\nName: {PACKAGE}\nVersion: {version}\nSummary: AgentPool has no prebuilt binary for \
+         this platform; see {REPO}/blob/main/docs/install.md\n"
+    );
+    let pyproject = format!(
+        "# Installing from source is not supported: every build hook explains where to get AgentPool.\n\
+         [build-system]\nrequires = []\nbuild-backend = \"agentpool_unsupported\"\nbackend-path = [\".\"]\n\n\
+         [project]\nname = \"{PACKAGE}\"\nversion = \"{version}\"\n"
+    );
+    for (file, text) in [
+        ("PKG-INFO", pkg_info.as_str()),
+        ("pyproject.toml", pyproject.as_str()),
+        ("agentpool_unsupported.py", SDIST_BACKEND),
+    ] {
+        std::fs::write(dir.join(file), text).map_err(|e| format!("{file}: {e}"))?;
+    }
+    let out = dist.join(format!("{name}.tar.gz"));
+    reproducible_tar(staging.path(), &name, &out)?;
+    Ok(out)
+}
+
 /// `agentpool-cli`, beside `agentpool` in the wheel: `uvx agentpool-cli mcp` (the form MCP
 /// registry clients build from a PyPI package name) finds a command of the package's own name.
 /// It runs the real binary installed next to it, following a symlink (pipx, uv tool) first.
@@ -273,7 +344,8 @@ impl ZipWriter {
 // ---------------------------------------------------------------------------------------------
 // npm
 
-/// npm's names for the platforms AgentPool builds on: `(rust target, os, cpu)`.
+/// npm's names for the platforms AgentPool builds on: `(rust target, os, cpu)`. The platform
+/// package for each is `@agentpool/cli-<os>-<cpu>`.
 pub const NPM_PLATFORMS: &[(&str, &str, &str)] = &[
     ("x86_64-unknown-linux-gnu", "linux", "x64"),
     ("aarch64-unknown-linux-gnu", "linux", "arm64"),
@@ -292,28 +364,33 @@ fn npm_platform(target: &str) -> Result<(&'static str, &'static str), String> {
 /// The launcher: finds the platform package's binary and runs it with this process's
 /// arguments, standard streams, signals and exit status.
 const NPM_LAUNCHER_JS: &str = r#"#!/usr/bin/env node
-// Runs the agentpool binary shipped in the platform package for this machine.
+// Runs the agentpool binary shipped in the platform package for this machine, with this
+// process's arguments, standard streams, signals and exit status.
 "use strict";
 const { spawn } = require("child_process");
+const os = require("os");
 const path = require("path");
 
-const pkg = `agentpool-cli-${process.platform}-${process.arch}`;
+const INSTALL_DOCS = "https://github.com/agentpool/agentpool/blob/main/docs/install.md";
+const platform = `${process.platform}-${process.arch}`;
+const pkg = `@agentpool/cli-${platform}`;
+const supported = require("./../package.json").optionalDependencies || {};
 let binary;
 try {
   binary = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), "bin", "agentpool");
 } catch (_) {
-  process.stderr.write(
-    `agentpool: no binary for ${process.platform}-${process.arch} (npm package ${pkg} is not installed).\n` +
-      "Reinstall without --no-optional / --omit=optional, or install another way: " +
-      "https://github.com/agentpool/agentpool#install\n"
-  );
+  const why = pkg in supported
+    ? `the npm package ${pkg} is not installed; reinstall without --omit=optional (or --no-optional)`
+    : `AgentPool publishes no binary for ${platform}; build it from source`;
+  process.stderr.write(`agentpool: ${why}. See ${INSTALL_DOCS}\n`);
   process.exit(1);
 }
 
 const child = spawn(binary, process.argv.slice(2), { stdio: "inherit" });
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+// Every signal is passed on, not just the first: the binary decides what a second Ctrl-C means.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]) {
   process.on(signal, () => {
-    if (!child.killed) child.kill(signal);
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   });
 }
 child.on("error", (err) => {
@@ -321,12 +398,15 @@ child.on("error", (err) => {
   process.exit(1);
 });
 child.on("exit", (code, signal) => {
-  if (signal) {
-    process.removeAllListeners(signal);
+  if (code !== null) process.exit(code);
+  // Die of the same signal, so the caller sees what the binary saw. Node ignores some signals
+  // (SIGPIPE) or uses them (SIGUSR1), so fall back to the shell's 128 + n convention.
+  const number = os.constants.signals[signal] || 0;
+  process.removeAllListeners(signal);
+  try {
     process.kill(process.pid, signal);
-  } else {
-    process.exit(code === null ? 1 : code);
-  }
+  } catch (_) {}
+  setTimeout(() => process.exit(128 + number), 100);
 });
 "#;
 
@@ -340,9 +420,9 @@ fn write_npm(
     let license = crate::release::workspace_license(root)?;
     let staging = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let optional: serde_json::Map<String, serde_json::Value> =
-        NPM_PLATFORMS.iter().map(|(_, o, c)| (format!("{PACKAGE}-{o}-{c}"), json!(version))).collect();
+        NPM_PLATFORMS.iter().map(|(_, o, c)| (format!("{NPM_PACKAGE}-{o}-{c}"), json!(version))).collect();
     let launcher = json!({
-        "name": PACKAGE,
+        "name": NPM_PACKAGE,
         "version": version,
         "description": "AgentPool: run coding-agent CLIs as tmux workers, with an MCP server (`agentpool mcp`)",
         "license": license,
@@ -360,23 +440,29 @@ fn write_npm(
         .map_err(|e| format!("agentpool.js: {e}"))?;
     set_mode(&launcher_dir.join("bin").join("agentpool.js"), 0o755)?;
 
-    let platform_name = format!("{PACKAGE}-{os}-{cpu}");
-    let platform = json!({
+    let platform_name = format!("{NPM_PACKAGE}-{os}-{cpu}");
+    let mut platform = json!({
         "name": platform_name,
         "version": version,
-        "description": format!("The agentpool binary for {os}-{cpu} (installed by the {PACKAGE} package)"),
+        "description": format!("The agentpool binary for {os}-{cpu} (installed by the {NPM_PACKAGE} package)"),
         "license": license,
         "repository": {"type": "git", "url": format!("git+{REPO}.git")},
         "os": [os],
         "cpu": [cpu],
         "files": ["bin/agentpool", "README.md"],
     });
+    if os == "linux" {
+        // The binary links glibc; npm skips this package on musl systems.
+        platform["libc"] = json!(["glibc"]);
+    }
     let platform_dir = staging.path().join("platform").join("package");
     write_package(&platform_dir, &platform, root)?;
     copy_executable(binary, &platform_dir.join("bin").join("agentpool"))?;
 
-    let launcher_tgz = tar_package(&launcher_dir, &dist.join(format!("{PACKAGE}-{version}.tgz")))?;
-    let platform_tgz = tar_package(&platform_dir, &dist.join(format!("{platform_name}-{version}.tgz")))?;
+    // File names as `npm pack` gives them: the scope's `@` dropped and its `/` as `-`.
+    let file = |name: &str| format!("{}-{version}.tgz", name.trim_start_matches('@').replace('/', "-"));
+    let launcher_tgz = tar_package(&launcher_dir, &dist.join(file(NPM_PACKAGE)))?;
+    let platform_tgz = tar_package(&platform_dir, &dist.join(file(&platform_name)))?;
     Ok((launcher_tgz, platform_tgz))
 }
 
@@ -391,18 +477,27 @@ fn write_package(dir: &Path, manifest: &serde_json::Value, root: &Path) -> Resul
 /// Packs `<dir>` (named `package`, as npm tarballs are) into `out`.
 fn tar_package(dir: &Path, out: &Path) -> Result<PathBuf, String> {
     let parent = dir.parent().ok_or("package directory has no parent")?;
+    reproducible_tar(parent, "package", out)?;
+    Ok(out.to_path_buf())
+}
+
+/// `tar -czf out member` run in `dir`, with owners, order and times fixed where the tar
+/// supports it (GNU tar), so the same input gives the same archive.
+pub(crate) fn reproducible_tar(dir: &Path, member: &str, out: &Path) -> Result<(), String> {
     let status = Command::new("tar")
-        .args(["--owner=0", "--group=0", "--sort=name", "--mtime=1985-10-26 08:15Z", "-czf"])
+        .args(["--owner=0", "--group=0", "--numeric-owner", "--sort=name", "--mtime=1985-10-26 08:15Z", "-czf"])
         .arg(out)
-        .arg("package")
-        .current_dir(parent)
+        .arg(member)
+        .current_dir(dir)
         .status()
-        .or_else(|_| Command::new("tar").arg("-czf").arg(out).arg("package").current_dir(parent).status())
+        .ok()
+        .filter(std::process::ExitStatus::success)
+        .map_or_else(|| Command::new("tar").arg("-czf").arg(out).arg(member).current_dir(dir).status(), Ok)
         .map_err(|e| format!("could not run tar: {e}"))?;
     if !status.success() {
         return Err(format!("tar failed for {}", out.display()));
     }
-    Ok(out.to_path_buf())
+    Ok(())
 }
 
 #[cfg(test)]

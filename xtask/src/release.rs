@@ -156,14 +156,13 @@ fn check_server_json(root: &Path, version: &str) -> Vec<String> {
         }
     }
     // The packages `dist` builds are the ones the registry is told about.
-    for registry in ["npm", "pypi"] {
+    for (registry, built) in [("npm", crate::dist::NPM_PACKAGE), ("pypi", crate::dist::PACKAGE)] {
         let listed = packages.iter().find(|p| p["registryType"] == registry);
         match listed.and_then(|p| p["identifier"].as_str()) {
-            Some(crate::dist::PACKAGE) => {}
-            Some(other) => problems.push(format!(
-                "server.json lists the {registry} package `{other}`, but dist builds `{}`",
-                crate::dist::PACKAGE
-            )),
+            Some(id) if id == built => {}
+            Some(other) => {
+                problems.push(format!("server.json lists the {registry} package `{other}`, but dist builds `{built}`"))
+            }
             None => problems.push(format!("server.json has no `{registry}` package entry")),
         }
     }
@@ -270,17 +269,7 @@ pub(crate) fn pack(
     copy(&root.join("CHANGELOG.md"), "CHANGELOG.md")?;
     let tarball_name = format!("{stem}.tar.gz");
     let tarball = dist.join(&tarball_name);
-    // `--owner/--group` keep the archive free of the builder's user names where GNU tar
-    // supports it; the fallback keeps BSD tar working.
-    let status = Command::new("tar")
-        .args(["--owner=0", "--group=0", "-czf", &tarball_name, &stem])
-        .current_dir(dist)
-        .status()
-        .or_else(|_| Command::new("tar").args(["-czf", &tarball_name, &stem]).current_dir(dist).status())
-        .map_err(|e| format!("could not run tar: {e}"))?;
-    if !status.success() {
-        return Err("tar failed".into());
-    }
+    crate::dist::reproducible_tar(dist, &stem, &tarball)?;
     let bytes = std::fs::read(&tarball).map_err(|e| format!("{}: {e}", tarball.display()))?;
     let digest = Sha256::digest(&bytes);
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();

@@ -29,7 +29,7 @@ pub struct McpConfigArgs {
     #[arg(long, conflicts_with = "launcher")]
     pub absolute_command: bool,
     /// How the host starts the server: `path` (this binary's full path), `cargo` (the binary
-    /// `cargo install`/`cargo binstall` put in ~/.cargo/bin), `npx` (`npx -y agentpool-cli@<this
+    /// `cargo install`/`cargo binstall` put in ~/.cargo/bin), `npx` (`npx -y @agentpool/cli@<this
     /// version> mcp`) or `uvx` (`uvx --from agentpool-cli==<this version> agentpool mcp`).
     /// Default: `agentpool` found on the host's PATH.
     #[arg(long, value_enum)]
@@ -69,8 +69,10 @@ pub enum Launcher {
     Uvx,
 }
 
-/// The package name on npm and PyPI, and the CLI crate's name.
+/// The package name on PyPI, and the CLI crate's name.
 pub const PACKAGE: &str = "agentpool-cli";
+/// The npm launcher package.
+pub const NPM_PACKAGE: &str = "@agentpool/cli";
 /// Where the source and the release binaries live.
 const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
 
@@ -78,26 +80,32 @@ const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
 /// `agentpool` from the host's PATH.
 pub fn server_command(launcher: Option<Launcher>) -> (hosts::Server, Option<String>) {
     let version = env!("CARGO_PKG_VERSION");
+    let runner_missing = |runner: &str, how: &str| {
+        agentpool_core::provider::which(runner)
+            .is_none()
+            .then(|| format!("`{runner}` is not on PATH here; the host needs it to start the server ({how})"))
+    };
     match launcher {
         None => (hosts::Server::binary("agentpool"), None),
         Some(Launcher::Npx) => (
             hosts::Server {
                 command: "npx".into(),
-                args: vec!["-y".into(), format!("{PACKAGE}@{version}"), "mcp".into()],
+                args: vec!["-y".into(), format!("{NPM_PACKAGE}@{version}"), "mcp".into()],
             },
-            None,
+            runner_missing("npx", "install Node.js with npm"),
         ),
         Some(Launcher::Uvx) => (
             hosts::Server {
                 command: "uvx".into(),
                 args: vec!["--from".into(), format!("{PACKAGE}=={version}"), "agentpool".into(), "mcp".into()],
             },
-            None,
+            runner_missing("uvx", "install uv: https://docs.astral.sh/uv/"),
         ),
         Some(Launcher::Cargo) => {
+            let cwd = std::env::current_dir().unwrap_or_default();
             let bin = std::env::var_os("CARGO_HOME")
                 .filter(|h| !h.is_empty())
-                .map(std::path::PathBuf::from)
+                .map(|h| cwd.join(h))
                 .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| Path::new(&h).join(".cargo")))
                 .map(|home| home.join("bin").join("agentpool"));
             match bin {
@@ -120,10 +128,11 @@ pub fn server_command(launcher: Option<Launcher>) -> (hosts::Server, Option<Stri
         Some(Launcher::Path) => match std::env::current_exe() {
             Ok(p) => {
                 let s = p.display().to_string();
-                let ephemeral =
-                    ["/tmp/", "/target/debug/", "/target/release/", "/.cache/"].iter().any(|m| s.contains(m));
-                let warn = ephemeral.then(|| {
-                    format!("`{s}` looks temporary (a build or cache directory); install agentpool and use that path")
+                let warn = temporary_location(&s).then(|| {
+                    format!(
+                        "`{s}` looks temporary (a build directory or a package runner's cache); install agentpool \
+                         and use that path, or let the host run the package: --launcher npx or --launcher uvx"
+                    )
                 });
                 (hosts::Server::binary(s), warn)
             }
@@ -133,6 +142,14 @@ pub fn server_command(launcher: Option<Launcher>) -> (hosts::Server, Option<Stri
             ),
         },
     }
+}
+
+/// Whether a binary path is one that goes away: a build directory, a temp or cache directory,
+/// or the copy `npx`/`uvx` unpacked to run once.
+fn temporary_location(path: &str) -> bool {
+    ["/tmp/", "/target/debug/", "/target/release/", "/.cache/", "/_npx/", "/node_modules/", "/archive-v0/"]
+        .iter()
+        .any(|m| path.contains(m))
 }
 
 fn base64(data: &[u8]) -> String {
@@ -481,9 +498,12 @@ mod tests {
         let v = env!("CARGO_PKG_VERSION");
         let (npx, warn) = server_command(Some(Launcher::Npx));
         assert_eq!(
-            (npx.command.as_str(), npx.args.clone(), warn),
-            ("npx", vec!["-y".into(), format!("agentpool-cli@{v}"), "mcp".into()], None)
+            (npx.command.as_str(), npx.args.clone()),
+            ("npx", vec!["-y".into(), format!("@agentpool/cli@{v}"), "mcp".into()])
         );
+        assert_eq!(warn.is_some(), agentpool_core::provider::which("npx").is_none());
+        assert!(temporary_location("/home/u/.npm/_npx/0a1b/node_modules/@agentpool/cli-linux-x64/bin/agentpool"));
+        assert!(!temporary_location("/home/u/.local/bin/agentpool"));
         let (uvx, _) = server_command(Some(Launcher::Uvx));
         assert_eq!(uvx.shell_line(), format!("uvx --from agentpool-cli=={v} agentpool mcp"));
         let (bare, _) = server_command(None);
@@ -502,9 +522,9 @@ mod tests {
         let opencode = config_for("opencode", &npx).unwrap();
         assert_eq!(
             opencode["config"]["mcp"]["agentpool"]["command"],
-            json!(["npx", "-y", format!("agentpool-cli@{v}"), "mcp"])
+            json!(["npx", "-y", format!("@agentpool/cli@{v}"), "mcp"])
         );
         let cursor = config_for("cursor", &npx).unwrap();
-        assert_eq!(cursor["config"]["mcpServers"]["agentpool"]["args"][1], format!("agentpool-cli@{v}"));
+        assert_eq!(cursor["config"]["mcpServers"]["agentpool"]["args"][1], format!("@agentpool/cli@{v}"));
     }
 }

@@ -273,8 +273,10 @@ pub fn entry(host: &Host, server: &Server, env: &Map<String, Value>) -> Value {
         e.insert("tools".into(), json!(["*"]));
     }
     if host.id == "codex" {
-        // Room for long observe waits; start-up is fast.
-        e.insert("startup_timeout_sec".into(), json!(10));
+        // Room for long observe waits.
+        // A package runner (npx, uvx) may download the package on first start.
+        let runner = matches!(server.command.as_str(), "npx" | "uvx");
+        e.insert("startup_timeout_sec".into(), json!(if runner { 60 } else { 10 }));
         e.insert("tool_timeout_sec".into(), json!(300));
     }
     Value::Object(e)
