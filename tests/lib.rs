@@ -165,6 +165,14 @@ impl TestContext {
         c
     }
 
+    /// `agentpool <args>` run through `wrapper` (a program that takes a command line after its
+    /// own `wrapper_args`, such as `agentpool-peak-rss`), with this context's environment.
+    pub fn wrapped(&self, wrapper: &Path, wrapper_args: &[&str], args: &[&str]) -> Command {
+        let mut c = self.with_env(Command::new(wrapper));
+        c.args(wrapper_args).arg(agentpool_bin()).args(args);
+        c
+    }
+
     /// `sh -c <line>` with this context's environment (in the repository, stdin null), for
     /// command lines as a user types them: pipes, comments, `agentpool` found on `PATH` —
     /// which the caller sets, with the built binary on it.

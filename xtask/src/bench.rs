@@ -25,6 +25,12 @@
 //!    and settle into waiting. The latency is from just before the FIFO write to the observe
 //!    process's exit. Then a second, one-shot `observe` on the already-asked question times a
 //!    whole process start to exit.
+//! 4. Stats, stand-in CLIs and the MCP server (`bench_stats`, `bench_standins`, `bench_mcp`).
+//! 5. Memory: peak RSS of the transcript readers on a 200 MB transcript and on one 50 MiB line
+//!    (`bench::memory`).
+//!
+//! `--only a,b` runs just the named series (`inventory`, `smoke`, `observe`, `stats`,
+//! `standins`, `mcp`, `memory`).
 //!
 //! It is a report, not a test: a missed target is marked FAIL but the exit code stays 0.
 //! Only a broken setup (no tmux, build failure, a step that never completes) fails the task.
@@ -41,6 +47,8 @@ use nix::fcntl::OFlag;
 use nix::sys::resource::{UsageWho, getrusage};
 use nix::sys::stat::Mode;
 use serde_json::{Value, json};
+
+mod memory;
 
 /// Hidden subcommand name of [`peak_rss_helper`].
 pub const PEAK_RSS_HELPER: &str = "__peak-rss";
@@ -71,6 +79,9 @@ const OBSERVE_MAX_MS: f64 = 20.0;
 const INVENTORY_MAX_MS: f64 = 20.0;
 const INVENTORY_MAX_RSS_MIB: f64 = 15.0;
 
+/// The series `--only` can name, in the order they run.
+const SERIES: [&str; 7] = ["inventory", "smoke", "observe", "stats", "standins", "mcp", "memory"];
+
 /// Parsed `bench` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
@@ -78,14 +89,41 @@ pub struct Options {
     pub runs: usize,
     /// Print one JSON object instead of the table.
     pub json: bool,
+    /// The series to run (`--only`); empty means all.
+    pub only: Vec<&'static str>,
+}
+
+impl Options {
+    /// Whether the named series runs.
+    fn runs_series(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.contains(&name)
+    }
 }
 
 impl Options {
     /// Parses the arguments after `bench`; the error is a usage message.
     pub fn parse(args: &[String]) -> Result<Self, String> {
-        let mut options = Options { runs: DEFAULT_RUNS, json: false };
+        let mut options = Options { runs: DEFAULT_RUNS, json: false, only: Vec::new() };
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {
+            let only = match arg.as_str() {
+                "--only" => Some(iter.next().ok_or("`--only` needs a value")?.as_str()),
+                other => other.strip_prefix("--only="),
+            };
+            if let Some(list) = only {
+                for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    let Some(known) = SERIES.iter().find(|s| **s == name) else {
+                        return Err(format!("unknown bench series `{name}`; known: {}", SERIES.join(", ")));
+                    };
+                    if !options.only.contains(known) {
+                        options.only.push(known);
+                    }
+                }
+                if options.only.is_empty() {
+                    return Err("`--only` needs at least one series name".into());
+                }
+                continue;
+            }
             let runs_value = match arg.as_str() {
                 "--json" => {
                     options.json = true;
@@ -125,132 +163,158 @@ pub fn run(options: &Options) -> Result<(), String> {
 
     let runs = options.runs;
     let load_before = load_average();
-    let inventory = Series::new(&scratch.path, "inventory")?;
     let helper = copy_self(&scratch.path)?;
-    let inventory_runs = measure_inventory(&inventory, &exe, &helper, runs)?;
-    drop(inventory);
+    let mut rows = Vec::new();
+    // Measured first (before any tmux server ran), reported after smoke and observe.
+    let mut inventory_rows = Vec::new();
 
-    let smoke = Series::new(&scratch.path, "smoke")?;
-    let (floor_runs, smoke_runs) = measure_floor_and_smoke(&scratch.path, &smoke, &exe, &repo, runs)?;
-    drop(smoke);
-
-    let observe = Series::new(&scratch.path, "observe")?;
-    let (wake_runs, oneshot_runs) = measure_observe(&observe, &exe, &repo, &scratch.path, runs)?;
-    drop(observe);
-
-    let stats_runs = crate::bench_stats::measure(&scratch.path, &exe, runs)?;
-    let standins = crate::bench_standins::measure(&scratch.path, &exe, runs)?;
-    let mcp = crate::bench_mcp::measure(&scratch.path, &exe, runs)?;
-
-    let floor_stats = Stats::of(&floor_runs);
-    let rows = vec![
-        Row::new("floor", "bare-tmux floor (smoke steps, raw tmux)", "ms", &floor_runs, Target::None, None),
-        Row::new(
-            "smoke",
-            "agentpool smoke",
-            "ms",
-            &smoke_runs,
-            Target::RatioToFloor(SMOKE_MAX_RATIO),
-            Some(floor_stats.median),
-        ),
-        Row::new(
-            "observe_latency",
-            "observe wake latency (print -> exit)",
-            "ms",
-            &wake_runs,
-            Target::Max(OBSERVE_MAX_MS),
-            None,
-        ),
-        Row::new(
-            "observe_oneshot",
-            "observe one-shot (process start -> exit)",
-            "ms",
-            &oneshot_runs,
-            Target::None,
-            None,
-        ),
-        Row::new(
+    if options.runs_series("inventory") {
+        let inventory = Series::new(&scratch.path, "inventory")?;
+        let inventory_runs = measure_inventory(&inventory, &exe, &helper, runs)?;
+        drop(inventory);
+        inventory_rows.push(Row::new(
             "inventory_wall",
             "inventory --json wall time",
             "ms",
             &inventory_runs.iter().map(|r| r.wall_ms).collect::<Vec<_>>(),
             Target::Max(INVENTORY_MAX_MS),
             None,
-        ),
-        Row::new(
+        ));
+        inventory_rows.push(Row::new(
             "inventory_rss",
             "inventory --json peak RSS",
             "MiB",
             &inventory_runs.iter().map(|r| r.max_rss_kib as f64 / 1024.0).collect::<Vec<_>>(),
             Target::Max(INVENTORY_MAX_RSS_MIB),
             None,
-        ),
-        Row::new(
+        ));
+    }
+
+    if options.runs_series("smoke") {
+        let smoke = Series::new(&scratch.path, "smoke")?;
+        let (floor_runs, smoke_runs) = measure_floor_and_smoke(&scratch.path, &smoke, &exe, &repo, runs)?;
+        drop(smoke);
+        let floor_stats = Stats::of(&floor_runs);
+        rows.push(Row::new("floor", "bare-tmux floor (smoke steps, raw tmux)", "ms", &floor_runs, Target::None, None));
+        rows.push(Row::new(
+            "smoke",
+            "agentpool smoke",
+            "ms",
+            &smoke_runs,
+            Target::RatioToFloor(SMOKE_MAX_RATIO),
+            Some(floor_stats.median),
+        ));
+    }
+
+    if options.runs_series("observe") {
+        let observe = Series::new(&scratch.path, "observe")?;
+        let (wake_runs, oneshot_runs) = measure_observe(&observe, &exe, &repo, &scratch.path, runs)?;
+        drop(observe);
+        rows.push(Row::new(
+            "observe_latency",
+            "observe wake latency (print -> exit)",
+            "ms",
+            &wake_runs,
+            Target::Max(OBSERVE_MAX_MS),
+            None,
+        ));
+        rows.push(Row::new(
+            "observe_oneshot",
+            "observe one-shot (process start -> exit)",
+            "ms",
+            &oneshot_runs,
+            Target::None,
+            None,
+        ));
+    }
+
+    rows.append(&mut inventory_rows);
+
+    if options.runs_series("stats") {
+        let stats_runs = crate::bench_stats::measure(&scratch.path, &exe, runs)?;
+        rows.push(Row::new(
             "stats_100k",
             "stats --since all --json (100k sessions, 1M events)",
             "ms",
             &stats_runs,
             Target::Max(crate::bench_stats::STATS_MAX_MS),
             None,
-        ),
-        Row::new(
+        ));
+    }
+
+    if options.runs_series("standins") {
+        let standins = crate::bench_standins::measure(&scratch.path, &exe, runs)?;
+        rows.push(Row::new(
             "version_probe",
             "one stand-in `--version` (the floor below)",
             "ms",
             &standins.single_probe,
             Target::None,
             None,
-        ),
-        Row::new(
+        ));
+        rows.push(Row::new(
             "inventory_cold_standins",
             "inventory --json, 7 stand-ins, no version cache",
             "ms",
             &standins.cold,
             Target::RatioToFloor(crate::bench_standins::COLD_MAX_RATIO),
             Some(Stats::of(&standins.single_probe).median),
-        ),
-        Row::new(
+        ));
+        rows.push(Row::new(
             "inventory_cached_standins",
             "inventory --json, 7 stand-ins, versions cached",
             "ms",
             &standins.cached,
             Target::Max(crate::bench_standins::CACHED_MAX_MS),
             None,
-        ),
-        Row::new(
+        ));
+    }
+
+    if options.runs_series("mcp") {
+        let mcp = crate::bench_mcp::measure(&scratch.path, &exe, runs)?;
+        rows.push(Row::new(
             "mcp_cold_start",
             "agentpool mcp: spawn -> initialize answered",
             "ms",
             &mcp.cold_start,
             Target::Max(crate::bench_mcp::COLD_START_MAX_MS),
             None,
-        ),
-        Row::new(
+        ));
+        rows.push(Row::new(
             "mcp_idle_rss",
             "agentpool mcp idle RSS (after initialize and 2 calls)",
             "MiB",
             &mcp.idle_rss_mib,
             Target::Max(crate::bench_mcp::IDLE_RSS_MAX_MIB),
             None,
-        ),
-        Row::new(
+        ));
+        rows.push(Row::new(
             "mcp_tool_overhead",
             "MCP overhead of get_inventory (round trip - handler)",
             "ms",
             &mcp.overhead,
             Target::Max(crate::bench_mcp::OVERHEAD_MAX_MS),
             None,
-        ),
-        Row::new(
+        ));
+        rows.push(Row::new(
             "mcp_get_inventory",
             "get_inventory round trip, warm server (core work included)",
             "ms",
             &mcp.inventory_round_trip,
             Target::None,
             None,
-        ),
-        Row::new("mcp_ping", "MCP ping round trip", "ms", &mcp.ping, Target::None, None),
-    ];
+        ));
+        rows.push(Row::new("mcp_ping", "MCP ping round trip", "ms", &mcp.ping, Target::None, None));
+    }
+
+    if options.runs_series("memory") {
+        for case in memory::measure(&scratch.path, &exe, &repo, &helper, runs)? {
+            for (key, label, samples) in case.rows() {
+                rows.push(Row::new(key, label, "MiB", samples, Target::Peak(memory::MAX_RSS_MIB), None));
+            }
+        }
+    }
+
     let load = [load_before, load_average()];
     let report = Report { runs, binary: built, tmux_version, load, rows };
     if options.json {
@@ -862,6 +926,8 @@ enum Target {
     Max(f64),
     /// The median divided by the floor's median must not exceed this.
     RatioToFloor(f64),
+    /// No sample may exceed this value (a bound, such as peak memory, not a typical figure).
+    Peak(f64),
 }
 
 struct Row {
@@ -893,6 +959,7 @@ impl Row {
             Target::None => None,
             Target::Max(max) => Some(self.stats.median <= max),
             Target::RatioToFloor(max) => self.ratio.map(|r| r <= max),
+            Target::Peak(max) => Some(self.stats.max <= max),
         }
     }
 
@@ -901,6 +968,7 @@ impl Row {
             Target::None => "-".into(),
             Target::Max(max) => format!("<= {max} {}", self.unit),
             Target::RatioToFloor(max) => format!("<= {max}x floor"),
+            Target::Peak(max) => format!("max <= {max} {}", self.unit),
         }
     }
 }
@@ -933,6 +1001,10 @@ const METHOD_NOTES: &[&str] = &[
     "mcp: a fresh `agentpool mcp` per run over stdin/stdout; clocks stop when a response line is read \
      (before parsing); overhead = warm get_inventory round trip - the handler time the server logs; \
      idle RSS = VmRSS after 250 ms without requests",
+    "memory: a fake-idle worker per case whose raw pane log gets 200 MB of 100-byte lines or one 50 MiB \
+     line; the first `observe --detail full` syncs it into the transcript (sync row), then observe, \
+     collect (both `--detail full --json`) and `transcript --tail-lines 100 --json`, up to 3 runs each, \
+     peak RSS through the same helper as inventory; every sample must stay under the target",
 ];
 
 impl Report {
@@ -949,6 +1021,7 @@ impl Report {
                     Target::None => Value::Null,
                     Target::Max(max) => json!({"max": max, "unit": r.unit}),
                     Target::RatioToFloor(max) => json!({"max_ratio_to_floor": max}),
+                    Target::Peak(max) => json!({"max_of_samples": max, "unit": r.unit}),
                 };
                 json!({
                     "name": r.key,
@@ -1035,10 +1108,25 @@ mod tests {
 
     #[test]
     fn parses_options() {
-        assert_eq!(Options::parse(&[]), Ok(Options { runs: DEFAULT_RUNS, json: false }));
-        assert_eq!(Options::parse(&args(&["--runs", "3", "--json"])), Ok(Options { runs: 3, json: true }));
-        assert_eq!(Options::parse(&args(&["--runs=7"])), Ok(Options { runs: 7, json: false }));
-        for bad in [&["--runs"][..], &["--runs", "0"], &["--runs", "x"], &["--fast"]] {
+        assert_eq!(Options::parse(&[]), Ok(Options { runs: DEFAULT_RUNS, json: false, only: vec![] }));
+        assert_eq!(
+            Options::parse(&args(&["--runs", "3", "--json"])),
+            Ok(Options { runs: 3, json: true, only: vec![] })
+        );
+        assert_eq!(Options::parse(&args(&["--runs=7"])), Ok(Options { runs: 7, json: false, only: vec![] }));
+        let only = Options::parse(&args(&["--only", "memory,inventory", "--only=memory"])).unwrap();
+        assert_eq!(only.only, ["memory", "inventory"]);
+        assert!(only.runs_series("memory") && !only.runs_series("smoke"));
+        assert!(Options::parse(&[]).unwrap().runs_series("smoke"));
+        for bad in [
+            &["--runs"][..],
+            &["--runs", "0"],
+            &["--runs", "x"],
+            &["--fast"],
+            &["--only"],
+            &["--only", "x"],
+            &["--only="],
+        ] {
             assert!(Options::parse(&args(bad)).is_err(), "{bad:?}");
         }
     }
@@ -1056,5 +1144,8 @@ mod tests {
         let slow = Row::new("o", "o", "ms", &[21.0], Target::Max(20.0), None);
         assert_eq!(slow.pass(), Some(false));
         assert_eq!(Row::new("f", "f", "ms", &[1.0], Target::None, None).pass(), None);
+        // A peak bound holds for every sample, not the median.
+        assert_eq!(Row::new("m", "m", "MiB", &[10.0, 10.0, 40.0], Target::Peak(32.0), None).pass(), Some(false));
+        assert_eq!(Row::new("m", "m", "MiB", &[10.0, 31.0], Target::Peak(32.0), None).pass(), Some(true));
     }
 }

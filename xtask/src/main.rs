@@ -21,11 +21,14 @@ Maintainer tasks for AgentPool.
 Usage: cargo xtask <task> [options]
 
 Tasks:
-  bench [--runs N] [--json]   Time AgentPool against the bare-tmux floor and print a report
-                              (medians, min/max, targets). N defaults to 15.
+  bench [--runs N] [--json] [--only a,b]
+                              Time AgentPool against the bare-tmux floor and print a report
+                              (medians, min/max, targets). N defaults to 15. --only picks
+                              series: inventory, smoke, observe, stats, standins, mcp, memory.
   tidy                        Check the architecture invariants and workspace hygiene.
   snapshot [--accept|--check] Review, accept or check insta snapshots and the generated
-                              docs/cli.md and docs/mcp-tools.md.
+                              docs/cli.md, docs/mcp-tools.md and docs/security.md's table
+                              of redacted shapes.
   dist [--binary PATH] [--out DIR]
                               Build every package for the host target into target/dist:
                               tarball + .sha256, install.sh, Python wheel, npm launcher and

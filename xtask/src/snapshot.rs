@@ -1,10 +1,11 @@
 //! `cargo xtask snapshot [--accept|--check]`: reviews the insta snapshots and the generated
-//! references (`docs/cli.md` from clap, `docs/mcp-tools.md` from the MCP tool routers).
+//! references (`docs/cli.md` from clap, `docs/mcp-tools.md` from the MCP tool routers, the
+//! table of secret shapes in `docs/security.md` from `agentpool_core::redact::SHAPES`).
 //!
 //! The generated documents are owned by tests in their crates (`agentpool-cli`'s `cli_docs`,
-//! `agentpool-mcp`'s `docs`): they compare the committed file with a fresh rendering and
-//! rewrite it under `UPDATE_DOCS=1`. So this task only has to run the right tests with the
-//! right settings:
+//! `agentpool-mcp`'s `docs`, `agentpool-core`'s `redact`): they compare the committed file
+//! with a fresh rendering and rewrite it under `UPDATE_DOCS=1`. So this task only has to run
+//! the right tests with the right settings:
 //! - `--check`: `INSTA_UPDATE=no`, no `UPDATE_DOCS`; any mismatch or leftover pending
 //!   snapshot fails (what CI runs);
 //! - `--accept`: `INSTA_UPDATE=always` and `UPDATE_DOCS=1`, so every snapshot and document is
@@ -39,7 +40,8 @@ pub fn parse(args: &[String]) -> Result<Mode, String> {
 }
 
 /// Packages that generate committed documents, with the test filter that owns them.
-const DOC_TESTS: &[(&str, &[&str])] = &[("agentpool-cli", &["--lib", "cli_docs"]), ("agentpool-mcp", &[])];
+const DOC_TESTS: &[(&str, &[&str])] =
+    &[("agentpool-cli", &["--lib", "cli_docs"]), ("agentpool-core", &["--lib", "redact"]), ("agentpool-mcp", &[])];
 /// The end-to-end package: only its snapshot module is run here.
 const E2E_PACKAGE: (&str, &[&str]) = ("agentpool-tests", &["--test", "it", "snapshots"]);
 

@@ -642,9 +642,8 @@ fn privacy(settings: Option<&Settings>, home: &Path, config_file: &Path) -> Valu
         },
         "redaction": {
             "applied_before_persistence": true,
-            "patterns": ["authorization headers", "token/key/secret/password assignments", "provider API keys",
-                         "GitHub tokens", "Slack tokens", "AWS access key ids", "JWT-shaped strings",
-                         "URI passwords", "private key blocks"],
+            // The redactor's own table, so this list cannot drift from what is redacted.
+            "patterns": agentpool_core::redact::SHAPES.iter().map(|s| s.name).collect::<Vec<_>>(),
         },
         "never": ["log in to provider CLIs", "store provider credentials", "scrape browser dashboards",
                   "edit MCP host config files on its own (only `mcp-config --install` does, with a backup)",

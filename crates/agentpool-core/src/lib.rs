@@ -31,11 +31,17 @@ pub mod runtime;
 pub mod scope;
 pub mod smoke;
 pub mod store;
+pub mod tail;
 pub mod usage;
 pub mod usage_backends;
 pub mod usage_screen;
 pub mod util;
 pub mod worktree;
+
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod untrusted_tests;
 
 pub use error::{Error, ErrorCode, Result};
 pub use manager::{Manager, ManagerOptions, SpawnRequest, VERSION};

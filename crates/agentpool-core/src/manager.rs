@@ -28,6 +28,7 @@ use crate::provider::{self, LaunchContext, ProbeContext, Provider, Registry};
 use crate::redact::redact;
 use crate::runtime::{Liveness, Runtime, SpawnSpec};
 use crate::store::{self, SessionFilter, Store};
+use crate::tail;
 use crate::util;
 
 /// AgentPool's version, reported everywhere.
@@ -1009,7 +1010,8 @@ impl Manager {
         if screen.dead {
             return Err(worker_exited(session, screen.exit_status, &screen.screen));
         }
-        let previous = detect::extract_result(&redact(&screen.screen)).map(|b| util::sha256_hex(b.as_bytes()));
+        let echo = crate::observe::load_echo(&ArtifactDir::new(&session.artifact_dir));
+        let previous = detect::extract_result(&redact(&screen.screen), &echo).map(|b| util::sha256_hex(b.as_bytes()));
         let id = session.id.clone();
         self.store
             .call(move |c| {
@@ -1179,25 +1181,26 @@ impl Manager {
         blocking(move || {
             let _ = ad.sync_transcript();
             let path_str = path.display().to_string();
-            let Ok(data) = std::fs::read(&path) else {
+            let Ok((mut f, size)) = tail::open(&path) else {
                 return Ok(json!({"session_id": sid, "path": path_str, "exists": false, "mode": "missing", "offset": 0,
-                    "limit": Value::Null, "tail_lines": Value::Null, "next_offset": 0, "has_more": false, "size_bytes": 0, "text": ""}));
+                    "limit": Value::Null, "tail_lines": Value::Null, "next_offset": 0, "has_more": false, "size_bytes": 0,
+                    "truncated": false, "text": ""}));
             };
-            let size = data.len();
+            let read_err = |e: std::io::Error| Error::io(format_args!("could not read `{path_str}`"), &e);
             if let Some(t) = tail_lines {
-                let text = String::from_utf8_lossy(&data);
-                let lines: Vec<&str> = text.split_inclusive('\n').collect();
-                let keep = (t as usize).min(lines.len());
-                let tail = lines[lines.len() - keep..].concat();
+                // From the end, at most `TAIL_MAX_BYTES`: a long line is cut, never loaded whole.
+                let lines = usize::try_from(t).unwrap_or(1);
+                let tail = tail::tail_lines(&mut f, size, lines, tail::TAIL_MAX_BYTES).map_err(read_err)?;
                 return Ok(json!({"session_id": sid, "path": path_str, "exists": true, "mode": "tail", "offset": Value::Null,
-                    "limit": Value::Null, "tail_lines": t, "next_offset": Value::Null, "has_more": lines.len() > keep,
-                    "size_bytes": size, "text": tail}));
+                    "limit": Value::Null, "tail_lines": t, "next_offset": Value::Null, "has_more": tail.has_more,
+                    "size_bytes": size, "truncated": tail.truncated, "text": tail.text}));
             }
-            let start = (offset as usize).min(size);
-            let end = (start + limit as usize).min(size);
+            let start = (offset as u64).min(size);
+            let page = tail::read_range(&mut f, start, limit as u64).map_err(read_err)?;
+            let end = start + page.len() as u64;
             Ok(json!({"session_id": sid, "path": path_str, "exists": true, "mode": "page", "offset": start, "limit": limit,
                 "tail_lines": Value::Null, "next_offset": end, "has_more": end < size, "size_bytes": size,
-                "text": String::from_utf8_lossy(&data[start..end])}))
+                "truncated": false, "text": String::from_utf8_lossy(&page)}))
         })
         .await
     }
@@ -1248,7 +1251,8 @@ impl Manager {
         let ad2 = ad.clone();
         let (summary, records) = blocking(move || {
             if let Some(screen) = &fresh_screen {
-                util::write_atomic(&ad2.file("screen"), screen.as_bytes())?;
+                // No AgentPool notes in a screen: a worker line that looks like one is escaped.
+                util::write_atomic(&ad2.file("screen"), artifacts::escape_note_like("", screen).as_bytes())?;
             }
             let _ = ad2.sync_transcript();
             util::write_atomic(&ad2.file("git_status"), redact(&status_text).as_bytes())?;
@@ -1755,7 +1759,8 @@ pub(crate) fn worker_exited(session: &AgentSession, exit_status: Option<i32>, sc
     )
     .with("session_id", &session.id)
     .with("exit_status", exit_status)
-    .with("final_screen", util::tail_chars(screen.trim(), 2000))
+    // Worker text in an error envelope is fenced like any other (docs/security.md).
+    .with("final_screen", agent_io::fence(util::tail_chars(screen.trim(), 2000)).0)
     .with("example", format!("agentpool observe {} --json", session.id))
 }
 
@@ -1826,15 +1831,20 @@ pub(crate) fn materialize_result(ad: &ArtifactDir, screen: Option<&str>) -> Resu
     if let Some(s) = screen {
         candidates.push(s.to_owned());
     }
-    if let Ok(s) = std::fs::read_to_string(ad.file("screen")) {
-        candidates.push(s);
+    // Both read from the end, a bounded window: the transcript can be any size.
+    let screen_file = ad.file("screen");
+    if screen_file.exists() {
+        candidates.push(util::read_tail(&screen_file, tail::SCREEN_MAX_BYTES));
     }
-    if let Ok(data) = std::fs::read(ad.file("transcript")) {
-        let tail = &data[data.len().saturating_sub(64 * 1024)..];
-        candidates.push(String::from_utf8_lossy(tail).into_owned());
+    let transcript = ad.file("transcript");
+    if transcript.exists() {
+        candidates.push(util::read_tail(&transcript, 64 * 1024));
     }
+    // Text AgentPool typed (the task, messages) is on the screen and in the transcript too; a
+    // result block quoted there is not the worker's.
+    let echo = crate::observe::load_echo(ad);
     for c in candidates {
-        if let Some(result) = detect::extract_result(&c) {
+        if let Some(result) = detect::extract_result(&c, &echo) {
             util::write_atomic(&ad.file("summary"), result.as_bytes())?;
             util::write_atomic(&ad.file("result"), result.as_bytes())?;
             return Ok(Some(result));

@@ -246,7 +246,8 @@ impl Manager {
                 // The worker exited: its final screen and exit status decide the outcome.
                 settled = true;
                 extra.insert("exit_status".into(), json!(snap.exit_status));
-                let has_result = detect::extract_result(&clean).is_some();
+                // The echo of the task never counts as the worker's result (nor its smoke token).
+                let has_result = detect::extract_result(&clean, &echo).is_some();
                 det = if snap.exit_status == Some(0) && has_result {
                     Detection {
                         state: SessionState::Completed,
@@ -272,7 +273,7 @@ impl Manager {
                 // After a follow-up message, the previous turn's result does not complete
                 // the session again; only a different (newer) result does.
                 let stale = session.meta_str("previous_result_sha256").is_some_and(|prev| {
-                    detect::extract_result(&clean).is_some_and(|b| util::sha256_hex(b.as_bytes()) == prev)
+                    detect::extract_result(&clean, &echo).is_some_and(|b| util::sha256_hex(b.as_bytes()) == prev)
                 });
                 if stale {
                     // Look only at what the worker printed after that result.
@@ -343,12 +344,14 @@ impl Manager {
             let changed = last_key.as_deref() != Some(key.as_str());
             if changed || !unchanged {
                 let ad2 = ad.clone();
+                // The files hold no AgentPool notes: a worker line that looks like one is escaped.
+                let shown = artifacts::escape_note_like("", &clean).into_owned();
                 let partial =
-                    artifacts::partial_summary(&session.id, det.state.as_str(), det.event.as_str(), readiness, &clean);
+                    artifacts::partial_summary(&session.id, det.state.as_str(), det.event.as_str(), readiness, &shown);
                 let screen = clean.clone();
                 let completed = det.event == ObserveEvent::Completed;
                 blocking(move || {
-                    util::write_atomic(&ad2.file("screen"), screen.as_bytes())?;
+                    util::write_atomic(&ad2.file("screen"), shown.as_bytes())?;
                     util::write_atomic(&ad2.file("summary_partial"), partial.as_bytes())?;
                     let _ = ad2.sync_transcript();
                     if completed {
@@ -508,7 +511,7 @@ fn stored_state_response(m: &Manager, session: &AgentSession, opts: &ObserveOpti
     if opts.include_screen || opts.include_recent_log {
         // The worker is done; its last captured screen is what there is to show.
         let screen =
-            std::fs::read_to_string(ArtifactDir::new(&session.artifact_dir).file("screen")).unwrap_or_default();
+            util::read_tail(&ArtifactDir::new(&session.artifact_dir).file("screen"), crate::tail::SCREEN_MAX_BYTES);
         let trimmed = screen.trim();
         if opts.include_screen {
             resp.screen_excerpt = Some(util::tail_chars(trimmed, 4000).to_owned());
@@ -520,7 +523,8 @@ fn stored_state_response(m: &Manager, session: &AgentSession, opts: &ObserveOpti
     resp
 }
 
-fn load_echo(ad: &ArtifactDir) -> EchoFilter {
+/// What AgentPool typed into this session's worker (`raw/echo.txt`), for echo filtering.
+pub(crate) fn load_echo(ad: &ArtifactDir) -> EchoFilter {
     let mut echo = EchoFilter::new();
     if let Ok(text) = std::fs::read_to_string(ad.echo_file()) {
         echo.add_text(&text);

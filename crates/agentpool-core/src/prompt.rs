@@ -45,6 +45,10 @@ mod tests {
         assert!(p.starts_with(PROMPT_HEADER));
         assert!(p.ends_with("Task:\nLook around.\n"));
         assert!(p.contains("Role: explorer\nIsolation: read_only\nRepo: /repo\nSession: ap_1\n"));
-        assert_eq!(crate::detect::extract_result(&p), None, "the template must not count as a result");
+        assert_eq!(
+            crate::detect::extract_result(&p, &crate::detect::EchoFilter::new()),
+            None,
+            "the template must not count as a result"
+        );
     }
 }

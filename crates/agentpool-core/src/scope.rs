@@ -89,7 +89,8 @@ pub fn lockdown_enabled(settings: &Settings) -> bool {
 
 /// Shapes a transcript page (`Manager::transcript` output) for an agent: `text` is fenced
 /// between `BEGIN_/END_UNTRUSTED_WORKER_OUTPUT_<nonce>` lines with a fresh nonce (the page
-/// inside is byte-exact, so offsets still add up), or, in lockdown, left out with
+/// inside is byte-exact but for `ESCAPED_` in front of a fence-like marker, so offsets still
+/// add up), or, in lockdown, left out with
 /// `included: false, reason: "lockdown"`. Human output prints pages verbatim instead.
 pub fn shape_transcript(mut page: serde_json::Value, lockdown: bool) -> serde_json::Value {
     use serde_json::{Value, json};
@@ -101,11 +102,7 @@ pub fn shape_transcript(mut page: serde_json::Value, lockdown: bool) -> serde_js
         m.insert("reason".into(), json!("lockdown"));
         return page;
     }
-    let token = util::random_hex(16);
-    let begin = format!("BEGIN_UNTRUSTED_WORKER_OUTPUT_{token}");
-    let end = format!("END_UNTRUSTED_WORKER_OUTPUT_{token}");
-    let escaped = text.replace(&begin, &format!("ESCAPED_{begin}")).replace(&end, &format!("ESCAPED_{end}"));
-    m.insert("text".into(), json!(format!("{begin}\n{escaped}\n{end}")));
+    m.insert("text".into(), json!(crate::agent_io::fence(&text).0));
     m.insert("included".into(), json!(true));
     m.insert("fenced".into(), json!(true));
     page

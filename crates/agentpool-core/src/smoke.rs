@@ -252,10 +252,11 @@ impl Manager {
     async fn startup_dialog_events(&self, session_id: &str) -> Vec<Value> {
         let Ok(session) = self.load(session_id).await else { return Vec::new() };
         let path = crate::artifacts::ArtifactDir::new(&session.artifact_dir).file("events");
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        // Line by line: the event log grows with the session.
+        let Ok(file) = std::fs::File::open(path) else { return Vec::new() };
+        std::io::BufRead::lines(std::io::BufReader::new(file))
+            .map_while(std::result::Result::ok)
+            .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
             .filter(|e| e["event_type"] == "startup_dialog")
             .map(|e| e["metadata"].clone())
             .collect()

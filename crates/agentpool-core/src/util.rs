@@ -84,9 +84,10 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
-/// SHA-256 hex of a file's contents, or `None` when it cannot be read.
+/// SHA-256 hex of a file's contents, or `None` when it cannot be read. Streams the file, so a
+/// transcript of any size is hashed in a fixed buffer.
 pub fn sha256_file(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|d| sha256_hex(&d))
+    std::fs::File::open(path).and_then(crate::tail::sha256_reader).ok()
 }
 
 /// Writes a file atomically (temp file + rename) so readers never see half a file.

@@ -141,24 +141,35 @@ pub async fn read(server: &AgentPoolServer, uri: &str) -> Result<ReadResourceRes
             json!({"session_id": session_id, "kind": kind, "path": path_str, "blocked": true, "reason": "lockdown"})
         } else {
             let sync = kind == "transcript";
+            // Only the end is shown (`Detail::Full` characters), so only a window at the end is
+            // read: the file can be any size.
             let content = tokio::task::spawn_blocking(move || {
                 if sync {
                     let _ = ad.sync_transcript();
                 }
-                std::fs::read(&path).ok()
+                let size = std::fs::metadata(&path).ok().filter(|m| m.is_file())?.len();
+                Some((agentpool_core::util::read_tail(&path, RESOURCE_WINDOW), size > RESOURCE_WINDOW))
             })
             .await
             .unwrap_or_default();
             let exists = content.is_some();
-            let body = content.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+            let (body, cut) = content.unwrap_or_default();
+            let mut output = agent_io::worker_output(&body, Detail::Full, false);
+            if cut && output["included"] == true {
+                output["truncated"] = json!(true);
+            }
             json!({
                 "session_id": session_id, "kind": kind, "path": path_str, "exists": exists,
-                "worker_output": agent_io::worker_output(&body, Detail::Full, false),
+                "worker_output": output,
             })
         }
     };
     Ok(text(uri, JSON, pretty(&body)))
 }
+
+/// Bytes read from the end of a transcript or event log for its resource: room for the
+/// `Detail::Full` characters (up to four bytes each) and trailing blank lines.
+const RESOURCE_WINDOW: u64 = 64 * 1024;
 
 fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()

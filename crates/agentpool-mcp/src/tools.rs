@@ -258,7 +258,12 @@ impl AgentPoolServer {
                 let fenced = if text.is_empty() {
                     json!({"included": false, "reason": "no worker output"})
                 } else {
-                    agent_io::fence_page(&text)
+                    let mut page = agent_io::fence_page(&text);
+                    // A tail whose first line was longer than the window starts inside it.
+                    if m.get("truncated") == Some(&Value::Bool(true)) {
+                        page["truncated"] = json!(true);
+                    }
+                    page
                 };
                 m.insert("worker_output".into(), fenced);
             }
