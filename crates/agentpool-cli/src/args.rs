@@ -71,9 +71,10 @@ pub enum Command {
         after_help = "Examples:\n  agentpool interrupt <session-id> --json\n  agentpool interrupt <session-id> --dry-run --json"
     )]
     Interrupt(InterruptArgs),
-    /// Print the command that attaches a terminal to a worker.
-    #[command(after_help = "Examples:\n  agentpool attach <session-id>")]
-    Attach(SessionArg),
+    /// Attach this terminal to a worker's tmux pane (detach with the tmux prefix, then `d`).
+    /// Prints the command instead with --print or --json, or when not run in a terminal.
+    #[command(after_help = "Examples:\n  agentpool attach <session-id>\n  agentpool attach <session-id> --print")]
+    Attach(AttachArgs),
     /// List a worker's artifact files.
     #[command(after_help = "Examples:\n  agentpool artifacts <session-id> --json")]
     Artifacts(SessionArg),
@@ -265,6 +266,15 @@ fn parse_env(raw: &str) -> Result<(String, String), String> {
 pub struct SessionArg {
     /// Session id (`ap_…`).
     pub session_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Session id (`ap_…`).
+    pub session_id: String,
+    /// Print the attach command instead of running it.
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Args)]

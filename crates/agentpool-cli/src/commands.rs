@@ -248,10 +248,78 @@ pub async fn interrupt(ctx: &Context, a: InterruptArgs) -> Result<Out> {
     Ok(Out::new(r, human))
 }
 
-pub async fn attach(ctx: &Context, a: SessionArg) -> Result<Out> {
+/// `attach`: in a terminal, hands it to the worker's tmux session (switching the current tmux
+/// client when it is already on the worker's server); otherwise prints the command.
+pub async fn attach(ctx: &Context, a: AttachArgs, json: bool) -> Result<Out> {
+    use std::io::IsTerminal;
     let r = ctx.manager.attach(&a.session_id).await?;
     let human = format!("{}\n", r["attach_command"].as_str().unwrap_or(""));
-    Ok(Out::new(r, human))
+    let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if a.print || json || !terminal {
+        return Ok(Out::new(r, human));
+    }
+    let settings = ctx.manager.settings();
+    let tmux = settings.config.runtime.tmux.binary.as_deref().unwrap_or("tmux");
+    let tmux = agentpool_core::provider::which(tmux).ok_or_else(|| {
+        Error::new(ErrorCode::TmuxNotFound, "tmux is not installed, so there is nothing to attach with")
+            .with("attach_command", r["attach_command"].clone())
+    })?;
+    let socket = r["socket"].as_str().unwrap_or(&settings.tmux_socket).to_owned();
+    let target = format!("={}", r["tmux_session"].as_str().unwrap_or_default());
+    let client = |args: &[&str]| {
+        let mut c = std::process::Command::new(&tmux);
+        c.arg("-L").arg(&socket).args(args);
+        c
+    };
+    let alive = client(&["has-session", "-t", &target])
+        .env_remove("TMUX")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !alive {
+        let state = ctx.manager.show(&a.session_id).await.ok().and_then(|s| s["state"].as_str().map(str::to_owned));
+        return Err(Error::new(
+            ErrorCode::TmuxSessionNotFound,
+            "the worker's tmux session is gone, so there is nothing to attach to; `agentpool collect` shows \
+             what it left",
+        )
+        .with("session_id", &a.session_id)
+        .with("state", state)
+        .with("example", format!("agentpool collect {}", a.session_id)));
+    }
+    if same_tmux_server(&socket) {
+        // Already a client of the worker's server: move this client over; detaching returns
+        // nowhere, `tmux switch-client -l` goes back.
+        let status = client(&["switch-client", "-t", &target])
+            .status()
+            .map_err(|e| Error::io("could not run tmux switch-client", &e))?;
+        if !status.success() {
+            return Err(Error::new(ErrorCode::IoFailed, "tmux switch-client failed")
+                .with("attach_command", r["attach_command"].clone()));
+        }
+        return Ok(Out::new(r, String::new()));
+    }
+    if std::env::var_os("TMUX").is_some() {
+        eprintln!("agentpool: attaching inside your tmux session (nested); press the prefix twice, then d, to detach");
+    }
+    // Hand the terminal over: this process becomes the tmux client.
+    use std::os::unix::process::CommandExt;
+    let err = client(&["attach-session", "-t", &target]).env_remove("TMUX").exec();
+    Err(Error::io("could not run tmux attach-session", &err))
+}
+
+/// Whether this process runs inside a tmux client of the server named `socket` (same socket
+/// file as `$TMUX` names).
+fn same_tmux_server(socket: &str) -> bool {
+    let Some(current) = std::env::var_os("TMUX") else { return false };
+    let current = current.to_string_lossy();
+    let Some(path) = current.split(',').next().filter(|p| !p.is_empty()) else { return false };
+    // tmux keeps `-L <name>` servers at `<TMUX_TMPDIR or /tmp>/tmux-<uid>/<name>`.
+    let path = std::path::Path::new(path);
+    let dir = std::env::var_os("TMUX_TMPDIR").filter(|d| !d.is_empty()).unwrap_or_else(|| "/tmp".into());
+    let in_dir = path.parent().and_then(std::path::Path::parent).and_then(|d| std::fs::canonicalize(d).ok());
+    path.file_name().is_some_and(|n| n == socket) && in_dir == std::fs::canonicalize(dir).ok()
 }
 
 pub async fn artifacts(ctx: &Context, a: SessionArg) -> Result<Out> {

@@ -153,7 +153,7 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Send(a) => c::send(&ctx, a).await,
         Command::Keys(a) => c::keys(&ctx, a).await,
         Command::Interrupt(a) => c::interrupt(&ctx, a).await,
-        Command::Attach(a) => c::attach(&ctx, a).await,
+        Command::Attach(a) => c::attach(&ctx, a, cli.json).await,
         Command::Artifacts(a) => c::artifacts(&ctx, a).await,
         Command::Transcript(a) => c::transcript(&ctx, a).await,
         Command::Collect(a) => c::collect(&ctx, a).await,
