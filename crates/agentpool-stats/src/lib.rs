@@ -63,11 +63,12 @@ pub async fn run(manager: &Manager, query: Query, now: OffsetDateTime) -> Result
 /// directory), or to a new file at [`default_card_path`] when `path` is `None` or empty (a
 /// `-2`, `-3`, … suffix keeps two cards made in the same second apart).
 pub fn share(manager: &Manager, doc: &Value, path: Option<&Path>, now: OffsetDateTime) -> Result<Value> {
-    let path = match path.filter(|p| !p.as_os_str().is_empty()) {
-        Some(p) => config::absolute(&config::expand_tilde(p)),
-        None => unused(default_card_path(&manager.settings().paths.home, now)),
-    };
-    write_card(doc, &path)
+    match path.filter(|p| !p.as_os_str().is_empty()) {
+        // A path the user names is written like every `--output`: a regular file in an
+        // existing directory, never anything else, and no directories made on the way.
+        Some(p) => write_card(doc, &config::absolute(&config::expand_tilde(p)), false),
+        None => write_card(doc, &unused(default_card_path(&manager.settings().paths.home, now)), true),
+    }
 }
 
 /// `path` if nothing is there yet, else the first free `<stem>-N.<ext>`.
@@ -89,9 +90,11 @@ pub fn default_card_path(home: &Path, now: OffsetDateTime) -> PathBuf {
     home.join("cards").join(format!("stats-{ts}Z.png"))
 }
 
-/// Renders the card for `doc` and writes it to `path` (parents created). Returns
+/// Renders the card for `doc` and writes it to `path`: with `make_dirs` (AgentPool's own card
+/// directory) its parents are created; without, `path` must be a regular file or nothing, in
+/// an existing directory ([`util::write_output_file`]). Returns
 /// `{path, bytes, width, height, stats_window, generated_at}`.
-pub fn write_card(doc: &Value, path: &Path) -> Result<Value> {
+pub fn write_card(doc: &Value, path: &Path, make_dirs: bool) -> Result<Value> {
     let fail = |reason: String| {
         Error::new(
             ErrorCode::CardRenderFailed,
@@ -101,10 +104,14 @@ pub fn write_card(doc: &Value, path: &Path) -> Result<Value> {
         .with("path", path.display().to_string())
     };
     let png = card::render(doc)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+    if make_dirs {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
+        }
+        util::write_atomic(path, &png).map_err(|e| fail(e.message))?;
+    } else {
+        util::write_output_file(path, &png)?;
     }
-    util::write_atomic(path, &png).map_err(|e| fail(e.message))?;
     Ok(json!({
         "path": path.display().to_string(),
         "bytes": png.len(),

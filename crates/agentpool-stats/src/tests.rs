@@ -302,7 +302,14 @@ fn share_card_is_a_real_png_with_content() {
     let (dir, c) = seeded();
     let doc = compute(&c, &request(None, None), &env()).unwrap();
     let path = dir.path().join("cards/card.png");
-    let info = crate::write_card(&doc, &path).unwrap();
+    let info = crate::write_card(&doc, &path, true).unwrap();
+    // A named path is written only into an existing directory, and only as a regular file.
+    let err = crate::write_card(&doc, &dir.path().join("missing/card.png"), false).unwrap_err();
+    assert_eq!(err.code, agentpool_core::error::ErrorCode::InvalidOutput, "{}", err.message);
+    assert!(!dir.path().join("missing").exists());
+    std::os::unix::fs::symlink(&path, dir.path().join("link.png")).unwrap();
+    let err = crate::write_card(&doc, &dir.path().join("link.png"), false).unwrap_err();
+    assert_eq!(err.code, agentpool_core::error::ErrorCode::InvalidOutput, "{}", err.message);
     assert_eq!((info["width"].as_u64(), info["height"].as_u64()), (Some(1200), Some(630)));
     let decoder = png::Decoder::new(std::fs::File::open(&path).unwrap());
     let mut reader = decoder.read_info().unwrap();
