@@ -142,3 +142,30 @@ fn parallel_spawns_never_exceed_max_parallel_sessions() {
         ctx.json(&["terminate", v["session_id"].as_str().unwrap(), "--json"]);
     }
 }
+
+#[test]
+fn parallel_sends_never_exceed_max_turns() {
+    let ctx = TestContext::new();
+    let id = ctx.spawn_id("fake-idle", "Wait for follow-ups.", &["--max-turns", "2"]);
+    let senders: Vec<Child> =
+        (0..6).map(|i| ctx.command(&["send", &id, &format!("Follow-up {i}."), "--json"]).spawn().unwrap()).collect();
+    let results: Vec<(Option<i32>, Value)> = senders
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert_no_panic(&["send"], &out);
+            (out.status.code(), parse_json(&["send"], &out))
+        })
+        .collect();
+    let ok = results.iter().filter(|(c, _)| *c == Some(0)).count();
+    assert_eq!(ok, 2, "exactly max_turns sends land: {results:?}");
+    for (code, v) in results.iter().filter(|(c, _)| *c != Some(0)) {
+        assert_eq!((*code, &v["error"]["code"]), (Some(1), &Value::from("TURN_LIMIT_REACHED")), "{v}");
+        assert_eq!(v["error"]["details"]["max_turns"], 2, "{v}");
+    }
+    let s = ctx.session(&id);
+    assert_eq!(s["metadata"]["turns_sent"], 2, "{s}");
+    let types = ctx.event_types(&id);
+    assert_eq!(types.iter().filter(|t| *t == "send_message").count(), 2, "{types:?}");
+    ctx.json(&["terminate", &id, "--json"]);
+}

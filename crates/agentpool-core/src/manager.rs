@@ -956,20 +956,33 @@ impl Manager {
     }
 
     /// Sends one message; with `submit = false` it is typed but the submit key is not pressed.
+    ///
+    /// A session with `max_turns` has its turn taken before anything is typed, in one write
+    /// (so concurrent sends can never exceed the limit), and given back if the message is not
+    /// delivered.
     pub async fn send_with(&self, session_id: &str, message: &str, submit: bool) -> Result<Value> {
         let session = self.load(session_id).await?;
         self.enforce_deadline(&session).await?;
-        if let (Some(max), sent) = (session.meta_i64("max_turns"), session.meta_i64("turns_sent").unwrap_or(0))
-            && sent >= max
-        {
+        let id = session.id.clone();
+        let taken = self.store.call(move |c| store::take_turn(c, &id)).await?;
+        if let Err((max, sent)) = taken {
             return Err(Error::new(ErrorCode::TurnLimitReached, "session reached its max_turns")
                 .with("session_id", session_id)
                 .with("max_turns", max)
                 .with("turns_sent", sent));
         }
-        let r = self.runtime_ref(&session)?;
+        let sent = self.deliver_message(&session, message, submit).await;
+        if sent.is_err() {
+            let id = session.id.clone();
+            let _ = self.store.call(move |c| store::give_back_turn(c, &id)).await;
+        }
+        sent
+    }
+
+    async fn deliver_message(&self, session: &AgentSession, message: &str, submit: bool) -> Result<Value> {
+        let r = self.runtime_ref(session)?;
         if session.state == SessionState::Completed {
-            self.reopen(&session, &r).await?;
+            self.reopen(session, &r).await?;
         }
         let provider = self.registry.get(&session.provider_id)?;
         let ad = ArtifactDir::new(&session.artifact_dir);
@@ -990,15 +1003,13 @@ impl Manager {
                 // The note above went in first; say that the message never arrived.
                 let _ = blocking(move || ad.append_note("the message above was not delivered: the worker has exited"))
                     .await;
-                return Err(self.explain_exit(e, &session, &r).await);
+                return Err(self.explain_exit(e, session, &r).await);
             }
         };
         let mut m = Map::new();
         m.insert("submit".into(), json!(submit));
         m.insert("submit_keys".into(), json!(keys));
-        let event_id = self.event(&session, "send_message", Some(session.state), None, None, m).await?;
-        let id = session.id.clone();
-        self.store.call(move |c| store::increment_meta(c, &id, "turns_sent")).await?;
+        let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
         Ok(json!({"ok": true, "session_id": session.id, "event_id": event_id}))
     }
 

@@ -363,18 +363,35 @@ pub fn set_meta(conn: &Connection, id: &str, key: &str, value: &Value) -> Result
     Ok(())
 }
 
-/// Atomically increments an integer metadata key and returns the new value.
-pub fn increment_meta(conn: &Connection, id: &str, key: &str) -> Result<i64> {
-    let path = format!("$.\"{key}\"");
-    conn.execute(
-        "UPDATE sessions SET metadata_json = json_set(metadata_json, ?1, COALESCE(json_extract(metadata_json, ?1), 0) + 1), updated_at = ?2 WHERE id = ?3",
-        params![path, util::now(), id],
+/// Counts one more sent turn, unless the session has `max_turns` and has used them all: one
+/// UPDATE, so concurrent senders can never pass the limit together. `Ok(Ok(turns_sent))` when
+/// taken, `Ok(Err((max_turns, turns_sent)))` when the limit is reached.
+pub fn take_turn(conn: &Connection, id: &str) -> Result<std::result::Result<i64, (i64, i64)>> {
+    let taken = conn.execute(
+        "UPDATE sessions SET metadata_json = json_set(metadata_json, '$.turns_sent', \
+             COALESCE(json_extract(metadata_json, '$.turns_sent'), 0) + 1), updated_at = ?2 \
+         WHERE id = ?1 AND (json_extract(metadata_json, '$.max_turns') IS NULL \
+             OR COALESCE(json_extract(metadata_json, '$.turns_sent'), 0) < json_extract(metadata_json, '$.max_turns'))",
+        params![id, util::now()],
     )?;
-    Ok(conn
-        .query_row("SELECT json_extract(metadata_json, ?1) FROM sessions WHERE id = ?2", params![path, id], |r| {
-            r.get::<_, Option<i64>>(0)
-        })?
-        .unwrap_or(0))
+    let (max, sent): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT json_extract(metadata_json, '$.max_turns'), json_extract(metadata_json, '$.turns_sent') \
+         FROM sessions WHERE id = ?1",
+        params![id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let sent = sent.unwrap_or(0);
+    Ok(if taken > 0 { Ok(sent) } else { Err((max.unwrap_or(0), sent)) })
+}
+
+/// Returns a turn taken by [`take_turn`] whose message was never delivered.
+pub fn give_back_turn(conn: &Connection, id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE sessions SET metadata_json = json_set(metadata_json, '$.turns_sent', \
+             MAX(COALESCE(json_extract(metadata_json, '$.turns_sent'), 0) - 1, 0)) WHERE id = ?1",
+        params![id],
+    )?;
+    Ok(())
 }
 
 /// Records the runtime reference and the post-launch state.
@@ -528,8 +545,13 @@ mod tests {
         assert_eq!(page.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["ap_2", "ap_1"]);
 
         set_meta(&conn, "ap_1", "last_screen_hash", &Value::from("abc")).unwrap();
-        assert_eq!(increment_meta(&conn, "ap_1", "turns_sent").unwrap(), 1);
-        assert_eq!(increment_meta(&conn, "ap_1", "turns_sent").unwrap(), 2);
+        assert_eq!(take_turn(&conn, "ap_1").unwrap(), Ok(1));
+        give_back_turn(&conn, "ap_1").unwrap();
+        assert_eq!(take_turn(&conn, "ap_1").unwrap(), Ok(1));
+        set_meta(&conn, "ap_1", "max_turns", &serde_json::json!(1)).unwrap();
+        assert_eq!(take_turn(&conn, "ap_1").unwrap(), Err((1, 1)), "the limit holds");
+        set_meta(&conn, "ap_1", "max_turns", &serde_json::Value::Null).unwrap();
+        assert_eq!(take_turn(&conn, "ap_1").unwrap(), Ok(2), "no limit: counted only");
         let s = get_session(&conn, "ap_1").unwrap().unwrap();
         assert_eq!(s.metadata["coordinator_id"], "coord_x");
         assert_eq!(s.metadata["last_screen_hash"], "abc");
