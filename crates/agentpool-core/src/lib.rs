@@ -39,6 +39,8 @@ pub mod util;
 pub mod worktree;
 
 #[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
 mod test_support;
 #[cfg(test)]
 mod untrusted_tests;

@@ -1,0 +1,363 @@
+//! The session lifecycle over a scripted [`Runtime`]: every transition the engine makes, without
+//! tmux. The test sets what the worker's screen shows and whether it has exited; the fake
+//! records what the engine typed and which workers it ended.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::config::Settings;
+use crate::error::{ErrorCode, Result};
+use crate::manager::{Manager, ManagerOptions, SpawnRequest};
+use crate::model::{RuntimeKind, RuntimeRef};
+use crate::observe::ObserveOptions;
+use crate::provider::Registry;
+use crate::runtime::{LiveControl, Liveness, Runtime, Snapshot, SpawnSpec};
+
+#[derive(Debug, Default, Clone)]
+struct Pane {
+    screen: String,
+    dead: bool,
+    exit_status: Option<i32>,
+}
+
+#[derive(Debug, Default)]
+struct World {
+    panes: HashMap<String, Pane>,
+    /// `(session, text)` for every paste, in order.
+    pastes: Vec<(String, String)>,
+    /// `(session, keys)` for every key press.
+    keys: Vec<(String, Vec<String>)>,
+    /// Sessions ended by `terminate`, once per call.
+    terminated: Vec<String>,
+}
+
+/// A runtime whose workers are whatever the test says they are.
+#[derive(Clone, Default)]
+struct FakeRuntime(Arc<Mutex<World>>);
+
+impl FakeRuntime {
+    fn world(&self) -> std::sync::MutexGuard<'_, World> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn show(&self, session: &str, screen: &str) {
+        self.world().panes.entry(session.to_owned()).or_default().screen = screen.to_owned();
+    }
+
+    fn exit(&self, session: &str, status: i32) {
+        let mut w = self.world();
+        let pane = w.panes.entry(session.to_owned()).or_default();
+        pane.dead = true;
+        pane.exit_status = Some(status);
+    }
+
+    fn vanish(&self, session: &str) {
+        self.world().panes.remove(session);
+    }
+}
+
+fn not_found(name: &str) -> crate::Error {
+    crate::Error::new(ErrorCode::TmuxSessionNotFound, format!("no session {name}"))
+}
+
+#[async_trait]
+impl Runtime for FakeRuntime {
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Tmux
+    }
+
+    fn binary_path(&self) -> Option<String> {
+        Some("/fake/tmux".into())
+    }
+
+    async fn spawn(&self, spec: &SpawnSpec) -> Result<RuntimeRef> {
+        std::fs::write(&spec.output_log, b"").map_err(|e| crate::Error::io("output log", &e))?;
+        self.world().panes.insert(spec.name.clone(), Pane { screen: "> ".into(), ..Pane::default() });
+        Ok(RuntimeRef {
+            session_name: spec.name.clone(),
+            window: "0".into(),
+            pane: "0".into(),
+            pane_id: Some("%1".into()),
+            socket: Some("fake".into()),
+            output_log: Some(spec.output_log.display().to_string()),
+        })
+    }
+
+    async fn snapshot(&self, r: &RuntimeRef, _history: usize, _timeout: Duration) -> Result<Snapshot> {
+        let w = self.world();
+        let pane = w.panes.get(&r.session_name).ok_or_else(|| not_found(&r.session_name))?;
+        Ok(Snapshot { screen: pane.screen.clone(), dead: pane.dead, exit_status: pane.exit_status })
+    }
+
+    async fn paste(&self, r: &RuntimeRef, text: &str) -> Result<()> {
+        let mut w = self.world();
+        match w.panes.get(&r.session_name) {
+            None => return Err(not_found(&r.session_name)),
+            Some(p) if p.dead => {
+                return Err(crate::Error::new(ErrorCode::WorkerExited, "the worker has exited")
+                    .with("exit_status", p.exit_status));
+            }
+            Some(_) => {}
+        }
+        w.pastes.push((r.session_name.clone(), text.to_owned()));
+        Ok(())
+    }
+
+    async fn send_keys(&self, r: &RuntimeRef, keys: &[String]) -> Result<()> {
+        let mut w = self.world();
+        if w.panes.get(&r.session_name).is_none_or(|p| p.dead) {
+            return Err(not_found(&r.session_name));
+        }
+        w.keys.push((r.session_name.clone(), keys.to_vec()));
+        Ok(())
+    }
+
+    async fn list(&self, _socket: Option<&str>) -> Result<HashMap<String, Liveness>> {
+        Ok(self
+            .world()
+            .panes
+            .iter()
+            .map(|(k, p)| {
+                let l = if p.dead { Liveness::Dead { exit_status: p.exit_status } } else { Liveness::Alive };
+                (k.clone(), l)
+            })
+            .collect())
+    }
+
+    async fn terminate(&self, r: &RuntimeRef) -> Result<()> {
+        let mut w = self.world();
+        w.panes.remove(&r.session_name);
+        w.terminated.push(r.session_name.clone());
+        Ok(())
+    }
+
+    fn attach_command(&self, r: &RuntimeRef) -> String {
+        format!("fake attach {}", r.session_name)
+    }
+
+    fn live_control(&self, _allow_raw_keys: bool) -> LiveControl {
+        LiveControl {
+            can_capture_screen: true,
+            can_send_message: true,
+            can_send_keys: false,
+            can_interrupt: true,
+            can_attach: true,
+            attach_kind: "interactive",
+        }
+    }
+}
+
+/// A temporary home and git repository, a custom provider `scripted` (no program ever runs:
+/// the runtime is fake), and a manager over the fake runtime.
+struct Engine {
+    _home: tempfile::TempDir,
+    repo: tempfile::TempDir,
+    runtime: FakeRuntime,
+    manager: Manager,
+}
+
+const RESULT: &str = "AGENTPOOL_RESULT_START\nSummary: looked at the migrations\nAGENTPOOL_RESULT_END";
+
+impl Engine {
+    fn new() -> Self {
+        let home = tempfile::tempdir().unwrap_or_else(|e| panic!("temp home: {e}"));
+        let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("temp repo: {e}"));
+        for args in [
+            &["init", "-q"][..],
+            &["-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-q", "--allow-empty", "-m", "init"][..],
+        ] {
+            let ok = std::process::Command::new("git")
+                .args(args)
+                .current_dir(repo.path())
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "git {args:?}");
+        }
+        let config = home.path().join("config.toml");
+        std::fs::write(
+            &config,
+            "[[custom_providers]]\nid = \"scripted\"\ncommand = [\"/bin/sh\"]\n\n[custom_providers.patterns]\nquestion = ['(?m)^QUESTION: ']\n",
+        )
+        .unwrap_or_else(|e| panic!("config: {e}"));
+        let settings = Settings::load_from(home.path().to_path_buf(), config).unwrap_or_else(|e| panic!("{e:?}"));
+        let registry = Registry::new(&settings).unwrap_or_else(|e| panic!("{e:?}"));
+        let runtime = FakeRuntime::default();
+        let opts = ManagerOptions {
+            coordinator_id: "tests".into(),
+            scoped: false,
+            self_exe: std::env::current_exe().unwrap_or_default(),
+        };
+        let manager =
+            Manager::new(settings, registry, Arc::new(runtime.clone()), opts).unwrap_or_else(|e| panic!("{e:?}"));
+        Self { _home: home, repo, runtime, manager }
+    }
+
+    async fn spawn(&self, task: &str, max_turns: Option<i64>) -> (String, String) {
+        let mut req = SpawnRequest::new("scripted", task, self.repo.path().display().to_string());
+        req.max_turns = max_turns;
+        let v = self.manager.spawn(req).await.unwrap_or_else(|e| panic!("spawn: {e:?}"));
+        let id = v["session_id"].as_str().unwrap_or_default().to_owned();
+        let name = self.session(&id).await["tmux"]["session_name"].as_str().unwrap_or_default().to_owned();
+        assert!(!name.is_empty(), "{v}");
+        (id, name)
+    }
+
+    async fn session(&self, id: &str) -> Value {
+        self.manager.show(id).await.unwrap_or_else(|e| panic!("show: {e:?}"))["session"].clone()
+    }
+
+    async fn state(&self, id: &str) -> String {
+        self.session(id).await["state"].as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn observe(&self, id: &str) -> (String, String) {
+        let opts = ObserveOptions { timeout: Duration::ZERO, ..ObserveOptions::default() };
+        let r = self.manager.observe(id, opts).await.unwrap_or_else(|e| panic!("observe: {e:?}"));
+        (r.state.as_str().to_owned(), r.event.as_str().to_owned())
+    }
+
+    async fn event_types(&self, id: &str) -> Vec<String> {
+        let dir = self.session(id).await["artifact_dir"].as_str().unwrap_or_default().to_owned();
+        std::fs::read_to_string(Path::new(&dir).join("events.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|e| e["event_type"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn spawn_types_the_prompt_and_runs() {
+    rt().block_on(async {
+        let e = Engine::new();
+        let (id, name) = e.spawn("Inspect the migrations.", None).await;
+        assert_eq!(e.state(&id).await, "RUNNING");
+        let pastes = e.runtime.world().pastes.clone();
+        assert_eq!(pastes.len(), 1, "{pastes:?}");
+        assert_eq!(pastes[0].0, name);
+        assert!(pastes[0].1.contains("Inspect the migrations."), "{pastes:?}");
+        let types = e.event_types(&id).await;
+        assert!(types.starts_with(&["spawn".to_owned(), "send_initial_prompt".to_owned()]), "{types:?}");
+    });
+}
+
+#[test]
+fn question_then_answer_then_result_completes() {
+    rt().block_on(async {
+        let e = Engine::new();
+        let (id, name) = e.spawn("Pick an area.", None).await;
+        e.runtime.show(&name, "working\nQUESTION: which area first?\n> ");
+        assert_eq!(e.observe(&id).await, ("AWAITING_USER_INPUT".into(), "question".into()));
+        e.manager.send(&id, "Inspect migrations first.").await.unwrap_or_else(|err| panic!("{err:?}"));
+        assert_eq!(e.session(&id).await["metadata"]["turns_sent"], 1);
+        e.runtime.show(&name, &format!("working\n{RESULT}\n> "));
+        assert_eq!(e.observe(&id).await, ("COMPLETED".into(), "completed".into()));
+        let dir = e.session(&id).await["artifact_dir"].as_str().unwrap_or_default().to_owned();
+        let result = std::fs::read_to_string(Path::new(&dir).join("result.md")).unwrap_or_default();
+        assert!(result.contains("looked at the migrations"), "{result:?}");
+        // A completed session stays completed while the screen does not change.
+        assert_eq!(e.observe(&id).await.0, "COMPLETED");
+    });
+}
+
+#[test]
+fn the_echo_of_the_task_never_completes_it() {
+    rt().block_on(async {
+        let e = Engine::new();
+        let task = format!("Print this when done:\n{RESULT}");
+        let (id, name) = e.spawn(&task, None).await;
+        // The worker shows only what was typed into it.
+        e.runtime.show(&name, &format!("> {task}\n"));
+        assert_ne!(e.observe(&id).await.0, "COMPLETED");
+    });
+}
+
+#[test]
+fn a_worker_that_exits_is_failed_with_its_status_or_completed_with_a_result() {
+    rt().block_on(async {
+        let e = Engine::new();
+        let (id, name) = e.spawn("Do it.", None).await;
+        e.runtime.show(&name, "panic: something broke");
+        e.runtime.exit(&name, 3);
+        assert_eq!(e.observe(&id).await, ("FAILED".into(), "error".into()));
+        assert!(e.session(&id).await["ended_at"].is_string());
+
+        let (id, name) = e.spawn("Do it well.", None).await;
+        e.runtime.show(&name, &format!("{RESULT}\n"));
+        e.runtime.exit(&name, 0);
+        assert_eq!(e.observe(&id).await, ("COMPLETED".into(), "completed".into()));
+    });
+}
+
+#[test]
+fn sending_to_an_exited_worker_is_worker_exited_and_gives_the_turn_back() {
+    rt().block_on(async {
+        let e = Engine::new();
+        let (id, name) = e.spawn("Do it.", Some(3)).await;
+        e.runtime.show(&name, "bye");
+        e.runtime.exit(&name, 1);
+        let err = e.manager.send(&id, "hello?").await.expect_err("the worker is gone");
+        assert_eq!(err.code, ErrorCode::WorkerExited, "{err:?}");
+        assert_eq!(e.session(&id).await["metadata"]["turns_sent"], 0, "an undelivered message takes no turn");
+    });
+}
+
+#[test]
+fn max_turns_is_counted_once_per_delivered_message() {
+    rt().block_on(async {
+        let e = Engine::new();
+        let (id, _) = e.spawn("Do it.", Some(2)).await;
+        let mut results = Vec::new();
+        for i in 0..4 {
+            results.push(e.manager.send(&id, &format!("turn {i}")).await);
+        }
+        let ok = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(ok, 2, "{results:?}");
+        for err in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert_eq!(err.code, ErrorCode::TurnLimitReached);
+        }
+        assert_eq!(e.session(&id).await["metadata"]["turns_sent"], 2);
+    });
+}
+
+#[test]
+fn terminate_ends_the_worker_once_and_is_final() {
+    rt().block_on(async {
+        let e = Engine::new();
+        let (id, name) = e.spawn("Do it.", None).await;
+        let first = e.manager.terminate(&id, None, false).await.unwrap_or_else(|err| panic!("{err:?}"));
+        let second = e.manager.terminate(&id, None, false).await.unwrap_or_else(|err| panic!("{err:?}"));
+        assert_eq!(first["already_terminated"], false, "{first}");
+        assert_eq!(second["already_terminated"], true, "{second}");
+        assert_eq!(e.state(&id).await, "CANCELLED");
+        assert!(e.runtime.world().terminated.contains(&name));
+        // Nothing an observer sees afterwards changes a settled session.
+        e.runtime.show(&name, &format!("{RESULT}\n"));
+        assert_eq!(e.observe(&id).await.0, "CANCELLED");
+    });
+}
+
+#[test]
+fn reconcile_fails_a_vanished_worker_and_keeps_a_live_one() {
+    rt().block_on(async {
+        let e = Engine::new();
+        let (gone, gone_name) = e.spawn("Vanish.", None).await;
+        let (live, _) = e.spawn("Stay.", None).await;
+        e.runtime.vanish(&gone_name);
+        e.manager.reconcile().await.unwrap_or_else(|err| panic!("{err:?}"));
+        assert_eq!(e.state(&gone).await, "FAILED");
+        assert_eq!(e.state(&live).await, "RUNNING");
+    });
+}
