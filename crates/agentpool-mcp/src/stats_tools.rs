@@ -89,7 +89,7 @@ pub struct CardArgs {
     /// 12h, 7d, 1w, all, an ISO date, or FROM/TO.
     #[serde(default = "seven_days")]
     pub window: String,
-    /// Absolute path of a new .png file. Default: a new file under AGENTPOOL_HOME/cards.
+    /// Absolute path of a new .png file in an existing directory. Default: AGENTPOOL_HOME/cards.
     #[serde(default)]
     pub output_path: Option<String>,
     /// mine: sessions this server spawned.

@@ -107,6 +107,11 @@ async fn get_stats_card_writes_a_new_png_and_never_overwrites() {
     assert_eq!(card["stats_window"], "7d");
 
     let chosen = ctx.home.path().join("out/week.png").display().to_string();
+    // Its directory must exist: nothing is created on the way.
+    let (is_error, missing) = call(&client, "get_stats_card", json!({"output_path": chosen})).await;
+    assert!(is_error && missing["error"]["code"] == "INVALID_OUTPUT", "{missing}");
+    assert!(!ctx.home.path().join("out").exists());
+    std::fs::create_dir(ctx.home.path().join("out")).unwrap();
     let card = ok(&client, "get_stats_card", json!({"output_path": chosen, "window": "all", "scope": "all"})).await;
     assert_eq!(card["path"], chosen.as_str());
     assert!(is_png(&chosen, &card["bytes"]));
