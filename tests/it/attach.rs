@@ -1,7 +1,8 @@
-//! `attach` attaches: in a terminal it hands the terminal to the worker's tmux session (a
-//! nested client from another tmux, `switch-client` from a client of the worker's own server);
-//! `--print`, `--json` or a non-terminal stdout print the command instead. Terminals here are
-//! panes of private tmux servers this test starts and kills.
+//! The human at a terminal. `attach` attaches: in a terminal it hands the terminal to the
+//! worker's tmux session (a nested client from another tmux, `switch-client` from a client of
+//! the worker's own server); `--print`, `--json` or a non-terminal stdout print the command
+//! instead. Human output shows ages and a diffstat, coloured only on a terminal without
+//! `NO_COLOR`. Terminals here are panes of private tmux servers this test starts and kills.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -132,4 +133,46 @@ fn attach_prints_without_a_terminal_and_attaches_in_one() {
         shown.contains("rc=").then_some(shown)
     });
     assert!(shown.contains("rc=1") && shown.contains("nothing to attach to"), "{shown}");
+}
+
+#[test]
+fn human_output_has_ages_a_diffstat_and_colour_only_on_a_terminal() {
+    let ctx = TestContext::new();
+    std::fs::write(ctx.repo().join("notes.txt"), "one\ntwo\n").unwrap();
+    ctx.git(&["add", "notes.txt"]);
+    ctx.git(&["commit", "-q", "-m", "notes"]);
+    let id = ctx.spawn_id("fake-idle", "Edit the notes.", &[]);
+    std::fs::write(ctx.repo().join("notes.txt"), "one\n2\nthree\n").unwrap();
+
+    let out = ctx.cmd(&["collect", &id, "--detail", "excerpt"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let shown = text(&out);
+    assert!(shown.contains("--- changed files ---\n notes.txt | 3 ++-\n"), "{shown}");
+    assert!(shown.contains(" 1 file changed, 2 insertions(+), 1 deletion(-)\n"), "{shown}");
+    let out = ctx.cmd(&["sessions"]);
+    let listed = text(&out);
+    assert!(listed.contains("s ago") || listed.contains("m ago"), "{listed}");
+    assert!(!listed.contains('\x1b') && !shown.contains('\x1b'), "no colour into a pipe");
+
+    // On a terminal the state is coloured, unless NO_COLOR says no.
+    let viewer = Viewer::new();
+    for (name, no_color) in [("colour", ""), ("plain", "NO_COLOR=1 ")] {
+        let line = format!(
+            "env -u NO_COLOR {} {no_color}{} sessions; sleep 30",
+            pool_env(&ctx).replace(" NO_COLOR=1", ""),
+            agentpool_bin().display()
+        );
+        let started = viewer.tmux(&["new-session", "-d", "-s", name, "-x", "160", "-y", "20", &line]);
+        assert!(started.status.success(), "{}", describe(&started));
+        let screen = eventually("the session list", || {
+            let shown = text(&viewer.tmux(&["capture-pane", "-p", "-e", "-t", name]));
+            shown.contains(" of 1 sessions").then_some(shown)
+        });
+        assert_eq!(
+            screen.contains("\x1b[36mRUNNING") || screen.contains("\x1b[36mREADY"),
+            no_color.is_empty(),
+            "{name}: {screen:?}"
+        );
+    }
+    ctx.json(&["terminate", &id, "--json"]);
 }

@@ -361,18 +361,33 @@ pub async fn collect(ctx: &Context, a: CollectArgs) -> Result<Out> {
     let summary = r["summary"].as_str().unwrap_or("").to_owned();
     let lockdown = ctx.lockdown();
     let payload = collect_payload(r, detail, lockdown);
+    let colour = output::colour_enabled();
     let mut human = format!(
         "session: {}\nstate: {}\nartifact_dir: {}\nartifacts: {}\ngit_dirty: {}\n",
         a.session_id,
-        payload["state"].as_str().unwrap_or(""),
+        output::paint_state(payload["state"].as_str().unwrap_or(""), colour),
         payload["artifact_dir"].as_str().unwrap_or(""),
         payload["artifacts"].as_array().map_or(0, Vec::len),
         if payload["git"]["dirty"] == json!(true) { "yes" } else { "no" },
     );
     if detail != agentpool_core::model::Detail::Summary && !lockdown {
         human.push_str("--- result ---\n");
-        human.push_str(&summary);
+        human.push_str(summary.trim_end());
         human.push('\n');
+    }
+    // What changed, from the diff just collected (read line by line).
+    let diff = payload["artifacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["kind"] == "diff")
+        .and_then(|f| f["path"].as_str())
+        .and_then(|p| std::fs::File::open(p).ok())
+        .map(|f| output::diffstat(std::io::BufReader::new(f)))
+        .unwrap_or_default();
+    if !diff.is_empty() {
+        human.push_str("--- changed files ---\n");
+        human.push_str(&output::render_diffstat(&diff, colour));
     }
     Ok(Out::new(payload, human))
 }
@@ -410,15 +425,21 @@ pub async fn sessions(ctx: &Context, a: SessionsArgs, json_mode: bool) -> Result
     let human = if a.plain {
         output::plain_sessions(&r)
     } else {
+        let colour = output::colour_enabled();
+        let now = time::OffsetDateTime::now_utc();
         let rows = r["sessions"]
             .as_array()
             .into_iter()
             .flatten()
             .map(|s| {
-                ["id", "provider_id", "state", "role", "created_at"]
-                    .iter()
-                    .map(|k| s[*k].as_str().unwrap_or("").to_owned())
-                    .collect()
+                let text = |k: &str| s[k].as_str().unwrap_or("").to_owned();
+                vec![
+                    text("id"),
+                    text("provider_id"),
+                    output::paint_state(&text("state"), colour),
+                    text("role"),
+                    output::relative_age(&text("created_at"), now),
+                ]
             })
             .collect();
         let p = &r["pagination"];

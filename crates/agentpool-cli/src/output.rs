@@ -110,13 +110,13 @@ pub fn human_command(cmd: &str) -> String {
     words.join(" ")
 }
 
-/// A simple left-aligned table.
+/// A simple left-aligned table (cells may carry colour: widths count what shows).
 pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {
         for (i, c) in r.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(c.chars().count());
+                *w = (*w).max(visible_len(c));
             }
         }
     }
@@ -124,7 +124,10 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
         let mut s: String = cells
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0)))
+            .map(|(i, c)| {
+                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(visible_len(c));
+                format!("{c}{}", " ".repeat(pad))
+            })
             .collect::<Vec<_>>()
             .join("  ");
         s.truncate(s.trim_end().len());
@@ -135,6 +138,129 @@ pub fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     for r in &rows {
         out.push_str(&line(r.iter().map(String::as_str).collect()));
     }
+    out
+}
+
+/// Characters a terminal shows of `s` (SGR colour codes, which [`paint`] adds, not counted).
+fn visible_len(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_code = false;
+    for c in s.chars() {
+        match (in_code, c) {
+            (false, '\x1b') => in_code = true,
+            (true, 'm') => in_code = false,
+            (true, _) => {}
+            (false, _) => n += 1,
+        }
+    }
+    n
+}
+
+/// Whether human output may be coloured: stdout is a terminal and `NO_COLOR` is unset or empty
+/// (<https://no-color.org>). JSON and `--plain` output are never coloured.
+pub fn colour_enabled() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+}
+
+/// `text` in an SGR colour (`"32"` green, `"31"` red, …) when `on`.
+pub fn paint(text: &str, sgr: &str, on: bool) -> String {
+    if on && !sgr.is_empty() { format!("\x1b[{sgr}m{text}\x1b[0m") } else { text.to_owned() }
+}
+
+/// A session state, coloured by what it asks of you: green done, red failed, yellow waiting on
+/// you, cyan working, dim cancelled.
+pub fn paint_state(state: &str, on: bool) -> String {
+    let sgr = match state {
+        "COMPLETED" => "32",
+        "FAILED" => "31",
+        "AWAITING_USER_INPUT" | "AWAITING_APPROVAL" | "BLOCKED" => "1;33",
+        "RUNNING" | "READY" | "STARTING" => "36",
+        "CANCELLED" => "2",
+        _ => "",
+    };
+    paint(state, sgr, on)
+}
+
+/// How long ago `ts` (RFC 3339) was, in the largest whole unit: `12s ago`, `3m ago`, `5h ago`,
+/// `2d ago`. A time that does not parse is shown as it is.
+pub fn relative_age(ts: &str, now: time::OffsetDateTime) -> String {
+    let Some(then) = agentpool_core::util::parse_ts(ts) else { return ts.to_owned() };
+    let secs = (now - then).whole_seconds().max(0);
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86_400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
+/// One file of a diffstat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStat {
+    pub path: String,
+    pub added: u64,
+    pub removed: u64,
+    pub binary: bool,
+}
+
+/// Per-file added/removed line counts of a unified diff (`git diff` output), read line by line
+/// so a huge diff costs no memory.
+pub fn diffstat(diff: impl std::io::BufRead) -> Vec<FileStat> {
+    let mut files: Vec<FileStat> = Vec::new();
+    for line in diff.split(b'\n').map_while(std::result::Result::ok) {
+        let line = String::from_utf8_lossy(&line);
+        if let Some(rest) = line.strip_prefix("diff --git ") {
+            // `a/<path> b/<path>`: the b side names the file as it is now.
+            let path = rest.rsplit_once(" b/").map_or(rest, |(_, b)| b).to_owned();
+            files.push(FileStat { path, added: 0, removed: 0, binary: false });
+        } else if let Some(f) = files.last_mut() {
+            if line.starts_with("+++ ") || line.starts_with("--- ") {
+                continue;
+            }
+            if line.starts_with("Binary files ") {
+                f.binary = true;
+            } else if line.starts_with('+') {
+                f.added += 1;
+            } else if line.starts_with('-') {
+                f.removed += 1;
+            }
+        }
+    }
+    files
+}
+
+/// `git diff --stat`-style lines: ` path | N +++--`, then the totals.
+pub fn render_diffstat(files: &[FileStat], colour: bool) -> String {
+    const BAR: u64 = 40;
+    let width = files.iter().map(|f| f.path.chars().count()).max().unwrap_or(0);
+    let most = files.iter().map(|f| f.added + f.removed).max().unwrap_or(0).max(1);
+    let mut out = String::new();
+    for f in files {
+        if f.binary {
+            out.push_str(&format!(" {:<width$} | Bin\n", f.path));
+            continue;
+        }
+        let total = f.added + f.removed;
+        // Scale bars down only when the largest change would not fit.
+        let scale = |n: u64| if most > BAR { (n * BAR).div_ceil(most) } else { n };
+        let plus = "+".repeat(usize::try_from(scale(f.added)).unwrap_or(0));
+        let minus = "-".repeat(usize::try_from(scale(f.removed)).unwrap_or(0));
+        out.push_str(&format!(
+            " {:<width$} | {total} {}{}\n",
+            f.path,
+            paint(&plus, "32", colour && !plus.is_empty()),
+            paint(&minus, "31", colour && !minus.is_empty())
+        ));
+    }
+    let (added, removed): (u64, u64) = files.iter().fold((0, 0), |(a, r), f| (a + f.added, r + f.removed));
+    let n = files.len();
+    out.push_str(&format!(
+        " {n} file{} changed, {added} insertion{}(+), {removed} deletion{}(-)\n",
+        if n == 1 { "" } else { "s" },
+        if added == 1 { "" } else { "s" },
+        if removed == 1 { "" } else { "s" },
+    ));
     out
 }
 
@@ -158,6 +284,35 @@ pub fn plain_sessions(r: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_diffstats_and_colour() {
+        let now = agentpool_core::util::parse_ts("2026-12-07T10:00:00Z").unwrap();
+        assert_eq!(relative_age("2026-12-07T09:59:48Z", now), "12s ago");
+        assert_eq!(relative_age("2026-12-07T09:57:00Z", now), "3m ago");
+        assert_eq!(relative_age("2026-12-07T05:00:00Z", now), "5h ago");
+        assert_eq!(relative_age("2026-12-05T10:00:00Z", now), "2d ago");
+        assert_eq!(relative_age("2026-12-07T10:00:09Z", now), "0s ago", "clock skew is not the future");
+        assert_eq!(relative_age("yesterday", now), "yesterday");
+
+        let diff = "diff --git a/src/a.rs b/src/a.rs\nindex 1..2 100644\n--- a/src/a.rs\n+++ b/src/a.rs\n@@ -1,2 +1,3 @@\n-old\n+new\n+more\n context\ndiff --git a/logo.png b/logo.png\nBinary files a/logo.png and b/logo.png differ\n";
+        let stats = diffstat(diff.as_bytes());
+        assert_eq!(
+            stats,
+            vec![
+                FileStat { path: "src/a.rs".into(), added: 2, removed: 1, binary: false },
+                FileStat { path: "logo.png".into(), added: 0, removed: 0, binary: true },
+            ]
+        );
+        let text = render_diffstat(&stats, false);
+        assert_eq!(text, " src/a.rs | 3 ++-\n logo.png | Bin\n 2 files changed, 2 insertions(+), 1 deletion(-)\n");
+        let coloured = render_diffstat(&stats, true);
+        assert!(coloured.contains("\x1b[32m++\x1b[0m") && coloured.contains("\x1b[31m-\x1b[0m"), "{coloured:?}");
+        // A coloured cell is padded by what shows.
+        let t = table(&["STATE", "X"], vec![vec![paint_state("FAILED", true), "x".into()]]);
+        assert_eq!(t.lines().nth(1).unwrap(), "\x1b[31mFAILED\x1b[0m  x");
+        assert_eq!(paint_state("FAILED", false), "FAILED");
+    }
 
     #[test]
     fn human_hints_drop_json() {
