@@ -199,6 +199,10 @@ fn doctor_finds_a_corrupt_database_page() {
     let sqlite = |v: &Value| v["checks"].as_array().unwrap().iter().find(|c| c["name"] == "sqlite").cloned().unwrap();
     assert_eq!(sqlite(&ctx.json(&["doctor", "--json"]))["ok"], true);
     let db = ctx.home().join("agentpool.sqlite");
+    // Recent commits stay in the WAL between commands; move them into the file to damage it.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
+    drop(conn);
     let mut data = std::fs::read(&db).unwrap();
     // Damage the cell pointers of the last b-tree leaf page (table 0x0d or index 0x0a). Page 1,
     // the schema, stays intact, so the database still opens: opening alone would say "ok".

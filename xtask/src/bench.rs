@@ -24,7 +24,8 @@
 //!    `observe --wait-for question` is started first and given time to take its first capture
 //!    and settle into waiting. The latency is from just before the FIFO write to the observe
 //!    process's exit. Then a second, one-shot `observe` on the already-asked question times a
-//!    whole process start to exit.
+//!    whole process start to exit, then `send` of one line to the waiting worker and the
+//!    `terminate` that ends it, each a whole process start to exit.
 //! 4. Stats, stand-in CLIs and the MCP server (`bench_stats`, `bench_standins`, `bench_mcp`).
 //! 5. Memory: peak RSS of the transcript readers on a 200 MB transcript and on one 50 MiB line
 //!    (`bench::memory`).
@@ -76,6 +77,11 @@ const RESULT_END: &str = "AGENTPOOL_RESULT_END";
 
 const SMOKE_MAX_RATIO: f64 = 3.0;
 const OBSERVE_MAX_MS: f64 = 20.0;
+const SEND_MAX_MS: f64 = 10.0;
+const TERMINATE_MAX_MS: f64 = 10.0;
+/// What the observe series sends to its worker (a shell blocked in `sleep`: the line is only
+/// echoed by the terminal).
+const SEND_MESSAGE: &str = "bench: one follow-up line";
 const INVENTORY_MAX_MS: f64 = 20.0;
 const INVENTORY_MAX_RSS_MIB: f64 = 15.0;
 
@@ -208,13 +214,13 @@ pub fn run(options: &Options) -> Result<(), String> {
 
     if options.runs_series("observe") {
         let observe = Series::new(&scratch.path, "observe")?;
-        let (wake_runs, oneshot_runs) = measure_observe(&observe, &exe, &repo, &scratch.path, runs)?;
+        let timed = measure_observe(&observe, &exe, &repo, &scratch.path, runs)?;
         drop(observe);
         rows.push(Row::new(
             "observe_latency",
             "observe wake latency (print -> exit)",
             "ms",
-            &wake_runs,
+            &timed.wake,
             Target::Max(OBSERVE_MAX_MS),
             None,
         ));
@@ -222,8 +228,24 @@ pub fn run(options: &Options) -> Result<(), String> {
             "observe_oneshot",
             "observe one-shot (process start -> exit)",
             "ms",
-            &oneshot_runs,
+            &timed.oneshot,
             Target::None,
+            None,
+        ));
+        rows.push(Row::new(
+            "send",
+            "send one line to a waiting worker (process start -> exit)",
+            "ms",
+            &timed.send,
+            Target::Max(SEND_MAX_MS),
+            None,
+        ));
+        rows.push(Row::new(
+            "terminate",
+            "terminate a live worker (process start -> exit)",
+            "ms",
+            &timed.terminate,
+            Target::Max(TERMINATE_MAX_MS),
             None,
         ));
     }
@@ -714,24 +736,44 @@ fn smoke_once(series: &Series, exe: &Path, repo: &Path) -> Result<Duration, Stri
 // Observe latency
 // ---------------------------------------------------------------------------------------------
 
+/// The observe series' samples, in milliseconds.
+#[derive(Default)]
+struct ObserveTimes {
+    wake: Vec<f64>,
+    oneshot: Vec<f64>,
+    send: Vec<f64>,
+    terminate: Vec<f64>,
+}
+
 fn measure_observe(
     series: &Series,
     exe: &Path,
     repo: &Path,
     scratch: &Path,
     runs: usize,
-) -> Result<(Vec<f64>, Vec<f64>), String> {
-    progress(&format!("observe latency: {runs} runs (each arms observe for at least {OBSERVE_ARM_DELAY:?})"));
-    let mut wake_ms = Vec::with_capacity(runs);
-    let mut oneshot_ms = Vec::with_capacity(runs);
+) -> Result<ObserveTimes, String> {
+    progress(&format!(
+        "observe latency, send, terminate: {runs} runs (each arms observe for at least {OBSERVE_ARM_DELAY:?})"
+    ));
+    let mut times = ObserveTimes::default();
     for i in 0..WARMUP_RUNS + runs {
-        let (wake, oneshot) = observe_once(series, exe, repo, scratch, i)?;
+        let run = observe_once(series, exe, repo, scratch, i)?;
         if i >= WARMUP_RUNS {
-            wake_ms.push(millis(wake));
-            oneshot_ms.push(millis(oneshot));
+            times.wake.push(millis(run.wake));
+            times.oneshot.push(millis(run.oneshot));
+            times.send.push(millis(run.send));
+            times.terminate.push(millis(run.terminate));
         }
     }
-    Ok((wake_ms, oneshot_ms))
+    Ok(times)
+}
+
+/// One observe run's timings.
+struct ObserveRun {
+    wake: Duration,
+    oneshot: Duration,
+    send: Duration,
+    terminate: Duration,
 }
 
 /// Points the `fake-question` provider of this series at a shell worker that prints a banner,
@@ -753,14 +795,8 @@ fn write_observe_config(series: &Series, fifo: &Path) -> Result<(), String> {
     std::fs::write(&path, config).map_err(|e| format!("could not write `{}`: {e}", path.display()))
 }
 
-/// One observe run; returns (wake latency, one-shot observe time).
-fn observe_once(
-    series: &Series,
-    exe: &Path,
-    repo: &Path,
-    scratch: &Path,
-    run: usize,
-) -> Result<(Duration, Duration), String> {
+/// One observe run: wake latency and one-shot observe, then `send` and `terminate`.
+fn observe_once(series: &Series, exe: &Path, repo: &Path, scratch: &Path, run: usize) -> Result<ObserveRun, String> {
     let fifo = scratch.join(format!("observe-trigger-{run}"));
     nix::unistd::mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR)
         .map_err(|e| format!("could not create FIFO `{}`: {e}", fifo.display()))?;
@@ -785,12 +821,33 @@ fn observe_once(
         return Err(format!("`agentpool spawn` printed no session.artifact_dir: {spawned}"));
     };
     let measured = observe_steps(series, exe, session_id, Path::new(artifact_dir), &fifo);
+    let sent = if measured.is_ok() { Some(timed_send(series, exe, session_id)) } else { None };
+    // The worker is stopped whatever happened above: the series' server outlives this run.
+    // Clocks stop before the JSON is parsed (xtask is a debug build).
+    let start = Instant::now();
     let terminated =
         run_checked(series.agentpool(exe).args(["terminate", session_id, "--json"]), "agentpool terminate");
+    let terminate = start.elapsed();
     let _ = std::fs::remove_file(&fifo);
-    let measured = measured?;
-    terminated?;
-    Ok(measured)
+    let (wake, oneshot) = measured?;
+    let send = sent.ok_or("internal: send was not run")??;
+    let terminated: Value = serde_json::from_slice(&terminated?.stdout).unwrap_or(Value::Null);
+    if terminated["already_terminated"] != false || terminated["would_terminate_runtime"] != true {
+        return Err(format!("`agentpool terminate` did not report ending a live worker: {terminated}"));
+    }
+    Ok(ObserveRun { wake, oneshot, send, terminate })
+}
+
+/// `send` of one line to the worker, checked for `"ok":true`; returns its wall time.
+fn timed_send(series: &Series, exe: &Path, session_id: &str) -> Result<Duration, String> {
+    let start = Instant::now();
+    let out = run_checked(series.agentpool(exe).args(["send", session_id, SEND_MESSAGE, "--json"]), "agentpool send")?;
+    let elapsed = start.elapsed();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    if doc["ok"] != true {
+        return Err(format!("`agentpool send` did not report \"ok\":true: {doc}"));
+    }
+    Ok(elapsed)
 }
 
 /// Kills the child if the run bails out before waiting for it.
@@ -994,6 +1051,8 @@ const METHOD_NOTES: &[&str] = &[
      question on the FIFO write (after an earlier banner line); time from just before the write to \
      observe's exit",
     "observe one-shot: a new `observe --wait-for question` process with the question already on screen",
+    "send / terminate: then `send <id> <one line> --json` to that worker (a shell in `sleep`, no submit keys: \
+     paste + Enter) and `terminate <id> --json` of it while it runs, each from process start to exit",
     "inventory: each run in a fresh helper process; peak RSS = getrusage(RUSAGE_CHILDREN).ru_maxrss there \
      (the largest of agentpool and any child it waited for)",
     "stats: one seeded store of 100k sessions / 1M events / 20k usage snapshots, `stats --since all --json`",

@@ -930,17 +930,18 @@ impl Manager {
         } else {
             None
         };
-        self.runtime.paste(r, message).await?;
         match &keys {
             Some(k) => {
+                self.runtime.paste(r, message).await?;
                 // TUIs treat a key that arrives in the same read as the paste as part of it.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 self.runtime.send_keys(r, k).await?;
             }
+            // Paste and Enter in one runtime step (one tmux call), as before one after the other.
             None if submit && !message.ends_with('\n') => {
-                self.runtime.send_keys(r, &["Enter".to_owned()]).await?;
+                self.runtime.paste_then_keys(r, message, &["Enter".to_owned()]).await?;
             }
-            None => {}
+            None => self.runtime.paste(r, message).await?,
         }
         Ok(keys)
     }
@@ -1327,9 +1328,21 @@ impl Manager {
         let id = session.id.clone();
         let previous = self.store.call(move |c| store::has_event(c, &id, "terminate")).await?;
         let r = session.runtime_ref();
+        // Every terminate that finds the worker stops it, before anything is recorded (killing
+        // twice is harmless; a process killed in between leaves a live row, never a CANCELLED
+        // one with a running worker). Only the one that claims the session reports it ended it.
+        // Finding and stopping are one runtime step; a dry run only looks.
         let exists = match &r {
-            Some(r) => {
+            Some(r) if dry_run => {
                 self.runtime.list(r.socket.as_deref()).await.map(|m| m.contains_key(&r.session_name)).unwrap_or(false)
+            }
+            Some(r) => {
+                // The transcript takes the worker's output up to now, alongside the kill (the
+                // raw log stays, so a later read syncs whatever came after).
+                let ad = ArtifactDir::new(&session.artifact_dir);
+                let (_, present) =
+                    tokio::join!(blocking(move || ad.sync_transcript()), self.runtime.terminate_if_present(r));
+                present?
             }
             None => false,
         };
@@ -1352,16 +1365,6 @@ impl Manager {
                 out.extend(m);
             }
             return Ok(Value::Object(out));
-        }
-        // Every terminate that finds the worker stops it, before anything is recorded (killing
-        // twice is harmless; a process killed in between leaves a live row, never a CANCELLED
-        // one with a running worker). Only the one that claims the session reports it ended it.
-        if let Some(r) = &r
-            && exists
-        {
-            let ad = ArtifactDir::new(&session.artifact_dir);
-            let _ = blocking(move || ad.sync_transcript()).await;
-            self.runtime.terminate(r).await?;
         }
         // Exactly one terminate claims the session: the check for an earlier terminate, the
         // state change and the event are one write transaction, against the state stored *now*

@@ -75,6 +75,12 @@ pub trait Runtime: Send + Sync {
     async fn paste(&self, r: &RuntimeRef, text: &str) -> Result<()>;
     /// Sends named keys (`Enter`, `C-c`, `Escape`, …).
     async fn send_keys(&self, r: &RuntimeRef, keys: &[String]) -> Result<()>;
+    /// Types text, then sends named keys right after it: [`Self::paste`] then
+    /// [`Self::send_keys`], which a runtime may do in one step (tmux: one client call).
+    async fn paste_then_keys(&self, r: &RuntimeRef, text: &str, keys: &[String]) -> Result<()> {
+        self.paste(r, text).await?;
+        self.send_keys(r, keys).await
+    }
     /// Liveness of every session on `socket` (the runtime's own when `None`), keyed by
     /// session name. A missing key means the session is gone. Sessions are looked up on the
     /// socket they recorded (`RuntimeRef::socket`), never on whichever one the caller uses.
@@ -85,6 +91,16 @@ pub trait Runtime: Send + Sync {
     async fn list(&self, socket: Option<&str>) -> Result<HashMap<String, Liveness>>;
     /// Stops the worker and removes its session. Succeeds when it is already gone.
     async fn terminate(&self, r: &RuntimeRef) -> Result<()>;
+    /// [`Self::terminate`] if the session exists (as [`Self::list`] on its socket tells);
+    /// returns whether it did. A runtime may find and stop it in one step (tmux: one client
+    /// call). A listing that fails counts as "not there".
+    async fn terminate_if_present(&self, r: &RuntimeRef) -> Result<bool> {
+        let present = self.list(r.socket.as_deref()).await.map(|m| m.contains_key(&r.session_name)).unwrap_or(false);
+        if present {
+            self.terminate(r).await?;
+        }
+        Ok(present)
+    }
     /// The exact shell command a human runs to watch the worker.
     fn attach_command(&self, r: &RuntimeRef) -> String;
     /// Live-control facts.

@@ -142,6 +142,97 @@ impl TmuxRuntime {
     ) -> Result<process::Output> {
         self.run_on(self.socket_of(r), args, stdin, timeout).await
     }
+
+    /// Pastes `text` into the pane, then sends `keys` (plain key names, see [`is_plain_key`])
+    /// in the same client call.
+    async fn paste_and(&self, r: &RuntimeRef, text: &str, keys: &[String]) -> Result<()> {
+        let buffer = format!("agentpool-{}", util::random_hex(12));
+        let target = Self::pane_target(r);
+        // `-d` deletes the buffer after pasting so prompts never linger in tmux memory; `-p`
+        // uses bracketed paste when the program asked for it, so TUIs take multi-line text as
+        // one message. Pasting into a pane whose process exited crashes tmux 3.3's server —
+        // and with it every worker on the socket — so the server checks the pane first, in
+        // the same call (buffer, pane and key names are plain tokens, safe inside the
+        // branches). Keys after the paste are sent by the same check: none reach a dead pane.
+        let mut then = format!("paste-buffer -d -p -b {buffer} -t {target}");
+        if !keys.is_empty() {
+            then.push_str(&format!(" ; send-keys -t {target} {}", keys.join(" ")));
+        }
+        let args = strings(&[
+            "load-buffer",
+            "-b",
+            &buffer,
+            "-",
+            ";",
+            "if-shell",
+            "-F",
+            "-t",
+            &target,
+            "#{pane_dead}",
+            &format!("delete-buffer -b {buffer} ; display-message -p {PANE_DEAD}"),
+            &then,
+        ]);
+        let out = self.run_for(r, &args, Some(text.as_bytes()), COMMAND_TIMEOUT).await?;
+        if out.stdout.contains(PANE_DEAD) {
+            return Err(if keys.is_empty() { exited(r) } else { exited(r).with("keys", keys) });
+        }
+        if !out.success() {
+            let _ = self.run_for(r, &strings(&["delete-buffer", "-b", &buffer]), None, COMMAND_TIMEOUT).await;
+            let err = Error::new(
+                ErrorCode::TmuxSendFailed,
+                format!("could not paste into tmux pane of `{}`", r.session_name),
+            )
+            .with("stderr", out.stderr.trim());
+            return Err(if keys.is_empty() { err } else { err.with("keys", keys) });
+        }
+        Ok(())
+    }
+
+    /// Kills session `r` and, if its pane process still ran, that process group; returns
+    /// whether the session was there to kill.
+    ///
+    /// The pane's owner, state and pid are read and the session killed in one client call.
+    /// tmux skips the rest of a command list after a failing command, so when the pane cannot
+    /// be read (gone while its session is not, say) the kill is retried on its own.
+    async fn kill(&self, r: &RuntimeRef) -> Result<bool> {
+        let target = Self::pane_target(r);
+        let session = format!("={}", r.session_name);
+        let args = strings(&[
+            "display-message",
+            "-p",
+            "-t",
+            &target,
+            "#{session_name} #{pane_dead} #{pane_pid}",
+            ";",
+            "kill-session",
+            "-t",
+            &session,
+        ]);
+        let out = self.run_for(r, &args, None, COMMAND_TIMEOUT).await?;
+        let mut parts = out.stdout.split_whitespace();
+        let read = parts.next();
+        let ours = read == Some(r.session_name.as_str());
+        let alive_pid = (parts.next() == Some("0")).then(|| parts.next().and_then(|p| p.parse::<i32>().ok())).flatten();
+        let killed = if out.success() {
+            true
+        } else if read.is_none() {
+            self.run_for(r, &strings(&["kill-session", "-t", &session]), None, COMMAND_TIMEOUT).await?.success()
+        } else {
+            // The pane was read, so the kill itself failed: the session was already gone.
+            false
+        };
+        if ours && let Some(pid) = alive_pid {
+            // kill-session sends SIGHUP; children that ignore it still get SIGTERM as a group.
+            let _ = nix_killpg(pid);
+        }
+        Ok(killed)
+    }
+}
+
+/// Whether `key` is a bare tmux key name (letters, digits, `-`, `_`), which needs no quoting
+/// inside a command string tmux parses again.
+fn is_plain_key(key: &str) -> bool {
+    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Printed instead of pasting or typing when the target pane's process has exited.
@@ -325,40 +416,17 @@ impl Runtime for TmuxRuntime {
     }
 
     async fn paste(&self, r: &RuntimeRef, text: &str) -> Result<()> {
-        let buffer = format!("agentpool-{}", util::random_hex(12));
-        let target = Self::pane_target(r);
-        // `-d` deletes the buffer after pasting so prompts never linger in tmux memory; `-p`
-        // uses bracketed paste when the program asked for it, so TUIs take multi-line text as
-        // one message. Pasting into a pane whose process exited crashes tmux 3.3's server —
-        // and with it every worker on the socket — so the server checks the pane first, in
-        // the same call (buffer and pane names are plain tokens, safe inside the branches).
-        let args = strings(&[
-            "load-buffer",
-            "-b",
-            &buffer,
-            "-",
-            ";",
-            "if-shell",
-            "-F",
-            "-t",
-            &target,
-            "#{pane_dead}",
-            &format!("delete-buffer -b {buffer} ; display-message -p {PANE_DEAD}"),
-            &format!("paste-buffer -d -p -b {buffer} -t {target}"),
-        ]);
-        let out = self.run_for(r, &args, Some(text.as_bytes()), COMMAND_TIMEOUT).await?;
-        if out.stdout.contains(PANE_DEAD) {
-            return Err(exited(r));
+        self.paste_and(r, text, &[]).await
+    }
+
+    async fn paste_then_keys(&self, r: &RuntimeRef, text: &str, keys: &[String]) -> Result<()> {
+        // The keys go inside an `if-shell` branch, which tmux parses again: only plain key
+        // names (`Enter`, `C-m`, `Escape`) are batched; anything else takes two calls.
+        if !keys.iter().all(|k| is_plain_key(k)) {
+            self.paste(r, text).await?;
+            return self.send_keys(r, keys).await;
         }
-        if !out.success() {
-            let _ = self.run_for(r, &strings(&["delete-buffer", "-b", &buffer]), None, COMMAND_TIMEOUT).await;
-            return Err(Error::new(
-                ErrorCode::TmuxSendFailed,
-                format!("could not paste into tmux pane of `{}`", r.session_name),
-            )
-            .with("stderr", out.stderr.trim()));
-        }
-        Ok(())
+        self.paste_and(r, text, keys).await
     }
 
     async fn send_keys(&self, r: &RuntimeRef, keys: &[String]) -> Result<()> {
@@ -399,26 +467,15 @@ impl Runtime for TmuxRuntime {
     }
 
     async fn terminate(&self, r: &RuntimeRef) -> Result<()> {
-        let target = Self::pane_target(r);
-        let pid = self
-            .run_for(
-                r,
-                &strings(&["display-message", "-p", "-t", &target, "#{session_name} #{pane_dead} #{pane_pid}"]),
-                None,
-                COMMAND_TIMEOUT,
-            )
-            .await?;
-        let mut parts = pid.stdout.split_whitespace();
-        let ours = parts.next() == Some(r.session_name.as_str());
-        let alive_pid = (parts.next() == Some("0")).then(|| parts.next().and_then(|p| p.parse::<i32>().ok())).flatten();
-        let _ = self
-            .run_for(r, &strings(&["kill-session", "-t", &format!("={}", r.session_name)]), None, COMMAND_TIMEOUT)
-            .await;
-        if ours && let Some(pid) = alive_pid {
-            // kill-session sends SIGHUP; children that ignore it still get SIGTERM as a group.
-            let _ = nix_killpg(pid);
+        self.kill(r).await.map(|_| ())
+    }
+
+    async fn terminate_if_present(&self, r: &RuntimeRef) -> Result<bool> {
+        // A runtime without tmux has no sessions, as `list` would say.
+        if self.tmux().is_err() {
+            return Ok(false);
         }
-        Ok(())
+        self.kill(r).await
     }
 
     fn attach_command(&self, r: &RuntimeRef) -> String {
@@ -501,6 +558,73 @@ mod tests {
         // Only this test's own server, by its socket.
         let _ = rt.run(&strings(&["kill-server"]), None, COMMAND_TIMEOUT).await;
         assert!(failure.is_none(), "{failure:?}");
+    }
+
+    #[test]
+    fn only_bare_key_names_are_batched() {
+        for key in ["Enter", "C-m", "Escape", "F1", "BSpace", "KP_Enter"] {
+            assert!(is_plain_key(key), "{key}");
+        }
+        for key in ["", "a b", "x;", "'q'", "#{pane_id}", "C-\\"] {
+            assert!(!is_plain_key(key), "{key}");
+        }
+    }
+
+    /// Paste + Enter and find + kill each take one client call; their outcomes are those of
+    /// the separate calls: text and key arrive, a dead pane gets neither (and the server with
+    /// its other workers lives on), and only the first terminate finds the session.
+    #[tokio::test]
+    async fn batched_paste_and_kill_keep_their_checks() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let rt = TmuxRuntime {
+            binary: which("tmux"),
+            socket: format!("ap-batch-{}", util::random_hex(8)),
+            config_file: dir.path().join("tmux.conf"),
+            width: 80,
+            height: 24,
+        };
+        assert!(rt.binary.is_some(), "tmux is needed for this test");
+        let spec = |name: &str, argv: &[&str]| SpawnSpec {
+            name: name.to_owned(),
+            argv: strings(argv),
+            cwd: dir.path().to_path_buf(),
+            env: Vec::new(),
+            output_log: dir.path().join(format!("{name}.log")),
+            output_filter: Vec::new(),
+        };
+        let outcome = async {
+            // `read` echoes nothing itself: the line shows up only once Enter submitted it.
+            let live =
+                rt.spawn(&spec("live", &["sh", "-c", "read -r line; echo \"got:$line\"; exec sleep 30"])).await?;
+            let dead = rt.spawn(&spec("dead", &["true"])).await?;
+            rt.paste_then_keys(&live, "hello", &["Enter".to_owned()]).await?;
+            let mut screen = String::new();
+            for _ in 0..200 {
+                screen = rt.snapshot(&live, 0, COMMAND_TIMEOUT).await?.screen;
+                if screen.contains("got:hello") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(screen.contains("got:hello"), "{screen}");
+            for _ in 0..200 {
+                if rt.snapshot(&dead, 0, COMMAND_TIMEOUT).await?.dead {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let err = rt.paste_then_keys(&dead, "x", &["Enter".to_owned()]).await.expect_err("dead pane");
+            assert_eq!(err.code, ErrorCode::WorkerExited);
+            assert!(!rt.snapshot(&live, 0, COMMAND_TIMEOUT).await?.dead, "the other worker survives");
+            assert!(rt.terminate_if_present(&dead).await?, "an exited worker's session is still there");
+            assert!(rt.terminate_if_present(&live).await?);
+            assert!(!rt.terminate_if_present(&live).await?, "the second terminate finds nothing");
+            rt.terminate(&live).await
+        }
+        .await;
+        // Only this test's own server, by its socket.
+        let _ = rt.run(&strings(&["kill-server"]), None, COMMAND_TIMEOUT).await;
+        outcome.expect("tmux steps");
     }
 
     #[test]
