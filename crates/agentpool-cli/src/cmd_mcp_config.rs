@@ -502,8 +502,8 @@ mod tests {
             ("npx", vec!["-y".into(), format!("@agentpool/cli@{v}"), "mcp".into()])
         );
         assert_eq!(warn.is_some(), agentpool_core::provider::which("npx").is_none());
-        assert!(temporary_location("/home/u/.npm/_npx/0a1b/node_modules/@agentpool/cli-linux-x64/bin/agentpool"));
-        assert!(!temporary_location("/home/u/.local/bin/agentpool"));
+        assert!(temporary_location("/srv/me/.npm/_npx/0a1b/node_modules/@agentpool/cli-linux-x64/bin/agentpool"));
+        assert!(!temporary_location("/srv/me/.local/bin/agentpool"));
         let (uvx, _) = server_command(Some(Launcher::Uvx));
         assert_eq!(uvx.shell_line(), format!("uvx --from agentpool-cli=={v} agentpool mcp"));
         let (bare, _) = server_command(None);
