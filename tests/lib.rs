@@ -394,16 +394,22 @@ impl Drop for TestContext {
     fn drop(&mut self) {
         // Only this test's server; a missing server is fine.
         let _ = self.tmux(&["kill-server"]);
-        // tmux leaves its socket file behind; remove ours (and only ours).
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{FileTypeExt, MetadataExt};
-            if let Ok(uid) = std::fs::metadata(self.home()).map(|m| m.uid()) {
-                let tmpdir = std::env::var_os("TMUX_TMPDIR").filter(|v| !v.is_empty()).unwrap_or_else(|| "/tmp".into());
-                let path = Path::new(&tmpdir).join(format!("tmux-{uid}")).join(&self.socket);
-                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
-                    let _ = std::fs::remove_file(&path);
-                }
+        remove_socket_file(&self.socket, self.home());
+    }
+}
+
+/// tmux can leave a killed server's socket file behind: removes the one named `socket` (a
+/// socket this test created, never another) from `<TMUX_TMPDIR or /tmp>/tmux-<uid>/`, the
+/// uid being the owner of `owned`, a path this test created.
+pub fn remove_socket_file(socket: &str, owned: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        if let Ok(uid) = std::fs::metadata(owned).map(|m| m.uid()) {
+            let tmpdir = std::env::var_os("TMUX_TMPDIR").filter(|v| !v.is_empty()).unwrap_or_else(|| "/tmp".into());
+            let path = Path::new(&tmpdir).join(format!("tmux-{uid}")).join(socket);
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+                let _ = std::fs::remove_file(&path);
             }
         }
     }

@@ -7,7 +7,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use agentpool_tests::{TestContext, agentpool_bin, describe, random_hex};
+use agentpool_tests::{TestContext, agentpool_bin, describe, random_hex, remove_socket_file};
 
 /// A tmux server of this test's own (`ap-view-<random>`), killed when dropped.
 struct Viewer {
@@ -33,6 +33,10 @@ impl Viewer {
 impl Drop for Viewer {
     fn drop(&mut self) {
         let _ = self.tmux(&["kill-server"]);
+        // The test binary is this user's own file: its owner is the uid tmux files sockets under.
+        if let Ok(exe) = std::env::current_exe() {
+            remove_socket_file(&self.socket, &exe);
+        }
     }
 }
 

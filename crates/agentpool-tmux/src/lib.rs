@@ -508,6 +508,21 @@ fn nix_killpg(pid: i32) -> nix::Result<()> {
 mod tests {
     use super::*;
 
+    /// Ends a test's own tmux server (by its socket) and removes the socket file that a server
+    /// that was killed, or exited with its last session, can leave behind.
+    async fn stop_server(rt: &TmuxRuntime) {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let _ = rt.run(&strings(&["kill-server"]), None, COMMAND_TIMEOUT).await;
+        // tmux keeps `-L` sockets in `<TMUX_TMPDIR or /tmp>/tmux-<uid>/`; this test binary is
+        // the user's own file, so its owner is that uid.
+        let Some(uid) = std::env::current_exe().and_then(std::fs::metadata).ok().map(|m| m.uid()) else { return };
+        let dir = std::env::var_os("TMUX_TMPDIR").filter(|d| !d.is_empty()).unwrap_or_else(|| "/tmp".into());
+        let path = std::path::Path::new(&dir).join(format!("tmux-{uid}")).join(&rt.socket);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
     #[test]
     fn escapes_command_separators() {
         assert_eq!(escape_arg("a;"), "a\\;");
@@ -556,7 +571,7 @@ mod tests {
             }
         }
         // Only this test's own server, by its socket.
-        let _ = rt.run(&strings(&["kill-server"]), None, COMMAND_TIMEOUT).await;
+        stop_server(&rt).await;
         assert!(failure.is_none(), "{failure:?}");
     }
 
@@ -623,7 +638,7 @@ mod tests {
         }
         .await;
         // Only this test's own server, by its socket.
-        let _ = rt.run(&strings(&["kill-server"]), None, COMMAND_TIMEOUT).await;
+        stop_server(&rt).await;
         outcome.expect("tmux steps");
     }
 
