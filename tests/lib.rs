@@ -315,18 +315,7 @@ impl TestContext {
 
     /// Literal strings replaced in snapshots, longest first.
     fn literal_redactions(&self) -> Vec<(String, &'static str)> {
-        let mut pairs = Vec::new();
-        for (path, name) in [(self.home(), "[HOME]"), (self.repo(), "[REPO]")] {
-            pairs.push((path.display().to_string(), name));
-            if let Ok(c) = std::fs::canonicalize(path) {
-                pairs.push((c.display().to_string(), name));
-            }
-        }
-        pairs.push((agentpool_bin().display().to_string(), "[AGENTPOOL_BIN]"));
-        pairs.push((self.socket.clone(), "[SOCKET]"));
-        pairs.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
-        pairs.dedup_by(|a, b| a.0 == b.0);
-        pairs
+        literal_redactions(self.home(), self.repo(), &self.socket)
     }
 
     /// Replaces every volatile part of `text` (see [`Self::insta_settings`]) — useful for
@@ -413,6 +402,23 @@ pub fn remove_socket_file(socket: &str, owned: &Path) {
             }
         }
     }
+}
+
+/// The literal strings a test's snapshots replace, longest first: its home and repository
+/// (also as canonical paths), the binary under test, and its tmux socket.
+pub fn literal_redactions(home: &Path, repo: &Path, socket: &str) -> Vec<(String, &'static str)> {
+    let mut pairs = Vec::new();
+    for (path, name) in [(home, "[HOME]"), (repo, "[REPO]")] {
+        pairs.push((path.display().to_string(), name));
+        if let Ok(c) = std::fs::canonicalize(path) {
+            pairs.push((c.display().to_string(), name));
+        }
+    }
+    pairs.push((agentpool_bin().display().to_string(), "[AGENTPOOL_BIN]"));
+    pairs.push((socket.to_owned(), "[SOCKET]"));
+    pairs.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
+    pairs.dedup_by(|a, b| a.0 == b.0);
+    pairs
 }
 
 /// Whether `s` is an AgentPool session id (`ap_` + 12 hex).

@@ -117,18 +117,7 @@ impl TestContext {
 impl TestContext {
     /// Literal strings replaced in snapshots, longest first.
     fn literal_redactions(&self) -> Vec<(String, &'static str)> {
-        let mut pairs = Vec::new();
-        for (path, name) in [(self.home.path(), "[HOME]"), (self.repo.path(), "[REPO]")] {
-            pairs.push((path.display().to_string(), name));
-            if let Ok(c) = std::fs::canonicalize(path) {
-                pairs.push((c.display().to_string(), name));
-            }
-        }
-        pairs.push((agentpool_bin().display().to_string(), "[AGENTPOOL_BIN]"));
-        pairs.push((self.socket.clone(), "[SOCKET]"));
-        pairs.sort_by_key(|(s, _)| std::cmp::Reverse(s.len()));
-        pairs.dedup_by(|a, b| a.0 == b.0);
-        pairs
+        agentpool_tests::literal_redactions(self.home.path(), self.repo.path(), &self.socket)
     }
 
     /// insta settings that redact what changes between runs, with the end-to-end harness's
