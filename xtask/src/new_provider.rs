@@ -2,7 +2,7 @@
 //! that builds, registers itself and passes its own tests, then says which lines link it in.
 //!
 //! `--standalone <dir>` writes the same crate outside the workspace (with its own
-//! `[workspace]` table and a path dependency on `agentpool-core`); the test below uses it to
+//! `[workspace]` table and a path dependency on `agentpool-sdk`); the test below uses it to
 //! prove the scaffold compiles and its tests pass without touching the repository.
 
 use std::fs;
@@ -54,7 +54,7 @@ fn validate_name(name: &str) -> Result<(), String> {
 /// Writes the crate and prints what to do next.
 pub fn run(root: &Path, opts: &Options) -> Result<(), String> {
     let (dir, manifest) = match &opts.standalone {
-        Some(dir) => (dir.clone(), standalone_manifest(&opts.name, &root.join("crates/agentpool-core"))),
+        Some(dir) => (dir.clone(), standalone_manifest(&opts.name, &root.join("crates/agentpool-sdk"))),
         None => (root.join("providers").join(&opts.name), workspace_manifest(&opts.name)),
     };
     if dir.join("Cargo.toml").exists() {
@@ -117,7 +117,7 @@ license.workspace = true
 publish.workspace = true
 
 [dependencies]
-agentpool-core.workspace = true
+agentpool-sdk.workspace = true
 async-trait.workspace = true
 
 [lints]
@@ -137,7 +137,7 @@ edition = \"2024\"
 publish = false
 
 [dependencies]
-agentpool-core = {{ path = \"{core}\" }}
+agentpool-sdk = {{ path = \"{core}\" }}
 async-trait = \"0.1\"
 
 # Not part of any enclosing workspace.
@@ -160,10 +160,10 @@ fn library(name: &str) -> String {
 
 use std::sync::Arc;
 
-use agentpool_core::error::Result;
-use agentpool_core::launch;
-use agentpool_core::probe;
-use agentpool_core::provider::{{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider}};
+use agentpool_sdk::error::Result;
+use agentpool_sdk::launch;
+use agentpool_sdk::probe;
+use agentpool_sdk::provider::{{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider}};
 use async_trait::async_trait;
 
 /// The provider id.
@@ -197,7 +197,7 @@ impl Provider for Cli {{
     }}
 }}
 
-agentpool_core::register_provider!(ID, 100, || Arc::new(Cli));
+agentpool_sdk::register_provider!(ID, 100, || Arc::new(Cli));
 
 /// Called by `agentpool_providers::link_all` so the linker keeps this crate.
 pub fn link() {{}}
@@ -209,7 +209,7 @@ mod tests {{
     #[test]
     fn registers_itself() {{
         link();
-        assert!(agentpool_core::provider::registrations().iter().any(|r| r.id == ID));
+        assert!(agentpool_sdk::provider::registrations().iter().any(|r| r.id == ID));
     }}
 
     #[test]

@@ -2,9 +2,15 @@
 //! workspace hygiene rules, so they are enforced by a tool rather than by memory.
 //!
 //! Checks (each failure names the file or crate involved):
-//! - `agentpool-core` depends on no workspace crate (any dependency kind);
-//! - provider crates (`providers/*`) depend on no workspace crate but `agentpool-core`;
+//! - `agentpool-sdk` depends on no workspace crate (any dependency kind);
+//! - `agentpool-core` depends on no workspace crate but `agentpool-sdk` (any kind);
+//! - provider crates (`providers/*`) and `agentpool-tmux` depend on no workspace crate but
+//!   `agentpool-sdk` (any kind): they never import the engine;
+//! - `agentpool-providers` links provider crates and depends on nothing else of the workspace
+//!   outside its tests;
 //! - only `agentpool-mcp` depends on `rmcp`;
+//! - only `agentpool-core` and `agentpool-stats` depend on `rusqlite` among product crates
+//!   (`crates/*`, `providers/*`; tests and xtask may read a database directly);
 //! - only `agentpool-tmux` runs the `tmux` program from product code (`src/` of `crates/*`
 //!   and `providers/*`); tests, benches and xtask may, because they clean up their own servers;
 //! - every package manifest has `[lints] workspace = true`;
@@ -69,18 +75,38 @@ fn check_dependencies(metadata: &Value) -> Vec<String> {
             .flatten()
             .map(|d| (d["name"].as_str().unwrap_or("?"), d["kind"].as_str().unwrap_or("normal")))
             .collect();
-        let is_provider = package_dir(pkg).parent().is_some_and(|d| d.ends_with("providers"));
+        let dir = package_dir(pkg);
+        let is_provider = dir.parent().is_some_and(|d| d.ends_with("providers"));
+        let is_product = is_provider || dir.parent().is_some_and(|d| d.ends_with("crates"));
         for (dep, kind) in &deps {
             let internal = workspace.contains(dep);
-            if name == "agentpool-core" && internal {
+            if name == "agentpool-sdk" && internal {
                 problems
-                    .push(format!("agentpool-core must depend on no workspace crate, but depends on `{dep}` ({kind})"));
+                    .push(format!("agentpool-sdk must depend on no workspace crate, but depends on `{dep}` ({kind})"));
             }
-            if is_provider && internal && *dep != "agentpool-core" {
-                problems.push(format!("provider crate `{name}` may depend only on agentpool-core among workspace crates, not `{dep}` ({kind})"));
+            if name == "agentpool-core" && internal && *dep != "agentpool-sdk" {
+                problems.push(format!(
+                    "agentpool-core may depend only on agentpool-sdk among workspace crates, not `{dep}` ({kind})"
+                ));
+            }
+            if (is_provider || name == "agentpool-tmux") && internal && *dep != "agentpool-sdk" {
+                problems.push(format!(
+                    "`{name}` may depend only on agentpool-sdk among workspace crates, not `{dep}` ({kind})"
+                ));
+            }
+            if name == "agentpool-providers" && internal && *kind != "dev" && !dep.starts_with("agentpool-provider-") {
+                problems.push(format!("agentpool-providers may depend only on provider crates, not `{dep}` ({kind})"));
             }
             if *dep == "rmcp" && name != "agentpool-mcp" {
                 problems.push(format!("only agentpool-mcp may depend on rmcp, but `{name}` does"));
+            }
+            if *dep == "rusqlite"
+                && is_product
+                && *kind != "dev"
+                && !matches!(name, "agentpool-core" | "agentpool-stats")
+            {
+                problems
+                    .push(format!("only agentpool-core and agentpool-stats may depend on rusqlite, but `{name}` does"));
             }
         }
     }
@@ -202,20 +228,68 @@ mod tests {
         }
     }
 
+    fn pkg(name: &str, dir: &str, deps: &[(&str, Option<&str>)]) -> Value {
+        json!({"name": name, "manifest_path": format!("/w/{dir}/Cargo.toml"),
+               "dependencies": deps.iter().map(|(d, k)| json!({"name": d, "kind": k})).collect::<Vec<_>>()})
+    }
+
+    /// The workspace as it should be: no problem.
+    fn good() -> Vec<Value> {
+        vec![
+            pkg("agentpool-sdk", "crates/agentpool-sdk", &[("serde", None)]),
+            pkg("agentpool-core", "crates/agentpool-core", &[("agentpool-sdk", None), ("rusqlite", None)]),
+            pkg("agentpool-tmux", "crates/agentpool-tmux", &[("agentpool-sdk", None)]),
+            pkg("agentpool-provider-x", "providers/x", &[("agentpool-sdk", None), ("insta", Some("dev"))]),
+            pkg(
+                "agentpool-providers",
+                "crates/agentpool-providers",
+                &[("agentpool-provider-x", None), ("agentpool-core", Some("dev"))],
+            ),
+            pkg("agentpool-stats", "crates/agentpool-stats", &[("agentpool-core", None), ("rusqlite", None)]),
+            pkg("agentpool-tests", "tests", &[("agentpool-core", None), ("rusqlite", None)]),
+        ]
+    }
+
+    fn problems_with(extra: Value) -> Vec<String> {
+        let mut pkgs = good();
+        pkgs.push(extra);
+        check_dependencies(&json!({ "packages": pkgs }))
+    }
+
+    #[test]
+    fn dependency_rules_accept_the_intended_layout() {
+        assert_eq!(check_dependencies(&json!({ "packages": good() })), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_provider_crate_importing_the_engine_is_refused() {
+        let problems = problems_with(pkg("agentpool-provider-y", "providers/y", &[("agentpool-core", None)]));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("`agentpool-provider-y` may depend only on agentpool-sdk"), "{problems:?}");
+        // Also through its tests.
+        let problems = problems_with(pkg("agentpool-provider-y", "providers/y", &[("agentpool-core", Some("dev"))]));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+    }
+
     #[test]
     fn dependency_rules_flag_violations() {
         let meta = json!({"packages": [
-            {"name": "agentpool-core", "manifest_path": "/w/crates/agentpool-core/Cargo.toml",
-             "dependencies": [{"name": "agentpool-tmux", "kind": null}]},
-            {"name": "agentpool-tmux", "manifest_path": "/w/crates/agentpool-tmux/Cargo.toml", "dependencies": []},
-            {"name": "agentpool-provider-x", "manifest_path": "/w/providers/x/Cargo.toml",
-             "dependencies": [{"name": "agentpool-core", "kind": null}, {"name": "agentpool-tmux", "kind": "dev"}, {"name": "rmcp", "kind": null}]},
+            pkg("agentpool-sdk", "crates/agentpool-sdk", &[("agentpool-core", Some("dev"))]),
+            pkg("agentpool-core", "crates/agentpool-core", &[("agentpool-sdk", None), ("agentpool-tmux", None)]),
+            pkg("agentpool-tmux", "crates/agentpool-tmux", &[("agentpool-core", None)]),
+            pkg("agentpool-provider-x", "providers/x", &[("agentpool-sdk", None), ("agentpool-tmux", Some("dev")), ("rmcp", None)]),
+            pkg("agentpool-providers", "crates/agentpool-providers", &[("agentpool-core", None)]),
+            pkg("agentpool-cli", "crates/agentpool-cli", &[("agentpool-core", None), ("rusqlite", None)]),
         ]});
         let problems = check_dependencies(&meta);
-        assert_eq!(problems.len(), 3, "{problems:?}");
-        assert!(problems[0].contains("agentpool-core must depend on no workspace crate"));
-        assert!(problems[1].contains("`agentpool-provider-x` may depend only on agentpool-core"));
-        assert!(problems[2].contains("only agentpool-mcp may depend on rmcp"));
+        assert_eq!(problems.len(), 7, "{problems:#?}");
+        assert!(problems[0].contains("agentpool-sdk must depend on no workspace crate"));
+        assert!(problems[1].contains("agentpool-core may depend only on agentpool-sdk"));
+        assert!(problems[2].contains("`agentpool-tmux` may depend only on agentpool-sdk"));
+        assert!(problems[3].contains("`agentpool-provider-x` may depend only on agentpool-sdk"));
+        assert!(problems[4].contains("only agentpool-mcp may depend on rmcp"));
+        assert!(problems[5].contains("agentpool-providers may depend only on provider crates"));
+        assert!(problems[6].contains("only agentpool-core and agentpool-stats may depend on rusqlite"));
     }
 
     #[test]

@@ -11,7 +11,6 @@ use agentpool_core::config::Settings;
 use agentpool_core::manager::{Manager, ManagerOptions};
 use agentpool_core::provider::Registry;
 use agentpool_mcp::{Selection, SelectionInput};
-use agentpool_tmux::TmuxRuntime;
 use clap::Args;
 
 /// Arguments of `agentpool mcp`.
@@ -79,7 +78,7 @@ fn build_manager() -> agentpool_core::Result<Manager> {
     agentpool_providers::link_all();
     let settings = Settings::load()?;
     let registry = Registry::new(&settings)?;
-    let runtime = Arc::new(TmuxRuntime::new(&settings));
+    let runtime = Arc::new(crate::commands::tmux_runtime(&settings));
     let coordinator_id = agentpool_core::scope::resolve_server_coordinator_id()?;
     let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
     tracing::debug!(%coordinator_id, "mcp coordinator");

@@ -337,7 +337,7 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
         Some(b) => checks.push(check("tmux", true, b.display().to_string(), None)),
         None => {
             let elsewhere = match (&configured, &settings) {
-                (None, Some(s)) => agentpool_tmux::TmuxRuntime::new(s).binary_path().map(PathBuf::from),
+                (None, Some(s)) => crate::commands::tmux_runtime(s).binary_path().map(PathBuf::from),
                 _ => None,
             };
             let message = match (&configured, elsewhere) {
@@ -506,11 +506,7 @@ fn sqlite_check(db: &Path, deep: bool) -> Value {
         );
     }
     let pragma = if deep { "integrity_check" } else { "quick_check" };
-    let verdict = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).and_then(|c| {
-        let mut stmt = c.prepare(&format!("PRAGMA {pragma}"))?;
-        let rows: Vec<String> = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<_>>()?;
-        Ok(rows)
-    });
+    let verdict = agentpool_core::store::integrity_check(db, deep);
     match verdict {
         Ok(rows) if rows.len() == 1 && rows[0] == "ok" => {
             check("sqlite", true, format!("{} ({pragma}: ok)", db.display()), None)
@@ -553,9 +549,7 @@ fn artifact_check(root: &Path) -> Value {
 /// Reads the cached usage snapshots through the store, as `usage-summary` does.
 async fn usage_cache_check(db: &Path) -> Value {
     let count = match agentpool_core::store::Store::open(db) {
-        Ok(store) => {
-            store.call(|c| Ok(c.query_row("SELECT COUNT(*) FROM usage_snapshots", [], |r| r.get::<_, i64>(0))?)).await
-        }
+        Ok(store) => store.call(|c| agentpool_core::store::count_usage_snapshots(c)).await,
         Err(e) => Err(e),
     };
     match count {
@@ -570,7 +564,7 @@ async fn tmux_roundtrip(settings: &Settings, tmux_found: bool) -> Value {
     if !tmux_found {
         return check("tmux_roundtrip", false, "tmux not found on PATH", Some("install tmux"));
     }
-    let runtime = agentpool_tmux::TmuxRuntime::new(settings);
+    let runtime = crate::commands::tmux_runtime(settings);
     let marker = format!("AGENTPOOL_DOCTOR_{}", util::random_hex(8));
     let dir = std::env::temp_dir().join(format!("agentpool-doctor-{}", util::random_hex(8)));
     if let Err(e) = std::fs::create_dir_all(&dir) {
@@ -776,20 +770,7 @@ async fn provider_result(ctx: &Context, id: &str) -> Value {
 
 async fn cached_usage(ctx: &Context, id: &str) -> Option<(String, String)> {
     let id = id.to_owned();
-    ctx.manager
-        .store()
-        .call(move |c| {
-            use rusqlite::OptionalExtension;
-            Ok(c.query_row(
-                "SELECT status, ts FROM usage_snapshots WHERE provider_id = ?1 ORDER BY ts DESC, id DESC LIMIT 1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
-        })
-        .await
-        .ok()
-        .flatten()
+    ctx.manager.store().call(move |c| agentpool_core::store::latest_usage_status(c, &id)).await.ok().flatten()
 }
 
 /// One host's row. Registered means AgentPool's entry is in the host's user or project config
@@ -1070,17 +1051,7 @@ pub async fn onboard() -> Result<Out> {
 /// Whether the store holds a completed `fake-question` session (what a passing smoke leaves).
 /// Opens the database read-only and only when it exists: `onboard` creates nothing.
 fn completed_fake_session(db: &Path) -> std::result::Result<bool, String> {
-    if !db.exists() {
-        return Ok(false);
-    }
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| e.to_string())?;
-    conn.query_row(
-        "SELECT EXISTS(SELECT 1 FROM sessions WHERE provider_id = 'fake-question' AND state = 'COMPLETED')",
-        [],
-        |r| r.get::<_, bool>(0),
-    )
-    .map_err(|e| e.to_string())
+    agentpool_core::store::has_completed_session(db, "fake-question")
 }
 
 /// The first `agentpool` skill installed where Claude Code or Codex looks (user scope, then

@@ -12,7 +12,7 @@ use agentpool_core::model::{Isolation, PromptMode, Role, Supervision};
 use agentpool_core::observe::{ObserveOptions, parse_timeout};
 use agentpool_core::provider::Registry;
 use agentpool_core::util;
-use agentpool_tmux::TmuxRuntime;
+use agentpool_tmux::{TmuxOptions, TmuxRuntime};
 use serde_json::{Value, json};
 
 use crate::args::*;
@@ -36,7 +36,7 @@ impl Context {
         agentpool_providers::link_all();
         let settings = Settings::load()?;
         let registry = Registry::new(&settings)?;
-        let runtime = Arc::new(TmuxRuntime::new(&settings));
+        let runtime = Arc::new(tmux_runtime(&settings));
         let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
         let manager =
             Manager::new(settings, registry, runtime, ManagerOptions { coordinator_id, scoped: false, self_exe })?;
@@ -47,6 +47,18 @@ impl Context {
     pub fn lockdown(&self) -> bool {
         agentpool_core::scope::lockdown_enabled(self.manager.settings())
     }
+}
+
+/// The tmux runtime the settings describe.
+pub fn tmux_runtime(settings: &Settings) -> TmuxRuntime {
+    let t = &settings.config.runtime.tmux;
+    TmuxRuntime::new(TmuxOptions {
+        binary: t.binary.clone(),
+        socket: settings.tmux_socket.clone(),
+        config_file: settings.paths.home.join("tmux.conf"),
+        width: t.width,
+        height: t.height,
+    })
 }
 
 fn parse_enum<T: std::str::FromStr>(field: &str, raw: &str, allowed: Vec<&'static str>) -> Result<T> {

@@ -28,6 +28,7 @@ use time::OffsetDateTime;
 use crate::error::{Error, ErrorCode, Result};
 use crate::manager::{Manager, resolve_repo};
 use crate::model::AgentSession;
+use crate::store::SqlExt as _;
 use crate::store::{self, LIVE_PREDICATE};
 use crate::util;
 
@@ -238,12 +239,12 @@ fn query(conn: &Connection, where_sql: &str, args: &[&dyn rusqlite::ToSql]) -> R
          FROM file_leases l {where_sql} ORDER BY l.id",
         live = LIVE_PREDICATE.replace("state", "s.state").replace("ended_at", "s.ended_at"),
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(args, row_to_lease)?;
+    let mut stmt = conn.prepare(&sql).sql()?;
+    let rows = stmt.query_map(args, row_to_lease).sql()?;
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
     for row in rows {
-        let (mut lease, live) = row?;
+        let (mut lease, live) = row.sql()?;
         lease.active = live && lease.released_at.is_none() && !expired(lease.expires_at.as_deref(), now);
         out.push(lease);
     }
@@ -289,7 +290,8 @@ fn acquire_tx(
             conn.execute(
                 "UPDATE file_leases SET mode = ?1, expires_at = ?2 WHERE id = ?3",
                 params![new_mode, new_expiry, existing.id],
-            )?;
+            )
+            .sql()?;
             let mut updated = (*existing).clone();
             updated.mode = new_mode.to_owned();
             updated.expires_at = new_expiry;
@@ -302,7 +304,7 @@ fn acquire_tx(
         "INSERT INTO file_leases (session_id, repo_path, file_path, mode, expires_at, created_at, released_at, metadata_json) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
         params![session_id, repo, file, mode, expires_at, created_at, Value::Object(metadata.clone()).to_string()],
-    )?;
+    ).sql()?;
     Ok(Acquired::New(FileLease {
         id: conn.last_insert_rowid(),
         session_id: session_id.to_owned(),
@@ -319,10 +321,11 @@ fn acquire_tx(
 
 /// Marks every unreleased lease of a session released; returns how many.
 pub fn release_session(conn: &Connection, session_id: &str) -> Result<usize> {
-    Ok(conn.execute(
+    conn.execute(
         "UPDATE file_leases SET released_at = ?1 WHERE session_id = ?2 AND released_at IS NULL",
         params![util::now(), session_id],
-    )?)
+    )
+    .sql()
 }
 
 impl Manager {
@@ -468,7 +471,8 @@ impl Manager {
                     if !dry_run {
                         let now = util::now();
                         for l in &found {
-                            tx.execute("UPDATE file_leases SET released_at = ?1 WHERE id = ?2", params![now, l.id])?;
+                            tx.execute("UPDATE file_leases SET released_at = ?1 WHERE id = ?2", params![now, l.id])
+                                .sql()?;
                         }
                     }
                     Ok(found)
@@ -645,7 +649,7 @@ mod tests {
             c.execute(
                 "INSERT INTO file_leases (session_id, repo_path, file_path, mode, created_at, metadata_json) VALUES ('ap_done','/r','h','write','x','{}')",
                 [],
-            )?;
+            ).sql()?;
             assert_eq!(acquire(c, "ap_b", "h", "write", None).unwrap().0, "new");
             let all = query(c, "", &[])?;
             assert_eq!(all.iter().filter(|l| l.active).count(), 3, "{all:?}");

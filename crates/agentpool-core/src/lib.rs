@@ -1,9 +1,13 @@
-//! AgentPool's core: the domain model, errors, configuration, the `Provider` and `Runtime`
-//! traits with link-time provider registration, screen detection, redaction, the SQLite store
-//! and the session lifecycle.
+//! AgentPool's engine: configuration, the provider registry, redaction, the SQLite store and
+//! the session lifecycle, over the traits and helpers of `agentpool-sdk` (re-exported here at
+//! their old paths: `agentpool_core::model`, `::provider`, `::detect`, …).
 //!
-//! Architecture invariant: this crate depends on no other workspace crate and knows nothing
-//! of clap, rmcp or tmux commands. Front ends and runtimes plug into it.
+//! Architecture invariant: this crate depends on `agentpool-sdk` alone among workspace crates
+//! and knows nothing of clap, rmcp or tmux commands. Front ends and runtimes plug into it.
+
+pub use agentpool_sdk::{
+    detect, dialog, env, error, launch, line_child, model, probe, process, prompt, runtime, tail, usage_screen, util,
+};
 
 pub mod agent_io;
 pub mod artifacts;
@@ -11,42 +15,30 @@ pub mod candidates;
 pub mod catalog;
 pub mod config;
 pub mod custom;
-pub mod detect;
-pub mod dialog;
-pub mod env;
-pub mod error;
 pub mod git;
-pub mod launch;
 pub mod leases;
-pub mod line_child;
 pub mod manager;
-pub mod model;
 pub mod observe;
-pub mod probe;
-pub mod process;
-pub mod prompt;
 pub mod provider;
 pub mod redact;
-pub mod runtime;
 pub mod scope;
 pub mod smoke;
 pub mod store;
-pub mod tail;
 pub mod usage;
 pub mod usage_backends;
-pub mod usage_screen;
-pub mod util;
 pub mod worktree;
 
 #[cfg(test)]
 mod engine_tests;
-#[cfg(test)]
-mod test_support;
 #[cfg(test)]
 mod untrusted_tests;
 
 pub use error::{Error, ErrorCode, Result};
 pub use manager::{Manager, ManagerOptions, SpawnRequest, VERSION};
 
-/// Re-exported so `register_provider!` works without a direct `inventory` dependency.
-pub use inventory;
+/// Re-exported so `agentpool_core::register_provider!` keeps working.
+pub use agentpool_sdk::{inventory, register_provider};
+
+/// Test helpers shared with the SDK (`check_property`, `word_wrap`).
+#[cfg(test)]
+use agentpool_sdk::testing as test_support;

@@ -27,12 +27,13 @@ use crate::prompt;
 use crate::provider::{self, LaunchContext, ProbeContext, Provider, Registry};
 use crate::redact::redact;
 use crate::runtime::{Liveness, Runtime, SpawnSpec};
+use crate::store::SqlExt as _;
 use crate::store::{self, SessionFilter, Store};
 use crate::tail;
 use crate::util;
 
 /// AgentPool's version, reported everywhere.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const VERSION: &str = agentpool_sdk::VERSION;
 
 /// Sessions stuck in `STARTING` without a runtime for this long are treated as crashed.
 const STALE_START: Duration = Duration::from_secs(120);
@@ -286,7 +287,7 @@ impl Manager {
         let done = self
             .store
             .call(move |c| {
-                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).sql()?;
                 let pass = match guard {
                     Guard::None => true,
                     Guard::StillIn(s) => store::current_state(&tx, &id)?.is_some_and(|(now, _)| now == s),
@@ -298,7 +299,7 @@ impl Manager {
                 let rec =
                     store::append_event(&tx, &id, &et, state, screen_hash.as_deref(), excerpt.as_deref(), &metadata)?;
                 let appended = ad.append_event(&rec);
-                tx.commit()?;
+                tx.commit().sql()?;
                 Ok(Some((rec, appended)))
             })
             .await?;
@@ -651,7 +652,8 @@ impl Manager {
             session.metadata.insert("worktree_branch".into(), branch.clone());
             self.store
                 .call(move |c| {
-                    c.execute("UPDATE sessions SET worktree_path = ?1 WHERE id = ?2", rusqlite::params![wt_str, id])?;
+                    c.execute("UPDATE sessions SET worktree_path = ?1 WHERE id = ?2", rusqlite::params![wt_str, id])
+                        .sql()?;
                     store::set_meta(c, &id, "worktree_branch", &branch)
                 })
                 .await?;
@@ -1030,7 +1032,7 @@ impl Manager {
                 c.execute(
                     "UPDATE sessions SET state = 'RUNNING', ended_at = NULL, updated_at = ?1 WHERE id = ?2 AND state = 'COMPLETED'",
                     rusqlite::params![util::now(), id],
-                )?;
+                ).sql()?;
                 store::set_meta(c, &id, "previous_result_sha256", &json!(previous))
             })
             .await?;
@@ -1379,7 +1381,7 @@ impl Manager {
             let ad = ArtifactDir::new(&session.artifact_dir);
             self.store
                 .call(move |c| {
-                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).sql()?;
                     if store::has_event(&tx, &id, "terminate")? {
                         return Ok(None);
                     }
@@ -1396,7 +1398,7 @@ impl Manager {
                     let m = crate::redact::redact_map(&m);
                     let rec = store::append_event(&tx, &id, "terminate", Some(final_state), None, None, &m)?;
                     let appended = ad.append_event(&rec);
-                    tx.commit()?;
+                    tx.commit().sql()?;
                     appended?;
                     Ok(Some(final_state))
                 })

@@ -13,6 +13,24 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentSession, EventRecord, SessionState, TmuxRef};
 use crate::util;
 
+/// A database error as AgentPool reports it: `STORE_FAILED`. (The SDK's error type cannot
+/// know SQLite, so `?` on a `rusqlite` result goes through [`SqlExt::sql`].)
+pub fn sql_error(err: rusqlite::Error) -> Error {
+    Error::new(ErrorCode::StoreFailed, format!("database error: {err}"))
+}
+
+/// `.sql()?` turns a `rusqlite` result into an AgentPool one.
+pub trait SqlExt<T> {
+    /// Maps the error with [`sql_error`].
+    fn sql(self) -> Result<T>;
+}
+
+impl<T> SqlExt<T> for rusqlite::Result<T> {
+    fn sql(self) -> Result<T> {
+        self.map_err(sql_error)
+    }
+}
+
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -96,7 +114,7 @@ impl Store {
         let conn = Connection::open(path).map_err(|e| {
             Error::new(ErrorCode::StoreFailed, format!("could not open database `{}`: {e}", path.display()))
         })?;
-        conn.busy_timeout(Duration::from_secs(15))?;
+        conn.busy_timeout(Duration::from_secs(15)).sql()?;
         // WAL lets readers proceed while one process writes; NORMAL sync is durable across
         // process crashes, which is the failure we care about for a local tool.
         // Switching a fresh database to WAL takes its exclusive lock without consulting the
@@ -112,10 +130,10 @@ impl Store {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(25));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(sql_error(e)),
             }
         }
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL").sql()?;
         // Each CLI call is a short-lived process, most often the database's only connection.
         // SQLite checkpoints the WAL into the database when the last connection closes and
         // deletes it, and the next writer creates it afresh: four fsyncs per command (about
@@ -124,8 +142,8 @@ impl Store {
         // `wal_autocheckpoint` pages, once every few dozen commits. Durability is the same:
         // a committed transaction is in the WAL either way, and every opener reads it. The
         // limit is low so the next process's WAL recovery (it reads the whole log) stays cheap.
-        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true).sql()?;
+        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES).sql()?;
         migrate(&conn)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), path: Arc::from(path) })
     }
@@ -149,21 +167,21 @@ impl Store {
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).sql()? as usize;
     if version >= MIGRATIONS.len() {
         return Ok(());
     }
     // IMMEDIATE takes the write lock up front (waiting in the busy handler); a deferred
     // transaction that reads and then writes fails at once with `database is locked` when
     // several processes open a fresh database together.
-    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).sql()?;
     // Re-read under the write lock: another process may have migrated meanwhile.
-    let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0)).sql()? as usize;
     for sql in MIGRATIONS.iter().skip(version) {
-        tx.execute_batch(sql)?;
+        tx.execute_batch(sql).sql()?;
     }
-    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
-    tx.commit()?;
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64).sql()?;
+    tx.commit().sql()?;
     Ok(())
 }
 
@@ -239,15 +257,15 @@ pub fn insert_session(conn: &Connection, s: &AgentSession) -> Result<()> {
             s.ended_at,
             Value::Object(s.metadata.clone()).to_string(),
         ],
-    )?;
+    ).sql()?;
     Ok(())
 }
 
 /// Loads one session.
 pub fn get_session(conn: &Connection, id: &str) -> Result<Option<AgentSession>> {
-    Ok(conn
-        .query_row(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"), [id], row_to_session)
-        .optional()?)
+    conn.query_row(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"), [id], row_to_session)
+        .optional()
+        .sql()
 }
 
 /// Filter for session listings.
@@ -302,19 +320,20 @@ pub fn list_sessions(
         limit.unwrap_or(-1),
         offset.max(0)
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), row_to_session)?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    let mut stmt = conn.prepare(&sql).sql()?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), row_to_session).sql()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().sql()
 }
 
 /// Counts sessions matching a filter.
 pub fn count_sessions(conn: &Connection, filter: &SessionFilter) -> Result<i64> {
     let (where_sql, args) = filter.where_clause();
-    Ok(conn.query_row(
+    conn.query_row(
         &format!("SELECT COUNT(*) FROM sessions {where_sql}"),
         rusqlite::params_from_iter(args.iter()),
         |r| r.get(0),
-    )?)
+    )
+    .sql()
 }
 
 /// Sets the state unconditionally (terminate, reconcile, spawn failure).
@@ -323,7 +342,7 @@ pub fn set_state(conn: &Connection, id: &str, state: SessionState, ended: bool) 
     conn.execute(
         "UPDATE sessions SET state = ?1, updated_at = ?2, ended_at = CASE WHEN ?3 THEN ?2 ELSE ended_at END WHERE id = ?4",
         params![state.as_str(), now, ended, id],
-    )?;
+    ).sql()?;
     Ok(())
 }
 
@@ -339,7 +358,7 @@ pub fn transition(conn: &Connection, id: &str, from: SessionState, to: SessionSt
              WHERE id = ?4 AND state = ?5 AND {NOT_SETTLED}"
         ),
         params![to.as_str(), now, ended, id, from.as_str()],
-    )?;
+    ).sql()?;
     Ok(n > 0)
 }
 
@@ -350,7 +369,8 @@ pub fn current_state(conn: &Connection, id: &str) -> Result<Option<(SessionState
         .query_row(&format!("SELECT state, NOT ({NOT_SETTLED}) FROM sessions WHERE id = ?1"), params![id], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
-        .optional()?;
+        .optional()
+        .sql()?;
     Ok(row.and_then(|(s, settled)| SessionState::parse_loose(&s).map(|s| (s, settled))))
 }
 
@@ -364,7 +384,7 @@ pub fn set_detected_state(conn: &Connection, id: &str, state: SessionState, ende
             "UPDATE sessions SET state = ?1, updated_at = ?2, ended_at = CASE WHEN ?3 THEN ?2 ELSE NULL END WHERE id = ?4 AND {NOT_SETTLED}"
         ),
         params![state.as_str(), now, ended, id],
-    )?;
+    ).sql()?;
     Ok(n > 0)
 }
 
@@ -373,7 +393,8 @@ pub fn set_meta(conn: &Connection, id: &str, key: &str, value: &Value) -> Result
     conn.execute(
         "UPDATE sessions SET metadata_json = json_set(metadata_json, ?1, json(?2)) WHERE id = ?3",
         params![format!("$.\"{key}\""), value.to_string(), id],
-    )?;
+    )
+    .sql()?;
     Ok(())
 }
 
@@ -381,19 +402,23 @@ pub fn set_meta(conn: &Connection, id: &str, key: &str, value: &Value) -> Result
 /// UPDATE, so concurrent senders can never pass the limit together. `Ok(Ok(turns_sent))` when
 /// taken, `Ok(Err((max_turns, turns_sent)))` when the limit is reached.
 pub fn take_turn(conn: &Connection, id: &str) -> Result<std::result::Result<i64, (i64, i64)>> {
-    let taken = conn.execute(
-        "UPDATE sessions SET metadata_json = json_set(metadata_json, '$.turns_sent', \
+    let taken = conn
+        .execute(
+            "UPDATE sessions SET metadata_json = json_set(metadata_json, '$.turns_sent', \
              COALESCE(json_extract(metadata_json, '$.turns_sent'), 0) + 1), updated_at = ?2 \
          WHERE id = ?1 AND (json_extract(metadata_json, '$.max_turns') IS NULL \
              OR COALESCE(json_extract(metadata_json, '$.turns_sent'), 0) < json_extract(metadata_json, '$.max_turns'))",
-        params![id, util::now()],
-    )?;
-    let (max, sent): (Option<i64>, Option<i64>) = conn.query_row(
-        "SELECT json_extract(metadata_json, '$.max_turns'), json_extract(metadata_json, '$.turns_sent') \
+            params![id, util::now()],
+        )
+        .sql()?;
+    let (max, sent): (Option<i64>, Option<i64>) = conn
+        .query_row(
+            "SELECT json_extract(metadata_json, '$.max_turns'), json_extract(metadata_json, '$.turns_sent') \
          FROM sessions WHERE id = ?1",
-        params![id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .sql()?;
     let sent = sent.unwrap_or(0);
     Ok(if taken > 0 { Ok(sent) } else { Err((max.unwrap_or(0), sent)) })
 }
@@ -404,7 +429,8 @@ pub fn give_back_turn(conn: &Connection, id: &str) -> Result<()> {
         "UPDATE sessions SET metadata_json = json_set(metadata_json, '$.turns_sent', \
              MAX(COALESCE(json_extract(metadata_json, '$.turns_sent'), 0) - 1, 0)) WHERE id = ?1",
         params![id],
-    )?;
+    )
+    .sql()?;
     Ok(())
 }
 
@@ -428,7 +454,8 @@ pub fn set_runtime_ref(
             runtime_ref.to_string(),
             id
         ],
-    )?;
+    )
+    .sql()?;
     Ok(())
 }
 
@@ -454,7 +481,7 @@ pub fn append_event(
             excerpt,
             Value::Object(metadata.clone()).to_string()
         ],
-    )?;
+    ).sql()?;
     Ok(EventRecord {
         id: conn.last_insert_rowid(),
         session_id: session_id.to_owned(),
@@ -475,7 +502,8 @@ pub fn has_event(conn: &Connection, session_id: &str, event_type: &str) -> Resul
             params![session_id, event_type],
             |_| Ok(()),
         )
-        .optional()?
+        .optional()
+        .sql()?
         .is_some())
 }
 
@@ -483,20 +511,22 @@ pub fn has_event(conn: &Connection, session_id: &str, event_type: &str) -> Resul
 pub fn list_events(conn: &Connection, session_id: &str) -> Result<Vec<EventRecord>> {
     let mut stmt = conn.prepare(
         "SELECT id, session_id, ts, event_type, state, screen_hash, excerpt, metadata_json FROM events WHERE session_id = ?1 ORDER BY id",
-    )?;
-    let rows = stmt.query_map([session_id], |r| {
-        Ok(EventRecord {
-            id: r.get(0)?,
-            session_id: r.get(1)?,
-            ts: r.get(2)?,
-            event_type: r.get(3)?,
-            state: r.get(4)?,
-            screen_hash: r.get(5)?,
-            excerpt: r.get(6)?,
-            metadata: parse_json_map(&r.get::<_, String>(7)?),
+    ).sql()?;
+    let rows = stmt
+        .query_map([session_id], |r| {
+            Ok(EventRecord {
+                id: r.get(0)?,
+                session_id: r.get(1)?,
+                ts: r.get(2)?,
+                event_type: r.get(3)?,
+                state: r.get(4)?,
+                screen_hash: r.get(5)?,
+                excerpt: r.get(6)?,
+                metadata: parse_json_map(&r.get::<_, String>(7)?),
+            })
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        .sql()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().sql()
 }
 
 /// Records a collected artifact.
@@ -504,17 +534,71 @@ pub fn save_artifact(conn: &Connection, session_id: &str, kind: &str, path: &str
     conn.execute(
         "INSERT INTO artifacts (session_id, kind, path, sha256, metadata_json, created_at) VALUES (?1,?2,?3,?4,'{}',?5)",
         params![session_id, kind, path, sha256, util::now()],
-    )?;
+    ).sql()?;
     Ok(())
 }
 
 /// Runs `f` inside `BEGIN IMMEDIATE`, so a check and the write that depends on it are atomic
 /// across processes.
 pub fn immediate<T>(conn: &mut Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).sql()?;
     let out = f(&tx)?;
-    tx.commit()?;
+    tx.commit().sql()?;
     Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-only checks the onboarding commands make (`doctor`, `setup`, `onboard`).
+
+/// Opens the database file read-only, creating nothing.
+fn open_read_only(db: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+}
+
+/// SQLite's own verdict on the file: `PRAGMA quick_check`, or `integrity_check` when `deep`.
+/// `["ok"]` means sound; anything else lists the damage. `Err` when the file cannot be read.
+pub fn integrity_check(db: &Path, deep: bool) -> std::result::Result<Vec<String>, String> {
+    let pragma = if deep { "integrity_check" } else { "quick_check" };
+    open_read_only(db)
+        .and_then(|c| {
+            let mut stmt = c.prepare(&format!("PRAGMA {pragma}"))?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// Whether the database file holds a `COMPLETED` session of this provider. A missing file is
+/// `false`; nothing is created.
+pub fn has_completed_session(db: &Path, provider_id: &str) -> std::result::Result<bool, String> {
+    if !db.exists() {
+        return Ok(false);
+    }
+    open_read_only(db)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM sessions WHERE provider_id = ?1 AND state = 'COMPLETED')",
+                [provider_id],
+                |r| r.get::<_, bool>(0),
+            )
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// How many usage snapshots are stored.
+pub fn count_usage_snapshots(conn: &Connection) -> Result<i64> {
+    conn.query_row("SELECT COUNT(*) FROM usage_snapshots", [], |r| r.get(0)).sql()
+}
+
+/// The status and time of a provider's newest stored usage snapshot.
+pub fn latest_usage_status(conn: &Connection, provider_id: &str) -> Result<Option<(String, String)>> {
+    conn.query_row(
+        "SELECT status, ts FROM usage_snapshots WHERE provider_id = ?1 ORDER BY ts DESC, id DESC LIMIT 1",
+        [provider_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .sql()
 }
 
 #[cfg(test)]

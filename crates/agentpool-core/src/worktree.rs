@@ -36,6 +36,7 @@ use crate::git;
 use crate::manager::{Manager, resolve_repo};
 use crate::model::AgentSession;
 use crate::runtime::Liveness;
+use crate::store::SqlExt as _;
 use crate::store::{self, SessionFilter};
 use crate::util;
 
@@ -669,7 +670,7 @@ impl Manager {
         let _ = self
             .store
             .call(move |c| {
-                c.execute("UPDATE sessions SET worktree_path = NULL WHERE id = ?1", [&id])?;
+                c.execute("UPDATE sessions SET worktree_path = NULL WHERE id = ?1", [&id]).sql()?;
                 store::set_meta(c, &id, "worktree_rolled_back", &Value::Bool(true))
             })
             .await;

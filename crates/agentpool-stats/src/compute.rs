@@ -11,6 +11,7 @@
 //! enabled providers that have usage data (not every key of the config, fakes included);
 //! token counts are read in both the normalised and ccusage's camelCase shapes.
 
+use agentpool_core::store::SqlExt as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use agentpool_core::error::Result;
@@ -100,23 +101,25 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
     // A window covering most of the history reads the table straight through: walking the
     // time index and then fetching each row costs more than a sequential scan.
     let sessions_scan = if wide(conn, "sessions", "created_at", &start_ts, &end_ts)? { "NOT INDEXED" } else { "" };
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT id, provider_id, role, state, created_at, ended_at FROM sessions {sessions_scan}
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT id, provider_id, role, state, created_at, ended_at FROM sessions {sessions_scan}
          WHERE created_at >= ?1 AND created_at < ?2
            AND (?3 IS NULL OR provider_id = ?3)
            AND (?4 IS NULL OR json_extract(metadata_json, '$.coordinator_id') = ?4)"
-    ))?;
+        ))
+        .sql()?;
     let mut ids: HashMap<String, usize> = HashMap::new();
     let mut sessions: Vec<SessionRow> = Vec::new();
-    let mut rows = stmt.query(params![start_ts, end_ts, provider, coordinator])?;
-    while let Some(r) = rows.next()? {
-        ids.insert(r.get(0)?, sessions.len());
+    let mut rows = stmt.query(params![start_ts, end_ts, provider, coordinator]).sql()?;
+    while let Some(r) = rows.next().sql()? {
+        ids.insert(r.get(0).sql()?, sessions.len());
         sessions.push(SessionRow {
-            provider: r.get(1)?,
-            role: r.get(2)?,
-            state: r.get(3)?,
-            start: micros(txt(r, 4)?).unwrap_or(0),
-            end: opt_txt(r, 5)?.and_then(micros),
+            provider: r.get(1).sql()?,
+            role: r.get(2).sql()?,
+            state: r.get(3).sql()?,
+            start: micros(txt(r, 4).sql()?).unwrap_or(0),
+            end: opt_txt(r, 5).sql()?.and_then(micros),
         });
     }
     drop(rows);
@@ -128,16 +131,18 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
     let mut spawns: Vec<(String, i64)> = Vec::new();
     if !sessions.is_empty() {
         // Served from the covering index `idx_events_type_ts` (store migration 2).
-        let mut stmt = conn.prepare_cached(
-            "SELECT session_id, event_type, ts FROM events
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT session_id, event_type, ts FROM events
              WHERE ts >= ?1 AND ts < ?2 AND event_type IN ('spawn', 'terminate', 'interrupt', 'timeout')",
-        )?;
-        let mut rows = stmt.query(params![start_ts, end_ts])?;
-        while let Some(r) = rows.next()? {
-            let Some(&i) = ids.get(txt(r, 0)?) else { continue };
-            let kind = txt(r, 1)?;
+            )
+            .sql()?;
+        let mut rows = stmt.query(params![start_ts, end_ts]).sql()?;
+        while let Some(r) = rows.next().sql()? {
+            let Some(&i) = ids.get(txt(r, 0).sql()?) else { continue };
+            let kind = txt(r, 1).sql()?;
             if kind == "spawn" {
-                spawns.push((sessions[i].provider.clone(), micros(txt(r, 2)?).unwrap_or(0)));
+                spawns.push((sessions[i].provider.clone(), micros(txt(r, 2).sql()?).unwrap_or(0)));
             }
             match counts.get_mut(kind) {
                 Some(n) => *n += 1,
@@ -171,11 +176,12 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
     let par = parallelism(&sessions, window_end);
 
     // --- usage snapshots ----------------------------------------------------------------
-    let has_any: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM usage_snapshots)", [], |r| r.get(0))?;
+    let has_any: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM usage_snapshots)", [], |r| r.get(0)).sql()?;
     let stale_window = env.usage_stale_after_seconds.max(0).saturating_mul(2).saturating_mul(1_000_000);
     let with_data: BTreeSet<String> = if has_any {
-        let mut stmt = conn.prepare_cached("SELECT DISTINCT provider_id FROM usage_snapshots")?;
-        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<BTreeSet<_>>>()?;
+        let mut stmt = conn.prepare_cached("SELECT DISTINCT provider_id FROM usage_snapshots").sql()?;
+        let ids =
+            stmt.query_map([], |r| r.get::<_, String>(0)).sql()?.collect::<rusqlite::Result<BTreeSet<_>>>().sql()?;
         ids.into_iter().filter(|id| env.providers.contains(id)).collect()
     } else {
         BTreeSet::new()
@@ -188,13 +194,15 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH),
     );
     let snapshots: Vec<Snapshot> = if has_any {
-        let mut stmt = conn.prepare_cached(
-            "SELECT provider_id, ts, status,
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT provider_id, ts, status,
                     (SELECT MIN(CAST(json_extract(w.value, '$.remaining_percent') AS REAL))
                        FROM json_each(raw_json, '$.windows') w
                       WHERE json_extract(w.value, '$.remaining_percent') IS NOT NULL)
                FROM usage_snapshots WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id",
-        )?;
+            )
+            .sql()?;
         stmt.query_map(params![earliest, end_ts], |r| {
             let ts: String = r.get(1)?;
             Ok(Snapshot {
@@ -203,8 +211,10 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
                 status: r.get(2)?,
                 min_remaining: r.get(3)?,
             })
-        })?
-        .collect::<rusqlite::Result<_>>()?
+        })
+        .sql()?
+        .collect::<rusqlite::Result<_>>()
+        .sql()?
     } else {
         Vec::new()
     };
@@ -335,10 +345,9 @@ fn opt_txt<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'
 /// Whether `[start, end)` covers most of `table`'s history by `column` (both ends come from
 /// the index, so this costs two lookups).
 fn wide(conn: &Connection, table: &str, column: &str, start: &str, end: &str) -> Result<bool> {
-    let (first, last): (Option<String>, Option<String>) =
-        conn.query_row(&format!("SELECT MIN({column}), MAX({column}) FROM {table}"), [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let (first, last): (Option<String>, Option<String>) = conn
+        .query_row(&format!("SELECT MIN({column}), MAX({column}) FROM {table}"), [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .sql()?;
     let (Some(first), Some(last)) = (first.as_deref().and_then(micros), last.as_deref().and_then(micros)) else {
         return Ok(false);
     };
@@ -495,9 +504,10 @@ fn tokens(
     let (mut total_in, mut total_out) = (0i64, 0i64);
     let mut stmt = conn.prepare_cached(
         "SELECT raw_json FROM usage_snapshots WHERE provider_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts DESC, id DESC LIMIT 1",
-    )?;
+    ).sql()?;
     for pid in &candidates {
-        let raw: Option<String> = stmt.query_map(params![pid, start, end], |r| r.get(0))?.next().transpose()?;
+        let raw: Option<String> =
+            stmt.query_map(params![pid, start, end], |r| r.get(0)).sql()?.next().transpose().sql()?;
         let Some(raw) = raw else { continue };
         let Ok(snap) = serde_json::from_str::<Value>(&raw) else { continue };
         let Some(counts) = token_counts(&snap["raw"]) else { continue };

@@ -11,14 +11,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use agentpool_core::config::Settings;
-use agentpool_core::env;
-use agentpool_core::error::{Error, ErrorCode, Result};
-use agentpool_core::model::{RuntimeKind, RuntimeRef};
-use agentpool_core::process::{self, RunOptions, TIMEOUT_EXIT};
-use agentpool_core::provider::which;
-use agentpool_core::runtime::{LiveControl, Liveness, Runtime, Snapshot, SpawnSpec};
-use agentpool_core::util;
+use agentpool_sdk::env;
+use agentpool_sdk::error::{Error, ErrorCode, Result};
+use agentpool_sdk::model::{RuntimeKind, RuntimeRef};
+use agentpool_sdk::process::{self, RunOptions, TIMEOUT_EXIT};
+use agentpool_sdk::provider::which;
+use agentpool_sdk::runtime::{LiveControl, Liveness, Runtime, Snapshot, SpawnSpec};
+use agentpool_sdk::util;
 use async_trait::async_trait;
 
 /// The config our tmux server starts with. Every line is here for a reason: predictable
@@ -55,22 +54,29 @@ pub struct TmuxRuntime {
     height: u16,
 }
 
+/// What a [`TmuxRuntime`] needs to know: the engine's settings, as the front end reads them.
+#[derive(Debug, Clone)]
+pub struct TmuxOptions {
+    /// `runtime.tmux.binary`: a name or path; `None` looks `tmux` up on `PATH`.
+    pub binary: Option<String>,
+    /// The socket name (`tmux -L`).
+    pub socket: String,
+    /// Where AgentPool's own tmux config is written and read from.
+    pub config_file: PathBuf,
+    /// Window size of new sessions.
+    pub width: u16,
+    pub height: u16,
+}
+
 impl TmuxRuntime {
     /// A runtime for the configured socket; tmux is looked up on `PATH` (or taken from
     /// `runtime.tmux.binary`).
-    pub fn new(settings: &Settings) -> Self {
-        let t = &settings.config.runtime.tmux;
-        let binary = match &t.binary {
+    pub fn new(opts: TmuxOptions) -> Self {
+        let binary = match &opts.binary {
             Some(b) => which(b),
             None => which("tmux"),
         };
-        Self {
-            binary,
-            socket: settings.tmux_socket.clone(),
-            config_file: settings.paths.home.join("tmux.conf"),
-            width: t.width,
-            height: t.height,
-        }
+        Self { binary, socket: opts.socket, config_file: opts.config_file, width: opts.width, height: opts.height }
     }
 
     /// The socket name.
@@ -305,7 +311,7 @@ impl Runtime for TmuxRuntime {
         let mut args = strings(&["new-session", "-d", "-P", "-F", "#{pane_id}", "-s", &spec.name]);
         args.extend(["-x".into(), self.width.to_string(), "-y".into(), self.height.to_string()]);
         args.extend(["-c".into(), spec.cwd.display().to_string()]);
-        // The worker's whole environment is set here, per session (see `agentpool_core::env`):
+        // The worker's whole environment is set here, per session (see `agentpool_sdk::env`):
         // the spawning call's own, then the spec's. The tmux client runs with almost none, so a
         // server it starts keeps nobody's variables as defaults for later sessions.
         for (k, v) in env::overlay(env::inherited(), &spec.env) {

@@ -2,16 +2,16 @@
 //!
 //! It shows the whole route for a provider that lives outside AgentPool's repository: a crate
 //! that depends on `agentpool-core`, implements [`Provider`], submits a registration with
-//! `agentpool_core::register_provider!`, and exposes a `link()` function that the binary calls
+//! `agentpool_sdk::register_provider!`, and exposes a `link()` function that the binary calls
 //! so the linker keeps the registration (see `src/main.rs` and `docs/adding-a-provider.md`).
 //! It is deliberately not in `agentpool_providers::link_all()`.
 
 use std::sync::Arc;
 
-use agentpool_core::error::Result;
-use agentpool_core::launch;
-use agentpool_core::probe;
-use agentpool_core::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider};
+use agentpool_sdk::error::Result;
+use agentpool_sdk::launch;
+use agentpool_sdk::probe;
+use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider};
 use async_trait::async_trait;
 
 /// The provider id.
@@ -44,7 +44,7 @@ impl Provider for EchoExample {
     }
 }
 
-agentpool_core::register_provider!(ID, 500, || Arc::new(EchoExample));
+agentpool_sdk::register_provider!(ID, 500, || Arc::new(EchoExample));
 
 /// Called by the binary so the linker keeps this crate's registration.
 pub fn link() {}
@@ -56,7 +56,7 @@ mod tests {
     #[test]
     fn registers_itself() {
         link();
-        assert!(agentpool_core::provider::registrations().iter().any(|r| r.id == ID));
+        assert!(agentpool_sdk::provider::registrations().iter().any(|r| r.id == ID));
     }
 
     #[test]

@@ -12,12 +12,12 @@
 
 use std::sync::Arc;
 
-use agentpool_core::dialog;
-use agentpool_core::error::Result;
-use agentpool_core::launch;
-use agentpool_core::model::Capability;
-use agentpool_core::probe;
-use agentpool_core::provider::{
+use agentpool_sdk::dialog;
+use agentpool_sdk::error::Result;
+use agentpool_sdk::launch;
+use agentpool_sdk::model::Capability;
+use agentpool_sdk::probe;
+use agentpool_sdk::provider::{
     Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
 };
 use async_trait::async_trait;
@@ -54,10 +54,7 @@ impl Provider for Claude {
     }
 
     /// `/usage` in a temporary session, only when interactive probes are allowed.
-    async fn usage(
-        &self,
-        ctx: &agentpool_core::usage::UsageContext,
-    ) -> Option<agentpool_core::model::CapacitySnapshot> {
+    async fn usage(&self, ctx: &agentpool_sdk::usage::UsageContext) -> Option<agentpool_sdk::model::CapacitySnapshot> {
         if !ctx.allow_interactive {
             return Some(usage::disabled(&ctx.provider_id));
         }
@@ -107,7 +104,7 @@ impl Provider for Claude {
     }
 }
 
-agentpool_core::register_provider!(ID, 10, || Arc::new(Claude));
+agentpool_sdk::register_provider!(ID, 10, || Arc::new(Claude));
 
 /// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
 pub fn link() {}
@@ -115,8 +112,8 @@ pub fn link() {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentpool_core::detect::{ExtraRules, detect_with};
-    use agentpool_core::model::{Isolation, ObserveEvent};
+    use agentpool_sdk::detect::{ExtraRules, detect_with};
+    use agentpool_sdk::model::{Isolation, ObserveEvent};
 
     fn ctx(accept_trust: bool) -> DialogContext {
         DialogContext { accept_trust, isolation: Isolation::ReadOnly, workdir: "/work/repo".into() }

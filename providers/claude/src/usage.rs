@@ -9,11 +9,11 @@
 
 use std::time::Duration;
 
-use agentpool_core::model::{CapacitySnapshot, Confidence, Isolation, UsageStatus, UsageWindow};
-use agentpool_core::provider::DialogContext;
-use agentpool_core::usage::{self, UsageContext};
-use agentpool_core::usage_screen::{self, ScreenProbe};
-use agentpool_core::util;
+use agentpool_sdk::model::{CapacitySnapshot, Confidence, Isolation, UsageStatus, UsageWindow};
+use agentpool_sdk::provider::DialogContext;
+use agentpool_sdk::usage::{self, UsageContext};
+use agentpool_sdk::usage_screen::{self, ScreenProbe};
+use agentpool_sdk::util;
 use regex::Regex;
 use serde_json::json;
 use time::OffsetDateTime;
@@ -40,7 +40,7 @@ pub async fn probe(ctx: &UsageContext) -> CapacitySnapshot {
     // The throw-away directory is ours and empty: its trust prompt may be accepted.
     let answer = |screen: &str| {
         let dctx = DialogContext { accept_trust: true, isolation: Isolation::ReadOnly, workdir: Default::default() };
-        agentpool_core::provider::Provider::startup_dialog(&crate::Claude, screen, &dctx).map(|a| a.keys)
+        agentpool_sdk::provider::Provider::startup_dialog(&crate::Claude, screen, &dctx).map(|a| a.keys)
     };
     let spec = ScreenProbe {
         // An empty allowed-tools list: the session can run no tool.

@@ -15,12 +15,12 @@ mod usage;
 
 use std::sync::Arc;
 
-use agentpool_core::dialog;
-use agentpool_core::error::Result;
-use agentpool_core::launch;
-use agentpool_core::model::{Capability, Isolation};
-use agentpool_core::probe;
-use agentpool_core::provider::{
+use agentpool_sdk::dialog;
+use agentpool_sdk::error::Result;
+use agentpool_sdk::launch;
+use agentpool_sdk::model::{Capability, Isolation};
+use agentpool_sdk::probe;
+use agentpool_sdk::provider::{
     Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
 };
 use async_trait::async_trait;
@@ -59,10 +59,7 @@ impl Provider for Codex {
         probe::detect_cli(ctx, &["codex"]).await
     }
 
-    async fn usage(
-        &self,
-        ctx: &agentpool_core::usage::UsageContext,
-    ) -> Option<agentpool_core::model::CapacitySnapshot> {
+    async fn usage(&self, ctx: &agentpool_sdk::usage::UsageContext) -> Option<agentpool_sdk::model::CapacitySnapshot> {
         let binary = ctx.binary_path.as_deref()?;
         Some(usage::probe(ID, binary, usage::Timeouts::default()).await)
     }
@@ -121,7 +118,7 @@ impl Provider for Codex {
     }
 }
 
-agentpool_core::register_provider!(ID, 11, || Arc::new(Codex));
+agentpool_sdk::register_provider!(ID, 11, || Arc::new(Codex));
 
 /// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
 pub fn link() {}
@@ -172,15 +169,15 @@ mod tests {
 
     #[test]
     fn screen_rules_on_written_screens() {
-        let rules = agentpool_core::detect::ExtraRules::compile(&Codex.screen_rules());
+        let rules = agentpool_sdk::detect::ExtraRules::compile(&Codex.screen_rules());
         let signed_out = ">_ Welcome to Codex, OpenAI's command-line coding agent\n\n  Sign in with ChatGPT to use Codex as part of your paid plan\n  or connect an API key for usage-based billing\n\n\u{203A} 1. Sign in with ChatGPT\n  2. Provide your own API key\n\n  Press Enter to continue";
         assert!(rules.login_required(signed_out));
         assert!(!rules.login_required("\u{203A} Explain this codebase\n\n  100% context left"));
         let approval = "Would you like to run the following command?\n\n  $ cargo test\n\n\u{203A} 1. Yes, proceed\n  2. No, and tell Codex what to do differently";
-        let det = agentpool_core::detect::detect_with(approval, None, &Default::default(), &rules);
-        assert_eq!(det.event, agentpool_core::model::ObserveEvent::ApprovalPrompt);
+        let det = agentpool_sdk::detect::detect_with(approval, None, &Default::default(), &rules);
+        assert_eq!(det.event, agentpool_sdk::model::ObserveEvent::ApprovalPrompt);
         let busy = "Is the cache shared?\n\n\u{2022} Working (12s \u{2022} esc to interrupt)";
-        let det = agentpool_core::detect::detect_with(busy, None, &Default::default(), &rules);
-        assert_ne!(det.event, agentpool_core::model::ObserveEvent::Question, "a busy worker is not asking");
+        let det = agentpool_sdk::detect::detect_with(busy, None, &Default::default(), &rules);
+        assert_ne!(det.event, agentpool_sdk::model::ObserveEvent::Question, "a busy worker is not asking");
     }
 }

@@ -7,9 +7,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use agentpool_core::line_child::LineChild;
-use agentpool_core::model::{CapacitySnapshot, Confidence, UsageStatus};
-use agentpool_core::usage::{self, kind_for_minutes, number, status_from_windows};
+use agentpool_sdk::line_child::LineChild;
+use agentpool_sdk::model::{CapacitySnapshot, Confidence, UsageStatus};
+use agentpool_sdk::usage::{self, kind_for_minutes, number, status_from_windows};
 use serde_json::{Value, json};
 
 /// `raw.source` of this probe.
@@ -47,7 +47,7 @@ pub async fn probe(provider_id: &str, binary: &Path, timeouts: Timeouts) -> Capa
 async fn exchange(binary: &Path, timeouts: Timeouts) -> Result<Value, String> {
     let mut child = LineChild::spawn(&argv(binary)).await?;
     let init = json!({"id": 1, "method": "initialize",
-                      "params": {"clientInfo": {"name": "agentpool", "version": agentpool_core::VERSION}}});
+                      "params": {"clientInfo": {"name": "agentpool", "version": agentpool_sdk::VERSION}}});
     child.send(&init).await?;
     reply_result(child.read_reply(1, "initialize", timeouts.initialize).await?)?;
     child.send(&json!({"method": "initialized", "params": {}})).await?;

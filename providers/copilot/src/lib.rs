@@ -15,12 +15,12 @@ mod usage;
 use std::path::Path;
 use std::sync::Arc;
 
-use agentpool_core::dialog;
-use agentpool_core::error::{Error, ErrorCode, Result};
-use agentpool_core::launch;
-use agentpool_core::model::{Capability, Isolation, PromptMode};
-use agentpool_core::probe;
-use agentpool_core::provider::{
+use agentpool_sdk::dialog;
+use agentpool_sdk::error::{Error, ErrorCode, Result};
+use agentpool_sdk::launch;
+use agentpool_sdk::model::{Capability, Isolation, PromptMode};
+use agentpool_sdk::probe;
+use agentpool_sdk::provider::{
     Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
 };
 use async_trait::async_trait;
@@ -55,10 +55,7 @@ impl Provider for Copilot {
         vec![Capability::SupportsModelArg, Capability::SupportsUsageProbe]
     }
 
-    async fn usage(
-        &self,
-        _ctx: &agentpool_core::usage::UsageContext,
-    ) -> Option<agentpool_core::model::CapacitySnapshot> {
+    async fn usage(&self, _ctx: &agentpool_sdk::usage::UsageContext) -> Option<agentpool_sdk::model::CapacitySnapshot> {
         Some(usage::probe(ID).await)
     }
 
@@ -142,7 +139,7 @@ impl Provider for Copilot {
     }
 }
 
-agentpool_core::register_provider!(ID, 14, || Arc::new(Copilot));
+agentpool_sdk::register_provider!(ID, 14, || Arc::new(Copilot));
 
 /// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
 pub fn link() {}
@@ -150,7 +147,7 @@ pub fn link() {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentpool_core::detect::ExtraRules;
+    use agentpool_sdk::detect::ExtraRules;
 
     fn ctx(accept_trust: bool) -> DialogContext {
         DialogContext { accept_trust, isolation: Isolation::ReadOnly, workdir: "/work/repo".into() }

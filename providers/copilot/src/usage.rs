@@ -8,9 +8,9 @@
 
 use std::time::Duration;
 
-use agentpool_core::model::{CapacitySnapshot, Confidence, UsageStatus};
-use agentpool_core::process::{self, RunOptions};
-use agentpool_core::usage::{self, number, status_from_windows};
+use agentpool_sdk::model::{CapacitySnapshot, Confidence, UsageStatus};
+use agentpool_sdk::process::{self, RunOptions};
+use agentpool_sdk::usage::{self, number, status_from_windows};
 use serde_json::{Value, json};
 
 /// `raw.source` of this probe.
@@ -42,7 +42,7 @@ pub async fn find_token() -> Option<Token> {
             return Some(Token { value: v.trim().to_owned(), source: var.to_owned() });
         }
     }
-    let gh = agentpool_core::probe::which("gh")?;
+    let gh = agentpool_sdk::probe::which("gh")?;
     let out = process::run(
         &[gh.display().to_string(), "auth".into(), "token".into()],
         RunOptions { dumb_terminal: true, timeout: Some(Duration::from_secs(5)), ..Default::default() },

@@ -11,12 +11,12 @@
 
 use std::sync::Arc;
 
-use agentpool_core::dialog;
-use agentpool_core::error::Result;
-use agentpool_core::launch;
-use agentpool_core::model::{Capability, Isolation};
-use agentpool_core::probe;
-use agentpool_core::provider::{
+use agentpool_sdk::dialog;
+use agentpool_sdk::error::Result;
+use agentpool_sdk::launch;
+use agentpool_sdk::model::{Capability, Isolation};
+use agentpool_sdk::probe;
+use agentpool_sdk::provider::{
     Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
 };
 use async_trait::async_trait;
@@ -115,7 +115,7 @@ impl Provider for Cursor {
     }
 }
 
-agentpool_core::register_provider!(ID, 12, || Arc::new(Cursor));
+agentpool_sdk::register_provider!(ID, 12, || Arc::new(Cursor));
 
 /// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
 pub fn link() {}
@@ -123,7 +123,7 @@ pub fn link() {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentpool_core::detect::ExtraRules;
+    use agentpool_sdk::detect::ExtraRules;
 
     fn ctx(accept_trust: bool) -> DialogContext {
         DialogContext { accept_trust, isolation: Isolation::ReadOnly, workdir: "/work/repo".into() }

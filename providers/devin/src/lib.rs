@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-use agentpool_core::error::Result;
-use agentpool_core::launch;
-use agentpool_core::model::Capability;
-use agentpool_core::probe;
-use agentpool_core::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
+use agentpool_sdk::error::Result;
+use agentpool_sdk::launch;
+use agentpool_sdk::model::Capability;
+use agentpool_sdk::probe;
+use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
 use async_trait::async_trait;
 
 mod usage;
@@ -45,10 +45,7 @@ impl Provider for Devin {
     }
 
     /// The plan-status API with the CLI's credential; `/usage` as a fallback when allowed.
-    async fn usage(
-        &self,
-        ctx: &agentpool_core::usage::UsageContext,
-    ) -> Option<agentpool_core::model::CapacitySnapshot> {
+    async fn usage(&self, ctx: &agentpool_sdk::usage::UsageContext) -> Option<agentpool_sdk::model::CapacitySnapshot> {
         Some(usage::probe(ctx).await)
     }
 
@@ -74,7 +71,7 @@ impl Provider for Devin {
     }
 }
 
-agentpool_core::register_provider!(ID, 16, || Arc::new(Devin));
+agentpool_sdk::register_provider!(ID, 16, || Arc::new(Devin));
 
 /// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
 pub fn link() {}
@@ -91,7 +88,7 @@ mod tests {
 
     #[test]
     fn login_screen() {
-        let rules = agentpool_core::detect::ExtraRules::compile(&Devin.screen_rules());
+        let rules = agentpool_sdk::detect::ExtraRules::compile(&Devin.screen_rules());
         assert!(rules.login_required("Devin CLI\n\nYou are not logged in to Devin. Run `devin auth login` first."));
         assert!(!rules.login_required("Devin CLI\n> "));
     }

@@ -11,10 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agentpool_core::model::{CapacitySnapshot, Confidence, UsageStatus, UsageWindow};
-use agentpool_core::usage::{self, UsageContext};
-use agentpool_core::usage_screen::{self, ScreenProbe};
-use agentpool_core::util;
+use agentpool_sdk::model::{CapacitySnapshot, Confidence, UsageStatus, UsageWindow};
+use agentpool_sdk::usage::{self, UsageContext};
+use agentpool_sdk::usage_screen::{self, ScreenProbe};
+use agentpool_sdk::util;
 use prost::Message;
 use serde_json::json;
 use time::OffsetDateTime;

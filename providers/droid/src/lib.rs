@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use agentpool_core::error::{Error, Result};
-use agentpool_core::launch;
-use agentpool_core::probe;
-use agentpool_core::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
+use agentpool_sdk::error::{Error, Result};
+use agentpool_sdk::launch;
+use agentpool_sdk::probe;
+use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
 use async_trait::async_trait;
 use serde_json::json;
 
@@ -29,7 +29,7 @@ pub fn write_model_settings(home: &std::path::Path, model: &str) -> Result<std::
     let path = dir.join(format!("droid-{}.json", launch::file_safe(model)));
     let body =
         serde_json::to_string_pretty(&json!({"sessionDefaultSettings": {"model": model}})).unwrap_or_default() + "\n";
-    agentpool_core::util::write_atomic(&path, body.as_bytes())?;
+    agentpool_sdk::util::write_atomic(&path, body.as_bytes())?;
     Ok(path)
 }
 
@@ -80,7 +80,7 @@ impl Provider for Droid {
     }
 }
 
-agentpool_core::register_provider!(ID, 15, || Arc::new(Droid));
+agentpool_sdk::register_provider!(ID, 15, || Arc::new(Droid));
 
 /// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
 pub fn link() {}
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn login_screen() {
-        let rules = agentpool_core::detect::ExtraRules::compile(&Droid.screen_rules());
+        let rules = agentpool_sdk::detect::ExtraRules::compile(&Droid.screen_rules());
         assert!(rules.login_required("Welcome to Droid\n\nPlease log in to Factory to continue.\nOpening browser..."));
         assert!(!rules.login_required("> Try \"fix the failing test\"\n  Auto (Off)"));
     }

@@ -7,11 +7,11 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use agentpool_core::error::Result;
-use agentpool_core::model::{
+use agentpool_sdk::error::Result;
+use agentpool_sdk::model::{
     AuthState, Capability, CapacitySnapshot, Confidence, ModelDescriptor, ModelSource, UsageStatus,
 };
-use agentpool_core::provider::{self, Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, StartupSpec};
+use agentpool_sdk::provider::{self, Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, StartupSpec};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
@@ -110,7 +110,7 @@ impl Provider for FakeProvider {
             provider_id: self.id().to_owned(),
             status: UsageStatus::Available,
             confidence: Confidence::LocalConfig,
-            checked_at: agentpool_core::util::now(),
+            checked_at: agentpool_sdk::util::now(),
             windows: Vec::new(),
             premium_requests_remaining: None,
             credits_remaining: None,
@@ -127,7 +127,7 @@ impl Provider for FakeProvider {
 
 macro_rules! fake {
     ($kind:expr, $id:literal, $order:literal) => {
-        agentpool_core::register_provider!($id, $order, || Arc::new(FakeProvider::new($kind)));
+        agentpool_sdk::register_provider!($id, $order, || Arc::new(FakeProvider::new($kind)));
     };
 }
 

@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
-use agentpool_core::error::Result;
-use agentpool_core::launch;
-use agentpool_core::model::Capability;
-use agentpool_core::probe;
-use agentpool_core::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
+use agentpool_sdk::error::Result;
+use agentpool_sdk::launch;
+use agentpool_sdk::model::Capability;
+use agentpool_sdk::probe;
+use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
 use async_trait::async_trait;
 
 /// The provider id.
@@ -74,7 +74,7 @@ impl Provider for OpenCode {
     }
 }
 
-agentpool_core::register_provider!(ID, 13, || Arc::new(OpenCode));
+agentpool_sdk::register_provider!(ID, 13, || Arc::new(OpenCode));
 
 /// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
 pub fn link() {}
@@ -82,8 +82,8 @@ pub fn link() {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentpool_core::detect::{ExtraRules, detect_with};
-    use agentpool_core::model::ObserveEvent;
+    use agentpool_sdk::detect::{ExtraRules, detect_with};
+    use agentpool_sdk::model::ObserveEvent;
 
     #[test]
     fn launch_plans() {

@@ -757,7 +757,7 @@ mod tests {
     /// Renders pasted text like a TUI history entry: `› ` before the first line, two spaces
     /// before the others, word-wrapped at `width`.
     fn tui_echo(text: &str, width: usize) -> String {
-        let out: Vec<String> = text.split('\n').flat_map(|line| crate::test_support::word_wrap(line, width)).collect();
+        let out: Vec<String> = text.split('\n').flat_map(|line| crate::testing::word_wrap(line, width)).collect();
         out.iter()
             .enumerate()
             .map(|(i, l)| if i == 0 { format!("\u{203A} {l}") } else { format!("  {l}") })

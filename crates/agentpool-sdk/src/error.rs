@@ -135,12 +135,6 @@ impl Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(err: rusqlite::Error) -> Self {
-        Error::new(ErrorCode::StoreFailed, format!("database error: {err}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,11 @@
-//! Helpers shared by the crate's unit tests.
+//! Helpers for the unit tests of AgentPool crates: property runs with a printed seed, and the
+//! word wrapping a terminal applies to long lines.
 
 use proptest::prelude::*;
 use proptest::test_runner::{RngAlgorithm, RngSeed, TestCaseError, TestRunner};
 
 /// Runs a property over 10,000 cases with a seed it prints on failure; no regression files.
-pub(crate) fn check_property<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
+pub fn check_property<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
 where
     S::Value: std::fmt::Debug,
 {
@@ -24,7 +25,7 @@ where
 
 /// `line` word-wrapped at `width` characters, as a terminal UI shows it; a word longer than the
 /// line is cut.
-pub(crate) fn word_wrap(line: &str, width: usize) -> Vec<String> {
+pub fn word_wrap(line: &str, width: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     for word in line.split(' ') {
