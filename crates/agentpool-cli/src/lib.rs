@@ -12,6 +12,7 @@ pub mod cmd_mcp;
 pub mod cmd_mcp_config;
 pub mod cmd_models;
 pub mod cmd_onboard;
+pub mod cmd_signal;
 pub mod cmd_skills;
 pub mod cmd_stats;
 pub mod cmd_usage;
@@ -36,6 +37,10 @@ pub fn main() -> ExitCode {
     // Built-in workers start on every fake spawn; skip everything else on that path.
     if argv.get(1).map(String::as_str) == Some("__worker") {
         return commands::worker(argv.get(2).map_or("", String::as_str));
+    }
+    // A worker CLI's hook reporting a lifecycle signal.
+    if argv.get(1).map(String::as_str) == Some(agentpool_core::provider::SIGNAL_ARG) {
+        return cmd_signal::main(&argv[2..]);
     }
     // The redacting filter between a worker's pane and its raw log (tmux `pipe-pane`).
     if argv.get(1).map(String::as_str) == Some("__redact-pipe") {

@@ -58,6 +58,12 @@ impl ArtifactDir {
         self.root.join(name)
     }
 
+    /// The structured signals the worker's CLI reported through its hooks (`signals.jsonl`,
+    /// redacted; not in the manifest).
+    pub fn signal_log(&self) -> PathBuf {
+        self.root.join(agentpool_sdk::signal::LOG_NAME)
+    }
+
     /// The raw output log the runtime streams into.
     pub fn raw_log(&self) -> PathBuf {
         self.root.join("raw").join("pane.log")

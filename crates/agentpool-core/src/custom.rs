@@ -198,6 +198,7 @@ busy = ['(?i)thinking']
             workdir: "/work/repo".into(),
             prompt_mode: PromptMode::Arg,
             home: "/tmp/home".into(),
+            signal_log: "/tmp/home/artifacts/ap_000000000001/signals.jsonl".into(),
         }
     }
 

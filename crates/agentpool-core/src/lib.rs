@@ -6,7 +6,8 @@
 //! and knows nothing of clap, rmcp or tmux commands. Front ends and runtimes plug into it.
 
 pub use agentpool_sdk::{
-    detect, dialog, env, error, launch, line_child, model, probe, process, prompt, runtime, tail, usage_screen, util,
+    detect, dialog, env, error, launch, line_child, model, probe, process, prompt, runtime, signal, tail, usage_screen,
+    util,
 };
 
 pub mod agent_io;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod custom;
 pub mod git;
 pub mod leases;
+pub mod machine;
 pub mod manager;
 pub mod observe;
 pub mod provider;

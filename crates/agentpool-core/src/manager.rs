@@ -690,6 +690,7 @@ impl Manager {
             workdir: workdir.clone(),
             prompt_mode,
             home: self.settings.paths.home.clone(),
+            signal_log: ad.signal_log(),
         };
         let mut plan = provider.launch(&ctx)?;
         let mut shown = plan.argv.clone();
@@ -999,6 +1000,11 @@ impl Manager {
                 ad.append_sent(&m)
             })
             .await?;
+        }
+        // A new turn begins: signals the CLI logged so far belong to earlier turns.
+        if let Ok(m) = std::fs::metadata(ad.signal_log()) {
+            let id = session.id.clone();
+            self.store.call(move |c| store::set_meta(c, &id, "signal_offset", &json!(m.len()))).await?;
         }
         let keys = match self.deliver(&r, provider.as_ref(), message, submit).await {
             Ok(keys) => keys,
@@ -1876,20 +1882,28 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + 
         .map_err(|e| Error::new(ErrorCode::IoFailed, format!("file task failed: {e}")))?
 }
 
-/// Waits until `path` grows beyond `known_len` or `until` passes; returns the new length.
-/// A short stat loop: cheap, portable, and wakes within a few milliseconds of new output.
-pub(crate) async fn wait_for_growth(path: &Path, known_len: u64, until: tokio::time::Instant) -> u64 {
+/// Waits until any of `paths` has another length than `known` says or `until` passes;
+/// returns the new lengths. A short stat loop: cheap, portable, and wakes within a few
+/// milliseconds of new output (or a new signal).
+pub(crate) async fn wait_for_any_growth<const N: usize>(
+    paths: &[PathBuf; N],
+    known: [u64; N],
+    until: tokio::time::Instant,
+) -> [u64; N] {
     loop {
-        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if len != known_len {
-            return len;
-        }
+        let lens = paths.each_ref().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
         let now = tokio::time::Instant::now();
-        if now >= until {
-            return len;
+        if lens != known || now >= until {
+            return lens;
         }
         tokio::time::sleep((until - now).min(Duration::from_millis(4))).await;
     }
+}
+
+/// [`wait_for_any_growth`] on one file.
+pub(crate) async fn wait_for_growth(path: &Path, known_len: u64, until: tokio::time::Instant) -> u64 {
+    let [len] = wait_for_any_growth(&[path.to_path_buf()], [known_len], until).await;
+    len
 }
 
 /// Unique values, order kept.

@@ -14,9 +14,11 @@ use crate::agent_io;
 use crate::artifacts::{self, ArtifactDir};
 use crate::detect::{self, Detection, EchoFilter};
 use crate::error::{Error, ErrorCode, Result};
-use crate::manager::{Manager, blocking, dedup, gate_manifest, wait_for_growth};
+use crate::machine;
+use crate::manager::{Manager, blocking, dedup, gate_manifest, wait_for_any_growth};
 use crate::model::{AgentSession, Confidence, Detail, ObserveEvent, SessionState};
 use crate::redact::redact;
+use crate::signal;
 use crate::store;
 use crate::util;
 
@@ -205,7 +207,9 @@ impl Manager {
         let mut previous_hash = session.meta_str("last_screen_hash").map(str::to_owned);
         let mut last_key = session.meta_str("last_observe_key").map(str::to_owned);
         let log = ad.raw_log();
-        let mut log_len = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let signal_log = ad.signal_log();
+        let watched = [log.clone(), signal_log.clone()];
+        let mut lens = watched.each_ref().map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
         let mut last: Option<ObserveResponse> = None;
         let mut races = 0u32;
         // The provider's own screen rules (login screen, extra prompts, busy lines).
@@ -292,10 +296,28 @@ impl Manager {
                     settled = true;
                 }
             }
+            // What the CLI itself reported through its hooks since this turn began.
+            let mut signal_meta = Map::new();
+            let mut signal_excerpt = None;
+            if !snap.dead && !settled {
+                let offset = session.metadata.get("signal_offset").and_then(Value::as_u64).unwrap_or(0);
+                let (signals, _) = signal::read_since(&signal_log, offset);
+                let (decided, cli_session_id) = machine::fold(&signals);
+                if let Some(id) = cli_session_id.filter(|id| session.meta_str("cli_session_id") != Some(id.as_str())) {
+                    let sid = session.id.clone();
+                    let v = json!(id);
+                    self.store.call(move |c| store::set_meta(c, &sid, "cli_session_id", &v)).await?;
+                    session.metadata.insert("cli_session_id".into(), json!(id));
+                }
+                signal_excerpt = decided.as_ref().and_then(machine::signal_text).map(str::to_owned);
+                (det, signal_meta) = machine::apply_signal(det, decided.as_ref());
+            }
             let readiness = if snap.dead && det.state == SessionState::Failed {
                 "exited"
             } else if login_required {
                 "login_required"
+            } else if let Some(r) = machine::signal_readiness(&det, &signal_meta) {
+                r
             } else {
                 detect::classify_readiness(
                     det.event,
@@ -312,6 +334,7 @@ impl Manager {
             meta.insert("startup_warnings".into(), json!(detect::startup_warnings(&clean)));
             meta.insert("usage_warnings".into(), json!(detect::usage_warnings(&clean, &echo)));
             meta.extend(extra);
+            meta.extend(signal_meta);
             if login_required && let Some(p) = &provider {
                 meta.insert("hint".into(), json!(crate::manager::login_hint(p.as_ref())));
                 meta.insert("login_command".into(), json!(rules.login_command));
@@ -367,7 +390,7 @@ impl Manager {
                 if let Some(v) = meta.get("exit_status").filter(|v| !v.is_null()) {
                     em.insert("exit_status".into(), v.clone());
                 }
-                let excerpt = util::tail_chars(clean.trim(), 1000).to_owned();
+                let excerpt = util::tail_chars(signal_excerpt.as_deref().unwrap_or(clean.trim()), 1000).to_owned();
                 // Only while the stored state is still the one this observe saw: a terminate or
                 // reconcile that settled the session meanwhile has the last word.
                 let recorded = self
@@ -430,7 +453,7 @@ impl Manager {
             }
             last = Some(resp);
             let until = (tokio::time::Instant::now() + LIVENESS_INTERVAL).min(deadline);
-            log_len = wait_for_growth(&log, log_len, until).await;
+            lens = wait_for_any_growth(&watched, lens, until).await;
         }
     }
 

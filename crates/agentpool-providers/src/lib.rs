@@ -12,6 +12,7 @@ pub const EXPECTED_IDS: &[&str] = &[
     "fake-idle",
     "fake-limit",
     "fake-patch",
+    "fake-hooks",
     "claude-code",
     "codex-cli",
     "cursor-cli",

@@ -113,6 +113,7 @@ pub fn plan_matrix(
         workdir: "/work/repo".into(),
         prompt_mode: default_mode,
         home: home.to_path_buf(),
+        signal_log: home.join("artifacts/ap_000000000001").join(crate::signal::LOG_NAME),
     };
     let cases: Vec<(&str, LaunchContext)> = vec![
         ("defaults", base.clone()),

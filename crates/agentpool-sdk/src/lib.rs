@@ -22,6 +22,7 @@ pub mod process;
 pub mod prompt;
 pub mod provider;
 pub mod runtime;
+pub mod signal;
 pub mod tail;
 pub mod usage;
 pub mod usage_screen;

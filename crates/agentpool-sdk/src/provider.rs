@@ -64,7 +64,28 @@ pub struct LaunchContext {
     pub prompt_mode: PromptMode,
     /// AgentPool's home (for process-local settings files).
     pub home: PathBuf,
+    /// This session's signal log (see [`crate::signal`]); hooks reach it through
+    /// [`Self::signal_command`].
+    pub signal_log: PathBuf,
 }
+
+impl LaunchContext {
+    /// The argv a CLI hook runs to report to AgentPool: `agentpool __signal <provider> <source>
+    /// <log>`. The hook's payload goes on its stdin or as one more argument; `source` names the
+    /// hook for [`SignalChannel::parse`](crate::signal::SignalChannel::parse).
+    pub fn signal_command(&self, provider_id: &str, source: &str) -> Vec<String> {
+        vec![
+            self.self_exe.display().to_string(),
+            SIGNAL_ARG.to_owned(),
+            provider_id.to_owned(),
+            source.to_owned(),
+            self.signal_log.display().to_string(),
+        ]
+    }
+}
+
+/// The hidden `agentpool` entry point that receives hook calls.
+pub const SIGNAL_ARG: &str = "__signal";
 
 /// The argv and environment that start a worker.
 #[derive(Debug, Clone, Default)]
@@ -198,6 +219,12 @@ pub trait Provider: Send + Sync {
     /// is created).
     fn check_prompt_mode(&self, _mode: PromptMode) -> Result<()> {
         Ok(())
+    }
+    /// How this provider hears its CLI's structured lifecycle reports (hooks, notify programs,
+    /// an event stream), if it does; wire the hooks up in [`Self::launch`] with
+    /// [`LaunchContext::signal_command`]. `None`: the screen is the only source.
+    fn signals(&self) -> Option<&dyn crate::signal::SignalChannel> {
+        None
     }
     /// Runs this provider's built-in worker program in the current process, if it has one.
     /// Returns the exit code.

@@ -1,8 +1,9 @@
 //! The built-in fake providers (`fake-question`, `fake-approval`, `fake-completed`,
-//! `fake-idle`, `fake-limit`, `fake-patch`). They run from the `agentpool` binary itself
+//! `fake-idle`, `fake-limit`, `fake-patch`, and `fake-hooks`, which reports through hooks). They run from the `agentpool` binary itself
 //! through its hidden worker entry point, so a fresh install can run the smoke with nothing
 //! but tmux and git.
 
+pub mod hooks;
 pub mod worker;
 
 use std::sync::Arc;
@@ -39,6 +40,7 @@ impl FakeProvider {
             FakeKind::Idle => "Fake Idle",
             FakeKind::Limit => "Fake Limit",
             FakeKind::Patch => "Fake Patch",
+            FakeKind::Hooks => "Fake Hooks",
         }
     }
 }
@@ -98,7 +100,15 @@ impl Provider for FakeProvider {
             Some(cmd) if !cmd.is_empty() => cmd.clone(),
             _ => vec![ctx.self_exe.display().to_string(), WORKER_ARG.to_owned(), self.id().to_owned()],
         };
-        Ok(LaunchPlan { argv, env: Vec::new() })
+        let env = match self.kind {
+            FakeKind::Hooks => vec![hooks::hook_env(ctx)?],
+            _ => Vec::new(),
+        };
+        Ok(LaunchPlan { argv, env })
+    }
+
+    fn signals(&self) -> Option<&dyn agentpool_sdk::signal::SignalChannel> {
+        (self.kind == FakeKind::Hooks).then_some(&hooks::Channel)
     }
 
     fn startup(&self) -> StartupSpec {
@@ -137,6 +147,7 @@ fake!(FakeKind::Completed, "fake-completed", 2);
 fake!(FakeKind::Idle, "fake-idle", 3);
 fake!(FakeKind::Limit, "fake-limit", 4);
 fake!(FakeKind::Patch, "fake-patch", 5);
+fake!(FakeKind::Hooks, "fake-hooks", 6);
 
 /// Referenced by `agentpool_providers::link_all` so the linker keeps this crate.
 pub fn link() {}

@@ -33,12 +33,21 @@ pub enum FakeKind {
     Idle,
     Limit,
     Patch,
+    /// A CLI that reports through hooks (see [`crate::hooks`]).
+    Hooks,
 }
 
 impl FakeKind {
     /// Every fake, in provider-catalog order.
-    pub const ALL: [FakeKind; 6] =
-        [FakeKind::Question, FakeKind::Approval, FakeKind::Completed, FakeKind::Idle, FakeKind::Limit, FakeKind::Patch];
+    pub const ALL: [FakeKind; 7] = [
+        FakeKind::Question,
+        FakeKind::Approval,
+        FakeKind::Completed,
+        FakeKind::Idle,
+        FakeKind::Limit,
+        FakeKind::Patch,
+        FakeKind::Hooks,
+    ];
 
     /// Maps a provider id such as `fake-question` to its fake; `None` for any other id.
     pub fn from_provider_id(id: &str) -> Option<Self> {
@@ -54,6 +63,7 @@ impl FakeKind {
             FakeKind::Idle => "fake-idle",
             FakeKind::Limit => "fake-limit",
             FakeKind::Patch => "fake-patch",
+            FakeKind::Hooks => crate::hooks::ID,
         }
     }
 
@@ -66,6 +76,7 @@ impl FakeKind {
             FakeKind::Idle => "Idle",
             FakeKind::Limit => "Limit",
             FakeKind::Patch => "Patch",
+            FakeKind::Hooks => "Hooks",
         }
     }
 }
@@ -91,6 +102,9 @@ const QUESTION_LINE: &str = "I found two possible paths. Should I inspect migrat
 
 /// Runs the fake on this process's stdin/stdout (a tmux pane); returns the process exit code.
 pub fn run(kind: FakeKind) -> i32 {
+    if kind == FakeKind::Hooks {
+        return crate::hooks::run();
+    }
     match run_on_terminal(kind) {
         Ok(code) => {
             // Output written in the instant a process exits can be lost between the terminal
@@ -177,6 +191,8 @@ fn run_core<R: BufRead>(
             std::fs::write(cwd.join(PATCH_FILE), PATCH_CONTENT)?;
             print_result(output, "Patch file written.", PATCH_FILE)?;
         }
+        // Its own turn loop, with hooks: `crate::hooks::run_with`.
+        FakeKind::Hooks => say(output, "fake-hooks reports through hooks; see `hooks::run_with`.")?,
     }
     Ok(0)
 }

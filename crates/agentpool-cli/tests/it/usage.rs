@@ -101,6 +101,7 @@ fn only_codex(env: &Env) {
         "fake-idle",
         "fake-limit",
         "fake-patch",
+        "fake-hooks",
     ] {
         cfg.push_str(&format!("[providers.{id}]\nenabled = false\n"));
     }
@@ -115,7 +116,7 @@ fn summary_lists_every_provider_with_the_row_fields() {
     assert_eq!(rows.len(), 7, "every enabled real provider, even with nothing stored");
     assert!(rows.keys().all(|id| !id.starts_with("fake-")), "the fakes only with --all: {s}");
     let all = env.json(&["usage-summary", "--all", "--json"]);
-    assert_eq!(all["providers"].as_object().unwrap().len(), 13, "--all adds the six fakes");
+    assert_eq!(all["providers"].as_object().unwrap().len(), 14, "--all adds the seven fakes");
     for row in rows.values() {
         for key in ["usable", "unusable_reason", "windows", "confidence", "stale", "age_seconds"] {
             assert!(row.get(key).is_some(), "{key} missing in {row}");

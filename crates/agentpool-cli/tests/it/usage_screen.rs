@@ -68,6 +68,7 @@ fn disable_all_but(env: &Env, keep: &str) {
         "fake-idle",
         "fake-limit",
         "fake-patch",
+        "fake-hooks",
     ] {
         if id != keep {
             cfg.push_str(&format!("[providers.{id}]\nenabled = false\n"));

@@ -1,0 +1,202 @@
+//! Pure lifecycle decisions: no I/O, no clock, no store. `observe` hands in what it read (the
+//! screen detection, the signals logged since the turn began) and gets back what to report.
+//!
+//! Structured signals outrank the screen: a CLI that says "the turn ended" or "I am asking"
+//! through its hooks is believed over a screen heuristic, and is the only way a turn that ends
+//! without a result block is seen at all. The screen still decides everything a signal does not
+//! speak to (a result block completes the session; login screens; exits).
+
+use serde_json::{Value, json};
+
+use crate::detect::Detection;
+use crate::model::{Confidence, ObserveEvent, SessionState};
+use crate::signal::{ErrorClass, LoggedSignal, Signal};
+
+/// What the signals of the current turn say, once folded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalVerdict {
+    /// The signal that decided (the last one that speaks to the turn).
+    pub decided_by: LoggedSignal,
+    /// The CLI's own session id, when a signal of this turn reported one.
+    pub cli_session_id: Option<String>,
+}
+
+/// Folds a turn's signals: the last signal that speaks to the turn wins, and a tool use after
+/// a question, an approval or a turn end means the CLI is working again (no verdict).
+pub fn fold(signals: &[LoggedSignal]) -> (Option<LoggedSignal>, Option<String>) {
+    let mut decided: Option<LoggedSignal> = None;
+    let mut cli_session_id = None;
+    for s in signals {
+        match &s.signal {
+            Signal::SessionStarted { cli_session_id: Some(id) } => cli_session_id = Some(id.clone()),
+            Signal::SessionStarted { cli_session_id: None } | Signal::SessionEnded => {}
+            Signal::ToolUse { .. } => decided = None,
+            Signal::TurnEnded { .. }
+            | Signal::Question { .. }
+            | Signal::Approval { .. }
+            | Signal::Error { .. }
+            | Signal::Interrupted => decided = Some(s.clone()),
+        }
+    }
+    (decided, cli_session_id)
+}
+
+/// The detection to report, given the screen's and the deciding signal. Returns the detection
+/// and the metadata that says which signal decided (empty when the screen decided).
+pub fn apply_signal(screen: Detection, decided: Option<&LoggedSignal>) -> (Detection, serde_json::Map<String, Value>) {
+    let mut meta = serde_json::Map::new();
+    let Some(s) = decided else { return (screen, meta) };
+    let official = |state, event| Detection { state, event, confidence: Confidence::Official, parsed_question: None };
+    let det = match &s.signal {
+        // A result block on screen is the stronger statement: the session is complete.
+        Signal::TurnEnded { .. } if screen.event == ObserveEvent::Completed => return (screen, meta),
+        Signal::TurnEnded { .. } => official(SessionState::Idle, ObserveEvent::Idle),
+        Signal::Interrupted => {
+            meta.insert("interrupted".into(), json!(true));
+            official(SessionState::Idle, ObserveEvent::Idle)
+        }
+        // The screen's parse of the question, else the question as the CLI reported it.
+        Signal::Question { text } => Detection {
+            parsed_question: screen.parsed_question.clone().or_else(|| text.clone()),
+            ..official(SessionState::AwaitingUserInput, ObserveEvent::Question)
+        },
+        Signal::Approval { .. } => official(SessionState::AwaitingApproval, ObserveEvent::ApprovalPrompt),
+        Signal::Error { class, .. } => {
+            meta.insert("error_class".into(), json!(class_name(*class)));
+            official(SessionState::Failed, ObserveEvent::Error)
+        }
+        // `fold` never decides on these.
+        Signal::SessionStarted { .. } | Signal::SessionEnded | Signal::ToolUse { .. } => return (screen, meta),
+    };
+    meta.insert("signal".into(), json!({"kind": s.signal.kind(), "source": s.source, "ts": s.ts}));
+    (det, meta)
+}
+
+/// The readiness word for a signal-decided detection (`None`: the screen's rules apply).
+pub fn signal_readiness(det: &Detection, meta: &serde_json::Map<String, Value>) -> Option<&'static str> {
+    if !meta.contains_key("signal") {
+        return None;
+    }
+    Some(match det.event {
+        ObserveEvent::Idle if meta.contains_key("interrupted") => "interrupted",
+        ObserveEvent::Idle => "waiting_for_input",
+        ObserveEvent::Question => "waiting_on_question",
+        ObserveEvent::ApprovalPrompt => "waiting_on_approval",
+        ObserveEvent::Error => "failed",
+        _ => "running",
+    })
+}
+
+/// The text a signal carries that belongs in the event's excerpt (the CLI's last reply, its
+/// question or its error message), already redacted by `agentpool __signal`.
+pub fn signal_text(s: &LoggedSignal) -> Option<&str> {
+    match &s.signal {
+        Signal::TurnEnded { last_reply: t } | Signal::Question { text: t } | Signal::Approval { text: t } => {
+            t.as_deref()
+        }
+        Signal::Error { message, .. } => Some(message),
+        _ => None,
+    }
+}
+
+fn class_name(c: ErrorClass) -> String {
+    serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn logged(signal: Signal) -> LoggedSignal {
+        LoggedSignal { ts: "2026-12-07T00:00:00Z".into(), source: "hook".into(), signal }
+    }
+
+    fn running() -> Detection {
+        Detection {
+            state: SessionState::Running,
+            event: ObserveEvent::None,
+            confidence: Confidence::Unknown,
+            parsed_question: None,
+        }
+    }
+
+    #[test]
+    fn the_last_signal_that_speaks_to_the_turn_decides() {
+        let signals = [
+            logged(Signal::SessionStarted { cli_session_id: Some("abc".into()) }),
+            logged(Signal::Question { text: None }),
+            logged(Signal::ToolUse { tool: Some("Bash".into()) }),
+        ];
+        assert_eq!(fold(&signals), (None, Some("abc".to_owned())));
+        let mut more = signals.to_vec();
+        more.push(logged(Signal::TurnEnded { last_reply: Some("done".into()) }));
+        more.push(logged(Signal::SessionEnded));
+        let (decided, _) = fold(&more);
+        assert_eq!(decided.unwrap().signal.kind(), "turn_ended");
+        assert_eq!(fold(&[]), (None, None));
+    }
+
+    #[test]
+    fn each_signal_maps_to_one_event_and_state() {
+        let cases = [
+            (Signal::TurnEnded { last_reply: None }, ObserveEvent::Idle, SessionState::Idle, "waiting_for_input"),
+            (Signal::Interrupted, ObserveEvent::Idle, SessionState::Idle, "interrupted"),
+            (
+                Signal::Question { text: None },
+                ObserveEvent::Question,
+                SessionState::AwaitingUserInput,
+                "waiting_on_question",
+            ),
+            (
+                Signal::Approval { text: None },
+                ObserveEvent::ApprovalPrompt,
+                SessionState::AwaitingApproval,
+                "waiting_on_approval",
+            ),
+            (
+                Signal::Error { class: ErrorClass::RateLimit, message: "429".into() },
+                ObserveEvent::Error,
+                SessionState::Failed,
+                "failed",
+            ),
+        ];
+        for (signal, event, state, readiness) in cases {
+            let s = logged(signal);
+            let (det, meta) = apply_signal(running(), Some(&s));
+            assert_eq!((det.event, det.state, det.confidence), (event, state, Confidence::Official), "{s:?}");
+            assert_eq!(meta["signal"]["kind"], s.signal.kind());
+            assert_eq!(signal_readiness(&det, &meta), Some(readiness));
+        }
+        let (_, meta) =
+            apply_signal(running(), Some(&logged(Signal::Error { class: ErrorClass::Auth, message: String::new() })));
+        assert_eq!(meta["error_class"], "auth");
+    }
+
+    #[test]
+    fn the_screen_decides_without_a_signal_and_a_result_block_beats_turn_end() {
+        let (det, meta) = apply_signal(running(), None);
+        assert_eq!(det, running());
+        assert!(meta.is_empty());
+        assert_eq!(signal_readiness(&det, &meta), None);
+        let completed = Detection {
+            state: SessionState::Completed,
+            event: ObserveEvent::Completed,
+            confidence: Confidence::Observed,
+            parsed_question: None,
+        };
+        let (det, meta) = apply_signal(completed.clone(), Some(&logged(Signal::TurnEnded { last_reply: None })));
+        assert_eq!(det, completed);
+        assert!(meta.is_empty());
+    }
+
+    #[test]
+    fn a_question_keeps_the_question_the_screen_parsed() {
+        let screen = Detection { parsed_question: Some("Which one?".into()), ..running() };
+        let (det, _) = apply_signal(screen, Some(&logged(Signal::Question { text: Some("Reported?".into()) })));
+        assert_eq!(det.parsed_question.as_deref(), Some("Which one?"));
+        let (det, _) = apply_signal(running(), Some(&logged(Signal::Question { text: Some("Reported?".into()) })));
+        assert_eq!(det.parsed_question.as_deref(), Some("Reported?"));
+    }
+}

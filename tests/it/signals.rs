@@ -1,0 +1,126 @@
+//! The signal channel end to end: `fake-hooks` is a CLI that reports its lifecycle through
+//! hooks (and never prints a result block). Its launch plan wires the hooks to the hidden
+//! `agentpool __signal` entry, which appends to the session's `signals.jsonl`; `observe` lets
+//! those signals decide the event. Real tmux on a private socket, a temporary home.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use agentpool_tests::{TestContext, agentpool_bin, describe};
+use serde_json::Value;
+
+use crate::fakes::observe;
+
+fn signal_log(ctx: &TestContext, id: &str) -> String {
+    std::fs::read_to_string(ctx.artifact_dir(id).join("signals.jsonl")).unwrap_or_default()
+}
+
+#[test]
+fn hook_signals_decide_turn_end_questions_and_errors() {
+    let ctx = TestContext::new();
+    let id = ctx.spawn_id("fake-hooks", "List the files in this repository.", &[]);
+
+    // No result block ever appears: only the `stop` hook says the turn ended.
+    let idle = observe(&ctx, &id, "idle", "20", "summary");
+    assert_eq!(idle["event"], "idle", "{idle}");
+    assert_eq!(idle["state"], "IDLE", "{idle}");
+    assert_eq!(idle["confidence"], "official", "{idle}");
+    assert_eq!(idle["metadata"]["readiness"], "waiting_for_input", "{idle}");
+    assert_eq!(idle["metadata"]["signal"]["kind"], "turn_ended", "{idle}");
+    assert_eq!(idle["metadata"]["signal"]["source"], "stop", "{idle}");
+    // The CLI's own conversation id is recorded (resume needs it).
+    assert_eq!(ctx.session(&id)["metadata"]["cli_session_id"], "fake-hooks-conversation-1");
+    // The last reply is the idle event's excerpt.
+    let events = ctx.events(&id);
+    let ev = events.iter().rev().find(|e| e["event_type"] == "observe:idle").expect("observe:idle event");
+    assert_eq!(ev["excerpt"], "Done: List the files in this repository.", "{ev}");
+
+    // A new turn: the question hook, with the question the CLI reported.
+    ctx.json(&["send", &id, "Please ask me which database to use.", "--json"]);
+    let q = observe(&ctx, &id, "question", "20", "excerpt");
+    assert_eq!(q["event"], "question", "{q}");
+    assert_eq!(q["state"], "AWAITING_USER_INPUT", "{q}");
+    assert_eq!(q["metadata"]["signal"]["kind"], "question", "{q}");
+    let parsed = q["parsed_question"]["text"].as_str().unwrap_or_default();
+    assert!(parsed.contains("Which database should I use"), "{q}");
+    assert!(parsed.starts_with("BEGIN_UNTRUSTED_WORKER_OUTPUT_"), "fenced: {q}");
+
+    ctx.json(&["send", &id, "sqlite", "--json"]);
+    let idle = observe(&ctx, &id, "idle", "20", "summary");
+    assert_eq!(idle["event"], "idle", "{idle}");
+
+    // A final API error, classified.
+    ctx.json(&["send", &id, "Now fail with 429.", "--json"]);
+    let err = observe(&ctx, &id, "error", "20", "summary");
+    assert_eq!(err["event"], "error", "{err}");
+    assert_eq!(err["state"], "FAILED", "{err}");
+    assert_eq!(err["metadata"]["error_class"], "rate_limit", "{err}");
+    assert_eq!(err["metadata"]["readiness"], "failed", "{err}");
+
+    // Every hook call landed in the log, one JSON line each, in order.
+    let kinds: Vec<String> = signal_log(&ctx, &id)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("a JSON line")["signal"]["kind"].as_str().unwrap_or("").to_owned()
+        })
+        .collect();
+    assert_eq!(kinds, ["session_started", "turn_ended", "question", "turn_ended", "error"]);
+    ctx.json(&["terminate", &id, "--json"]);
+}
+
+/// Runs `agentpool __signal` with `args` and `stdin`, outside any pool.
+fn signal(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(agentpool_bin())
+        .arg("__signal")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run agentpool __signal");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write payload");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn the_signal_entry_appends_redacted_signals_and_refuses_what_is_not_a_hook_call() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("signals.jsonl");
+    let log_s = log.to_str().expect("utf-8 path");
+
+    // A payload on stdin; a secret in it never reaches the disk.
+    let secret = "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH";
+    let out = signal(&["fake-hooks", "stop", log_s], &format!(r#"{{"last_assistant_message": "key {secret}"}}"#));
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = std::fs::read_to_string(&log).expect("log written");
+    assert!(text.contains("turn_ended"), "{text}");
+    assert!(!text.contains(secret), "the secret was logged: {text}");
+    // A payload as the last argument (the way `notify` programs are called).
+    let out = signal(&["fake-hooks", "notification", log_s, r#"{"notification_type": "permission"}"#], "");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(std::fs::read_to_string(&log).expect("log").lines().count(), 2);
+
+    // What the channel does not understand, or a provider without one, logs nothing.
+    for args in [
+        vec!["fake-hooks", "stop", log_s, "not json"],
+        vec!["fake-hooks", "some_other_hook", log_s, "{}"],
+        vec!["fake-question", "stop", log_s, "{}"],
+        vec!["no-such-provider", "stop", log_s, "{}"],
+    ] {
+        let out = signal(&args, "");
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+    }
+    assert_eq!(std::fs::read_to_string(&log).expect("log").lines().count(), 2);
+
+    // Not a hook call: usage, exit 2, nothing written anywhere.
+    let elsewhere = dir.path().join("notes.txt");
+    for args in [vec!["fake-hooks", "stop"], vec!["fake-hooks", "stop", elsewhere.to_str().expect("utf-8")]] {
+        let out = signal(&args, "{}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("usage: agentpool __signal"), "{}", describe(&out));
+    }
+    let missing_dir = dir.path().join("gone").join("signals.jsonl");
+    let out = signal(&["fake-hooks", "stop", missing_dir.to_str().expect("utf-8")], "{}");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(!elsewhere.exists() && !missing_dir.exists());
+}
