@@ -11,7 +11,8 @@ use serde_json::Value;
 
 /// The executables the real providers are detected by (cursor-cli: `agent`).
 const REAL_CLIS: &[&str] = &["claude", "codex", "agent", "opencode", "copilot", "droid", "devin"];
-const FAKES: &[&str] = &["fake-question", "fake-approval", "fake-completed", "fake-idle", "fake-limit", "fake-patch"];
+const FAKES: &[&str] =
+    &["fake-question", "fake-approval", "fake-completed", "fake-idle", "fake-limit", "fake-patch", "fake-hooks"];
 
 /// A stand-in CLI that only answers `--version`.
 fn stand_in(dir: &Path, name: &str) -> String {
@@ -156,12 +157,12 @@ fn fakes_are_listed_only_with_all_or_when_enabled() {
     assert!(ids.iter().all(|id| !id.starts_with("fake-")), "{ids:?}");
     assert!(!String::from_utf8_lossy(&ctx.cmd(&["inventory"]).stdout).contains("fake-"));
     let all = provider_ids(&ctx.json(&["inventory", "--all", "--json"]), "providers");
-    assert_eq!(&all[..6], FAKES, "--all lists them, first as before");
+    assert_eq!(&all[..FAKES.len()], FAKES, "--all lists them, first as before");
 
     let summary = ctx.json(&["usage-summary", "--json"]);
     assert!(summary["providers"].as_object().unwrap().keys().all(|id| !id.starts_with("fake-")), "{summary}");
     assert_eq!(summary["counts"]["total"], 7);
-    assert_eq!(ctx.json(&["usage-summary", "--all", "--json"])["counts"]["total"], 13);
+    assert_eq!(ctx.json(&["usage-summary", "--all", "--json"])["counts"]["total"], 14);
     // Naming a fake is an explicit choice: it works, and is stored.
     let live = ctx.json(&["usage", "--provider", "fake-question", "--json"]);
     assert_eq!(live["snapshots"][0]["provider_id"], "fake-question", "{live}");

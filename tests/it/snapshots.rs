@@ -6,7 +6,10 @@
 
 use agentpool_tests::{TestContext, positive_int, replace};
 use insta::assert_json_snapshot;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+/// Built-in fakes added after the lifecycle surface was pinned (0.3): `fake-hooks`.
+const LATER_FAKES: [&str; 1] = ["fake-hooks"];
 
 /// The `agentpool --version` number.
 fn version(ctx: &TestContext) -> String {
@@ -95,6 +98,9 @@ fn lifecycle_json_snapshots() {
     let inventory = ctx.json(&["inventory", "--all", "--json"]);
     let version = version(&ctx);
     let mut fakes = Vec::new();
+    // Fakes added after the surface was pinned get snapshots of their own, so the pinned ones
+    // stay byte for byte what they were.
+    let mut later_fakes = Vec::new();
     for p in inventory["providers"].as_array().unwrap() {
         let pid = p["id"].as_str().expect("provider id");
         assert!(p["installed"].is_boolean(), "{p}");
@@ -102,12 +108,20 @@ fn lifecycle_json_snapshots() {
             let mut p = p.clone();
             // Fakes report AgentPool's own version; keep snapshots stable across releases.
             replace(&mut p, &["version"], "[VERSION]", |v| v == version.as_str());
-            fakes.push(p);
+            if LATER_FAKES.contains(&pid) { later_fakes.push(p) } else { fakes.push(p) }
         }
     }
     assert_eq!(fakes.len(), 6, "{inventory}");
     assert_json_snapshot!("lifecycle_17_inventory_providers", fakes);
-    assert_json_snapshot!("lifecycle_18_providers", ctx.json(&["providers", "--json"]));
+    let mut providers = ctx.json(&["providers", "--json"]);
+    let mut later_rows = Vec::new();
+    if let Some(rows) = providers["providers"].as_array_mut() {
+        later_rows = rows.iter().filter(|r| LATER_FAKES.contains(&r.as_str().unwrap_or(""))).cloned().collect();
+        rows.retain(|r| !LATER_FAKES.contains(&r.as_str().unwrap_or("")));
+    }
+    assert_json_snapshot!("lifecycle_18_providers", providers);
+    assert_eq!(later_fakes.len(), LATER_FAKES.len(), "{inventory}");
+    assert_json_snapshot!("lifecycle_19_later_fakes", json!({"inventory": later_fakes, "providers": later_rows}));
 }
 
 /// The SQLite schema a fresh store creates — every table and index with its SQL, as stored in

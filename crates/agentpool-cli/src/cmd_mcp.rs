@@ -51,7 +51,7 @@ pub fn main(args: &McpArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let manager = match build_manager() {
+    let manager = match build_manager(selection.lockdown) {
         Ok(m) => m,
         Err(e) => {
             eprint!("{}", crate::output::human_error(&crate::output::with_hint(e)));
@@ -74,15 +74,15 @@ async fn serve(manager: Manager, selection: Selection) -> Result<(), String> {
 /// One manager per server process, scoped to this server's coordinator: listings and the
 /// parallel-session limit count only the sessions it spawned. `AGENTPOOL_COORDINATOR_ID` keeps
 /// the identity stable across restarts; otherwise each process is a fresh `coord_…`.
-fn build_manager() -> agentpool_core::Result<Manager> {
+fn build_manager(server_lockdown: bool) -> agentpool_core::Result<Manager> {
     agentpool_providers::link_all();
     let settings = Settings::load()?;
     let registry = Registry::new(&settings)?;
     let runtime = Arc::new(crate::commands::tmux_runtime(&settings));
-    let coordinator_id = agentpool_core::scope::resolve_server_coordinator_id()?;
+    let principal = agentpool_core::scope::Principal::mcp(server_lockdown, &settings)?;
     let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
-    tracing::debug!(%coordinator_id, "mcp coordinator");
-    Manager::new(settings, registry, runtime, ManagerOptions { coordinator_id, scoped: true, self_exe })
+    tracing::debug!(coordinator_id = %principal.coordinator_id, lockdown = principal.lockdown, "mcp principal");
+    Manager::new(settings, registry, runtime, ManagerOptions { principal, self_exe })
 }
 
 /// `AGENTPOOL_LOG` takes `target=level` directives or a bare level (`warn` by default), e.g.

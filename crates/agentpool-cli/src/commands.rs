@@ -32,20 +32,19 @@ impl Context {
     /// [`Self::load`], acting as the coordinator named by `--coordinator-id` (else
     /// `$AGENTPOOL_COORDINATOR_ID`, else `default`).
     pub fn load_as(coordinator_flag: Option<&str>) -> Result<Self> {
-        let coordinator_id = agentpool_core::scope::resolve_coordinator_id(coordinator_flag)?;
         agentpool_providers::link_all();
         let settings = Settings::load()?;
+        let principal = agentpool_core::scope::Principal::cli(coordinator_flag, &settings)?;
         let registry = Registry::new(&settings)?;
         let runtime = Arc::new(tmux_runtime(&settings));
         let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
-        let manager =
-            Manager::new(settings, registry, runtime, ManagerOptions { coordinator_id, scoped: false, self_exe })?;
+        let manager = Manager::new(settings, registry, runtime, ManagerOptions { principal, self_exe })?;
         Ok(Self { manager })
     }
 
     /// Whether worker text is withheld from outputs (see `agentpool_core::scope`).
     pub fn lockdown(&self) -> bool {
-        agentpool_core::scope::lockdown_enabled(self.manager.settings())
+        self.manager.principal().lockdown
     }
 }
 

@@ -189,11 +189,8 @@ impl Engine {
         let settings = Settings::load_from(home.path().to_path_buf(), config).unwrap_or_else(|e| panic!("{e:?}"));
         let registry = Registry::new(&settings).unwrap_or_else(|e| panic!("{e:?}"));
         let runtime = FakeRuntime::default();
-        let opts = ManagerOptions {
-            coordinator_id: "tests".into(),
-            scoped: false,
-            self_exe: std::env::current_exe().unwrap_or_default(),
-        };
+        let principal = crate::scope::Principal { coordinator_id: "tests".into(), scoped: false, lockdown: false };
+        let opts = ManagerOptions { principal, self_exe: std::env::current_exe().unwrap_or_default() };
         let manager =
             Manager::new(settings, registry, Arc::new(runtime.clone()), opts).unwrap_or_else(|e| panic!("{e:?}"));
         Self { _home: home, repo, runtime, manager }

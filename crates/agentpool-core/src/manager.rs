@@ -183,10 +183,8 @@ pub fn check_session_id(id: &str) -> Result<()> {
 /// Options shared by a [`Manager`]'s operations.
 #[derive(Debug, Clone)]
 pub struct ManagerOptions {
-    /// The coordinator this manager acts for.
-    pub coordinator_id: String,
-    /// Restrict listings and the parallel limit to this coordinator's sessions.
-    pub scoped: bool,
+    /// Who acts through this manager (coordinator, scope, lockdown).
+    pub principal: crate::scope::Principal,
     /// The `agentpool` executable fakes run from.
     pub self_exe: PathBuf,
 }
@@ -233,8 +231,13 @@ impl Manager {
     }
 
     /// The acting coordinator (what `--scope mine` selects).
+    pub fn principal(&self) -> &crate::scope::Principal {
+        &self.opts.principal
+    }
+
+    /// The acting coordinator.
     pub fn coordinator_id(&self) -> &str {
-        &self.opts.coordinator_id
+        &self.opts.principal.coordinator_id
     }
 
     pub(crate) async fn load(&self, id: &str) -> Result<AgentSession> {
@@ -272,8 +275,8 @@ impl Manager {
     ) -> Result<Option<i64>> {
         let mut metadata = metadata;
         // Acting on another coordinator's session is allowed, and recorded (see `scope`).
-        if session.meta_str("coordinator_id").is_some_and(|owner| owner != self.opts.coordinator_id) {
-            metadata.insert("acting_coordinator_id".into(), json!(self.opts.coordinator_id));
+        if session.meta_str("coordinator_id").is_some_and(|owner| owner != self.opts.principal.coordinator_id) {
+            metadata.insert("acting_coordinator_id".into(), json!(self.opts.principal.coordinator_id));
         }
         // Nothing reaches the database or events.jsonl unredacted.
         let metadata = crate::redact::redact_map(&metadata);
@@ -497,7 +500,7 @@ impl Manager {
         let ad = ArtifactDir::new(&artifact_dir);
         let now = util::now();
         let mut meta = req.metadata.clone();
-        meta.insert("coordinator_id".into(), json!(self.opts.coordinator_id));
+        meta.insert("coordinator_id".into(), json!(self.opts.principal.coordinator_id));
         meta.insert("initial_prompt_mode".into(), json!(prompt_mode));
         // Lets reconcile tell a crashed spawn from a slow one (see `spawner_gone`).
         meta.insert("spawn_pid".into(), json!(std::process::id()));
@@ -557,7 +560,7 @@ impl Manager {
         // The parallel-session check and the insert are one transaction, so concurrent spawns
         // from many processes can never exceed the limit.
         let max = i64::from(policy.max_parallel_sessions);
-        let scope = self.opts.scoped.then(|| self.opts.coordinator_id.clone());
+        let scope = self.opts.principal.scoped.then(|| self.opts.principal.coordinator_id.clone());
         // The worker is handed the task as written; every stored copy is redacted.
         let mut row = session.clone();
         row.task = redact(&row.task).into_owned();
@@ -1382,8 +1385,8 @@ impl Manager {
             let reason = reason.map(str::to_owned);
             let acting = session
                 .meta_str("coordinator_id")
-                .is_some_and(|owner| owner != self.opts.coordinator_id)
-                .then(|| self.opts.coordinator_id.clone());
+                .is_some_and(|owner| owner != self.opts.principal.coordinator_id)
+                .then(|| self.opts.principal.coordinator_id.clone());
             let ad = ArtifactDir::new(&session.artifact_dir);
             self.store
                 .call(move |c| {
@@ -1445,7 +1448,11 @@ impl Manager {
         offset: i64,
         include_all: bool,
     ) -> Result<Value> {
-        let scope = if self.opts.scoped && !include_all { crate::scope::Scope::Mine } else { crate::scope::Scope::All };
+        let scope = if self.opts.principal.scoped && !include_all {
+            crate::scope::Scope::Mine
+        } else {
+            crate::scope::Scope::All
+        };
         self.list_in_scope(states, provider_id, limit, offset, scope).await
     }
 
@@ -1495,7 +1502,7 @@ impl Manager {
         let filter = SessionFilter {
             states,
             provider_id,
-            coordinator_id: current_only.then(|| self.opts.coordinator_id.clone()),
+            coordinator_id: current_only.then(|| self.opts.principal.coordinator_id.clone()),
             live_only: false,
         };
         let (sessions, total) = self
@@ -1508,7 +1515,7 @@ impl Manager {
             "sessions": sessions,
             "pagination": {"limit": limit, "offset": offset, "count": count, "total": total, "has_more": has_more,
                            "next_offset": if has_more { Some(offset + count) } else { None }},
-            "scope": {"coordinator_id": self.opts.coordinator_id, "current_coordinator_only": current_only},
+            "scope": {"coordinator_id": self.opts.principal.coordinator_id, "current_coordinator_only": current_only},
         }))
     }
 

@@ -60,6 +60,41 @@ pub fn resolve_server_coordinator_id() -> Result<String> {
     }
 }
 
+/// Who is acting, and what may leave the process: resolved once per front-end process, the
+/// same way for the CLI and the MCP server, and held by the `Manager`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The acting coordinator, recorded on what it spawns and on events it causes.
+    pub coordinator_id: String,
+    /// Listings and the parallel-session limit cover only this coordinator's sessions.
+    pub scoped: bool,
+    /// Worker text never leaves the process (see [`lockdown_enabled`]).
+    pub lockdown: bool,
+}
+
+impl Principal {
+    /// The CLI's: `--coordinator-id`, else `$AGENTPOOL_COORDINATOR_ID`, else `default`; not
+    /// scoped; lockdown when the policy or `AGENTPOOL_LOCKDOWN` says so.
+    pub fn cli(coordinator_flag: Option<&str>, settings: &Settings) -> Result<Self> {
+        Ok(Self {
+            coordinator_id: resolve_coordinator_id(coordinator_flag)?,
+            scoped: false,
+            lockdown: lockdown_enabled(settings),
+        })
+    }
+
+    /// The MCP server's: `$AGENTPOOL_COORDINATOR_ID`, else a fresh `coord_…` per process;
+    /// scoped to it; lockdown by the same rule as the CLI, or by the server's own
+    /// `--lockdown` / `AGENTPOOL_MCP_LOCKDOWN` (`server_lockdown`), which can only add to it.
+    pub fn mcp(server_lockdown: bool, settings: &Settings) -> Result<Self> {
+        Ok(Self {
+            coordinator_id: resolve_server_coordinator_id()?,
+            scoped: true,
+            lockdown: server_lockdown || lockdown_enabled(settings),
+        })
+    }
+}
+
 /// Which sessions a listing covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {

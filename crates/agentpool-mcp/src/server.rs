@@ -79,10 +79,11 @@ impl AgentPoolServer {
 
     /// A server over `manager` exposing `selection`.
     pub fn new(manager: Arc<Manager>, selection: &Selection) -> Self {
-        // The user's policy can impose lockdown on every front end; the flag only adds to it.
-        // `--lockdown` / `AGENTPOOL_MCP_LOCKDOWN` add to the rule every front end shares
-        // (`policy.lockdown` or `AGENTPOOL_LOCKDOWN`): one decision, made in core.
-        let lockdown = selection.lockdown || agentpool_core::scope::lockdown_enabled(manager.settings());
+        // One decision, made in core when the server's principal was resolved
+        // (`scope::Principal::mcp`: the policy, `AGENTPOOL_LOCKDOWN`, or the server's own
+        // `--lockdown` / `AGENTPOOL_MCP_LOCKDOWN`). A selection that asks for lockdown on a
+        // manager built otherwise still gets it: it can only add.
+        let lockdown = manager.principal().lockdown || selection.lockdown;
         Self { manager, lockdown, guides: selection.guides, tools: Self::router_for(selection) }
     }
 }
