@@ -21,6 +21,7 @@ pub mod leases;
 pub mod line_child;
 pub mod manager;
 pub mod model;
+pub mod notify;
 pub mod observe;
 pub mod probe;
 pub mod process;
