@@ -72,13 +72,7 @@ pub fn main() -> ExitCode {
     let code = match runtime.block_on(run(cli)) {
         Ok(out) => {
             let text = if json_mode { output::json_line(&out.json) } else { out.human };
-            if output::write_stdout(&text).is_err() {
-                ExitCode::from(1)
-            } else if out.failed {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
+            if output::write_stdout(&text).is_err() || out.failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
         }
         Err(err) => report(err, json_mode),
     };
