@@ -10,16 +10,16 @@ use std::time::{Duration, Instant};
 use agentpool_tests::{TestContext, agentpool_bin, describe, random_hex, remove_socket_file};
 
 /// A tmux server of this test's own (`ap-view-<random>`), killed when dropped.
-struct Viewer {
+pub(crate) struct Viewer {
     socket: String,
 }
 
 impl Viewer {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self { socket: format!("ap-view-{}", random_hex(10)) }
     }
 
-    fn tmux(&self, args: &[&str]) -> Output {
+    pub(crate) fn tmux(&self, args: &[&str]) -> Output {
         Command::new("tmux")
             .args(["-L", &self.socket, "-f", "/dev/null"])
             .args(args)
@@ -40,12 +40,12 @@ impl Drop for Viewer {
     }
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Polls `check` until it holds or 15 s pass.
-fn eventually(what: &str, mut check: impl FnMut() -> Option<String>) -> String {
+pub(crate) fn eventually(what: &str, mut check: impl FnMut() -> Option<String>) -> String {
     let start = Instant::now();
     loop {
         if let Some(v) = check() {
@@ -57,7 +57,7 @@ fn eventually(what: &str, mut check: impl FnMut() -> Option<String>) -> String {
 }
 
 /// `KEY=value …` for a shell line run in a pane: this context's pool.
-fn pool_env(ctx: &TestContext) -> String {
+pub(crate) fn pool_env(ctx: &TestContext) -> String {
     format!(
         "AGENTPOOL_HOME='{}' AGENTPOOL_TMUX_SOCKET='{}' HOME='{}' NO_COLOR=1",
         ctx.home().display(),

@@ -204,10 +204,15 @@ fn doctor_finds_a_corrupt_database_page() {
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
     drop(conn);
     let mut data = std::fs::read(&db).unwrap();
-    // Damage the cell pointers of the last b-tree leaf page (table 0x0d or index 0x0a). Page 1,
-    // the schema, stays intact, so the database still opens: opening alone would say "ok".
+    // Damage the cell pointers of the last b-tree leaf page (table 0x0d or index 0x0a) that has
+    // cells (an empty table's leaf has no pointers to check). Page 1, the schema, stays intact,
+    // so the database still opens: opening alone would say "ok".
     let page = usize::from(u16::from_be_bytes([data[16], data[17]]));
-    let leaf = (1..data.len() / page).rev().map(|n| n * page).find(|&at| matches!(data[at], 0x0d | 0x0a)).unwrap();
+    let leaf = (1..data.len() / page)
+        .rev()
+        .map(|n| n * page)
+        .find(|&at| matches!(data[at], 0x0d | 0x0a) && u16::from_be_bytes([data[at + 3], data[at + 4]]) > 0)
+        .unwrap();
     data[leaf + 8..leaf + 48].fill(0xff);
     std::fs::write(&db, &data).unwrap();
     for args in [&["doctor", "--json"][..], &["doctor", "--deep", "--json"]] {

@@ -29,9 +29,11 @@
 //! 4. Stats, stand-in CLIs and the MCP server (`bench_stats`, `bench_standins`, `bench_mcp`).
 //! 5. Memory: peak RSS of the transcript readers on a 200 MB transcript and on one 50 MiB line
 //!    (`bench::memory`).
+//! 6. Watch: the dashboard's idle CPU over 20 workers and how soon a change in the store is on
+//!    its screen (`bench::watch`).
 //!
 //! `--only a,b` runs just the named series (`inventory`, `smoke`, `observe`, `stats`,
-//! `standins`, `mcp`, `memory`).
+//! `standins`, `mcp`, `memory`, `watch`).
 //!
 //! It is a report, not a test: a missed target is marked FAIL but the exit code stays 0.
 //! Only a broken setup (no tmux, build failure, a step that never completes) fails the task.
@@ -50,6 +52,7 @@ use nix::sys::stat::Mode;
 use serde_json::{Value, json};
 
 mod memory;
+mod watch;
 
 /// Hidden subcommand name of [`peak_rss_helper`].
 pub const PEAK_RSS_HELPER: &str = "__peak-rss";
@@ -86,7 +89,7 @@ const INVENTORY_MAX_MS: f64 = 20.0;
 const INVENTORY_MAX_RSS_MIB: f64 = 15.0;
 
 /// The series `--only` can name, in the order they run.
-const SERIES: [&str; 7] = ["inventory", "smoke", "observe", "stats", "standins", "mcp", "memory"];
+const SERIES: [&str; 8] = ["inventory", "smoke", "observe", "stats", "standins", "mcp", "memory", "watch"];
 
 /// Parsed `bench` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,6 +338,26 @@ pub fn run(options: &Options) -> Result<(), String> {
                 rows.push(Row::new(key, label, "MiB", samples, Target::Peak(memory::MAX_RSS_MIB), None));
             }
         }
+    }
+
+    if options.runs_series("watch") {
+        let measured = watch::measure(&scratch.path, &exe, &repo, runs)?;
+        rows.push(Row::new(
+            "watch_idle_cpu",
+            "watch idle CPU, 20 sessions (% of one core)",
+            "%",
+            &measured.idle_cpu_percent,
+            Target::Max(watch::IDLE_CPU_MAX_PERCENT),
+            None,
+        ));
+        rows.push(Row::new(
+            "watch_change",
+            "watch: state written to the store -> shown on screen",
+            "ms",
+            &measured.change_ms,
+            Target::Max(watch::CHANGE_MAX_MS),
+            None,
+        ));
     }
 
     let load = [load_before, load_average()];

@@ -98,6 +98,11 @@ pub enum Command {
         after_help = "Examples:\n  agentpool sessions --json\n  agentpool sessions --state running,awaiting_user_input --limit 10 --json"
     )]
     Sessions(SessionsArgs),
+    /// A full-screen dashboard of sessions: states, what needs you, usage headroom and the
+    /// selected worker's screen. Keys: Enter attach, s send, i interrupt, t terminate, d diff,
+    /// / filter, a mine/all, q quit. Reads stored state only; needs a terminal.
+    #[command(after_help = "Examples:\n  agentpool watch\n  agentpool watch --scope mine")]
+    Watch(WatchArgs),
     /// Inspect one session: `session <id>` is short for `session show <id>`.
     #[command(after_help = "Examples:\n  agentpool session <session-id>\n  agentpool session show <session-id> --json")]
     Session(SessionArgs),
@@ -359,6 +364,13 @@ pub struct TerminateArgs {
     /// Say what would happen without stopping anything.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// `mine` (this coordinator's sessions) or `all` at start; `a` toggles.
+    #[arg(long, default_value = "all")]
+    pub scope: String,
 }
 
 #[derive(Debug, Args)]

@@ -88,7 +88,7 @@ fn build_manager(server_lockdown: bool) -> agentpool_core::Result<Manager> {
 /// `AGENTPOOL_LOG` takes `target=level` directives or a bare level (`warn` by default), e.g.
 /// `agentpool_mcp=debug`. `filter::Targets` does this without `tracing-subscriber`'s
 /// env-filter, whose regex matching switches on full-DFA builds for every regex in the binary.
-fn init_logging() {
+pub(crate) fn init_logging() {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
     let filter: Targets = std::env::var("AGENTPOOL_LOG")

@@ -269,6 +269,38 @@ pub async fn attach(ctx: &Context, a: AttachArgs, json: bool) -> Result<Out> {
     if a.print || json || !terminal {
         return Ok(Out::new(r, human));
     }
+    match attach_client(ctx, &a.session_id, &r).await? {
+        AttachClient::Switch(mut switch) => {
+            run_switch(&mut switch, &r)?;
+            Ok(Out::new(r, String::new()))
+        }
+        AttachClient::Attach(mut client) => {
+            if std::env::var_os("TMUX").is_some() {
+                eprintln!(
+                    "agentpool: attaching inside your tmux session (nested); press the prefix twice, then d, to detach"
+                );
+            }
+            // Hand the terminal over: this process becomes the tmux client.
+            use std::os::unix::process::CommandExt;
+            let err = client.exec();
+            Err(Error::io("could not run tmux attach-session", &err))
+        }
+    }
+}
+
+/// How this terminal reaches a worker's tmux session.
+pub enum AttachClient {
+    /// Already a client of the worker's server: `switch-client` moves this client over (it
+    /// returns at once; detaching returns nowhere, `tmux switch-client -l` goes back).
+    Switch(std::process::Command),
+    /// `attach-session` as a child that owns the terminal until the user detaches.
+    Attach(std::process::Command),
+}
+
+/// The tmux client command that attaches this terminal to the worker `r` describes (the
+/// result of `Manager::attach`), after checking tmux is installed and the session is alive.
+/// `attach` runs it in place of this process; `watch` runs it as a child and comes back.
+pub async fn attach_client(ctx: &Context, session_id: &str, r: &Value) -> Result<AttachClient> {
     let settings = ctx.manager.settings();
     let tmux = settings.config.runtime.tmux.binary.as_deref().unwrap_or("tmux");
     let tmux = agentpool_core::provider::which(tmux).ok_or_else(|| {
@@ -289,35 +321,32 @@ pub async fn attach(ctx: &Context, a: AttachArgs, json: bool) -> Result<Out> {
         .status()
         .is_ok_and(|s| s.success());
     if !alive {
-        let state = ctx.manager.show(&a.session_id).await.ok().and_then(|s| s["state"].as_str().map(str::to_owned));
+        let state = ctx.manager.show(session_id).await.ok().and_then(|s| s["state"].as_str().map(str::to_owned));
         return Err(Error::new(
             ErrorCode::TmuxSessionNotFound,
             "the worker's tmux session is gone, so there is nothing to attach to; `agentpool collect` shows \
              what it left",
         )
-        .with("session_id", &a.session_id)
+        .with("session_id", session_id)
         .with("state", state)
-        .with("example", format!("agentpool collect {}", a.session_id)));
+        .with("example", format!("agentpool collect {session_id}")));
     }
     if same_tmux_server(&socket) {
-        // Already a client of the worker's server: move this client over; detaching returns
-        // nowhere, `tmux switch-client -l` goes back.
-        let status = client(&["switch-client", "-t", &target])
-            .status()
-            .map_err(|e| Error::io("could not run tmux switch-client", &e))?;
-        if !status.success() {
-            return Err(Error::new(ErrorCode::IoFailed, "tmux switch-client failed")
-                .with("attach_command", r["attach_command"].clone()));
-        }
-        return Ok(Out::new(r, String::new()));
+        return Ok(AttachClient::Switch(client(&["switch-client", "-t", &target])));
     }
-    if std::env::var_os("TMUX").is_some() {
-        eprintln!("agentpool: attaching inside your tmux session (nested); press the prefix twice, then d, to detach");
+    let mut attach = client(&["attach-session", "-t", &target]);
+    attach.env_remove("TMUX");
+    Ok(AttachClient::Attach(attach))
+}
+
+/// Runs a `switch-client` from [`attach_client`].
+pub fn run_switch(switch: &mut std::process::Command, r: &Value) -> Result<()> {
+    let status = switch.status().map_err(|e| Error::io("could not run tmux switch-client", &e))?;
+    if !status.success() {
+        return Err(Error::new(ErrorCode::IoFailed, "tmux switch-client failed")
+            .with("attach_command", r["attach_command"].clone()));
     }
-    // Hand the terminal over: this process becomes the tmux client.
-    use std::os::unix::process::CommandExt;
-    let err = client(&["attach-session", "-t", &target]).env_remove("TMUX").exec();
-    Err(Error::io("could not run tmux attach-session", &err))
+    Ok(())
 }
 
 /// Whether this process runs inside a tmux client of the server named `socket` (same socket

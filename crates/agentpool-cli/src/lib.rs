@@ -20,6 +20,7 @@ pub mod cmd_worktrees;
 pub mod commands;
 pub mod hosts;
 pub mod output;
+pub mod watch;
 
 use std::process::ExitCode;
 
@@ -66,17 +67,24 @@ pub fn main() -> ExitCode {
             );
         }
     };
-    let json_mode = cli.json;
-    match runtime.block_on(run(cli)) {
+    // `watch` owns the terminal: a log line would tear its screen. Off a terminal it refuses
+    // with a JSON envelope, since whatever reads its stdout is a program.
+    let watching = matches!(cli.command, Command::Watch(_));
+    let json_mode = cli.json || (watching && !std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    if !watching {
+        cmd_mcp::init_logging();
+    }
+    let code = match runtime.block_on(run(cli)) {
         Ok(out) => {
             let text = if json_mode { output::json_line(&out.json) } else { out.human };
-            if output::write_stdout(&text).is_err() {
-                return ExitCode::from(1);
-            }
-            if out.failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            if output::write_stdout(&text).is_err() || out.failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
         }
         Err(err) => report(err, json_mode),
-    }
+    };
+    // Notifications this command claimed are delivered before it exits, each bounded by its
+    // entry's timeout (see `agentpool_core::notify`); the output is already written.
+    runtime.block_on(agentpool_core::notify::drain());
+    code
 }
 
 fn usage_error(e: &clap::Error, json_mode: bool) -> ExitCode {
@@ -164,6 +172,7 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Collect(a) => c::collect(&ctx, a).await,
         Command::Terminate(a) => c::terminate(&ctx, a).await,
         Command::Sessions(a) => c::sessions(&ctx, a, cli.json).await,
+        Command::Watch(a) => watch::watch(&ctx, a, cli.json).await,
         Command::Session(SessionArgs { command: Some(SessionCommand::Show { session_id, plain }), .. })
         | Command::Session(SessionArgs { command: None, session_id: Some(session_id), plain }) => {
             c::session_show(&ctx, &session_id, plain, cli.json).await

@@ -20,6 +20,7 @@ pub mod git;
 pub mod leases;
 pub mod machine;
 pub mod manager;
+pub mod notify;
 pub mod observe;
 pub mod provider;
 pub mod redact;

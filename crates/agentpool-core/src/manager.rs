@@ -20,8 +20,8 @@ use crate::detect;
 use crate::error::{Error, ErrorCode, Result};
 use crate::git;
 use crate::model::{
-    AgentSession, ArtifactRecord, Detail, Isolation, ManifestFile, PromptMode, ProviderDescriptor, Role, RuntimeKind,
-    RuntimeRef, SessionState, Supervision, TmuxRef, parse_runtime,
+    AgentSession, ArtifactRecord, Detail, EventRecord, Isolation, ManifestFile, PromptMode, ProviderDescriptor, Role,
+    RuntimeKind, RuntimeRef, SessionState, Supervision, TmuxRef, parse_runtime,
 };
 use crate::prompt;
 use crate::provider::{self, LaunchContext, ProbeContext, Provider, Registry};
@@ -287,6 +287,7 @@ impl Manager {
         // The line is appended while the insert's write lock is held, so `events.jsonl` lists
         // events in `event_id` order even with several processes writing to one session. The
         // database stays the record: its row is committed even if the file append fails.
+        let wanted = crate::notify::wanted(&self.settings.config.notify, event_type);
         let done = self
             .store
             .call(move |c| {
@@ -302,17 +303,28 @@ impl Manager {
                 let rec =
                     store::append_event(&tx, &id, &et, state, screen_hash.as_deref(), excerpt.as_deref(), &metadata)?;
                 let appended = ad.append_event(&rec);
+                let claimed = if wanted.is_empty() { Vec::new() } else { crate::notify::claim(&tx, &rec, &wanted) };
                 tx.commit().sql()?;
-                Ok(Some((rec, appended)))
+                Ok(Some((rec, appended, claimed)))
             })
             .await?;
         match done {
-            Some((rec, appended)) => {
+            Some((rec, appended, claimed)) => {
+                self.notify(session, &rec, &claimed);
                 appended?;
                 Ok(Some(rec.id))
             }
             None => Ok(None),
         }
+    }
+
+    /// Starts delivering the notifications this process claimed for `rec` (in the background).
+    fn notify(&self, session: &AgentSession, rec: &EventRecord, claimed: &[usize]) {
+        if claimed.is_empty() {
+            return;
+        }
+        let entries = Arc::new(self.settings.config.notify.clone());
+        crate::notify::dispatch(&entries, claimed, crate::notify::payload(session, rec));
     }
 
     pub(crate) fn runtime_ref(&self, session: &AgentSession) -> Result<RuntimeRef> {
@@ -1158,6 +1170,30 @@ impl Manager {
         }))
     }
 
+    /// What a dashboard shows of a worker: its screen as it is now (a capture, or the last
+    /// observed screen when the worker is gone), redacted, with every control character except
+    /// newlines removed, so nothing the worker printed can drive the viewer's terminal.
+    /// Reads only: no state changes, no events, no observe.
+    pub async fn preview(&self, session_id: &str) -> Result<String> {
+        let session = self.load(session_id).await?;
+        let captured = match session.runtime_ref() {
+            Some(r) if session.is_live() => {
+                self.runtime.snapshot(&r, 0, Duration::from_secs(2)).await.ok().map(|s| s.screen)
+            }
+            _ => None,
+        };
+        let text = match captured {
+            Some(t) => t,
+            None => {
+                let path = ArtifactDir::new(&session.artifact_dir).file("screen");
+                blocking(move || Ok(std::fs::read(&path).unwrap_or_default()))
+                    .await
+                    .map(|raw| crate::artifacts::strip_terminal(&raw).0)?
+            }
+        };
+        Ok(safe_text(&redact(&text)))
+    }
+
     /// The artifact manifest (result files materialised first).
     pub async fn manifest(&self, session_id: &str, materialize: bool) -> Result<Value> {
         let session = self.load(session_id).await?;
@@ -1388,6 +1424,7 @@ impl Manager {
                 .is_some_and(|owner| owner != self.opts.principal.coordinator_id)
                 .then(|| self.opts.principal.coordinator_id.clone());
             let ad = ArtifactDir::new(&session.artifact_dir);
+            let wanted = crate::notify::wanted(&self.settings.config.notify, "terminate");
             self.store
                 .call(move |c| {
                     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).sql()?;
@@ -1407,12 +1444,17 @@ impl Manager {
                     let m = crate::redact::redact_map(&m);
                     let rec = store::append_event(&tx, &id, "terminate", Some(final_state), None, None, &m)?;
                     let appended = ad.append_event(&rec);
+                    let claimed = if wanted.is_empty() { Vec::new() } else { crate::notify::claim(&tx, &rec, &wanted) };
                     tx.commit().sql()?;
                     appended?;
-                    Ok(Some(final_state))
+                    Ok(Some((final_state, rec, claimed)))
                 })
                 .await?
         };
+        let claim = claim.map(|(state, rec, claimed)| {
+            self.notify(&session, &rec, &claimed);
+            state
+        });
         let mut plan = plan;
         match claim {
             Some(state) => {
@@ -1951,4 +1993,11 @@ pub fn collect_payload(mut result: Value, detail: Detail, lockdown: bool) -> Val
         m.insert("worker_output".into(), agent_io::worker_output(text, detail, lockdown));
     }
     result
+}
+
+/// `text` without control characters (escape sequences are dropped whole first), keeping
+/// newlines: safe to put on a terminal.
+pub fn safe_text(text: &str) -> String {
+    let (stripped, _) = crate::artifacts::strip_terminal(text.as_bytes());
+    stripped.chars().map(|c| if c == '\t' { ' ' } else { c }).filter(|c| *c == '\n' || !c.is_control()).collect()
 }

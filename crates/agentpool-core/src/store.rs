@@ -71,6 +71,13 @@ CREATE INDEX IF NOT EXISTS idx_file_leases_repo_file ON file_leases(repo_path, f
     r#"
 CREATE INDEX IF NOT EXISTS idx_events_type_ts ON events(event_type, ts, session_id);
 "#,
+    // 3: `[[notify]]` deliveries claimed, one row per change and entry, so each is delivered
+    // once however many processes record it (see `notify`).
+    r#"
+CREATE TABLE IF NOT EXISTS notifications (
+  dedupe_key TEXT NOT NULL, notify_index INTEGER NOT NULL, event_id INTEGER NOT NULL,
+  created_at TEXT NOT NULL, PRIMARY KEY (dedupe_key, notify_index));
+"#,
 ];
 
 /// SQL predicate for sessions that occupy a worker slot (see `AgentSession::is_live`).
@@ -323,6 +330,41 @@ pub fn list_sessions(
     let mut stmt = conn.prepare(&sql).sql()?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), row_to_session).sql()?;
     rows.collect::<rusqlite::Result<Vec<_>>>().sql()
+}
+
+/// A session as a dashboard shows it: the row and its latest event (type and time).
+pub type BoardRow = (AgentSession, Option<(String, String)>);
+
+/// Sessions for a dashboard: live ones first, then the most recently updated, each with its
+/// latest event. Reads only.
+pub fn board(conn: &Connection, filter: &SessionFilter, limit: i64) -> Result<Vec<BoardRow>> {
+    let (where_sql, args) = filter.where_clause();
+    // Two scalar subqueries (one column each) over the per-session event index.
+    let last = |col: &str| {
+        format!("(SELECT e.{col} FROM events e WHERE e.session_id = sessions.id ORDER BY e.id DESC LIMIT 1)")
+    };
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS}, {}, {} FROM sessions {where_sql} \
+         ORDER BY {LIVE_PREDICATE} DESC, updated_at DESC, rowid DESC LIMIT {limit}",
+        last("event_type"),
+        last("ts")
+    );
+    let mut stmt = conn.prepare(&sql).sql()?;
+    let n = SESSION_COLUMNS.split(',').count();
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            let session = row_to_session(r)?;
+            let event: Option<String> = r.get(n)?;
+            let ts: Option<String> = r.get(n + 1)?;
+            Ok((session, event.zip(ts)))
+        })
+        .sql()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().sql()
+}
+
+/// SQLite's change counter for this connection: it moves when another connection commits.
+pub fn data_version(conn: &Connection) -> Result<i64> {
+    conn.pragma_query_value(None, "data_version", |r| r.get(0)).sql()
 }
 
 /// Counts sessions matching a filter.
