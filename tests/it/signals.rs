@@ -124,3 +124,49 @@ fn the_signal_entry_appends_redacted_signals_and_refuses_what_is_not_a_hook_call
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(!elsewhere.exists() && !missing_dir.exists());
 }
+
+#[test]
+fn resume_continues_the_conversation_the_cli_reported_and_refuses_what_cannot_be_resumed() {
+    let ctx = TestContext::new();
+    let id = ctx.spawn_id("fake-hooks", "Summarise the README.", &[]);
+    assert_eq!(observe(&ctx, &id, "idle", "20", "summary")["event"], "idle");
+
+    // A live worker is steered with send, not resumed.
+    let live = ctx.error(&["resume", &id, "--json"], "INVALID_REQUEST");
+    assert!(live["details"]["example"].as_str().unwrap_or("").contains("agentpool send"), "{live}");
+
+    ctx.json(&["terminate", &id, "--json"]);
+    let resumed = ctx.json(&["resume", &id, "--task", "Now list the open questions.", "--json"]);
+    assert_eq!(resumed["resumed_from"], id.as_str(), "{resumed}");
+    let new_id = resumed["session_id"].as_str().expect("session_id").to_owned();
+    assert_ne!(new_id, id);
+    let session = &resumed["session"];
+    assert_eq!(session["provider_id"], "fake-hooks", "{resumed}");
+    assert_eq!(session["repo_path"], ctx.session(&id)["repo_path"], "{resumed}");
+    assert_eq!(session["metadata"]["resumed_from"], id.as_str(), "{resumed}");
+
+    // The CLI was started on the old conversation, and says so through its signals.
+    let idle = observe(&ctx, &new_id, "idle", "20", "summary");
+    assert_eq!(idle["event"], "idle", "{idle}");
+    assert_eq!(ctx.session(&new_id)["metadata"]["cli_session_id"], "fake-hooks-conversation-1");
+    let screen = String::from_utf8_lossy(&ctx.tmux(&["capture-pane", "-p", "-t", &tmux_target(&ctx, &new_id)]).stdout)
+        .into_owned();
+    assert!(screen.contains("Resumed conversation fake-hooks-conversation-1."), "{screen}");
+    assert!(screen.contains("Done: Now list the open questions."), "{screen}");
+    ctx.json(&["terminate", &new_id, "--json"]);
+
+    // A provider without a resume mode: a clear error, nothing spawned.
+    let other = ctx.spawn_id("fake-completed", "Say done.", &[]);
+    observe(&ctx, &other, "completed", "20", "summary");
+    let before = ctx.session_total();
+    let err = ctx.error(&["resume", &other, "--json"], "RESUME_UNSUPPORTED");
+    assert_eq!(err["details"]["provider_id"], "fake-completed", "{err}");
+    assert_eq!(ctx.session_total(), before, "a refused resume creates nothing");
+    // Bad input, as everywhere.
+    ctx.error(&["resume", "not-an-id", "--json"], "INVALID_SESSION_ID");
+}
+
+/// `session_name` of a session's tmux target, for capture-pane.
+fn tmux_target(ctx: &TestContext, id: &str) -> String {
+    format!("={}:", ctx.session(id)["tmux"]["session_name"].as_str().expect("tmux session name"))
+}

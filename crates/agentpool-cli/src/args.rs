@@ -93,6 +93,12 @@ pub enum Command {
         after_help = "Examples:\n  agentpool terminate <session-id> --json\n  agentpool terminate <session-id> --dry-run --json"
     )]
     Terminate(TerminateArgs),
+    /// Start a new worker that continues an ended session's conversation (the provider's own
+    /// resume mode), in the same repo with the same provider, model and isolation.
+    #[command(
+        after_help = "Examples:\n  agentpool resume <session-id> --json\n  agentpool resume <session-id> --task \"Now add tests.\" --json"
+    )]
+    Resume(ResumeArgs),
     /// List sessions, newest first, bounded by default.
     #[command(
         after_help = "Examples:\n  agentpool sessions --json\n  agentpool sessions --state running,awaiting_user_input --limit 10 --json"
@@ -364,6 +370,15 @@ pub struct TerminateArgs {
     /// Say what would happen without stopping anything.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The ended session to continue (`ap_…`).
+    pub session_id: String,
+    /// The first message of the resumed conversation (default: "Continue where you left off.").
+    #[arg(long)]
+    pub task: Option<String>,
 }
 
 #[derive(Debug, Args)]

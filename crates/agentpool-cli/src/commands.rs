@@ -155,7 +155,19 @@ pub async fn spawn(ctx: &Context, a: SpawnArgs) -> Result<Out> {
     req.reasoning_effort = a.reasoning_effort;
     req.service_tier = a.service_tier;
     req.env = a.env.into_iter().collect();
-    let result = ctx.manager.spawn(req).await?;
+    spawned(ctx.manager.spawn(req).await?)
+}
+
+/// `resume`: a new worker continuing an ended session's conversation.
+pub async fn resume(ctx: &Context, a: ResumeArgs) -> Result<Out> {
+    let result = ctx.manager.resume(&a.session_id, a.task.as_deref()).await?;
+    let mut out = spawned(result)?;
+    out.human = format!("resumed_from: {}\n{}", a.session_id, out.human);
+    Ok(out)
+}
+
+/// The output of a spawn (or resume).
+fn spawned(result: Value) -> Result<Out> {
     let s = &result["session"];
     let mut human =
         format!("session: {}\nprovider: {}\n", s["id"].as_str().unwrap_or(""), s["provider_id"].as_str().unwrap_or(""));

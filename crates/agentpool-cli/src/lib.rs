@@ -171,6 +171,7 @@ async fn run(cli: Cli) -> agentpool_core::Result<Out> {
         Command::Transcript(a) => c::transcript(&ctx, a).await,
         Command::Collect(a) => c::collect(&ctx, a).await,
         Command::Terminate(a) => c::terminate(&ctx, a).await,
+        Command::Resume(a) => c::resume(&ctx, a).await,
         Command::Sessions(a) => c::sessions(&ctx, a, cli.json).await,
         Command::Watch(a) => watch::watch(&ctx, a, cli.json).await,
         Command::Session(SessionArgs { command: Some(SessionCommand::Show { session_id, plain }), .. })

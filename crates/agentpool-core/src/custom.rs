@@ -199,6 +199,7 @@ busy = ['(?i)thinking']
             prompt_mode: PromptMode::Arg,
             home: "/tmp/home".into(),
             signal_log: "/tmp/home/artifacts/ap_000000000001/signals.jsonl".into(),
+            resume_session: None,
         }
     }
 

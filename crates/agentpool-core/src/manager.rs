@@ -84,6 +84,9 @@ pub struct SpawnRequest {
     /// `[providers.<id>] env` (see `env`). Names are recorded; values never are.
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, String>,
+    /// Set by [`Manager::resume`] only: the ended session this one continues.
+    #[serde(skip)]
+    pub resume: Option<ResumeFrom>,
 }
 
 /// What recording an event requires of the stored session (see [`Manager::record`]).
@@ -132,6 +135,7 @@ impl SpawnRequest {
             service_tier: None,
             metadata: Map::new(),
             env: std::collections::BTreeMap::new(),
+            resume: None,
         }
     }
 }
@@ -178,6 +182,15 @@ pub fn check_session_id(id: &str) -> Result<()> {
         Err(Error::new(ErrorCode::InvalidSessionId, "session ids look like `ap_` followed by letters and digits")
             .with("session_id", util::tail_chars(id, 80)))
     }
+}
+
+/// The conversation a resumed worker continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeFrom {
+    /// The ended AgentPool session.
+    pub session_id: String,
+    /// The CLI's own id of that conversation (`metadata.cli_session_id`).
+    pub cli_session_id: String,
 }
 
 /// Options shared by a [`Manager`]'s operations.
@@ -372,6 +385,54 @@ impl Manager {
     }
 
     /// Spawns one worker. Validation comes first, so a refused request creates nothing.
+    /// Starts a new worker that continues an ended session's conversation with the provider's
+    /// own resume mode: same provider, model, effort, tier, role, repo and isolation, linked by
+    /// `metadata.resumed_from`. `task` is the first message of the new turn (default: carry on).
+    /// A live session is `INVALID_REQUEST` (send to it instead); a provider without a resume
+    /// mode, or a session whose CLI reported no conversation id, is `RESUME_UNSUPPORTED`.
+    pub async fn resume(&self, session_id: &str, task: Option<&str>) -> Result<Value> {
+        let old = self.load(session_id).await?;
+        if old.is_live() {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("session `{session_id}` is still running; send it a message instead of resuming it"),
+            )
+            .with("session_id", session_id)
+            .with("state", old.state)
+            .with("example", format!("agentpool send {session_id} \"<message>\" --json")));
+        }
+        let provider = self.registry.get(&old.provider_id)?;
+        if !provider.resumes() {
+            return Err(resume_unsupported(&old.provider_id).with("session_id", session_id));
+        }
+        let Some(cli_session_id) = old.meta_str("cli_session_id").map(str::to_owned) else {
+            return Err(Error::new(
+                ErrorCode::ResumeUnsupported,
+                format!("session `{session_id}` has no conversation id of its CLI to resume (none was reported)"),
+            )
+            .with("session_id", session_id)
+            .with("provider_id", &old.provider_id));
+        };
+        let task = task.map(str::trim).filter(|t| !t.is_empty()).unwrap_or(RESUME_TASK).to_owned();
+        let meta = |k: &str| old.meta_str(k).map(str::to_owned);
+        let mut req = SpawnRequest::new(&old.provider_id, task, &old.repo_path);
+        req.role = old.role;
+        req.model = old.model.clone();
+        req.account = old.account.clone();
+        if let Some(i) = meta("isolation").and_then(|i| i.parse().ok()) {
+            req.isolation = i;
+        }
+        if let Some(s) = meta("supervision").and_then(|s| s.parse().ok()) {
+            req.supervision = s;
+        }
+        req.reasoning_effort = meta("reasoning_effort");
+        req.service_tier = meta("service_tier");
+        req.resume = Some(ResumeFrom { session_id: old.id.clone(), cli_session_id });
+        let mut out = self.spawn(req).await?;
+        out["resumed_from"] = json!(old.id);
+        Ok(out)
+    }
+
     pub async fn spawn(&self, req: SpawnRequest) -> Result<Value> {
         let policy = &self.settings.config.policy;
         let task = validate_task(&req.task)?;
@@ -457,6 +518,9 @@ impl Manager {
         }
         let repo = resolve_repo(&req.repo_path)?;
         let provider = self.registry.get(&provider_id)?;
+        if req.resume.is_some() && !provider.resumes() {
+            return Err(resume_unsupported(&provider_id));
+        }
         let provider_config = self.settings.provider(&provider_id);
         let prompt_mode = resolve_prompt_mode(req.initial_prompt_mode, &provider_config, provider.as_ref());
         provider.check_prompt_mode(prompt_mode)?;
@@ -537,6 +601,10 @@ impl Manager {
         }
         meta.insert("supervision".into(), json!(req.supervision));
         meta.insert("isolation".into(), json!(req.isolation));
+        if let Some(r) = &req.resume {
+            meta.insert("resumed_from".into(), json!(r.session_id));
+            meta.insert("resume_cli_session_id".into(), json!(r.cli_session_id));
+        }
         // Which variables were set on top of the spawning call's environment (names only).
         let mut env_keys: Vec<String> = self.settings.provider(&provider_id).env.into_keys().collect();
         env_keys.extend(req.env.keys().cloned());
@@ -706,6 +774,7 @@ impl Manager {
             prompt_mode,
             home: self.settings.paths.home.clone(),
             signal_log: ad.signal_log(),
+            resume_session: session.meta_str("resume_cli_session_id").map(str::to_owned),
         };
         let mut plan = provider.launch(&ctx)?;
         let mut shown = plan.argv.clone();
@@ -1922,6 +1991,17 @@ pub(crate) fn materialize_result(ad: &ArtifactDir, screen: Option<&str>) -> Resu
         }
     }
     Ok(None)
+}
+
+/// The first message of a resumed worker when the caller gives none.
+pub const RESUME_TASK: &str = "Continue where you left off.";
+
+fn resume_unsupported(provider_id: &str) -> Error {
+    Error::new(
+        ErrorCode::ResumeUnsupported,
+        format!("provider `{provider_id}` has no resume mode AgentPool can drive; spawn a new worker instead"),
+    )
+    .with("provider_id", provider_id)
 }
 
 /// Runs blocking file work off the async threads.

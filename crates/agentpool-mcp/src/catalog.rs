@@ -32,7 +32,7 @@ pub const TOOLSETS: &[(&str, &[&str])] = &[
     ),
     ("usage", &["validate_model_catalog", "filter_candidates"]),
     ("stats", &["get_stats", "get_stats_card"]),
-    ("sessions", &["list_sessions", "get_session", "attach_info", "send_worker_keys"]),
+    ("sessions", &["list_sessions", "get_session", "resume_worker", "attach_info", "send_worker_keys"]),
     ("leases", &["acquire_file_lease", "list_file_leases", "release_file_lease"]),
     ("worktrees", &["list_worktrees", "cleanup_worktree"]),
 ];
@@ -67,6 +67,7 @@ pub const TOOL_ORDER: &[&str] = &[
     "cleanup_worktree",
     "list_sessions",
     "get_session",
+    "resume_worker",
     "terminate_worker",
 ];
 

@@ -272,6 +272,17 @@ pub struct SpawnOut {
     pub live_control: Value,
 }
 
+/// A resumed worker: a spawn, linked to the session it continues.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ResumeOut {
+    pub session_id: String,
+    pub session: Map<String, Value>,
+    pub attach_command: Option<String>,
+    pub live_control: Value,
+    /// The ended session whose conversation this worker continues.
+    pub resumed_from: String,
+}
+
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ObserveOut {
     pub session_id: String,

@@ -176,6 +176,16 @@ pub struct TerminateArgs {
     pub reason: Option<String>,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResumeArgs {
+    /// The ended session whose conversation to continue.
+    pub session_id: String,
+    /// The first message of the resumed conversation (default: "Continue where you left off.").
+    #[serde(default)]
+    pub task: Option<String>,
+}
+
 /// `state` accepts one name or a list.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]

@@ -329,6 +329,17 @@ impl AgentPoolServer {
     }
 
     #[tool(
+        name = "resume_worker",
+        description = "Start a new worker that continues an ended session's conversation with the provider's own resume mode (same provider, model, repo, isolation). RESUME_UNSUPPORTED when the provider has none or its CLI reported no conversation id.",
+        input_schema = output::input::<ResumeArgs>(),
+        output_schema = output::output::<ResumeOut>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn resume_worker(&self, Parameters(a): Parameters<ResumeArgs>) -> CallToolResult {
+        done(self.manager.resume(&a.session_id, a.task.as_deref()).await.map(output::ok::<ResumeOut>))
+    }
+
+    #[tool(
         name = "attach_info",
         description = "The exact tmux command a human runs to watch or take over a worker.",
         input_schema = output::input::<SessionArgs>(),

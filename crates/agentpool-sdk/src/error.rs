@@ -68,6 +68,7 @@ codes! {
     InvalidLeasePath => "INVALID_LEASE_PATH",
     InvalidLeaseTtl => "INVALID_LEASE_TTL",
     SessionNotActive => "SESSION_NOT_ACTIVE",
+    ResumeUnsupported => "RESUME_UNSUPPORTED",
     InvalidCoordinatorId => "INVALID_COORDINATOR_ID",
     StoreFailed => "STORE_FAILED",
     IoFailed => "IO_FAILED",

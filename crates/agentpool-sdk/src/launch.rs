@@ -114,6 +114,7 @@ pub fn plan_matrix(
         prompt_mode: default_mode,
         home: home.to_path_buf(),
         signal_log: home.join("artifacts/ap_000000000001").join(crate::signal::LOG_NAME),
+        resume_session: None,
     };
     let cases: Vec<(&str, LaunchContext)> = vec![
         ("defaults", base.clone()),

@@ -67,6 +67,10 @@ pub struct LaunchContext {
     /// This session's signal log (see [`crate::signal`]); hooks reach it through
     /// [`Self::signal_command`].
     pub signal_log: PathBuf,
+    /// Continue this conversation of the CLI's own (its session id, as its signals reported
+    /// it) instead of starting a new one. Only set for providers whose
+    /// [`Provider::resumes`] is true.
+    pub resume_session: Option<String>,
 }
 
 impl LaunchContext {
@@ -225,6 +229,11 @@ pub trait Provider: Send + Sync {
     /// [`LaunchContext::signal_command`]. `None`: the screen is the only source.
     fn signals(&self) -> Option<&dyn crate::signal::SignalChannel> {
         None
+    }
+    /// Whether [`Self::launch`] honours [`LaunchContext::resume_session`] (the CLI's own resume
+    /// mode). `false`: `agentpool resume` refuses with `RESUME_UNSUPPORTED`.
+    fn resumes(&self) -> bool {
+        false
     }
     /// Runs this provider's built-in worker program in the current process, if it has one.
     /// Returns the exit code.

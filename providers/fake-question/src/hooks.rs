@@ -3,7 +3,8 @@
 //! block, so only its signals tell AgentPool that a turn ended; the end-to-end tests use it to
 //! prove the signal channel (launch wiring, `agentpool __signal`, the signal log, `observe`).
 //!
-//! The worker announces itself and fires `session_start`, reads the initial prompt, then works
+//! The worker announces itself and fires `session_start` (with the conversation it resumes, when
+//! `AGENTPOOL_FAKE_RESUME` names one), reads the initial prompt, then works
 //! turn by turn on each message it reads:
 //! - a message containing `ask me` prints a question and fires `notification` with
 //!   `{"notification_type": "question", …}`; the answer starts the next turn;
@@ -29,6 +30,13 @@ pub const ID: &str = "fake-hooks";
 
 /// The variable that carries the hook wiring to the worker.
 pub const HOOKS_ENV: &str = "AGENTPOOL_FAKE_HOOKS";
+
+/// The variable that names the conversation to resume (its launch plan sets it from
+/// `LaunchContext::resume_session`).
+pub const RESUME_ENV: &str = "AGENTPOOL_FAKE_RESUME";
+
+/// The conversation id a fresh `fake-hooks` reports.
+pub const FIRST_CONVERSATION: &str = "fake-hooks-conversation-1";
 
 /// The hooks the fake fires.
 pub const HOOKS: [&str; 3] = ["session_start", "stop", "notification"];
@@ -87,7 +95,8 @@ pub fn run() -> i32 {
     let stdin = io::stdin();
     let mut input = stdin.lock();
     let mut out = io::stdout().lock();
-    match run_with(&mut input, &mut out, fire) {
+    let resume = std::env::var(RESUME_ENV).ok().filter(|id| !id.trim().is_empty());
+    match run_with(&mut input, &mut out, resume.as_deref(), fire) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("fake-hooks: I/O failure: {e}");
@@ -97,13 +106,21 @@ pub fn run() -> i32 {
 }
 
 /// The scenario over any input and output; `fire(hook, payload)` runs a hook.
-pub fn run_with(input: &mut dyn BufRead, out: &mut dyn Write, fire: impl Fn(&str, &Value)) -> io::Result<()> {
+pub fn run_with(
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+    resume: Option<&str>,
+    fire: impl Fn(&str, &Value),
+) -> io::Result<()> {
     let say = |out: &mut dyn Write, line: &str| -> io::Result<()> {
         writeln!(out, "{line}")?;
         out.flush()
     };
     say(out, "Fake Hooks Agent ready.")?;
-    fire("session_start", &json!({"session_id": "fake-hooks-conversation-1"}));
+    if let Some(id) = resume {
+        say(out, &format!("Resumed conversation {id}."))?;
+    }
+    fire("session_start", &json!({"session_id": resume.unwrap_or(FIRST_CONVERSATION)}));
     // The initial prompt: everything up to the line `Task:`, then the task line itself.
     let mut message = None;
     let mut lines = input.lines();
@@ -152,7 +169,8 @@ mod tests {
         let fired = RefCell::new(Vec::new());
         let input = "You are a worker.\nTask:\nlist files\nask me\nsqlite\nfail with 429.\n";
         let mut out = Vec::new();
-        run_with(&mut input.as_bytes(), &mut out, |h, p| fired.borrow_mut().push((h.to_owned(), p.clone()))).unwrap();
+        run_with(&mut input.as_bytes(), &mut out, None, |h, p| fired.borrow_mut().push((h.to_owned(), p.clone())))
+            .unwrap();
         let fired = fired.into_inner();
         let hooks: Vec<&str> = fired.iter().map(|(h, _)| h.as_str()).collect();
         assert_eq!(hooks, ["session_start", "stop", "notification", "stop", "stop_failure"]);
@@ -165,6 +183,18 @@ mod tests {
         let screen = String::from_utf8(out).unwrap();
         assert!(screen.starts_with("Fake Hooks Agent ready.\n"), "{screen}");
         assert!(!screen.contains("AGENTPOOL_RESULT_START"), "{screen}");
+    }
+
+    #[test]
+    fn a_resumed_worker_reports_the_conversation_it_continues() {
+        let fired = RefCell::new(Vec::new());
+        let mut out = Vec::new();
+        run_with(&mut "Task:\ncarry on\n".as_bytes(), &mut out, Some("conv-7"), |h, p| {
+            fired.borrow_mut().push((h.to_owned(), p.clone()))
+        })
+        .unwrap();
+        assert_eq!(fired.borrow()[0].1["session_id"], "conv-7");
+        assert!(String::from_utf8(out).unwrap().contains("Resumed conversation conv-7."));
     }
 
     #[test]

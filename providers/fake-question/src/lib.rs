@@ -101,10 +101,18 @@ impl Provider for FakeProvider {
             _ => vec![ctx.self_exe.display().to_string(), WORKER_ARG.to_owned(), self.id().to_owned()],
         };
         let env = match self.kind {
-            FakeKind::Hooks => vec![hooks::hook_env(ctx)?],
+            FakeKind::Hooks => {
+                let mut env = vec![hooks::hook_env(ctx)?];
+                env.extend(ctx.resume_session.iter().map(|id| (hooks::RESUME_ENV.to_owned(), id.clone())));
+                env
+            }
             _ => Vec::new(),
         };
         Ok(LaunchPlan { argv, env })
+    }
+
+    fn resumes(&self) -> bool {
+        self.kind == FakeKind::Hooks
     }
 
     fn signals(&self) -> Option<&dyn agentpool_sdk::signal::SignalChannel> {

@@ -89,7 +89,8 @@ async fn env_selects_toolsets_and_extra_tools() {
         client.list_all_tools().await.expect("tools").into_iter().map(|t| t.name.into_owned()).collect();
     assert_eq!(
         names,
-        ["get_inventory", "send_worker_keys", "attach_info", "list_sessions", "get_session"].map(str::to_owned)
+        ["get_inventory", "send_worker_keys", "attach_info", "list_sessions", "get_session", "resume_worker"]
+            .map(str::to_owned)
     );
     client.cancel().await.expect("close");
 }
