@@ -8,9 +8,16 @@
 
 use serde_json::{Value, json};
 
-use crate::detect::Detection;
+use crate::detect::{self, Detection, EchoFilter, ExtraRules};
 use crate::model::{Confidence, ObserveEvent, SessionState};
 use crate::signal::{ErrorClass, LoggedSignal, Signal};
+
+/// Whether a capture shows the provider's sign-in screen. Settle (before the first paste) and
+/// observe ask the same question of the same input: the redacted screen with the echo of what
+/// AgentPool typed taken out, so a task that mentions logging in is never a login screen.
+pub fn login_required(clean: &str, echo: &EchoFilter, rules: &ExtraRules) -> bool {
+    rules.login_required(&detect::filtered_screen(clean, echo))
+}
 
 /// What the signals of the current turn say, once folded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +127,21 @@ mod tests {
             confidence: Confidence::Unknown,
             parsed_question: None,
         }
+    }
+
+    #[test]
+    fn the_echo_of_a_task_about_logging_in_is_not_a_login_screen() {
+        let rules = ExtraRules::compile(&crate::provider::ScreenRules {
+            login_patterns: vec![r"(?i)please log in".into()],
+            ..Default::default()
+        });
+        let mut echo = EchoFilter::new();
+        let task = "Find out why users see please log in twice after the redirect.";
+        echo.add_text(task);
+        let screen = format!("> {task}\nWorking...\n");
+        assert!(!login_required(&screen, &echo, &rules), "the echoed task is not the CLI's screen");
+        assert!(rules.login_required(&screen), "(the raw screen would have said yes)");
+        assert!(login_required("Welcome!\nPlease log in to continue.\n", &echo, &rules));
     }
 
     #[test]

@@ -945,8 +945,11 @@ impl Manager {
         let mut answers = 0;
         let log = ad.raw_log();
         let mut log_len = 0;
+        // The same reading of a capture observe makes: redacted, with the echo of what AgentPool
+        // typed (in `arg` mode the CLI may show the prompt) taken out.
+        let echo = crate::observe::load_echo(ad);
         let blocked_by = |screen: &str| {
-            let det = detect::detect_with(screen, None, &detect::EchoFilter::new(), &rules);
+            let det = detect::detect_with(screen, None, &echo, &rules);
             matches!(det.event, crate::model::ObserveEvent::ApprovalPrompt | crate::model::ObserveEvent::OveragePrompt)
                 .then_some(Blocked::StartupPrompt)
         };
@@ -955,8 +958,8 @@ impl Manager {
                 if snap.dead {
                     return None;
                 }
-                let screen = snap.screen.trim_end().to_owned();
-                if rules.login_required(&screen) {
+                let screen = redact(snap.screen.trim_end()).into_owned();
+                if crate::machine::login_required(&screen, &echo, &rules) {
                     return Some(Blocked::LoginRequired);
                 }
                 if answers < MAX_DIALOG_ANSWERS

@@ -239,9 +239,8 @@ impl Manager {
             let clean = redact(&snap.screen).into_owned();
             let echo = load_echo(&ad);
             let mut det = detect::detect_with(&clean, previous_hash.as_deref(), &echo, &rules);
-            let login_required = !snap.dead
-                && det.event == ObserveEvent::Error
-                && rules.login_required(&detect::filtered_screen(&clean, &echo));
+            let login_required =
+                !snap.dead && det.event == ObserveEvent::Error && machine::login_required(&clean, &echo, &rules);
             let hash = detect::screen_hash(&clean);
             let unchanged = previous_hash.as_deref() == Some(hash.as_str());
             let mut settled = false;
