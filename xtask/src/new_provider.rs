@@ -154,16 +154,17 @@ fn library(name: &str) -> String {
     format!(
         r#"//! The `{name}` provider: how AgentPool finds, launches and reads {display}.
 //!
-//! Start from here: set the binary names `detect` looks for, the launch arguments, and — when
-//! the CLI needs them — submit keys, screen rules (login, approval, question, busy patterns)
-//! and startup dialogs. See docs/adding-a-provider.md.
+//! Start from here: the facts in `info` (capabilities, submit keys, start-up readiness), the
+//! binary names `discover` looks for, the launch arguments, and — when the CLI needs them —
+//! screen rules (login, approval, question, busy, error patterns), startup dialogs and a
+//! signal channel for its hooks. See docs/adding-a-provider.md.
 
-use std::sync::Arc;
+use std::sync::{{Arc, LazyLock}};
 
 use agentpool_sdk::error::Result;
 use agentpool_sdk::launch;
 use agentpool_sdk::probe;
-use agentpool_sdk::provider::{{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider}};
+use agentpool_sdk::provider::{{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo}};
 use async_trait::async_trait;
 
 /// The provider id.
@@ -175,19 +176,12 @@ pub struct Cli;
 
 #[async_trait]
 impl Provider for Cli {{
-    fn id(&self) -> &str {{
-        ID
+    fn info(&self) -> &ProviderInfo {{
+        static INFO: LazyLock<ProviderInfo> = LazyLock::new(|| ProviderInfo::new(ID, "{display}", "{display}"));
+        &INFO
     }}
 
-    fn display_name(&self) -> &str {{
-        "{display}"
-    }}
-
-    fn vendor(&self) -> &str {{
-        "{display}"
-    }}
-
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {{
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {{
         // Binary names tried in order on PATH and the usual user bin directories.
         probe::detect_cli(ctx, &["{binary}"]).await
     }}

@@ -453,7 +453,7 @@ async fn providers_check(settings: &Settings, registry: &agentpool_core::provide
             agentpool_version: VERSION,
             home: settings.paths.home.clone(),
         };
-        tasks.spawn(async move { (i, p.detect(&ctx).await.installed) });
+        tasks.spawn(async move { (i, p.discover(&ctx).await.installed) });
     }
     let mut installed_at = vec![false; listed.len()];
     for (i, yes) in tasks.join_all().await {

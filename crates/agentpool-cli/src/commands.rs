@@ -551,8 +551,7 @@ pub async fn smoke(ctx: &Context, a: SmokeArgs) -> Result<Out> {
 /// Runs a built-in worker program (the fakes) in this process.
 pub fn worker(provider_id: &str) -> std::process::ExitCode {
     agentpool_providers::link_all();
-    let found = agentpool_core::provider::registrations().into_iter().find(|r| r.id == provider_id);
-    let code = found.and_then(|r| (r.create)().run_worker());
+    let code = agentpool_core::provider::worker(provider_id).map(|run| run());
     match code {
         Some(c) => std::process::ExitCode::from(u8::try_from(c).unwrap_or(1)),
         None => {

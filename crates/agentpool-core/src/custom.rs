@@ -11,14 +11,14 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use crate::config::CustomProviderConfig;
 use crate::error::Result;
 use crate::launch;
 use crate::model::{Capability, Confidence, ModelDescriptor, ModelSource, PromptMode};
 use crate::probe;
-use crate::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules};
+use crate::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo, ScreenRules};
 
 /// Listing order of custom providers: after every linked one, in config order.
 pub const CUSTOM_ORDER_BASE: u32 = 10_000;
@@ -27,8 +27,7 @@ pub const CUSTOM_ORDER_BASE: u32 = 10_000;
 #[derive(Debug, Clone)]
 pub struct CustomProvider {
     entry: CustomProviderConfig,
-    display_name: String,
-    vendor: String,
+    info: ProviderInfo,
 }
 
 impl CustomProvider {
@@ -37,36 +36,8 @@ impl CustomProvider {
         let id = entry.id.trim().to_owned();
         let display_name = entry.display_name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
         let vendor = entry.vendor.clone().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "custom".to_owned());
-        let entry = CustomProviderConfig { id, ..entry };
-        Self { entry, display_name, vendor }
-    }
-
-    /// Shared, as the registry holds it.
-    pub fn shared(entry: CustomProviderConfig) -> Arc<dyn Provider> {
-        Arc::new(Self::new(entry))
-    }
-}
-
-#[async_trait]
-impl Provider for CustomProvider {
-    fn id(&self) -> &str {
-        &self.entry.id
-    }
-
-    fn display_name(&self) -> &str {
-        &self.display_name
-    }
-
-    fn vendor(&self) -> &str {
-        &self.vendor
-    }
-
-    fn extra_capabilities(&self) -> Vec<Capability> {
-        if self.entry.model_arg.is_some() { vec![Capability::SupportsModelArg] } else { Vec::new() }
-    }
-
-    fn models(&self) -> Vec<ModelDescriptor> {
-        self.entry
+        let entry = CustomProviderConfig { id: id.clone(), ..entry };
+        let models = entry
             .models
             .iter()
             .filter(|m| !m.trim().is_empty())
@@ -78,17 +49,40 @@ impl Provider for CustomProvider {
                 aliases: Vec::new(),
                 metadata: Map::new(),
             })
-            .collect()
+            .collect();
+        let mut info = ProviderInfo::new(id, display_name, vendor)
+            .capabilities(entry.model_arg.is_some().then_some(Capability::SupportsModelArg))
+            .default_prompt_mode(match entry.default_prompt_mode {
+                Some(PromptMode::Arg) => PromptMode::Arg,
+                _ => PromptMode::SendAfterLaunch,
+            })
+            .models(models)
+            .metadata(entry.provider_config().metadata);
+        if let Some(keys) = entry.submit_keys.clone().filter(|k| !k.is_empty()) {
+            info = info.submit_keys(keys);
+        }
+        if let Some(flag) = entry.prompt_arg_flag.clone().filter(|f| !f.trim().is_empty()) {
+            info = info.prompt_arg_flag(flag);
+        }
+        Self { entry, info }
     }
 
-    fn metadata(&self) -> Map<String, Value> {
-        self.entry.provider_config().metadata
+    /// Shared, as the registry holds it.
+    pub fn shared(entry: CustomProviderConfig) -> Arc<dyn Provider> {
+        Arc::new(Self::new(entry))
+    }
+}
+
+#[async_trait]
+impl Provider for CustomProvider {
+    fn info(&self) -> &ProviderInfo {
+        &self.info
     }
 
     /// `command[0]` (or the first binary candidate found) must be an executable. The version
     /// is probed with `--version` only when the CLI is started by a single-word command: with
     /// `command = ["/bin/sh", "agent.sh"]` the probe would report the interpreter's version.
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         let single_word = ctx.config.command.as_ref().is_none_or(|c| c.len() == 1);
         if single_word {
             return probe::detect_cli(ctx, &[]).await;
@@ -105,13 +99,6 @@ impl Provider for CustomProvider {
         }
     }
 
-    fn default_prompt_mode(&self) -> PromptMode {
-        match self.entry.default_prompt_mode {
-            Some(PromptMode::Arg) => PromptMode::Arg,
-            _ => PromptMode::SendAfterLaunch,
-        }
-    }
-
     /// `command` (or the binary found), then `<model_arg> <model>` only when the entry names
     /// a model flag, then `<reasoning_effort_arg> <effort>` when both are set.
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
@@ -123,10 +110,6 @@ impl Provider for CustomProvider {
         Ok(LaunchPlan { argv, env: Vec::new() })
     }
 
-    fn submit_keys(&self) -> Option<Vec<String>> {
-        self.entry.submit_keys.clone().filter(|k| !k.is_empty())
-    }
-
     fn screen_rules(&self) -> ScreenRules {
         let p = &self.entry.patterns;
         ScreenRules {
@@ -135,15 +118,8 @@ impl Provider for CustomProvider {
             approval_patterns: p.approval.clone(),
             question_patterns: p.question.clone(),
             busy_patterns: p.busy.clone(),
+            error_patterns: p.error.clone(),
         }
-    }
-
-    fn error_patterns(&self) -> Vec<String> {
-        self.entry.patterns.error.clone()
-    }
-
-    fn prompt_arg_flag(&self) -> Option<String> {
-        self.entry.prompt_arg_flag.clone().filter(|f| !f.trim().is_empty())
     }
 }
 
@@ -208,6 +184,7 @@ busy = ['(?i)thinking']
         let cfg = config(ENTRY).unwrap();
         let entry = cfg.custom_providers[0].clone();
         let p = CustomProvider::new(entry.clone());
+        let p: &dyn Provider = &p;
         assert_eq!((p.id(), p.display_name(), p.vendor()), ("my-agent", "My Agent", "custom"));
         assert_eq!(p.extra_capabilities(), vec![Capability::SupportsModelArg]);
         assert_eq!(p.models().iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["small", "large"]);
@@ -228,6 +205,7 @@ busy = ['(?i)thinking']
         let cfg = config("[[custom_providers]]\nid = \"plain\"\ncommand = [\"/bin/sh\", \"-c\", \"x\"]\n").unwrap();
         let entry = cfg.custom_providers[0].clone();
         let p = CustomProvider::new(entry.clone());
+        let p: &dyn Provider = &p;
         assert!(p.extra_capabilities().is_empty());
         assert_eq!(p.default_prompt_mode(), PromptMode::SendAfterLaunch);
         assert_eq!(p.submit_keys(), None);

@@ -363,7 +363,7 @@ impl Manager {
         for (i, p) in self.registry.ordered().into_iter().enumerate() {
             let ctx = self.probe_context(p.as_ref());
             tasks.spawn(async move {
-                let d = p.detect(&ctx).await;
+                let d = p.discover(&ctx).await;
                 (i, describe(p.as_ref(), &ctx, d, with_usage))
             });
         }
@@ -525,7 +525,7 @@ impl Manager {
         let prompt_mode = resolve_prompt_mode(req.initial_prompt_mode, &provider_config, provider.as_ref());
         provider.check_prompt_mode(prompt_mode)?;
         let ctx = self.probe_context(provider.as_ref());
-        let detected = provider.detect(&ctx).await;
+        let detected = provider.discover(&ctx).await;
         if !detected.installed {
             return Err(Error::new(
                 ErrorCode::ProviderNotInstalled,

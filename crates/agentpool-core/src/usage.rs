@@ -356,7 +356,7 @@ async fn probe_one(
     allow_interactive: bool,
 ) -> (CapacitySnapshot, ProviderFacts) {
     let id = provider.id().to_owned();
-    let detected: Detected = provider.detect(&probe_ctx).await;
+    let detected: Detected = provider.discover(&probe_ctx).await;
     let facts = ProviderFacts { installed: Some(detected.installed), auth: Some(detected.auth.status) };
     if !detected.installed {
         let mut s = snapshot(&id, UsageStatus::Unavailable, Confidence::Unknown, "agentpool_detect");
@@ -573,7 +573,7 @@ impl Manager {
             let Ok(p) = self.registry.get(id) else { continue };
             let ctx = self.usage_probe_context(p.as_ref());
             tasks.spawn(async move {
-                let d = tokio::time::timeout_at(deadline, p.detect(&ctx)).await.ok();
+                let d = tokio::time::timeout_at(deadline, p.discover(&ctx)).await.ok();
                 (p.id().to_owned(), d)
             });
         }

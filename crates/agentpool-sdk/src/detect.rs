@@ -407,7 +407,7 @@ pub struct ExtraRules {
     approval: Vec<Regex>,
     question: Vec<Regex>,
     busy: Vec<Regex>,
-    /// Provider error screens ([`Provider::error_patterns`](crate::provider::Provider::error_patterns)).
+    /// Provider error screens ([`ScreenRules::error_patterns`](crate::provider::ScreenRules::error_patterns)).
     error: Vec<Regex>,
     /// The provider's login command, for the `login_required` hint.
     pub login_command: Option<String>,
@@ -424,16 +424,14 @@ impl ExtraRules {
             approval: all(&rules.approval_patterns)?,
             question: all(&rules.question_patterns)?,
             busy: all(&rules.busy_patterns)?,
-            error: Vec::new(),
+            error: all(&rules.error_patterns)?,
             login_command: rules.login_command.clone(),
         })
     }
 
     /// A provider's screen rules and error patterns, compiled (see [`Self::compile`]).
     pub fn of(provider: &dyn crate::provider::Provider) -> Self {
-        let mut rules = Self::compile(&provider.screen_rules());
-        rules.error = provider.error_patterns().iter().filter_map(|p| Regex::new(p).ok()).collect();
-        rules
+        Self::compile(&provider.screen_rules())
     }
 
     /// Compiles the rules, dropping patterns that do not compile (built-in rules are pinned by
@@ -445,7 +443,7 @@ impl ExtraRules {
             approval: keep(&rules.approval_patterns),
             question: keep(&rules.question_patterns),
             busy: keep(&rules.busy_patterns),
-            error: Vec::new(),
+            error: keep(&rules.error_patterns),
             login_command: rules.login_command.clone(),
         }
     }

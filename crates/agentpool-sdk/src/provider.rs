@@ -111,6 +111,9 @@ pub struct StartupSpec {
 /// case-insensitive ones). Core applies them to the echo-filtered screen.
 #[derive(Debug, Clone, Default)]
 pub struct ScreenRules {
+    /// Screens that mean the worker failed: event `error`, state `FAILED`, checked where core's
+    /// own error check runs. Custom providers take them from `patterns.error`.
+    pub error_patterns: Vec<String>,
     /// The CLI is sitting at its sign-in screen: observe reports event `error` with readiness
     /// `login_required` (never running forever, never completed).
     pub login_patterns: Vec<String>,
@@ -146,49 +149,140 @@ pub struct DialogAnswer {
     pub keys: Vec<String>,
 }
 
-/// A coding-agent CLI AgentPool can drive.
+/// What a provider is, without running anything: names, capabilities, how the initial prompt
+/// is given and submitted, when the CLI is ready for it, and — for providers the model catalog
+/// does not list — models and metadata. Build it with [`ProviderInfo::new`] and the builder
+/// methods; new fields arrive with defaults, so this never breaks a provider crate.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProviderInfo {
+    /// Stable id, e.g. `codex-cli`.
+    pub id: String,
+    /// Human name.
+    pub display_name: String,
+    /// Who makes it.
+    pub vendor: String,
+    /// The harness label recorded on sessions (default: the id).
+    pub harness: String,
+    /// Provider-specific capabilities (the registry adds [`BASE_CAPABILITIES`]).
+    pub extra_capabilities: Vec<Capability>,
+    /// How `provider_default` resolves when the catalog does not say.
+    pub default_prompt_mode: PromptMode,
+    /// In `arg` prompt mode, the flag before the prompt (`None`: the prompt is the last bare
+    /// argument).
+    pub prompt_arg_flag: Option<String>,
+    /// Why the CLI cannot take the initial prompt as an argument, when it cannot (`arg` mode
+    /// is then refused before anything is created).
+    pub arg_prompt_refused: Option<String>,
+    /// Keys that submit a pasted message; `None` means paste then `Enter`.
+    pub submit_keys: Option<Vec<String>>,
+    /// When the worker is ready for the first paste.
+    pub startup: StartupSpec,
+    /// Models known without probing; `None` means the provider's entries in the model catalog.
+    pub models: Option<Vec<ModelDescriptor>>,
+    /// Metadata inventory reports besides the catalog's facts.
+    pub metadata: Map<String, Value>,
+}
+
+impl ProviderInfo {
+    /// Facts with every optional one at its default.
+    pub fn new(id: impl Into<String>, display_name: impl Into<String>, vendor: impl Into<String>) -> Self {
+        let id = id.into();
+        Self {
+            harness: id.clone(),
+            id,
+            display_name: display_name.into(),
+            vendor: vendor.into(),
+            extra_capabilities: Vec::new(),
+            default_prompt_mode: PromptMode::SendAfterLaunch,
+            prompt_arg_flag: None,
+            arg_prompt_refused: None,
+            submit_keys: None,
+            startup: StartupSpec { ready_markers: Vec::new(), quiet_ms: 300 },
+            models: None,
+            metadata: Map::new(),
+        }
+    }
+
+    /// Sets [`Self::harness`].
+    pub fn harness(mut self, harness: impl Into<String>) -> Self {
+        self.harness = harness.into();
+        self
+    }
+
+    /// Sets [`Self::extra_capabilities`].
+    pub fn capabilities(mut self, caps: impl IntoIterator<Item = Capability>) -> Self {
+        self.extra_capabilities = caps.into_iter().collect();
+        self
+    }
+
+    /// Sets [`Self::default_prompt_mode`].
+    pub fn default_prompt_mode(mut self, mode: PromptMode) -> Self {
+        self.default_prompt_mode = mode;
+        self
+    }
+
+    /// Sets [`Self::prompt_arg_flag`].
+    pub fn prompt_arg_flag(mut self, flag: impl Into<String>) -> Self {
+        self.prompt_arg_flag = Some(flag.into());
+        self
+    }
+
+    /// Refuses `arg` prompt mode, saying why (see [`Self::arg_prompt_refused`]).
+    pub fn refuse_arg_prompt(mut self, why: impl Into<String>) -> Self {
+        self.arg_prompt_refused = Some(why.into());
+        self
+    }
+
+    /// Sets [`Self::submit_keys`].
+    pub fn submit_keys(mut self, keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.submit_keys = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets [`Self::startup`].
+    pub fn startup(mut self, startup: StartupSpec) -> Self {
+        self.startup = startup;
+        self
+    }
+
+    /// Sets [`Self::models`].
+    pub fn models(mut self, models: Vec<ModelDescriptor>) -> Self {
+        self.models = Some(models);
+        self
+    }
+
+    /// Sets [`Self::metadata`].
+    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
+        self.metadata = metadata;
+        self
+    }
+}
+
+/// A coding-agent CLI AgentPool can drive. Three methods are required — what it is
+/// ([`info`](Self::info)), whether and where it is installed ([`discover`](Self::discover)),
+/// and how to start it ([`launch`](Self::launch)); the rest are optional refinements.
 #[async_trait]
 pub trait Provider: Send + Sync {
-    /// Stable id, e.g. `codex-cli`.
-    fn id(&self) -> &str;
-    /// Human name.
-    fn display_name(&self) -> &str;
-    /// Who makes it.
-    fn vendor(&self) -> &str;
-    /// The harness label recorded on sessions.
-    fn harness(&self) -> &str {
-        self.id()
-    }
-    /// Provider-specific capabilities (the base set is added by the registry).
-    fn extra_capabilities(&self) -> Vec<Capability> {
-        Vec::new()
-    }
-    /// Models known without probing. By default, this provider's entries in the embedded model
-    /// catalog (none when the catalog does not list the id).
-    fn models(&self) -> Vec<ModelDescriptor> {
-        crate::catalog::Catalog::embedded_ref().models(self.id())
-    }
-    /// Metadata reported by inventory (catalog facts such as `default_model`).
-    fn metadata(&self) -> Map<String, Value> {
-        Map::new()
-    }
+    /// Static facts (see [`ProviderInfo`]).
+    fn info(&self) -> &ProviderInfo;
     /// Finds the binary, its version and auth state.
-    async fn detect(&self, ctx: &ProbeContext) -> Detected;
-    /// How `provider_default` resolves for this provider.
-    fn default_prompt_mode(&self) -> PromptMode {
-        PromptMode::SendAfterLaunch
-    }
+    async fn discover(&self, ctx: &ProbeContext) -> Detected;
     /// Builds the command that starts a worker.
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan>;
-    /// Keys that submit a pasted message; `None` means paste then `Enter`.
-    fn submit_keys(&self) -> Option<Vec<String>> {
+
+    /// Screen patterns for what the CLI's screen shows (login screen, extra prompts, busy
+    /// lines, error screens).
+    fn screen_rules(&self) -> ScreenRules {
+        ScreenRules::default()
+    }
+    /// Given the current screen before the first paste, the keys that answer a known, safe
+    /// startup dialog (update prompt → skip; trust prompt only when `ctx.accept_trust`).
+    /// Implementations read the options from the screen; they never send blind keys.
+    fn startup_dialog(&self, _screen: &str, _ctx: &DialogContext) -> Option<DialogAnswer> {
         None
     }
-    /// When the worker is ready for the first paste.
-    fn startup(&self) -> StartupSpec {
-        StartupSpec { ready_markers: Vec::new(), quiet_ms: 300 }
-    }
-    /// The usage snapshot inventory shows without running a probe.
+    /// The usage snapshot inventory shows without running a probe (fixed local facts).
     fn inventory_usage(&self) -> Option<CapacitySnapshot> {
         None
     }
@@ -197,32 +291,6 @@ pub trait Provider: Send + Sync {
     /// that is local configuration (the fakes); real CLIs override it.
     async fn usage(&self, _ctx: &crate::usage::UsageContext) -> Option<CapacitySnapshot> {
         self.inventory_usage().filter(|s| s.confidence == Confidence::LocalConfig)
-    }
-    /// Provider-specific screen rules (login screen, extra prompts, busy lines).
-    fn screen_rules(&self) -> ScreenRules {
-        ScreenRules::default()
-    }
-    /// Screen patterns (regular expressions) meaning the worker failed: event `error`, state
-    /// `FAILED`, checked where core's own error check runs. Custom providers take them from
-    /// `patterns.error`.
-    fn error_patterns(&self) -> Vec<String> {
-        Vec::new()
-    }
-    /// Given the current screen before the first paste, the keys that answer a known, safe
-    /// startup dialog (update prompt → skip; trust prompt only when `ctx.accept_trust`).
-    /// Implementations read the options from the screen; they never send blind keys.
-    fn startup_dialog(&self, _screen: &str, _ctx: &DialogContext) -> Option<DialogAnswer> {
-        None
-    }
-    /// In `arg` prompt mode, the flag that precedes the prompt (`None`: the prompt is the last
-    /// bare argument).
-    fn prompt_arg_flag(&self) -> Option<String> {
-        None
-    }
-    /// Refuses an initial prompt mode this provider cannot honour (checked before anything
-    /// is created).
-    fn check_prompt_mode(&self, _mode: PromptMode) -> Result<()> {
-        Ok(())
     }
     /// How this provider hears its CLI's structured lifecycle reports (hooks, notify programs,
     /// an event stream), if it does; wire the hooks up in [`Self::launch`] with
@@ -235,11 +303,105 @@ pub trait Provider: Send + Sync {
     fn resumes(&self) -> bool {
         false
     }
-    /// Runs this provider's built-in worker program in the current process, if it has one.
-    /// Returns the exit code.
-    fn run_worker(&self) -> Option<i32> {
-        None
+}
+
+/// Reading a provider's facts (what the engine asks of every provider).
+impl<'a> dyn Provider + 'a {
+    /// [`ProviderInfo::id`].
+    pub fn id(&self) -> &str {
+        &self.info().id
     }
+    /// [`ProviderInfo::display_name`].
+    pub fn display_name(&self) -> &str {
+        &self.info().display_name
+    }
+    /// [`ProviderInfo::vendor`].
+    pub fn vendor(&self) -> &str {
+        &self.info().vendor
+    }
+    /// [`ProviderInfo::harness`].
+    pub fn harness(&self) -> &str {
+        &self.info().harness
+    }
+    /// [`ProviderInfo::extra_capabilities`].
+    pub fn extra_capabilities(&self) -> Vec<Capability> {
+        self.info().extra_capabilities.clone()
+    }
+    /// [`ProviderInfo::models`], else this provider's entries in the embedded model catalog.
+    pub fn models(&self) -> Vec<ModelDescriptor> {
+        let info = self.info();
+        info.models.clone().unwrap_or_else(|| crate::catalog::Catalog::embedded_ref().models(&info.id))
+    }
+    /// [`ProviderInfo::metadata`].
+    pub fn metadata(&self) -> Map<String, Value> {
+        self.info().metadata.clone()
+    }
+    /// [`ProviderInfo::default_prompt_mode`].
+    pub fn default_prompt_mode(&self) -> PromptMode {
+        self.info().default_prompt_mode
+    }
+    /// [`ProviderInfo::submit_keys`].
+    pub fn submit_keys(&self) -> Option<Vec<String>> {
+        self.info().submit_keys.clone()
+    }
+    /// [`ProviderInfo::startup`].
+    pub fn startup(&self) -> StartupSpec {
+        self.info().startup.clone()
+    }
+    /// [`ProviderInfo::prompt_arg_flag`].
+    pub fn prompt_arg_flag(&self) -> Option<String> {
+        self.info().prompt_arg_flag.clone()
+    }
+    /// Refuses an initial prompt mode this provider cannot honour (checked before anything
+    /// is created): `arg` when [`ProviderInfo::arg_prompt_refused`] says why.
+    pub fn check_prompt_mode(&self, mode: PromptMode) -> Result<()> {
+        let info = self.info();
+        match (&info.arg_prompt_refused, mode) {
+            (Some(why), PromptMode::Arg) => Err(crate::error::Error::new(
+                crate::error::ErrorCode::InvalidRequest,
+                format!(
+                    "{} cannot take the initial prompt as an argument ({why}); use `send_after_launch`",
+                    info.id
+                ),
+            )
+            .with(
+                "errors",
+                serde_json::json!([{"loc": ["initial_prompt_mode"], "msg": format!("unsupported for {}", info.id), "input": "arg"}]),
+            )
+            .with("provider_id", &info.id)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A built-in worker program run from the `agentpool` binary itself (`agentpool __worker <id>`),
+/// as the fakes are. Submitted with [`register_worker!`](crate::register_worker).
+pub struct WorkerRegistration {
+    /// The provider id whose launch plan runs it.
+    pub id: &'static str,
+    /// Runs the worker on this process's terminal; returns the exit code.
+    pub run: fn() -> i32,
+}
+
+inventory::collect!(WorkerRegistration);
+
+/// Registers a built-in worker program at link time.
+///
+/// ```ignore
+/// agentpool_sdk::register_worker!("my-fake", || my_crate::worker::run());
+/// ```
+#[macro_export]
+macro_rules! register_worker {
+    ($id:expr, $run:expr) => {
+        $crate::inventory::submit! {
+            $crate::provider::WorkerRegistration { id: $id, run: $run }
+        }
+    };
+}
+
+/// The built-in worker registered for `id`, if any.
+pub fn worker(id: &str) -> Option<fn() -> i32> {
+    inventory::iter::<WorkerRegistration>.into_iter().find(|w| w.id == id).map(|w| w.run)
 }
 
 /// A provider submitted at link time.

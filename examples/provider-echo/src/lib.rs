@@ -1,17 +1,17 @@
 //! An example third-party provider: `echo-example` runs `cat`, which echoes what it is sent.
 //!
 //! It shows the whole route for a provider that lives outside AgentPool's repository: a crate
-//! that depends on `agentpool-core`, implements [`Provider`], submits a registration with
+//! that depends on `agentpool-sdk`, implements [`Provider`] (its three required methods), submits a registration with
 //! `agentpool_sdk::register_provider!`, and exposes a `link()` function that the binary calls
 //! so the linker keeps the registration (see `src/main.rs` and `docs/adding-a-provider.md`).
 //! It is deliberately not in `agentpool_providers::link_all()`.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use agentpool_sdk::error::Result;
 use agentpool_sdk::launch;
 use agentpool_sdk::probe;
-use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider};
+use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo};
 use async_trait::async_trait;
 
 /// The provider id.
@@ -23,19 +23,13 @@ pub struct EchoExample;
 
 #[async_trait]
 impl Provider for EchoExample {
-    fn id(&self) -> &str {
-        ID
+    fn info(&self) -> &ProviderInfo {
+        static INFO: LazyLock<ProviderInfo> =
+            LazyLock::new(|| ProviderInfo::new(ID, "Echo (example)", "AgentPool examples"));
+        &INFO
     }
 
-    fn display_name(&self) -> &str {
-        "Echo (example)"
-    }
-
-    fn vendor(&self) -> &str {
-        "AgentPool examples"
-    }
-
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["cat"]).await
     }
 

@@ -10,7 +10,7 @@
 //! the highlighted option's text: `Enter` when it is the "Yes" option, arrow keys towards it
 //! otherwise — never a blind key. The login menu is `login_required`.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use agentpool_sdk::dialog;
 use agentpool_sdk::error::Result;
@@ -18,7 +18,8 @@ use agentpool_sdk::launch;
 use agentpool_sdk::model::Capability;
 use agentpool_sdk::probe;
 use agentpool_sdk::provider::{
-    Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
+    Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo,
+    ScreenRules, StartupSpec,
 };
 use async_trait::async_trait;
 
@@ -33,23 +34,16 @@ pub struct Claude;
 
 #[async_trait]
 impl Provider for Claude {
-    fn id(&self) -> &str {
-        ID
+    fn info(&self) -> &ProviderInfo {
+        static INFO: LazyLock<ProviderInfo> = LazyLock::new(|| {
+            ProviderInfo::new(ID, "Claude Code", "Anthropic")
+                .capabilities([Capability::SupportsModelArg, Capability::SupportsUsageProbe])
+                .startup(StartupSpec { ready_markers: vec!["? for shortcuts"], quiet_ms: 600 })
+        });
+        &INFO
     }
 
-    fn display_name(&self) -> &str {
-        "Claude Code"
-    }
-
-    fn vendor(&self) -> &str {
-        "Anthropic"
-    }
-
-    fn extra_capabilities(&self) -> Vec<Capability> {
-        vec![Capability::SupportsModelArg, Capability::SupportsUsageProbe]
-    }
-
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["claude"]).await
     }
 
@@ -68,10 +62,6 @@ impl Provider for Claude {
         Ok(LaunchPlan { argv, env: vec![("DISABLE_AUTOUPDATER".into(), "1".into())] })
     }
 
-    fn startup(&self) -> StartupSpec {
-        StartupSpec { ready_markers: vec!["? for shortcuts"], quiet_ms: 600 }
-    }
-
     fn screen_rules(&self) -> ScreenRules {
         ScreenRules {
             login_patterns: vec![
@@ -87,6 +77,7 @@ impl Provider for Claude {
             ],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
+            error_patterns: Vec::new(),
         }
     }
 

@@ -13,7 +13,7 @@
 
 mod usage;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use agentpool_sdk::dialog;
 use agentpool_sdk::error::Result;
@@ -21,7 +21,8 @@ use agentpool_sdk::launch;
 use agentpool_sdk::model::{Capability, Isolation};
 use agentpool_sdk::probe;
 use agentpool_sdk::provider::{
-    Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
+    Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo,
+    ScreenRules, StartupSpec,
 };
 use async_trait::async_trait;
 
@@ -39,23 +40,16 @@ fn toml_string(value: &str) -> String {
 
 #[async_trait]
 impl Provider for Codex {
-    fn id(&self) -> &str {
-        ID
+    fn info(&self) -> &ProviderInfo {
+        static INFO: LazyLock<ProviderInfo> = LazyLock::new(|| {
+            ProviderInfo::new(ID, "Codex CLI", "OpenAI")
+                .capabilities([Capability::SupportsModelArg, Capability::SupportsUsageProbe])
+                .startup(StartupSpec { ready_markers: Vec::new(), quiet_ms: 600 })
+        });
+        &INFO
     }
 
-    fn display_name(&self) -> &str {
-        "Codex CLI"
-    }
-
-    fn vendor(&self) -> &str {
-        "OpenAI"
-    }
-
-    fn extra_capabilities(&self) -> Vec<Capability> {
-        vec![Capability::SupportsModelArg, Capability::SupportsUsageProbe]
-    }
-
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["codex"]).await
     }
 
@@ -80,10 +74,6 @@ impl Provider for Codex {
         Ok(LaunchPlan { argv, env: Vec::new() })
     }
 
-    fn startup(&self) -> StartupSpec {
-        StartupSpec { ready_markers: Vec::new(), quiet_ms: 600 }
-    }
-
     fn screen_rules(&self) -> ScreenRules {
         ScreenRules {
             login_patterns: vec![r"(?i)sign in with chatgpt".into(), r"(?i)provide your own api key".into()],
@@ -91,6 +81,7 @@ impl Provider for Codex {
             approval_patterns: vec![r"(?i)would you like to (run|make|apply) ".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
+            error_patterns: Vec::new(),
         }
     }
 

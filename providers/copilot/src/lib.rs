@@ -13,18 +13,18 @@
 mod usage;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use agentpool_sdk::dialog;
-use agentpool_sdk::error::{Error, ErrorCode, Result};
+use agentpool_sdk::error::Result;
 use agentpool_sdk::launch;
-use agentpool_sdk::model::{Capability, Isolation, PromptMode};
+use agentpool_sdk::model::{Capability, Isolation};
 use agentpool_sdk::probe;
 use agentpool_sdk::provider::{
-    Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
+    Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo,
+    ScreenRules, StartupSpec,
 };
 use async_trait::async_trait;
-use serde_json::json;
 
 /// The provider id.
 pub const ID: &str = "copilot-cli";
@@ -39,27 +39,21 @@ fn is_gh(path: &str) -> bool {
 
 #[async_trait]
 impl Provider for Copilot {
-    fn id(&self) -> &str {
-        ID
-    }
-
-    fn display_name(&self) -> &str {
-        "GitHub Copilot CLI"
-    }
-
-    fn vendor(&self) -> &str {
-        "GitHub"
-    }
-
-    fn extra_capabilities(&self) -> Vec<Capability> {
-        vec![Capability::SupportsModelArg, Capability::SupportsUsageProbe]
+    fn info(&self) -> &ProviderInfo {
+        static INFO: LazyLock<ProviderInfo> = LazyLock::new(|| {
+            ProviderInfo::new(ID, "GitHub Copilot CLI", "GitHub")
+                .capabilities([Capability::SupportsModelArg, Capability::SupportsUsageProbe])
+                .startup(StartupSpec { ready_markers: Vec::new(), quiet_ms: 800 })
+                .refuse_arg_prompt("`copilot -i` drops it")
+        });
+        &INFO
     }
 
     async fn usage(&self, _ctx: &agentpool_sdk::usage::UsageContext) -> Option<agentpool_sdk::model::CapacitySnapshot> {
         Some(usage::probe(ID).await)
     }
 
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         let configured = ctx.config.command.is_some() || !ctx.config.binary_candidates.is_empty();
         let mut found = probe::detect_cli(ctx, &["copilot"]).await;
         if found.installed || configured {
@@ -73,18 +67,6 @@ impl Provider for Copilot {
                 .push("`copilot` not found; running Copilot through `gh copilot` (the version shown is gh's)".into());
         }
         found
-    }
-
-    fn check_prompt_mode(&self, mode: PromptMode) -> Result<()> {
-        if mode == PromptMode::Arg {
-            return Err(Error::new(
-                ErrorCode::InvalidRequest,
-                "copilot-cli cannot take the initial prompt as an argument (`copilot -i` drops it); use `send_after_launch`",
-            )
-            .with("errors", json!([{"loc": ["initial_prompt_mode"], "msg": "unsupported for copilot-cli", "input": "arg"}]))
-            .with("provider_id", ID));
-        }
-        Ok(())
     }
 
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
@@ -110,10 +92,6 @@ impl Provider for Copilot {
         Ok(LaunchPlan { argv, env: Vec::new() })
     }
 
-    fn startup(&self) -> StartupSpec {
-        StartupSpec { ready_markers: Vec::new(), quiet_ms: 800 }
-    }
-
     fn screen_rules(&self) -> ScreenRules {
         ScreenRules {
             login_patterns: vec![
@@ -124,6 +102,7 @@ impl Provider for Copilot {
             approval_patterns: vec![r"(?i)do you want to (run|allow|edit|create)".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to cancel\b".into()],
+            error_patterns: Vec::new(),
         }
     }
 

@@ -9,7 +9,7 @@
 //! the key the prompt itself shows next to its "trust" choice (e.g. `[a]`), or by moving the
 //! menu highlight onto the option that says to trust.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use agentpool_sdk::dialog;
 use agentpool_sdk::error::Result;
@@ -17,7 +17,8 @@ use agentpool_sdk::launch;
 use agentpool_sdk::model::{Capability, Isolation};
 use agentpool_sdk::probe;
 use agentpool_sdk::provider::{
-    Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec,
+    Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo,
+    ScreenRules, StartupSpec,
 };
 use async_trait::async_trait;
 
@@ -46,23 +47,16 @@ fn bracketed_trust_key(screen: &str) -> Option<String> {
 
 #[async_trait]
 impl Provider for Cursor {
-    fn id(&self) -> &str {
-        ID
+    fn info(&self) -> &ProviderInfo {
+        static INFO: LazyLock<ProviderInfo> = LazyLock::new(|| {
+            ProviderInfo::new(ID, "Cursor Agent CLI", "Cursor")
+                .capabilities([Capability::SupportsModelArg, Capability::SupportsUsageProbe])
+                .startup(StartupSpec { ready_markers: Vec::new(), quiet_ms: 600 })
+        });
+        &INFO
     }
 
-    fn display_name(&self) -> &str {
-        "Cursor Agent CLI"
-    }
-
-    fn vendor(&self) -> &str {
-        "Cursor"
-    }
-
-    fn extra_capabilities(&self) -> Vec<Capability> {
-        vec![Capability::SupportsModelArg, Capability::SupportsUsageProbe]
-    }
-
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["agent", "cursor-agent"]).await
     }
 
@@ -79,10 +73,6 @@ impl Provider for Cursor {
         Ok(LaunchPlan { argv, env: Vec::new() })
     }
 
-    fn startup(&self) -> StartupSpec {
-        StartupSpec { ready_markers: Vec::new(), quiet_ms: 600 }
-    }
-
     fn screen_rules(&self) -> ScreenRules {
         ScreenRules {
             login_patterns: vec![r"(?i)press any key to log in".into(), r"(?i)run `?(cursor-)?agent login`?".into()],
@@ -90,6 +80,7 @@ impl Provider for Cursor {
             approval_patterns: vec![r"(?i)run this command\?".into(), r"(?i)\(y\)\s*\(enter\)".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)ctrl\+c to stop".into()],
+            error_patterns: Vec::new(),
         }
     }
 

@@ -4,13 +4,15 @@
 //! prompt rule. A signed-out Devin CLI is `login_required`, and the hint names
 //! `devin auth login`.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use agentpool_sdk::error::Result;
 use agentpool_sdk::launch;
 use agentpool_sdk::model::Capability;
 use agentpool_sdk::probe;
-use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
+use agentpool_sdk::provider::{
+    Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo, ScreenRules, StartupSpec,
+};
 use async_trait::async_trait;
 
 mod usage;
@@ -24,23 +26,16 @@ pub struct Devin;
 
 #[async_trait]
 impl Provider for Devin {
-    fn id(&self) -> &str {
-        ID
+    fn info(&self) -> &ProviderInfo {
+        static INFO: LazyLock<ProviderInfo> = LazyLock::new(|| {
+            ProviderInfo::new(ID, "Devin CLI", "Devin")
+                .capabilities([Capability::SupportsModelArg, Capability::SupportsUsageProbe])
+                .startup(StartupSpec { ready_markers: Vec::new(), quiet_ms: 800 })
+        });
+        &INFO
     }
 
-    fn display_name(&self) -> &str {
-        "Devin CLI"
-    }
-
-    fn vendor(&self) -> &str {
-        "Devin"
-    }
-
-    fn extra_capabilities(&self) -> Vec<Capability> {
-        vec![Capability::SupportsModelArg, Capability::SupportsUsageProbe]
-    }
-
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["devin"]).await
     }
 
@@ -56,10 +51,6 @@ impl Provider for Devin {
         Ok(LaunchPlan { argv, env: Vec::new() })
     }
 
-    fn startup(&self) -> StartupSpec {
-        StartupSpec { ready_markers: Vec::new(), quiet_ms: 800 }
-    }
-
     fn screen_rules(&self) -> ScreenRules {
         ScreenRules {
             login_patterns: vec![r"(?i)run .?devin auth login".into(), r"(?i)not (logged|signed) in to devin".into()],
@@ -67,6 +58,7 @@ impl Provider for Devin {
             approval_patterns: Vec::new(),
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
+            error_patterns: Vec::new(),
         }
     }
 }

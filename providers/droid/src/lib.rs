@@ -6,12 +6,14 @@
 //! `{"sessionDefaultSettings": {"model": "<model>"}}`, written when the plan is built. The
 //! user's own `~/.factory/settings.json` is never touched. Read-only isolation is a prompt rule.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use agentpool_sdk::error::{Error, Result};
 use agentpool_sdk::launch;
 use agentpool_sdk::probe;
-use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
+use agentpool_sdk::provider::{
+    Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo, ScreenRules, StartupSpec,
+};
 use async_trait::async_trait;
 use serde_json::json;
 
@@ -35,19 +37,15 @@ pub fn write_model_settings(home: &std::path::Path, model: &str) -> Result<std::
 
 #[async_trait]
 impl Provider for Droid {
-    fn id(&self) -> &str {
-        ID
+    fn info(&self) -> &ProviderInfo {
+        static INFO: LazyLock<ProviderInfo> = LazyLock::new(|| {
+            ProviderInfo::new(ID, "Droid CLI", "Factory")
+                .startup(StartupSpec { ready_markers: Vec::new(), quiet_ms: 800 })
+        });
+        &INFO
     }
 
-    fn display_name(&self) -> &str {
-        "Droid CLI"
-    }
-
-    fn vendor(&self) -> &str {
-        "Factory"
-    }
-
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["droid"]).await
     }
 
@@ -62,10 +60,6 @@ impl Provider for Droid {
         Ok(LaunchPlan { argv, env: Vec::new() })
     }
 
-    fn startup(&self) -> StartupSpec {
-        StartupSpec { ready_markers: Vec::new(), quiet_ms: 800 }
-    }
-
     fn screen_rules(&self) -> ScreenRules {
         ScreenRules {
             login_patterns: vec![
@@ -76,6 +70,7 @@ impl Provider for Droid {
             approval_patterns: Vec::new(),
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to (stop|interrupt)\b".into()],
+            error_patterns: Vec::new(),
         }
     }
 }

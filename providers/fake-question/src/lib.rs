@@ -12,9 +12,11 @@ use agentpool_sdk::error::Result;
 use agentpool_sdk::model::{
     AuthState, Capability, CapacitySnapshot, Confidence, ModelDescriptor, ModelSource, UsageStatus,
 };
-use agentpool_sdk::provider::{self, Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, StartupSpec};
+use agentpool_sdk::provider::{
+    self, Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo, StartupSpec,
+};
 use async_trait::async_trait;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 pub use worker::FakeKind;
 
@@ -22,18 +24,38 @@ pub use worker::FakeKind;
 pub const WORKER_ARG: &str = "__worker";
 
 /// One fake provider.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct FakeProvider {
     kind: FakeKind,
+    info: ProviderInfo,
 }
 
 impl FakeProvider {
     pub fn new(kind: FakeKind) -> Self {
-        Self { kind }
+        let model = ModelDescriptor {
+            id: "fake".into(),
+            display_name: None,
+            source: ModelSource::Config,
+            confidence: Confidence::LocalConfig,
+            aliases: Vec::new(),
+            metadata: Map::new(),
+        };
+        let mut metadata = Map::new();
+        metadata.insert("fake".into(), json!(true));
+        let info = ProviderInfo::new(kind.provider_id(), Self::name(kind), "AgentPool")
+            .capabilities([
+                Capability::WorktreeEdits,
+                Capability::SupportsApprovalDetection,
+                Capability::SupportsOneShotMode,
+            ])
+            .startup(StartupSpec { ready_markers: vec!["Agent ready."], quiet_ms: 300 })
+            .models(vec![model])
+            .metadata(metadata);
+        Self { kind, info }
     }
 
-    fn name(&self) -> &'static str {
-        match self.kind {
+    fn name(kind: FakeKind) -> &'static str {
+        match kind {
             FakeKind::Question => "Fake Question",
             FakeKind::Approval => "Fake Approval",
             FakeKind::Completed => "Fake Completed",
@@ -47,40 +69,11 @@ impl FakeProvider {
 
 #[async_trait]
 impl Provider for FakeProvider {
-    fn id(&self) -> &str {
-        self.kind.provider_id()
+    fn info(&self) -> &ProviderInfo {
+        &self.info
     }
 
-    fn display_name(&self) -> &str {
-        self.name()
-    }
-
-    fn vendor(&self) -> &str {
-        "AgentPool"
-    }
-
-    fn extra_capabilities(&self) -> Vec<Capability> {
-        vec![Capability::WorktreeEdits, Capability::SupportsApprovalDetection, Capability::SupportsOneShotMode]
-    }
-
-    fn models(&self) -> Vec<ModelDescriptor> {
-        vec![ModelDescriptor {
-            id: "fake".into(),
-            display_name: None,
-            source: ModelSource::Config,
-            confidence: Confidence::LocalConfig,
-            aliases: Vec::new(),
-            metadata: Map::new(),
-        }]
-    }
-
-    fn metadata(&self) -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("fake".into(), json!(true));
-        m
-    }
-
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         Detected {
             installed: true,
             binary_path: Some(ctx.self_exe.display().to_string()),
@@ -98,7 +91,7 @@ impl Provider for FakeProvider {
         // A configured command replaces the built-in worker (useful for testing wrappers).
         let argv = match &ctx.config.command {
             Some(cmd) if !cmd.is_empty() => cmd.clone(),
-            _ => vec![ctx.self_exe.display().to_string(), WORKER_ARG.to_owned(), self.id().to_owned()],
+            _ => vec![ctx.self_exe.display().to_string(), WORKER_ARG.to_owned(), self.info.id.clone()],
         };
         let env = match self.kind {
             FakeKind::Hooks => {
@@ -119,13 +112,9 @@ impl Provider for FakeProvider {
         (self.kind == FakeKind::Hooks).then_some(&hooks::Channel)
     }
 
-    fn startup(&self) -> StartupSpec {
-        StartupSpec { ready_markers: vec!["Agent ready."], quiet_ms: 300 }
-    }
-
     fn inventory_usage(&self) -> Option<CapacitySnapshot> {
         Some(CapacitySnapshot {
-            provider_id: self.id().to_owned(),
+            provider_id: self.info.id.clone(),
             status: UsageStatus::Available,
             confidence: Confidence::LocalConfig,
             checked_at: agentpool_sdk::util::now(),
@@ -137,15 +126,12 @@ impl Provider for FakeProvider {
             raw: Map::new(),
         })
     }
-
-    fn run_worker(&self) -> Option<i32> {
-        Some(worker::run(self.kind))
-    }
 }
 
 macro_rules! fake {
     ($kind:expr, $id:literal, $order:literal) => {
         agentpool_sdk::register_provider!($id, $order, || Arc::new(FakeProvider::new($kind)));
+        agentpool_sdk::register_worker!($id, || worker::run($kind));
     };
 }
 

@@ -7,13 +7,15 @@
 //! Read-only isolation is a prompt rule. A screen saying no provider is configured is
 //! `login_required` (`opencode auth login`).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use agentpool_sdk::error::Result;
 use agentpool_sdk::launch;
 use agentpool_sdk::model::Capability;
 use agentpool_sdk::probe;
-use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ScreenRules, StartupSpec};
+use agentpool_sdk::provider::{
+    Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo, ScreenRules, StartupSpec,
+};
 use async_trait::async_trait;
 
 /// The provider id.
@@ -25,23 +27,17 @@ pub struct OpenCode;
 
 #[async_trait]
 impl Provider for OpenCode {
-    fn id(&self) -> &str {
-        ID
+    fn info(&self) -> &ProviderInfo {
+        static INFO: LazyLock<ProviderInfo> = LazyLock::new(|| {
+            ProviderInfo::new(ID, "OpenCode", "OpenCode")
+                .capabilities([Capability::SupportsModelArg])
+                .prompt_arg_flag("--prompt")
+                .startup(StartupSpec { ready_markers: Vec::new(), quiet_ms: 800 })
+        });
+        &INFO
     }
 
-    fn display_name(&self) -> &str {
-        "OpenCode"
-    }
-
-    fn vendor(&self) -> &str {
-        "OpenCode"
-    }
-
-    fn extra_capabilities(&self) -> Vec<Capability> {
-        vec![Capability::SupportsModelArg]
-    }
-
-    async fn detect(&self, ctx: &ProbeContext) -> Detected {
+    async fn discover(&self, ctx: &ProbeContext) -> Detected {
         probe::detect_cli(ctx, &["opencode"]).await
     }
 
@@ -50,14 +46,6 @@ impl Provider for OpenCode {
         argv.extend(launch::model_args(ctx));
         argv.extend(launch::effort_args(ctx));
         Ok(LaunchPlan { argv, env: Vec::new() })
-    }
-
-    fn prompt_arg_flag(&self) -> Option<String> {
-        Some("--prompt".into())
-    }
-
-    fn startup(&self) -> StartupSpec {
-        StartupSpec { ready_markers: Vec::new(), quiet_ms: 800 }
     }
 
     fn screen_rules(&self) -> ScreenRules {
@@ -70,6 +58,7 @@ impl Provider for OpenCode {
             approval_patterns: vec![r"(?i)permission required".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc (to )?interrupt\b".into()],
+            error_patterns: Vec::new(),
         }
     }
 }
