@@ -358,3 +358,65 @@ fn reconcile_fails_a_vanished_worker_and_keeps_a_live_one() {
         assert_eq!(e.state(&live).await, "RUNNING");
     });
 }
+
+impl Engine {
+    /// Appends signals to a session's signal log, as `agentpool __signal` does for a hook.
+    async fn signal(&self, id: &str, signals: &[crate::signal::Signal]) {
+        let dir = self.session(id).await["artifact_dir"].as_str().unwrap_or_default().to_owned();
+        let logged: Vec<_> = signals
+            .iter()
+            .map(|s| crate::signal::LoggedSignal { ts: crate::util::now(), source: "hook".into(), signal: s.clone() })
+            .collect();
+        crate::signal::append(&Path::new(&dir).join(crate::signal::LOG_NAME), &logged)
+            .unwrap_or_else(|err| panic!("signal log: {err}"));
+    }
+}
+
+#[test]
+fn signals_decide_turn_end_and_a_new_turn_starts_clean() {
+    use crate::signal::Signal;
+    rt().block_on(async {
+        let e = Engine::new();
+        let (id, name) = e.spawn("Explain the build.", None).await;
+        e.runtime.show(&name, "The build uses cargo.\n> ");
+        assert_eq!(e.observe(&id).await.0, "RUNNING", "the screen alone says nothing");
+        e.signal(
+            &id,
+            &[
+                Signal::SessionStarted { cli_session_id: Some("conv-1".into()) },
+                Signal::TurnEnded { last_reply: Some("The build uses cargo.".into()) },
+            ],
+        )
+        .await;
+        assert_eq!(e.observe(&id).await, ("IDLE".into(), "idle".into()));
+        assert_eq!(e.session(&id).await["metadata"]["cli_session_id"], "conv-1");
+
+        // A follow-up starts a new turn: the old turn end no longer counts.
+        e.manager.send(&id, "And the tests?").await.unwrap_or_else(|err| panic!("{err:?}"));
+        e.runtime.show(&name, "The build uses cargo.\n> And the tests?\nWorking...\n");
+        assert_eq!(e.observe(&id).await.0, "RUNNING");
+        // The CLI asks; then a tool runs (it is working again); then the turn fails for good.
+        e.signal(&id, &[Signal::Question { text: Some("Unit or integration?".into()) }]).await;
+        assert_eq!(e.observe(&id).await, ("AWAITING_USER_INPUT".into(), "question".into()));
+        e.signal(&id, &[Signal::ToolUse { tool: Some("Bash".into()) }]).await;
+        assert_eq!(e.observe(&id).await.0, "RUNNING");
+        e.signal(&id, &[Signal::Error { class: crate::signal::ErrorClass::RateLimit, message: "429".into() }]).await;
+        let opts = ObserveOptions { timeout: Duration::ZERO, ..ObserveOptions::default() };
+        let r = e.manager.observe(&id, opts).await.unwrap_or_else(|err| panic!("{err:?}"));
+        assert_eq!((r.state.as_str(), r.event.as_str()), ("FAILED", "error"));
+        assert_eq!(r.metadata["error_class"], "rate_limit");
+        assert_eq!(r.metadata["signal"]["kind"], "error");
+    });
+}
+
+#[test]
+fn a_result_block_on_screen_completes_even_when_the_turn_end_came_by_signal() {
+    use crate::signal::Signal;
+    rt().block_on(async {
+        let e = Engine::new();
+        let (id, name) = e.spawn("Summarise.", None).await;
+        e.runtime.show(&name, &format!("{RESULT}\n> "));
+        e.signal(&id, &[Signal::TurnEnded { last_reply: None }]).await;
+        assert_eq!(e.observe(&id).await, ("COMPLETED".into(), "completed".into()));
+    });
+}
