@@ -129,6 +129,9 @@ pub struct DialogContext {
     pub isolation: Isolation,
     /// Where the worker runs.
     pub workdir: PathBuf,
+    /// The provider's `[providers.<id>.metadata]` from config, for dialogs whose answer the
+    /// user decides there (e.g. Claude Code's `use_env_api_key`). Empty: nothing configured.
+    pub provider_metadata: Map<String, Value>,
 }
 
 /// The keys that answer one known startup dialog.
@@ -176,6 +179,11 @@ pub trait Provider: Send + Sync {
     }
     /// Builds the command that starts a worker.
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan>;
+    /// The keys that interrupt the worker's current turn (tmux key names): the CLI's own
+    /// interrupt key. `C-c` unless the provider says otherwise.
+    fn interrupt_keys(&self) -> Vec<String> {
+        vec!["C-c".to_owned()]
+    }
     /// Keys that submit a pasted message; `None` means paste then `Enter`.
     fn submit_keys(&self) -> Option<Vec<String>> {
         None
