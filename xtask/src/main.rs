@@ -7,6 +7,7 @@ mod bench;
 mod bench_mcp;
 mod bench_standins;
 mod bench_stats;
+mod conformance;
 mod dist;
 mod new_provider;
 mod release;
@@ -34,6 +35,11 @@ Tasks:
                               tarball + .sha256, install.sh, Python wheel, npm launcher and
                               platform packages (from the release binary unless --binary).
   release [--dry-run]         Check version alignment, build the release binary and run dist.
+  conformance [--cli claude] [--version V] [--only a,b]
+                              Install the pinned CLI from npm, run it against a loopback model
+                              stand-in through `agentpool`, print a scenario matrix (see
+                              docs/conformance.md).
+  standin [--log FILE]        Run the loopback model stand-in in the foreground.
   new-provider <name>         Scaffold providers/<name>/: a provider crate that builds,
                               registers and passes its own tests.
   help                        Print this text.
@@ -90,6 +96,11 @@ fn dispatch(args: &[String]) -> Result<(), Failure> {
         "release" => {
             release::run(&workspace_root(), release::parse(rest).map_err(Failure::Usage)?).map_err(Failure::Task)
         }
+        "conformance" => {
+            let options = conformance::Options::parse(rest).map_err(Failure::Usage)?;
+            conformance::run(&workspace_root(), &options).map_err(Failure::Task)
+        }
+        "standin" => conformance::serve(rest).map_err(Failure::Task),
         // Internal helper of `bench`: runs one command and reports its peak memory. Hidden
         // from the usage text because only `bench` calls it (see `bench::peak_rss_helper`).
         bench::PEAK_RSS_HELPER => bench::peak_rss_helper(rest).map_err(Failure::Task),

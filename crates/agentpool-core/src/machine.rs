@@ -57,6 +57,14 @@ pub fn apply_signal(screen: Detection, decided: Option<&LoggedSignal>) -> (Detec
     let det = match &s.signal {
         // A result block on screen is the stronger statement: the session is complete.
         Signal::TurnEnded { .. } if screen.event == ObserveEvent::Completed => return (screen, meta),
+        // The CLI reports a final reply that holds a result block before its screen shows it
+        // (Claude Code's Stop hook runs before the last message is drawn): the screen is about
+        // to complete the session, so the turn end is not reported as `idle` meanwhile.
+        Signal::TurnEnded { last_reply: Some(reply) }
+            if crate::detect::extract_result(reply, &crate::detect::EchoFilter::new()).is_some() =>
+        {
+            return (screen, meta);
+        }
         Signal::TurnEnded { .. } => official(SessionState::Idle, ObserveEvent::Idle),
         Signal::Interrupted => {
             meta.insert("interrupted".into(), json!(true));
@@ -210,6 +218,11 @@ mod tests {
         };
         let (det, meta) = apply_signal(completed.clone(), Some(&logged(Signal::TurnEnded { last_reply: None })));
         assert_eq!(det, completed);
+        assert!(meta.is_empty());
+        // A reported final reply with a result block waits for the screen to show it.
+        let block = "Done.\n\nAGENTPOOL_RESULT_START\nSummary: it works\nAGENTPOOL_RESULT_END";
+        let (det, meta) = apply_signal(running(), Some(&logged(Signal::TurnEnded { last_reply: Some(block.into()) })));
+        assert_eq!(det, running());
         assert!(meta.is_empty());
     }
 

@@ -935,6 +935,7 @@ impl Manager {
                 .and_then(|v| serde_json::from_value(v.clone()).ok())
                 .unwrap_or(Isolation::ReadOnly),
             workdir: PathBuf::from(session.workdir()),
+            provider_metadata: config.metadata.clone(),
         };
         let limit = Duration::from_millis(self.settings.config.runtime.tmux.settle_timeout_ms);
         let start = tokio::time::Instant::now();
@@ -1197,7 +1198,7 @@ impl Manager {
         Ok(json!({"ok": true, "session_id": session.id}))
     }
 
-    /// Sends Ctrl-C (or, with `dry_run`, says it would).
+    /// Sends the provider's interrupt key (or, with `dry_run`, says it would).
     pub async fn interrupt(&self, session_id: &str, dry_run: bool) -> Result<Value> {
         let session = self.load(session_id).await?;
         if dry_run {
@@ -1216,10 +1217,29 @@ impl Manager {
             );
         }
         let r = self.runtime_ref(&session)?;
-        if let Err(e) = self.runtime.send_keys(&r, &["C-c".to_owned()]).await {
+        // The CLI's own interrupt key (Claude Code: Escape; a Ctrl-C there can quit it).
+        let provider = self.registry.get(&session.provider_id).ok();
+        let keys = provider.as_ref().map(|p| p.interrupt_keys()).unwrap_or_default();
+        let keys = if keys.is_empty() { vec!["C-c".to_owned()] } else { keys };
+        if let Err(e) = self.runtime.send_keys(&r, &keys).await {
             return Err(self.explain_exit(e, &session, &r).await);
         }
-        self.event(&session, "interrupt", Some(session.state), None, None, Map::new()).await?;
+        // CLIs report no hook for an interrupted turn; for a provider that speaks through
+        // signals, the interrupt is logged as one, so observe reports `interrupted` (a later
+        // tool use or turn end from the CLI still has the last word).
+        if provider.as_ref().is_some_and(|p| p.signals().is_some()) {
+            let logged = crate::signal::LoggedSignal {
+                ts: util::now(),
+                source: "agentpool_interrupt".into(),
+                signal: crate::signal::Signal::Interrupted,
+            };
+            let log = ArtifactDir::new(&session.artifact_dir).signal_log();
+            let _ =
+                blocking(move || crate::signal::append(&log, &[logged]).map_err(|e| Error::io("signal log", &e))).await;
+        }
+        let mut m = Map::new();
+        m.insert("keys".into(), json!(keys));
+        self.event(&session, "interrupt", Some(session.state), None, None, m).await?;
         Ok(json!({"ok": true, "session_id": session.id, "state": session.state}))
     }
 

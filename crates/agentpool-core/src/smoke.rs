@@ -153,6 +153,7 @@ impl Manager {
             accept_trust: opts.accept_startup_trust,
             isolation: Isolation::ReadOnly,
             workdir: PathBuf::from(repo),
+            provider_metadata: self.settings.provider(provider.id()).metadata,
         };
         let mut answered = Vec::new();
         let mut steps = 0;

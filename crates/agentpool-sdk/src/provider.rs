@@ -136,6 +136,9 @@ pub struct DialogContext {
     pub isolation: Isolation,
     /// Where the worker runs.
     pub workdir: PathBuf,
+    /// The provider's `[providers.<id>.metadata]` from config, for dialogs whose answer the
+    /// user decides there (e.g. Claude Code's `use_env_api_key`). Empty: nothing configured.
+    pub provider_metadata: Map<String, Value>,
 }
 
 /// The keys that answer one known startup dialog.
@@ -176,6 +179,9 @@ pub struct ProviderInfo {
     pub arg_prompt_refused: Option<String>,
     /// Keys that submit a pasted message; `None` means paste then `Enter`.
     pub submit_keys: Option<Vec<String>>,
+    /// The keys that interrupt the worker's current turn (tmux key names): the CLI's own
+    /// interrupt key, `C-c` unless set.
+    pub interrupt_keys: Vec<String>,
     /// When the worker is ready for the first paste.
     pub startup: StartupSpec,
     /// Models known without probing; `None` means the provider's entries in the model catalog.
@@ -198,6 +204,7 @@ impl ProviderInfo {
             prompt_arg_flag: None,
             arg_prompt_refused: None,
             submit_keys: None,
+            interrupt_keys: vec!["C-c".to_owned()],
             startup: StartupSpec { ready_markers: Vec::new(), quiet_ms: 300 },
             models: None,
             metadata: Map::new(),
@@ -237,6 +244,12 @@ impl ProviderInfo {
     /// Sets [`Self::submit_keys`].
     pub fn submit_keys(mut self, keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.submit_keys = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets [`Self::interrupt_keys`].
+    pub fn interrupt_keys(mut self, keys: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.interrupt_keys = keys.into_iter().map(Into::into).collect();
         self
     }
 
@@ -343,6 +356,10 @@ impl<'a> dyn Provider + 'a {
     /// [`ProviderInfo::submit_keys`].
     pub fn submit_keys(&self) -> Option<Vec<String>> {
         self.info().submit_keys.clone()
+    }
+    /// [`ProviderInfo::interrupt_keys`].
+    pub fn interrupt_keys(&self) -> Vec<String> {
+        self.info().interrupt_keys.clone()
     }
     /// [`ProviderInfo::startup`].
     pub fn startup(&self) -> StartupSpec {

@@ -1,28 +1,46 @@
 //! The `claude-code` provider: Anthropic's Claude Code (`claude`).
 //!
-//! Launch: `claude [--model M] [--effort E]`; the prompt is pasted after launch and submitted
-//! with `Enter`. `DISABLE_AUTOUPDATER=1` keeps a worker from updating itself mid-task.
-//! Read-only isolation is a prompt rule here (the initial prompt says so).
+//! Launch: `claude [--model M] [--effort E] --settings <session>/claude-settings.json
+//! [--permission-mode M]`; the prompt is pasted after launch and submitted with `Enter`.
+//! `DISABLE_AUTOUPDATER=1` keeps a worker from updating itself mid-task.
+//!
+//! Signals: the settings file wires Claude Code's hooks to `agentpool __signal` (see
+//! [`hooks`]), so turn ends, permission requests, questions and API failures are reported by
+//! Claude Code itself; the screen rules below are the fallback.
+//!
+//! Permissions: read-only isolation starts Claude Code in `plan` mode (catalog/config fact
+//! `read_only_mode_arg`), where commands that change files are refused or asked about —
+//! releases from 2.1.3xx otherwise start in `auto` mode, which runs them unasked. Other
+//! isolations keep Claude Code's default unless `[providers.claude-code.metadata]
+//! permission_mode` names one. A `--permission-mode` in a configured `command` wins.
 //!
 //! Startup dialogs: the folder-trust prompt ("Do you trust the files in this folder?", or in
 //! newer releases "Is this a project you created or one you trust?") is answered only when
-//! trust may be accepted. Releases differ in which option they pre-select, so the answer reads
-//! the highlighted option's text: `Enter` when it is the "Yes" option, arrow keys towards it
-//! otherwise — never a blind key. The login menu is `login_required`.
+//! trust may be accepted. Releases differ in which option they pre-select and in whether the
+//! options are numbered, so the answer reads the highlighted option's text: `Enter` when it is
+//! the "Yes" option, arrow keys towards it otherwise — never a blind key. The "Detected a
+//! custom API key … Do you want to use this API key?" dialog is answered as
+//! `[providers.claude-code.metadata] use_env_api_key` (true: Yes, false: No) says; unset, it is
+//! left alone and blocks the first paste (`startup_prompt_pending`), so the task is never typed
+//! into it. The login menu, and the "Not logged in · run /login" footer, are `login_required`.
+//!
+//! Interrupt: `Escape`, Claude Code's own key (a second `Ctrl-C` would quit it).
 
 use std::sync::{Arc, LazyLock};
 
 use agentpool_sdk::dialog;
 use agentpool_sdk::error::Result;
 use agentpool_sdk::launch;
-use agentpool_sdk::model::Capability;
+use agentpool_sdk::model::{Capability, Isolation};
 use agentpool_sdk::probe;
 use agentpool_sdk::provider::{
     Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo,
     ScreenRules, StartupSpec,
 };
+use agentpool_sdk::signal::SignalChannel;
 use async_trait::async_trait;
 
+pub mod hooks;
 mod usage;
 
 /// The provider id.
@@ -39,6 +57,7 @@ impl Provider for Claude {
             ProviderInfo::new(ID, "Claude Code", "Anthropic")
                 .capabilities([Capability::SupportsModelArg, Capability::SupportsUsageProbe])
                 .startup(StartupSpec { ready_markers: vec!["? for shortcuts"], quiet_ms: 600 })
+                .interrupt_keys(["Escape"])
         });
         &INFO
     }
@@ -57,9 +76,27 @@ impl Provider for Claude {
 
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
         let mut argv = launch::base_command(ctx)?;
+        let configured_mode = argv.iter().any(|a| a == "--permission-mode" || a.starts_with("--permission-mode="));
         argv.extend(launch::model_args(ctx));
         argv.extend(launch::effort_args(ctx));
+        let settings = hooks::write_settings(ctx)?;
+        argv.push("--settings".into());
+        argv.push(settings.display().to_string());
+        let mode = if ctx.isolation == Isolation::ReadOnly {
+            Some(launch::fact(ctx, "read_only_mode_arg").unwrap_or(READ_ONLY_MODE))
+        } else {
+            launch::fact(ctx, "permission_mode")
+        };
+        if let Some(mode) = mode.filter(|_| !configured_mode) {
+            argv.push("--permission-mode".into());
+            argv.push(mode.to_owned());
+        }
         Ok(LaunchPlan { argv, env: vec![("DISABLE_AUTOUPDATER".into(), "1".into())] })
+    }
+
+
+    fn signals(&self) -> Option<&dyn SignalChannel> {
+        Some(&hooks::Channel)
     }
 
     fn screen_rules(&self) -> ScreenRules {
@@ -69,30 +106,90 @@ impl Provider for Claude {
                 r"(?i)claude account with subscription".into(),
                 r"(?i)invalid api key.{0,40}/login".into(),
                 r"(?i)please run /login".into(),
+                r"(?i)not logged in\s*\u{00B7}\s*run /login".into(),
             ],
             login_command: Some("claude, then /login".into()),
             approval_patterns: vec![
                 r"(?im)^\s*do you want to (make this edit|create|overwrite|proceed|run)\b".into(),
                 r"(?i)yes, and don.t ask again".into(),
+                // The API-key dialog, when config does not decide it: never paste into it.
+                r"(?i)do you want to use this api key\?".into(),
             ],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
-            error_patterns: Vec::new(),
+            // The final screen of a turn that failed for good: Claude Code's input box offers
+            // to resend the message (after a 429/5xx) or asks to fix the key first (after a 401).
+            error_patterns: vec![
+                r"(?m)^\s*\u{276F}\s*(?:Resend your message to try again|Once fixed, resend your message)\s*$".into(),
+            ],
         }
     }
 
     fn startup_dialog(&self, screen: &str, ctx: &DialogContext) -> Option<DialogAnswer> {
         let lower = screen.to_lowercase();
+        if lower.contains("do you want to use this api key?") {
+            let use_key = ctx.provider_metadata.get(USE_ENV_API_KEY).and_then(|v| v.as_bool())?;
+            let wanted = if use_key { "yes" } else { "no" };
+            let keys = dialog::select(&menu(screen), |t| t.starts_with(wanted))?;
+            let action = if use_key { "used_env_api_key" } else { "declined_env_api_key" };
+            return Some(dialog::answer("api_key_prompt", action, keys));
+        }
         let trust = lower.contains("do you trust the files in this folder")
             || lower.contains("a project you created or one you trust")
             || lower.contains("trust this folder");
         if !(trust && ctx.accept_trust) {
             return None;
         }
-        let options = dialog::menu(screen);
-        let keys = dialog::select(&options, |t| t.starts_with("yes"))?;
+        let keys = dialog::select(&menu(screen), |t| t.starts_with("yes"))?;
         Some(dialog::answer("trust_prompt", "trusted_folder", keys))
     }
+}
+
+/// The permission mode of read-only sessions (catalog/config `read_only_mode_arg` overrides).
+pub const READ_ONLY_MODE: &str = "plan";
+
+/// The provider metadata key that answers the API-key dialog.
+pub const USE_ENV_API_KEY: &str = "use_env_api_key";
+
+/// The menu of a Claude Code dialog: the option lines right above its `Enter to confirm` hint,
+/// numbered (older releases) or not (`❯ No, exit` / `  Yes, I trust this folder`). Falls back
+/// to the last numbered menu on screen.
+pub fn menu(screen: &str) -> Vec<dialog::MenuOption> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let Some(hint) = lines.iter().rposition(|l| l.to_lowercase().contains("enter to confirm")) else {
+        return dialog::menu(screen);
+    };
+    let mut end = hint;
+    while end > 0 && lines[end - 1].trim().is_empty() {
+        end -= 1;
+    }
+    let mut start = end;
+    while start > 0 && !lines[start - 1].trim().is_empty() {
+        start -= 1;
+    }
+    let run = &lines[start..end];
+    if run.len() < 2 || run.len() > 8 {
+        return dialog::menu(screen);
+    }
+    let options: Vec<dialog::MenuOption> = run
+        .iter()
+        .enumerate()
+        .map(|(index, line)| {
+            let t = line.trim();
+            let (highlighted, rest) = match t.strip_prefix(['\u{276F}', '>', '\u{203A}']) {
+                Some(r) => (true, r.trim_start()),
+                None => (false, t),
+            };
+            // `1. Yes` → `Yes`.
+            let digits = rest.chars().take_while(char::is_ascii_digit).count();
+            let (number, text) = match rest[digits..].strip_prefix(['.', ')']) {
+                Some(after) if digits > 0 => (rest[..digits].parse().ok(), after.trim()),
+                _ => (None, rest),
+            };
+            dialog::MenuOption { index, number, text: text.to_owned(), highlighted }
+        })
+        .collect();
+    if options.iter().filter(|o| o.highlighted).count() == 1 { options } else { dialog::menu(screen) }
 }
 
 agentpool_sdk::register_provider!(ID, 10, || Arc::new(Claude));
@@ -104,10 +201,15 @@ pub fn link() {}
 mod tests {
     use super::*;
     use agentpool_sdk::detect::{ExtraRules, detect_with};
-    use agentpool_sdk::model::{Isolation, ObserveEvent};
+    use agentpool_sdk::model::ObserveEvent;
 
     fn ctx(accept_trust: bool) -> DialogContext {
-        DialogContext { accept_trust, isolation: Isolation::ReadOnly, workdir: "/work/repo".into() }
+        DialogContext {
+            accept_trust,
+            isolation: Isolation::ReadOnly,
+            workdir: "/work/repo".into(),
+            provider_metadata: Default::default(),
+        }
     }
 
     #[test]
@@ -130,6 +232,98 @@ mod tests {
             Claude.startup_dialog("Do you trust the files in this folder?\n 1. Yes, proceed\n 2. No, exit", &ctx(true)),
             None
         );
+    }
+
+    #[test]
+    fn unnumbered_dialogs_are_read_by_their_highlight() {
+        // 2.1.3xx: no numbers, "No, exit" pre-selected.
+        let trust = "Quick safety check: Is this a project you created or one you trust?\n\n Security guide\n\n \u{276F} No, exit\n   Yes, I trust this folder\n\n Enter to confirm \u{00B7} Esc to cancel";
+        let a = Claude.startup_dialog(trust, &ctx(true)).unwrap();
+        assert_eq!(
+            (a.dialog.as_str(), a.action.as_str(), a.keys),
+            ("trust_prompt", "moved_selection", vec!["Down".to_owned()])
+        );
+        let moved = trust.replace(" \u{276F} No, exit\n   Yes", "   No, exit\n \u{276F} Yes");
+        assert_eq!(Claude.startup_dialog(&moved, &ctx(true)).unwrap().keys, ["Enter"]);
+        assert_eq!(Claude.startup_dialog(trust, &ctx(false)), None);
+    }
+
+    #[test]
+    fn the_api_key_dialog_is_answered_only_as_config_says() {
+        let screen = "  Detected a custom API key in your environment\n\n  ANTHROPIC_API_KEY: sk-ant-...0000\n\n  Do you want to use this API key?\n\n    Yes\n  \u{276F} No (recommended)\n\n  Enter to confirm \u{00B7} Esc to cancel";
+        assert_eq!(Claude.startup_dialog(screen, &ctx(true)), None, "unset: left to a human");
+        let with = |v: bool| DialogContext {
+            provider_metadata: serde_json::json!({ USE_ENV_API_KEY: v }).as_object().cloned().unwrap(),
+            ..ctx(true)
+        };
+        let yes = Claude.startup_dialog(screen, &with(true)).unwrap();
+        assert_eq!((yes.dialog.as_str(), yes.keys), ("api_key_prompt", vec!["Up".to_owned()]));
+        let no = Claude.startup_dialog(screen, &with(false)).unwrap();
+        assert_eq!((no.action.as_str(), no.keys), ("declined_env_api_key", vec!["Enter".to_owned()]));
+        // Unanswered, it blocks the first paste like any approval prompt.
+        let rules = ExtraRules::compile(&Claude.screen_rules());
+        assert_eq!(detect_with(screen, None, &Default::default(), &rules).event, ObserveEvent::ApprovalPrompt);
+    }
+
+    #[test]
+    fn final_api_errors_and_the_signed_out_footer() {
+        let rules = ExtraRules::of(&Claude);
+        let line = "\u{2500}".repeat(40);
+        for (said, input) in [
+            ("\u{25CF} API Error: 500 Internal server error (stand-in).", "Resend your message to try again"),
+            ("  \u{23BF}  Invalid API key \u{00B7} Fix external API key", "Once fixed, resend your message"),
+        ] {
+            let screen =
+                format!("\u{276F} Say hello.\n{said}\n\n{line}\n\u{276F} {input}\n{line}\n  \u{23F8} manual mode on");
+            assert_eq!(detect_with(&screen, None, &Default::default(), &rules).event, ObserveEvent::Error, "{screen}");
+        }
+        // While retrying, or after the user typed over the placeholder: not final.
+        let retrying =
+            format!("\u{273B} 429 Rate limit \u{00B7} retrying in 3s \u{00B7} attempt 2/10\n{line}\n\u{276F} \n{line}");
+        assert_ne!(detect_with(&retrying, None, &Default::default(), &rules).event, ObserveEvent::Error);
+        assert!(rules.login_required("\u{276F} \n  \u{23F5}\u{23F5} auto mode on Not logged in \u{00B7} run /login"));
+    }
+
+    #[test]
+    fn read_only_sessions_start_in_plan_mode_and_hooks_are_wired() {
+        let home = tempfile::tempdir().unwrap();
+        let ctx = |isolation, metadata: serde_json::Value, command: Option<Vec<String>>| LaunchContext {
+            session_id: "ap_1".into(),
+            binary_path: Some("/bin/claude".into()),
+            self_exe: "/bin/agentpool".into(),
+            config: agentpool_sdk::provider::ProviderConfig {
+                metadata: metadata.as_object().cloned().unwrap_or_default(),
+                command,
+                ..Default::default()
+            },
+            model: None,
+            reasoning_effort: None,
+            service_tier: None,
+            isolation,
+            role: agentpool_sdk::model::Role::Explorer,
+            workdir: "/work/repo".into(),
+            prompt_mode: agentpool_sdk::model::PromptMode::SendAfterLaunch,
+            home: home.path().into(),
+            signal_log: home.path().join("artifacts/ap_1/signals.jsonl"),
+            resume_session: None,
+        };
+        let argv = |c| Claude.launch(&c).unwrap().argv;
+        let ro = argv(ctx(Isolation::ReadOnly, serde_json::json!({}), None));
+        assert!(ro.ends_with(&["--permission-mode".to_owned(), "plan".to_owned()]), "{ro:?}");
+        let wt = argv(ctx(Isolation::Worktree, serde_json::json!({}), None));
+        assert!(!wt.contains(&"--permission-mode".to_owned()), "{wt:?}");
+        let manual = argv(ctx(Isolation::Worktree, serde_json::json!({"permission_mode": "default"}), None));
+        assert!(manual.ends_with(&["--permission-mode".to_owned(), "default".to_owned()]), "{manual:?}");
+        let own = vec!["claude".to_owned(), "--permission-mode".to_owned(), "default".to_owned()];
+        let mine = argv(ctx(Isolation::ReadOnly, serde_json::json!({}), Some(own)));
+        assert_eq!(mine.iter().filter(|a| *a == "--permission-mode").count(), 1, "{mine:?}");
+        // The settings file wires every hook to `agentpool __signal claude-code <source> <log>`.
+        let at = ro.iter().position(|a| a == "--settings").unwrap();
+        let settings: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ro[at + 1]).unwrap()).unwrap();
+        let stop = settings["hooks"]["Stop"][0]["hooks"][0]["command"].as_str().unwrap();
+        assert!(stop.starts_with("/bin/agentpool __signal claude-code stop "), "{stop}");
+        assert!(stop.ends_with("artifacts/ap_1/signals.jsonl"), "{stop}");
+        assert_eq!(settings["hooks"].as_object().unwrap().len(), hooks::HOOKS.len());
     }
 
     #[test]

@@ -39,7 +39,12 @@ pub async fn probe(ctx: &UsageContext) -> CapacitySnapshot {
     };
     // The throw-away directory is ours and empty: its trust prompt may be accepted.
     let answer = |screen: &str| {
-        let dctx = DialogContext { accept_trust: true, isolation: Isolation::ReadOnly, workdir: Default::default() };
+        let dctx = DialogContext {
+            accept_trust: true,
+            isolation: Isolation::ReadOnly,
+            workdir: Default::default(),
+            provider_metadata: Default::default(),
+        };
         agentpool_sdk::provider::Provider::startup_dialog(&crate::Claude, screen, &dctx).map(|a| a.keys)
     };
     let spec = ScreenProbe {

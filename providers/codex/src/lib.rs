@@ -119,7 +119,12 @@ mod tests {
     use super::*;
 
     fn ctx(accept_trust: bool) -> DialogContext {
-        DialogContext { accept_trust, isolation: Isolation::ReadOnly, workdir: "/work/repo".into() }
+        DialogContext {
+            accept_trust,
+            isolation: Isolation::ReadOnly,
+            workdir: "/work/repo".into(),
+            provider_metadata: Default::default(),
+        }
     }
 
     #[test]

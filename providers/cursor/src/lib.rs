@@ -117,7 +117,12 @@ mod tests {
     use agentpool_sdk::detect::ExtraRules;
 
     fn ctx(accept_trust: bool) -> DialogContext {
-        DialogContext { accept_trust, isolation: Isolation::ReadOnly, workdir: "/work/repo".into() }
+        DialogContext {
+            accept_trust,
+            isolation: Isolation::ReadOnly,
+            workdir: "/work/repo".into(),
+            provider_metadata: Default::default(),
+        }
     }
 
     #[test]

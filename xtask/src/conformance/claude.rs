@@ -1,0 +1,425 @@
+//! The Claude Code scenarios of `cargo xtask conformance`.
+//!
+//! Claude Code is pointed at the stand-in with `ANTHROPIC_BASE_URL` and a dummy
+//! `ANTHROPIC_API_KEY`, and `CLAUDE_CODE_MAX_RETRIES=1` so a failing request gives up after one
+//! retry instead of ten (what is tested is how the final failure is reported, not the backoff).
+//! Its `HOME` is fresh and only marks onboarding as done: the folder-trust prompt and the
+//! "Do you want to use this API key?" dialog are AgentPool's to answer (config
+//! `use_env_api_key = true`), which the first scenario checks.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::standin::{APPROVAL_FILE, StandIn};
+use super::{Row, World, save_failure, wait_until};
+
+/// The release tested when `--version` is not given.
+pub const PINNED: &str = "2.1.332";
+
+const PACKAGE: &str = "@anthropic-ai/claude-code";
+
+/// Every scenario, in the order they run.
+pub const SCENARIOS: [&str; 12] = [
+    "plain",
+    "noresult",
+    "approval",
+    "read_only",
+    "ask",
+    "slow",
+    "interrupt",
+    "err401",
+    "err429",
+    "err500",
+    "terminate",
+    "signed_out",
+];
+
+fn version_of(bin: &Path) -> Option<String> {
+    let out = Command::new(bin).arg("--version").stdin(Stdio::null()).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().next().map(str::to_owned)
+}
+
+/// The `claude` binary of `version`: a matching install in the cache or the workspace's
+/// `tests/mcp-hosts`, else a fresh `npm install --prefix` into the cache.
+pub fn install(root: &Path, base: &Path, version: &str) -> Result<PathBuf, String> {
+    let prefix = base.join("npm").join(format!("claude-{version}"));
+    let cached = prefix.join("node_modules/.bin/claude");
+    for candidate in [cached.clone(), root.join("tests/mcp-hosts/node_modules/.bin/claude")] {
+        if candidate.exists() && version_of(&candidate).as_deref() == Some(version) {
+            eprintln!("conformance: using claude {version} at {}", candidate.display());
+            return Ok(candidate);
+        }
+    }
+    eprintln!("conformance: installing {PACKAGE}@{version} into {}", prefix.display());
+    std::fs::create_dir_all(&prefix).map_err(|e| format!("could not create `{}`: {e}", prefix.display()))?;
+    let status = Command::new("npm")
+        .args(["install", "--prefix"])
+        .arg(&prefix)
+        .args(["--no-audit", "--no-fund", "--loglevel=error", &format!("{PACKAGE}@{version}")])
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("could not run npm (is Node.js installed?): {e}"))?;
+    if !status.success() {
+        return Err(format!("`npm install {PACKAGE}@{version}` failed"));
+    }
+    match version_of(&cached) {
+        Some(v) if v == version => Ok(cached),
+        other => Err(format!("installed claude reports version {other:?}, not {version}")),
+    }
+}
+
+/// A world for claude: its own `AGENTPOOL_HOME`, `HOME`, repo and tmux socket.
+struct Setup {
+    world: World,
+    repo: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool) -> Result<Setup, String> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("run-{tag}-"))
+        .tempdir_in(base)
+        .map_err(|e| format!("could not create a scratch directory: {e}"))?;
+    let (home, cli_home, repo) = (dir.path().join("aphome"), dir.path().join("home"), dir.path().join("repo"));
+    for d in [&home, &cli_home, &repo] {
+        std::fs::create_dir_all(d).map_err(|e| format!("could not create `{}`: {e}", d.display()))?;
+    }
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "conformance")
+            .env("GIT_AUTHOR_EMAIL", "conformance@example.invalid")
+            .env("GIT_COMMITTER_NAME", "conformance")
+            .env("GIT_COMMITTER_EMAIL", "conformance@example.invalid")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    std::fs::write(repo.join("README.md"), "# conformance scratch repo\n").map_err(|e| e.to_string())?;
+    if !(git(&["init", "-q"]) && git(&["add", "."]) && git(&["commit", "-q", "-m", "init"])) {
+        return Err("could not create the scratch git repository".into());
+    }
+    // Onboarding done (theme, tips); trust and the API key are left to AgentPool.
+    std::fs::write(cli_home.join(".claude.json"), r#"{"hasCompletedOnboarding": true, "theme": "dark"}"#)
+        .map_err(|e| e.to_string())?;
+    let cli_str = cli.display().to_string();
+    let config = format!(
+        "[policy]\nallow_raw_keys = true\nmax_parallel_sessions = 8\n\n[providers.claude-code]\ncommand = [{cli:?}]\n\n[providers.claude-code.metadata]\nuse_env_api_key = true\npermission_mode = \"default\"\n",
+        cli = cli_str
+    );
+    std::fs::write(home.join("config.toml"), config).map_err(|e| e.to_string())?;
+    let socket = format!("ap-conf-{}-{tag}", super::random_suffix());
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
+    let mut env: Vec<(String, String)> = vec![
+        ("AGENTPOOL_HOME".into(), home.display().to_string()),
+        ("AGENTPOOL_TMUX_SOCKET".into(), socket.clone()),
+        ("HOME".into(), cli_home.display().to_string()),
+        ("PATH".into(), path),
+        ("TERM".into(), "xterm-256color".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("ANTHROPIC_BASE_URL".into(), standin.base_url()),
+        ("CLAUDE_CODE_MAX_RETRIES".into(), "1".into()),
+        ("DISABLE_AUTOUPDATER".into(), "1".into()),
+        ("DISABLE_TELEMETRY".into(), "1".into()),
+        ("DISABLE_ERROR_REPORTING".into(), "1".into()),
+    ];
+    if signed_in {
+        env.push(("ANTHROPIC_API_KEY".into(), "sk-ant-api03-conformance-standin-0000000000".into()));
+    }
+    let world = World { agentpool: PathBuf::new(), env, socket, home };
+    Ok(Setup { world, repo, _dir: dir })
+}
+
+/// Runs the scenarios (all, or those in `only`).
+pub fn run(base: &Path, cli: &Path, agentpool: &Path, _version: &str, only: &[String]) -> Result<Vec<Row>, String> {
+    for o in only {
+        if !SCENARIOS.contains(&o.as_str()) {
+            return Err(format!("unknown scenario `{o}` (known: {})", SCENARIOS.join(", ")));
+        }
+    }
+    let standin = StandIn::start(&base.join("standin.log"))?;
+    eprintln!("conformance: stand-in at {}", standin.base_url());
+    let mut main = setup(base, cli, &standin, "main", true)?;
+    main.world.agentpool = agentpool.to_path_buf();
+    let mut rows = Vec::new();
+    for name in SCENARIOS {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
+        eprintln!("conformance: claude {name} …");
+        let row = if name == "signed_out" {
+            let mut out = setup(base, cli, &standin, "out", false)?;
+            out.world.agentpool = agentpool.to_path_buf();
+            scenario(base, &out, name)
+        } else {
+            scenario(base, &main, name)
+        };
+        eprintln!("conformance: claude {name}: {} {}", if row.pass { "pass" } else { "FAIL" }, row.detail);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// What one observe answer said.
+fn event(doc: &Value) -> &str {
+    doc["event"].as_str().unwrap_or("?")
+}
+
+fn meta<'a>(doc: &'a Value, key: &str) -> &'a Value {
+    &doc["metadata"][key]
+}
+
+fn describe(doc: &Value) -> String {
+    let mut s = format!("event={} state={}", event(doc), doc["state"].as_str().unwrap_or("?"));
+    for k in ["readiness", "error_class"] {
+        if let Some(v) = meta(doc, k).as_str() {
+            s.push_str(&format!(" {k}={v}"));
+        }
+    }
+    if let Some(kind) = meta(doc, "signal")["kind"].as_str() {
+        s.push_str(&format!(" signal={kind}"));
+    }
+    s
+}
+
+fn spawn(s: &Setup, task: &str, isolation: &str) -> Result<String, String> {
+    let repo = s.repo.display().to_string();
+    let role = if isolation == "read_only" { "explorer" } else { "implementer" };
+    let doc = s.world.call(&[
+        "spawn",
+        "--provider",
+        "claude-code",
+        "--repo",
+        &repo,
+        "--task",
+        task,
+        "--isolation",
+        isolation,
+        "--role",
+        role,
+    ])?;
+    doc["session_id"]
+        .as_str()
+        .or_else(|| doc["session"]["id"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("spawn printed no session id: {doc}"))
+}
+
+/// The pids of a process and all its descendants (from /proc).
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+            // `pid (comm) state ppid …`: the comm may hold spaces, so read after the last `)`.
+            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+            if let Some(ppid) = ppid {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    tree
+}
+
+fn pane_pids(socket: &str) -> Vec<u32> {
+    let out = Command::new("tmux").args(["-L", socket, "list-panes", "-a", "-F", "#{pane_pid}"]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Runs one scenario; never panics, a failure is a row.
+fn scenario(base: &Path, s: &Setup, name: &str) -> Row {
+    let start = Instant::now();
+    let mut id: Option<String> = None;
+    let result = run_scenario(s, name, &mut id, start);
+    let (pass, seconds, detail) = match result {
+        Ok((pass, seconds, detail)) => (pass, seconds, detail),
+        Err(e) => (false, None, e),
+    };
+    if !pass {
+        save_failure(base, &s.world, name, id.as_deref(), &detail);
+    }
+    if let Some(id) = &id {
+        let _ = s.world.call(&["terminate", id]);
+    }
+    Row { scenario: name.to_owned(), pass, seconds, detail }
+}
+
+type Outcome = Result<(bool, Option<f64>, String), String>;
+
+fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Instant) -> Outcome {
+    let w = &s.world;
+    let since = |t: Instant| Some(t.elapsed().as_secs_f64());
+    let mut spawn_task = |task: &str, isolation: &str| -> Result<String, String> {
+        let id = spawn(s, task, isolation)?;
+        *id_out = Some(id.clone());
+        Ok(id)
+    };
+    match name {
+        "plain" => {
+            let id = spawn_task("Say hello. scenario-plain", "read_only")?;
+            let (doc, _) = w.observe(&id, "completed,error,question,approval,idle", 60)?;
+            let events = std::fs::read_to_string(w.artifacts(&id).join("events.jsonl")).unwrap_or_default();
+            let dialogs: Vec<&str> =
+                ["\"trust_prompt\"", "\"api_key_prompt\""].into_iter().filter(|d| events.contains(d)).collect();
+            let ok = event(&doc) == "completed" && dialogs.len() == 2;
+            Ok((ok, since(start), format!("{}; dialogs answered: {}", describe(&doc), dialogs.join(" "))))
+        }
+        "noresult" => {
+            let id = spawn_task("Say hello. scenario-noresult", "read_only")?;
+            let (doc, _) = w.observe(&id, "idle,completed,error,question,approval", 60)?;
+            let ok = event(&doc) == "idle" && meta(&doc, "signal")["kind"] == "turn_ended";
+            Ok((ok, since(start), describe(&doc)))
+        }
+        "approval" => {
+            let id = spawn_task("Create the marker file. scenario-approval", "worktree")?;
+            let (doc, _) = w.observe(&id, "approval,completed,error,question,idle", 60)?;
+            let detected = since(start);
+            if event(&doc) != "approval_prompt" {
+                return Ok((false, detected, describe(&doc)));
+            }
+            let drawn = w.wait_screen(&id, "Do you want to proceed?", Duration::from_secs(5));
+            let approved_at = Instant::now();
+            w.call(&["keys", &id, "Enter"])?;
+            let (after, _) = w.observe(&id, "completed,error,idle,question", 60)?;
+            let ok = event(&after) == "completed";
+            Ok((
+                ok,
+                detected,
+                format!(
+                    "{} (signal={}, dialog drawn: {drawn}); after Enter: {} in {:.1}s",
+                    event(&doc),
+                    meta(&doc, "signal")["kind"].as_str().unwrap_or("-"),
+                    describe(&after),
+                    approved_at.elapsed().as_secs_f64()
+                ),
+            ))
+        }
+        "read_only" => {
+            let id = spawn_task("Create the marker file. scenario-approval", "read_only")?;
+            let mut doc = w.observe(&id, "approval,completed,error,question,idle", 60)?.0;
+            let detected = since(start);
+            let mut notes = vec![describe(&doc)];
+            // Claude Code's plan mode may ask about its classifier first; acknowledge it.
+            let mut steps = 0;
+            while event(&doc) == "question" && steps < 3 {
+                steps += 1;
+                w.wait_screen(&id, "Enter to", Duration::from_secs(5));
+                w.call(&["keys", &id, "Enter"])?;
+                doc = w.observe(&id, "approval,completed,error,idle", 60)?.0;
+                notes.push(describe(&doc));
+            }
+            let written = s.repo.join(APPROVAL_FILE).exists();
+            let ok = !written && matches!(event(&doc), "completed" | "approval_prompt" | "idle");
+            notes.push(format!("{APPROVAL_FILE} {}", if written { "WRITTEN" } else { "not written" }));
+            Ok((ok, detected, notes.join(" → ")))
+        }
+        "ask" => {
+            let id = spawn_task("Pick a button color. scenario-ask", "read_only")?;
+            let (doc, _) = w.observe(&id, "question,approval,completed,error,idle", 60)?;
+            let detected = since(start);
+            let raw = doc["parsed_question"]["text"].as_str().or_else(|| doc["parsed_question"].as_str()).unwrap_or("");
+            // Without the untrusted-output fence lines.
+            let q = raw.lines().filter(|l| !l.contains("UNTRUSTED_WORKER_OUTPUT")).collect::<Vec<_>>().join(" ");
+            if event(&doc) != "question" || !q.contains("Which color") {
+                return Ok((false, detected, format!("{} question={q:?}", describe(&doc))));
+            }
+            w.wait_screen(&id, "Enter to select", Duration::from_secs(5));
+            let t = Instant::now();
+            w.call(&["send", &id, "2"])?;
+            let (after, _) = w.observe(&id, "completed,error,idle", 30)?;
+            let answered = event(&after) == "completed";
+            Ok((
+                answered,
+                detected,
+                format!(
+                    "question {q:?} (signal={}); `send 2`: {} in {:.1}s",
+                    meta(&doc, "signal")["kind"].as_str().unwrap_or("-"),
+                    describe(&after),
+                    t.elapsed().as_secs_f64()
+                ),
+            ))
+        }
+        "slow" => {
+            let id = spawn_task("Take your time. scenario-slow", "read_only")?;
+            let (early, _) = w.observe(&id, "completed,error,question,approval,idle", 15)?;
+            if event(&early) != "timeout" {
+                return Ok((false, since(start), format!("early event while streaming: {}", describe(&early))));
+            }
+            let (doc, _) = w.observe(&id, "completed,error,question,approval,idle", 60)?;
+            Ok((event(&doc) == "completed", since(start), format!("nothing for 15s, then {}", describe(&doc))))
+        }
+        "interrupt" => {
+            let id = spawn_task("Take your time. scenario-slow", "read_only")?;
+            w.observe(&id, "completed,error", 5)?;
+            let t = Instant::now();
+            w.call(&["interrupt", &id])?;
+            let (doc, _) = w.observe(&id, "idle,completed,error,question,approval", 20)?;
+            let ok = event(&doc) == "idle" && meta(&doc, "readiness") == "interrupted";
+            Ok((ok, Some(t.elapsed().as_secs_f64()), describe(&doc)))
+        }
+        "err401" | "err429" | "err500" => {
+            let id = spawn_task(&format!("Say hello. scenario-{name}"), "read_only")?;
+            let (doc, _) = w.observe(&id, "error,completed,question,approval,idle", 90)?;
+            let want = match name {
+                "err401" => "auth",
+                "err429" => "rate_limit",
+                _ => "server",
+            };
+            let ok = event(&doc) == "error" && meta(&doc, "error_class") == want;
+            Ok((ok, since(start), describe(&doc)))
+        }
+        "terminate" => {
+            let id = spawn_task("Take your time. scenario-slow", "read_only")?;
+            w.observe(&id, "completed,error", 4)?;
+            let mut tree = Vec::new();
+            for p in pane_pids(&w.socket) {
+                tree.extend(process_tree(p));
+            }
+            let t = Instant::now();
+            let doc = w.call(&["terminate", &id])?;
+            let gone = wait_until(Duration::from_secs(10), || tree.iter().all(|p| !alive(*p)));
+            let left: Vec<u32> = tree.iter().copied().filter(|p| alive(*p)).collect();
+            let ok = gone && !tree.is_empty();
+            Ok((
+                ok,
+                Some(t.elapsed().as_secs_f64()),
+                format!(
+                    "state={}; {} processes in the pane's tree, {} left",
+                    doc["state"].as_str().unwrap_or("?"),
+                    tree.len(),
+                    left.len()
+                ),
+            ))
+        }
+        "signed_out" => {
+            let id = spawn_task("Say hello. scenario-plain", "read_only")?;
+            let (doc, _) = w.observe(&id, "error,completed,question,approval,idle", 60)?;
+            // The StopFailure hook can beat the "Please run /login" line to the screen: an
+            // `auth` error is as good an answer as `login_required`.
+            let ok = event(&doc) == "error"
+                && (meta(&doc, "readiness") == "login_required" || meta(&doc, "error_class") == "auth");
+            Ok((ok, since(start), describe(&doc)))
+        }
+        other => Err(format!("no such scenario `{other}`")),
+    }
+}

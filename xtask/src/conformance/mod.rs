@@ -1,0 +1,250 @@
+//! `cargo xtask conformance`: real coding-agent CLIs, installed at pinned versions, driven
+//! through the `agentpool` binary against a loopback model stand-in (see [`standin`]).
+//!
+//! For each CLI (today: Claude Code) it installs the pinned release from npm into
+//! `target/conformance/npm/<cli>-<version>/` (an install already there, or the workspace's
+//! `tests/mcp-hosts` one, is reused when its `--version` matches), builds `agentpool`, starts
+//! the stand-in on loopback, and runs every scenario in a private world: a temporary
+//! `AGENTPOOL_HOME`, a temporary `HOME` for the CLI, a scratch git repository and private tmux
+//! sockets (`ap-conf-<pid>-…`), which it kills at the end. It prints a matrix of scenario,
+//! verdict and seconds to detection, saves the screens and events of failed scenarios under
+//! `target/conformance/failures/`, and exits non-zero when any scenario failed.
+
+mod claude;
+pub mod standin;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Parsed command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub cli: String,
+    pub version: Option<String>,
+    pub only: Vec<String>,
+}
+
+impl Options {
+    pub fn parse(args: &[String]) -> Result<Self, String> {
+        let mut o = Self { cli: "claude".into(), version: None, only: Vec::new() };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut value = |name: &str| it.next().cloned().ok_or_else(|| format!("{name} needs a value"));
+            match a.as_str() {
+                "--cli" => o.cli = value("--cli")?,
+                "--version" => o.version = Some(value("--version")?),
+                "--only" => o.only = value("--only")?.split(',').map(|s| s.trim().to_owned()).collect(),
+                other => return Err(format!("unknown conformance option `{other}`")),
+            }
+        }
+        if o.cli != "claude" {
+            return Err(format!("unknown CLI `{}` (conformance covers: claude)", o.cli));
+        }
+        if let Some(v) = &o.version
+            && !v.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+        {
+            return Err(format!("`{v}` is not a version"));
+        }
+        Ok(o)
+    }
+}
+
+/// One row of the matrix.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub scenario: String,
+    pub pass: bool,
+    /// Seconds from the action to the answer that reported the event.
+    pub seconds: Option<f64>,
+    pub detail: String,
+}
+
+/// Runs the suite.
+pub fn run(root: &Path, opts: &Options) -> Result<(), String> {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let base = target.join("conformance");
+    std::fs::create_dir_all(&base).map_err(|e| format!("could not create `{}`: {e}", base.display()))?;
+    let version = opts.version.clone().unwrap_or_else(|| claude::PINNED.to_owned());
+    let cli = claude::install(root, &base, &version)?;
+    let agentpool = build_agentpool(root, &target)?;
+    let rows = claude::run(&base, &cli, &agentpool, &version, &opts.only)?;
+    print_matrix(&format!("claude {version}"), &rows);
+    let failed = rows.iter().filter(|r| !r.pass).count();
+    if failed > 0 {
+        return Err(format!(
+            "{failed} of {} scenarios failed; screens in {}",
+            rows.len(),
+            base.join("failures").display()
+        ));
+    }
+    Ok(())
+}
+
+fn build_agentpool(root: &Path, target: &Path) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "agentpool-cli"])
+        .current_dir(root)
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if !status.success() {
+        return Err("`cargo build -p agentpool-cli` failed".into());
+    }
+    let exe = target.join("debug").join("agentpool");
+    exe.is_file().then_some(exe.clone()).ok_or_else(|| format!("no agentpool binary at `{}`", exe.display()))
+}
+
+fn print_matrix(title: &str, rows: &[Row]) {
+    println!("\nconformance: {title}");
+    println!("| scenario | verdict | seconds | detail |");
+    println!("|---|---|---|---|");
+    for r in rows {
+        let secs = r.seconds.map_or("-".to_owned(), |s| format!("{s:.1}"));
+        let verdict = if r.pass { "pass" } else { "FAIL" };
+        println!("| {} | {verdict} | {secs} | {} |", r.scenario, r.detail.replace('|', "/"));
+    }
+}
+
+/// A private world: the `agentpool` binary, its environment and a tmux socket killed on drop.
+pub struct World {
+    pub agentpool: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub socket: String,
+    pub home: PathBuf,
+}
+
+impl World {
+    /// Runs `agentpool <args> --json`; the parsed output, or the error text.
+    pub fn call(&self, args: &[&str]) -> Result<Value, String> {
+        let mut cmd = Command::new(&self.agentpool);
+        cmd.args(args).arg("--json").env_clear().envs(self.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
+        let out = cmd.output().map_err(|e| format!("could not run agentpool: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let doc: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+        if out.status.success() {
+            Ok(doc)
+        } else {
+            Err(format!(
+                "agentpool {} failed: {}{}",
+                args.first().unwrap_or(&""),
+                text.trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// `observe <id> --wait-for <what> --timeout <secs>`, timed.
+    pub fn observe(&self, id: &str, what: &str, secs: u64) -> Result<(Value, f64), String> {
+        let start = Instant::now();
+        let doc =
+            self.call(&["observe", id, "--wait-for", what, "--timeout", &secs.to_string(), "--detail", "excerpt"])?;
+        Ok((doc, start.elapsed().as_secs_f64()))
+    }
+
+    /// Waits until the worker's screen shows `needle` (a hook can fire before its dialog is
+    /// drawn, and a key sent then is lost).
+    pub fn wait_screen(&self, id: &str, needle: &str, limit: Duration) -> bool {
+        wait_until(limit, || {
+            self.call(&["observe", id, "--detail", "full"])
+                .ok()
+                .and_then(|d| d["worker_output"]["text"].as_str().map(|t| t.contains(needle)))
+                .unwrap_or(false)
+        })
+    }
+
+    /// The artifact directory of a session (from its artifact manifest).
+    pub fn artifacts(&self, id: &str) -> PathBuf {
+        self.call(&["observe", id, "--detail", "full"])
+            .ok()
+            .and_then(|doc| doc["artifact_manifest"]["artifact_dir"].as_str().map(PathBuf::from))
+            .unwrap_or_else(|| self.home.join("artifacts").join(id))
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // Only the server this run created, by its socket name.
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        // And its socket file, so runs leave nothing behind.
+        use std::os::unix::fs::FileTypeExt;
+        let tmpdir = std::env::var_os("TMUX_TMPDIR").filter(|v| !v.is_empty()).unwrap_or_else(|| "/tmp".into());
+        let path = Path::new(&tmpdir).join(format!("tmux-{}", nix::unistd::getuid())).join(&self.socket);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket()) {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Copies a failed scenario's screen, events and signals to `failures/<scenario>/`.
+pub fn save_failure(base: &Path, world: &World, scenario: &str, id: Option<&str>, note: &str) {
+    let dir = base.join("failures").join(scenario);
+    let _ = std::fs::remove_dir_all(&dir);
+    if std::fs::create_dir_all(&dir).is_err() {
+        return;
+    }
+    let _ = std::fs::write(dir.join("note.txt"), format!("{note}\n"));
+    let Some(id) = id else { return };
+    if let Ok(doc) = world.call(&["observe", id, "--detail", "full"]) {
+        let _ = std::fs::write(dir.join("observe.json"), serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    let ad = world.artifacts(id);
+    for name in ["latest_screen.txt", "events.jsonl", "signals.jsonl", "raw/pane.log", "claude-settings.json"] {
+        let _ = std::fs::copy(ad.join(name), dir.join(name.replace('/', "-")));
+    }
+}
+
+/// A short random suffix for socket names.
+pub fn random_suffix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("{}-{:x}", std::process::id(), nanos)
+}
+
+/// Waits until `f` holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    f()
+}
+
+/// `cargo xtask standin [--log FILE]`: runs the stand-in in the foreground and prints its URL
+/// (for poking at a CLI by hand). Runs until killed.
+pub fn serve(args: &[String]) -> Result<(), String> {
+    let log = match args {
+        [] => std::env::temp_dir().join(format!("agentpool-standin-{}.log", std::process::id())),
+        [flag, path] if flag == "--log" => path.into(),
+        _ => return Err("usage: cargo xtask standin [--log FILE]".into()),
+    };
+    let standin = standin::StandIn::start(&log)?;
+    println!("{}", standin.base_url());
+    eprintln!("stand-in: logging requests to {}", log.display());
+    loop {
+        std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let o = Options::parse(&args(&["--cli", "claude", "--version", "2.1.332", "--only", "plain,err401"])).unwrap();
+        assert_eq!((o.version.as_deref(), o.only.len()), (Some("2.1.332"), 2));
+        assert!(Options::parse(&args(&["--cli", "nope"])).is_err());
+        assert!(Options::parse(&args(&["--version", "1; rm -rf /"])).is_err());
+        assert!(Options::parse(&args(&["--version"])).is_err());
+    }
+}
