@@ -91,9 +91,17 @@ impl Provider for Claude {
             argv.push("--permission-mode".into());
             argv.push(mode.to_owned());
         }
+        // `agentpool resume`: the conversation its SessionStart hook reported.
+        if let Some(id) = &ctx.resume_session {
+            argv.push("--resume".into());
+            argv.push(id.clone());
+        }
         Ok(LaunchPlan { argv, env: vec![("DISABLE_AUTOUPDATER".into(), "1".into())] })
     }
 
+    fn resumes(&self) -> bool {
+        true
+    }
 
     fn signals(&self) -> Option<&dyn SignalChannel> {
         Some(&hooks::Channel)
@@ -324,6 +332,17 @@ mod tests {
         assert!(stop.starts_with("/bin/agentpool __signal claude-code stop "), "{stop}");
         assert!(stop.ends_with("artifacts/ap_1/signals.jsonl"), "{stop}");
         assert_eq!(settings["hooks"].as_object().unwrap().len(), hooks::HOOKS.len());
+        // `agentpool resume` continues the conversation the SessionStart hook reported.
+        assert!(Claude.resumes());
+        let resumed = Claude
+            .launch(&LaunchContext {
+                resume_session: Some("conv-9".into()),
+                ..ctx(Isolation::ReadOnly, serde_json::json!({}), None)
+            })
+            .unwrap()
+            .argv;
+        assert!(resumed.ends_with(&["--resume".to_owned(), "conv-9".to_owned()]), "{resumed:?}");
+        assert!(!ro.contains(&"--resume".to_owned()), "{ro:?}");
     }
 
     #[test]

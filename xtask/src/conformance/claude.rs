@@ -22,7 +22,7 @@ pub const PINNED: &str = "2.1.332";
 const PACKAGE: &str = "@anthropic-ai/claude-code";
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 12] = [
+pub const SCENARIOS: [&str; 13] = [
     "plain",
     "noresult",
     "approval",
@@ -34,6 +34,7 @@ pub const SCENARIOS: [&str; 12] = [
     "err429",
     "err500",
     "terminate",
+    "resume",
     "signed_out",
 ];
 
@@ -419,6 +420,34 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             let ok = event(&doc) == "error"
                 && (meta(&doc, "readiness") == "login_required" || meta(&doc, "error_class") == "auth");
             Ok((ok, since(start), describe(&doc)))
+        }
+        "resume" => {
+            // One turn, ended; then `agentpool resume` continues that conversation.
+            let first = spawn_task("Remember the word walnut. scenario-noresult", "read_only")?;
+            let (doc, _) = w.observe(&first, "idle,completed,error,question,approval", 60)?;
+            if event(&doc) != "idle" {
+                return Ok((false, None, format!("first turn: {}", describe(&doc))));
+            }
+            let conversation = w.call(&["session", "show", &first])?["session"]["metadata"]["cli_session_id"].clone();
+            w.call(&["terminate", &first])?;
+            let t = Instant::now();
+            let resumed = w.call(&["resume", &first, "--task", "Which word? scenario-noresult"])?;
+            let id = resumed["session_id"].as_str().unwrap_or_default().to_owned();
+            *id_out = Some(id.clone());
+            let (doc, _) = w.observe(&id, "idle,completed,error,question,approval", 60)?;
+            let now = w.call(&["session", "show", &id])?["session"]["metadata"]["cli_session_id"].clone();
+            // Claude Code redraws the resumed conversation: the first turn's words are on screen.
+            let history = w.wait_screen(&id, "walnut", Duration::from_secs(5));
+            let ok = conversation.is_string()
+                && resumed["resumed_from"] == first.as_str()
+                && event(&doc) == "idle"
+                && now == conversation
+                && history;
+            Ok((
+                ok,
+                Some(t.elapsed().as_secs_f64()),
+                format!("conversation {conversation} -> {now}; {}; first turn on screen: {history}", describe(&doc)),
+            ))
         }
         other => Err(format!("no such scenario `{other}`")),
     }
