@@ -252,7 +252,16 @@ pub async fn send(ctx: &Context, a: SendArgs) -> Result<Out> {
         return Err(Error::new(ErrorCode::InvalidRequest, "message is larger than 1 MB").with("bytes", message.len()));
     }
     let r = ctx.manager.send(&a.session_id, &message).await?;
-    let human = format!("sent to {} (event {})\n", a.session_id, r["event_id"]);
+    let human = match r.get("selected_option") {
+        Some(o) => format!(
+            "selected option {}. {} in {} (event {})\n",
+            o["number"],
+            o["text"].as_str().unwrap_or(""),
+            a.session_id,
+            r["event_id"]
+        ),
+        None => format!("sent to {} (event {})\n", a.session_id, r["event_id"]),
+    };
     Ok(Out::new(r, human))
 }
 

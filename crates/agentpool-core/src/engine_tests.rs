@@ -420,3 +420,36 @@ fn a_result_block_on_screen_completes_even_when_the_turn_end_came_by_signal() {
         assert_eq!(e.observe(&id).await, ("COMPLETED".into(), "completed".into()));
     });
 }
+
+#[test]
+fn an_answer_naming_a_menu_option_selects_it_on_screen() {
+    rt().block_on(async {
+        let e = Engine::new();
+        let (id, name) = e.spawn("Pick a colour.", None).await;
+        let menu = "QUESTION: Which color should the button be?\n\u{276F} 1. Red\n  2. Blue\n  3. Type something.\nEnter to select";
+        e.runtime.show(&name, menu);
+        assert_eq!(e.observe(&id).await.0, "AWAITING_USER_INPUT");
+        let pastes_before = e.runtime.world().pastes.len();
+
+        // The highlighted option, named by its text: confirmed with Enter, nothing typed.
+        let sent = e.manager.send(&id, "red").await.unwrap_or_else(|err| panic!("{err:?}"));
+        assert_eq!(sent["selected_option"], serde_json::json!({"number": 1, "text": "Red"}), "{sent}");
+        assert_eq!(e.runtime.world().keys.last().map(|k| k.1.clone()), Some(vec!["Enter".to_owned()]));
+        assert_eq!(e.runtime.world().pastes.len(), pastes_before, "nothing was typed");
+
+        // Another option whose highlight never arrives (this screen does not move): a clear
+        // error, and no Enter confirms the wrong option.
+        e.runtime.show(&name, menu);
+        assert_eq!(e.observe(&id).await.0, "AWAITING_USER_INPUT");
+        let keys_before = e.runtime.world().keys.len();
+        let err = e.manager.send(&id, "2").await.expect_err("the highlight did not move");
+        assert_eq!(err.code, ErrorCode::MenuSelectionFailed, "{err:?}");
+        let keys: Vec<Vec<String>> = e.runtime.world().keys[keys_before..].iter().map(|k| k.1.clone()).collect();
+        assert_eq!(keys, vec![vec!["Down".to_owned()]], "arrows only, never Enter");
+
+        // Free text is typed as before.
+        let typed = e.manager.send(&id, "Green, please").await.unwrap_or_else(|err| panic!("{err:?}"));
+        assert!(typed.get("selected_option").is_none(), "{typed}");
+        assert!(e.runtime.world().pastes.iter().any(|p| p.1 == "Green, please"));
+    });
+}

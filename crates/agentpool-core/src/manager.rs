@@ -1037,6 +1037,52 @@ impl Manager {
         Ok(keys)
     }
 
+    /// When the screen shows a numbered menu with a highlighted option and `answer` names one of
+    /// its options, moves the highlight there, checks on screen that it arrived, and confirms
+    /// with `Enter`; returns `{number, text}` of the option chosen. `None`: no menu, or the
+    /// answer names none of its options (it is then typed as usual).
+    async fn select_menu_option(&self, r: &RuntimeRef, answer: &str) -> Result<Option<Value>> {
+        const CONFIRM_TRIES: usize = 20;
+        let look = || async {
+            let snap = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await?;
+            if snap.dead {
+                return Err(Error::new(ErrorCode::WorkerExited, "the worker has exited"));
+            }
+            Ok(crate::dialog::menu(&redact(&snap.screen)))
+        };
+        let options = look().await?;
+        let (Some(current), Some(target)) =
+            (options.iter().find(|o| o.highlighted), crate::dialog::chosen(&options, answer))
+        else {
+            return Ok(None);
+        };
+        let chosen = json!({"number": target.number, "text": target.text});
+        let moves = crate::dialog::arrows(current, target);
+        if !moves.is_empty() {
+            self.runtime.send_keys(r, &moves).await?;
+        }
+        for attempt in 0..CONFIRM_TRIES {
+            let now = look().await?;
+            if now.iter().any(|o| o.highlighted && o.index == target.index && o.text == target.text) {
+                self.runtime.send_keys(r, &["Enter".to_owned()]).await?;
+                return Ok(Some(chosen));
+            }
+            if attempt + 1 < CONFIRM_TRIES {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Err(Error::new(
+            ErrorCode::MenuSelectionFailed,
+            format!(
+                "the menu's highlight did not reach option {} ({}); nothing was confirmed",
+                target.index + 1,
+                target.text
+            ),
+        )
+        .with("selected_option", chosen)
+        .with("keys_sent", moves))
+    }
+
     async fn check_cached_usage(&self, provider_id: &str) -> Result<()> {
         // The same "latest snapshot" as the usage summary (placeholders skipped, newest by time).
         self.usage_block(provider_id).await
@@ -1093,6 +1139,25 @@ impl Manager {
         if let Ok(m) = std::fs::metadata(ad.signal_log()) {
             let id = session.id.clone();
             self.store.call(move |c| store::set_meta(c, &id, "signal_offset", &json!(m.len()))).await?;
+        }
+        // An answer that names an option of the menu on screen (its number or its text)
+        // selects that option with the menu's own keys, confirmed on screen, instead of being
+        // typed into it.
+        if submit && matches!(session.state, SessionState::AwaitingUserInput | SessionState::AwaitingApproval) {
+            match self.select_menu_option(&r, message).await {
+                Ok(Some(chosen)) => {
+                    let mut m = Map::new();
+                    m.insert("submit".into(), json!(submit));
+                    m.insert("selected_option".into(), chosen.clone());
+                    let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
+                    return Ok(
+                        json!({"ok": true, "session_id": session.id, "event_id": event_id, "selected_option": chosen}),
+                    );
+                }
+                Ok(None) => {}
+                Err(e) if e.code == ErrorCode::MenuSelectionFailed => return Err(e.with("session_id", &session.id)),
+                Err(e) => return Err(self.explain_exit(e, session, &r).await),
+            }
         }
         let keys = match self.deliver(&r, provider.as_ref(), message, submit).await {
             Ok(keys) => keys,

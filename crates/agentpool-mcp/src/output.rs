@@ -305,6 +305,10 @@ pub struct SendOut {
     pub ok: bool,
     pub session_id: String,
     pub event_id: i64,
+    /// The menu option the message chose (`{number, text}`), when it named one of the menu on
+    /// screen instead of being typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_option: Option<Value>,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

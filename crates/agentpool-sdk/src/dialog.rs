@@ -76,12 +76,39 @@ pub fn select(options: &[MenuOption], wanted: impl Fn(&str) -> bool) -> Option<V
     if current.index == target.index {
         return Some(vec!["Enter".to_owned()]);
     }
-    let (key, n) = if target.index > current.index {
+    Some(arrows(current, target))
+}
+
+/// The option an answer names: its number (`2`), or its text — the whole text or, when only one
+/// option starts with it, the start of it — ignoring case. `None`: the answer names no option
+/// (free text, to be typed).
+pub fn chosen<'a>(options: &'a [MenuOption], answer: &str) -> Option<&'a MenuOption> {
+    let answer = answer.trim();
+    if answer.is_empty() {
+        return None;
+    }
+    if let Ok(n) = answer.parse::<u32>() {
+        return options.iter().find(|o| o.number == Some(n));
+    }
+    let lower = answer.to_lowercase();
+    if let Some(o) = options.iter().find(|o| o.text.to_lowercase() == lower) {
+        return Some(o);
+    }
+    let mut starting = options.iter().filter(|o| o.text.to_lowercase().starts_with(&lower));
+    match (starting.next(), starting.next()) {
+        (Some(o), None) => Some(o),
+        _ => None,
+    }
+}
+
+/// The arrow keys that move the highlight from `current` to `target` (none when they are one).
+pub fn arrows(current: &MenuOption, target: &MenuOption) -> Vec<String> {
+    let (key, n) = if target.index >= current.index {
         ("Down", target.index - current.index)
     } else {
         ("Up", current.index - target.index)
     };
-    Some(vec![key.to_owned(); n])
+    vec![key.to_owned(); n]
 }
 
 /// The answer for keys from [`select`]: `action` when they confirm the highlighted option
@@ -95,6 +122,30 @@ pub fn answer(dialog: &str, action: &str, keys: Vec<String>) -> crate::provider:
 /// Whether the lower-cased screen contains every needle.
 pub fn contains_all(lower_screen: &str, needles: &[&str]) -> bool {
     needles.iter().all(|n| lower_screen.contains(n))
+}
+
+#[cfg(test)]
+mod chosen_tests {
+    use super::*;
+
+    const QUESTION: &str = "Which color should the button be?\n\u{276F} 1. Red\n     A red button\n  2. Blue\n     A blue button\n  3. Type something.\n\u{2500}\u{2500}\u{2500}\n  4. Chat about this\nEnter to select";
+
+    #[test]
+    fn an_answer_names_an_option_by_number_or_text() {
+        let options = menu(QUESTION);
+        assert_eq!(options.len(), 4, "{options:?}");
+        let text = |a: &str| chosen(&options, a).map(|o| o.text.clone());
+        assert_eq!(text("2").as_deref(), Some("Blue"));
+        assert_eq!(text(" blue ").as_deref(), Some("Blue"));
+        assert_eq!(text("Chat").as_deref(), Some("Chat about this"));
+        assert_eq!(text("9"), None, "no such number");
+        assert_eq!(text("Green, please"), None, "free text is typed, not chosen");
+        assert_eq!(text(""), None);
+        let red = &options[0];
+        assert_eq!(arrows(red, &options[3]), ["Down", "Down", "Down"]);
+        assert_eq!(arrows(&options[3], red), ["Up", "Up", "Up"]);
+        assert!(arrows(red, red).is_empty());
+    }
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ codes! {
     InvalidLeaseTtl => "INVALID_LEASE_TTL",
     SessionNotActive => "SESSION_NOT_ACTIVE",
     ResumeUnsupported => "RESUME_UNSUPPORTED",
+    MenuSelectionFailed => "MENU_SELECTION_FAILED",
     InvalidCoordinatorId => "INVALID_COORDINATOR_ID",
     StoreFailed => "STORE_FAILED",
     IoFailed => "IO_FAILED",

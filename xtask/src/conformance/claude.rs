@@ -346,14 +346,17 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             }
             w.wait_screen(&id, "Enter to select", Duration::from_secs(5));
             let t = Instant::now();
-            w.call(&["send", &id, "2"])?;
+            let sent = w.call(&["send", &id, "2"])?;
+            let chosen = sent["selected_option"]["text"].as_str().unwrap_or("-").to_owned();
             let (after, _) = w.observe(&id, "completed,error,idle", 30)?;
-            let answered = event(&after) == "completed";
+            // Claude Code prints the answer it received after the question: the option, not "2".
+            let landed = w.wait_screen(&id, "\u{2192} Blue", Duration::from_secs(5));
+            let answered = event(&after) == "completed" && chosen == "Blue" && landed;
             Ok((
                 answered,
                 detected,
                 format!(
-                    "question {q:?} (signal={}); `send 2`: {} in {:.1}s",
+                    "question {q:?} (signal={}); `send 2` chose {chosen:?} (answer on screen: {landed}): {} in {:.1}s",
                     meta(&doc, "signal")["kind"].as_str().unwrap_or("-"),
                     describe(&after),
                     t.elapsed().as_secs_f64()
