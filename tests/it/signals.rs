@@ -56,6 +56,8 @@ fn hook_signals_decide_turn_end_questions_and_errors() {
     assert_eq!(err["state"], "FAILED", "{err}");
     assert_eq!(err["metadata"]["error_class"], "rate_limit", "{err}");
     assert_eq!(err["metadata"]["readiness"], "failed", "{err}");
+    // A rate limit is also a usage warning.
+    assert_eq!(err["metadata"]["usage_warnings"], serde_json::json!(["rate_limited"]), "{err}");
 
     // Every hook call landed in the log, one JSON line each, in order.
     let kinds: Vec<String> = signal_log(&ctx, &id)

@@ -19,6 +19,26 @@ pub fn login_required(clean: &str, echo: &EchoFilter, rules: &ExtraRules) -> boo
     rules.login_required(&detect::filtered_screen(clean, echo))
 }
 
+/// Whether the signal that decided is a sign-in failure (`error` of class `auth`) from a
+/// provider that has a sign-in command to name: then it is reported like the sign-in screen.
+pub fn signals_login(signal_meta: &serde_json::Map<String, Value>, rules: &ExtraRules) -> bool {
+    signal_meta.get("error_class").and_then(Value::as_str) == Some("auth") && rules.login_command.is_some()
+}
+
+/// The usage warnings of an observation: the screen's (`limit_warning`, `overage_warning`),
+/// plus `rate_limited` when the turn failed on a rate or quota limit the CLI reported.
+pub fn usage_warnings(
+    clean: &str,
+    echo: &EchoFilter,
+    signal_meta: &serde_json::Map<String, Value>,
+) -> Vec<&'static str> {
+    let mut out = detect::usage_warnings(clean, echo);
+    if signal_meta.get("error_class").and_then(Value::as_str) == Some("rate_limit") {
+        out.push("rate_limited");
+    }
+    out
+}
+
 /// What the signals of the current turn say, once folded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignalVerdict {
@@ -150,6 +170,21 @@ mod tests {
         assert!(!login_required(&screen, &echo, &rules), "the echoed task is not the CLI's screen");
         assert!(rules.login_required(&screen), "(the raw screen would have said yes)");
         assert!(login_required("Welcome!\nPlease log in to continue.\n", &echo, &rules));
+    }
+
+    #[test]
+    fn an_auth_failure_reads_as_sign_in_and_a_rate_limit_as_a_usage_warning() {
+        let with_login = ExtraRules::compile(&crate::provider::ScreenRules {
+            login_command: Some("x login".into()),
+            ..Default::default()
+        });
+        let error = |class| apply_signal(running(), Some(&logged(Signal::Error { class, message: String::new() }))).1;
+        assert!(signals_login(&error(ErrorClass::Auth), &with_login));
+        assert!(!signals_login(&error(ErrorClass::Auth), &ExtraRules::default()), "nothing to name");
+        assert!(!signals_login(&error(ErrorClass::Server), &with_login));
+        let echo = EchoFilter::new();
+        assert_eq!(usage_warnings("working", &echo, &error(ErrorClass::RateLimit)), ["rate_limited"]);
+        assert!(usage_warnings("working", &echo, &error(ErrorClass::Server)).is_empty());
     }
 
     #[test]

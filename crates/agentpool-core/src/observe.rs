@@ -239,7 +239,7 @@ impl Manager {
             let clean = redact(&snap.screen).into_owned();
             let echo = load_echo(&ad);
             let mut det = detect::detect_with(&clean, previous_hash.as_deref(), &echo, &rules);
-            let login_required =
+            let mut login_required =
                 !snap.dead && det.event == ObserveEvent::Error && machine::login_required(&clean, &echo, &rules);
             let hash = detect::screen_hash(&clean);
             let unchanged = previous_hash.as_deref() == Some(hash.as_str());
@@ -310,6 +310,9 @@ impl Manager {
                 }
                 signal_excerpt = decided.as_ref().and_then(machine::signal_text).map(str::to_owned);
                 (det, signal_meta) = machine::apply_signal(det, decided.as_ref());
+                // A sign-in failure the CLI reported means the same as its sign-in screen,
+                // whichever of the two comes first.
+                login_required |= machine::signals_login(&signal_meta, &rules);
             }
             let readiness = if snap.dead && det.state == SessionState::Failed {
                 "exited"
@@ -331,7 +334,7 @@ impl Manager {
             meta.insert("readiness".into(), json!(readiness));
             meta.insert("unchanged_screen".into(), json!(unchanged));
             meta.insert("startup_warnings".into(), json!(detect::startup_warnings(&clean)));
-            meta.insert("usage_warnings".into(), json!(detect::usage_warnings(&clean, &echo)));
+            meta.insert("usage_warnings".into(), json!(machine::usage_warnings(&clean, &echo, &signal_meta)));
             meta.extend(extra);
             meta.extend(signal_meta);
             if login_required && let Some(p) = &provider {
