@@ -66,7 +66,7 @@ pub enum Command {
     /// Send raw keys (only when `policy.allow_raw_keys` is true).
     #[command(after_help = "Examples:\n  agentpool keys <session-id> Escape --json")]
     Keys(KeysArgs),
-    /// Interrupt a worker (Ctrl-C).
+    /// Interrupt a worker with its CLI's own interrupt key (Ctrl-C, Escape for Claude Code).
     #[command(
         after_help = "Examples:\n  agentpool interrupt <session-id> --json\n  agentpool interrupt <session-id> --dry-run --json"
     )]
@@ -334,7 +334,7 @@ pub struct KeysArgs {
 pub struct InterruptArgs {
     /// Session id (`ap_…`).
     pub session_id: String,
-    /// Say what would happen without sending Ctrl-C.
+    /// Say what would happen without sending the interrupt key.
     #[arg(long)]
     pub dry_run: bool,
 }

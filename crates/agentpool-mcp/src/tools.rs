@@ -188,7 +188,7 @@ impl AgentPoolServer {
 
     #[tool(
         name = "interrupt_worker",
-        description = "Send Ctrl-C to the worker; the session stays open.",
+        description = "Interrupt the worker's current turn with its CLI's own key (Ctrl-C; Escape for Claude Code); the session stays open.",
         input_schema = output::input::<SessionArgs>(),
         output_schema = output::output::<InterruptOut>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
