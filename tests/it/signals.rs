@@ -174,3 +174,37 @@ fn resume_continues_the_conversation_the_cli_reported_and_refuses_what_cannot_be
 fn tmux_target(ctx: &TestContext, id: &str) -> String {
     format!("={}:", ctx.session(id)["tmux"]["session_name"].as_str().expect("tmux session name"))
 }
+
+#[test]
+fn a_hook_call_records_its_event_and_notifies_without_anyone_observing() {
+    let ctx = TestContext::new();
+    let log = ctx.home().join("notified.jsonl");
+    ctx.write_config(&format!(
+        "[[notify]]\non = [\"idle\", \"question\"]\ncommand = \"{{ cat; echo; }} >> '{}'\"\n",
+        log.display()
+    ));
+    let id = ctx.spawn_id("fake-hooks", "List the files.", &[]);
+    // Nobody observes: the Stop hook's own call records the turn end and delivers it.
+    let start = std::time::Instant::now();
+    let notified = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let events: Vec<Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        if !events.is_empty() {
+            break events;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "no notification arrived");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(notified.len(), 1, "{notified:?}");
+    assert_eq!(notified[0]["session_id"], id.as_str(), "{notified:?}");
+    assert_eq!(notified[0]["event"], "idle", "{notified:?}");
+    let session = ctx.session(&id);
+    assert_eq!(session["state"], "IDLE", "recorded in the store: {session}");
+    assert!(ctx.event_types(&id).iter().any(|t| t == "observe:idle"), "{:?}", ctx.event_types(&id));
+    // An observe afterwards sees the same turn end and notifies nothing again.
+    assert_eq!(observe(&ctx, &id, "idle", "5", "summary")["event"], "idle");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let again = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(again.lines().filter(|l| !l.trim().is_empty()).count(), 1, "{again}");
+    ctx.json(&["terminate", &id, "--json"]);
+}

@@ -64,6 +64,12 @@ impl ArtifactDir {
         self.root.join(agentpool_sdk::signal::LOG_NAME)
     }
 
+    /// Where the pool that owns this session lives (`pool.json`: its home and config file),
+    /// so a hook call (`agentpool __signal`) can record what it reports in the right store.
+    pub fn pool_file(&self) -> PathBuf {
+        self.root.join("pool.json")
+    }
+
     /// The raw output log the runtime streams into.
     pub fn raw_log(&self) -> PathBuf {
         self.root.join("raw").join("pane.log")

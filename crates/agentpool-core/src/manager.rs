@@ -750,8 +750,16 @@ impl Manager {
             let meta_json = artifacts::pretty_sorted(&crate::redact::redact_value(
                 &serde_json::to_value(&*session).unwrap_or_default(),
             ));
+            // A provider whose CLI reports through hooks gets the pool's whereabouts, so the hook
+            // call can record what it reports (see `agentpool __signal`).
+            let pool = provider.signals().is_some().then(|| {
+                json!({"home": self.settings.paths.home, "config_file": self.settings.paths.config_file}).to_string()
+            });
             blocking(move || {
                 ad.create()?;
+                if let Some(pool) = pool {
+                    util::write_atomic(&ad.pool_file(), pool.as_bytes())?;
+                }
                 util::write_atomic(&ad.file("transcript"), b"")?;
                 util::write_atomic(&ad.file("events"), b"")?;
                 util::write_atomic(&ad.file("prompt"), redact(&prompt_text).as_bytes())?;

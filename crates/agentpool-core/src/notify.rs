@@ -5,7 +5,9 @@
 //! processes: in the transaction that inserts the event it claims `(dedupe key, notify index)`
 //! rows in the `notifications` table with `INSERT OR IGNORE`, and only the claims it won are
 //! delivered. The dedupe key is the session, event type and screen hash for observed events
-//! (two observers recording the same screen change claim the same key), else the event id.
+//! (two observers recording the same screen change claim the same key) — or, when a signal the
+//! CLI reported decided the event, that signal (a hook call's own look and a later observer's
+//! record one turn end once) — else the event id.
 //!
 //! Delivery never blocks the lifecycle: each one runs as a tokio task bounded by its entry's
 //! `timeout_ms` (a command's process group is killed then; a webhook request is abandoned).
@@ -82,6 +84,18 @@ pub fn wanted(entries: &[NotifyConfig], event_type: &str) -> Vec<usize> {
 
 /// The key two records of one change share (see the module docs).
 pub fn dedupe_key(rec: &EventRecord) -> String {
+    // A change a CLI reported through its hooks is that signal, whatever the screen showed at
+    // each look (the hook call's own look, then an observer's).
+    if let Some(signal) = rec.metadata.get("signal").filter(|_| rec.event_type.starts_with("observe:")) {
+        return format!(
+            "{}|{}|{}|signal:{}:{}",
+            rec.session_id,
+            rec.event_type,
+            rec.state.as_deref().unwrap_or(""),
+            signal["kind"].as_str().unwrap_or(""),
+            signal["ts"].as_str().unwrap_or("")
+        );
+    }
     match &rec.screen_hash {
         Some(hash) if rec.event_type.starts_with("observe:") => {
             format!("{}|{}|{}|{}", rec.session_id, rec.event_type, rec.state.as_deref().unwrap_or(""), hash)
@@ -295,5 +309,13 @@ mod tests {
             dedupe_key(&rec(2, "observe:question", Some("g")))
         );
         assert_ne!(dedupe_key(&rec(1, "terminate", None)), dedupe_key(&rec(2, "terminate", None)));
+        // One reported signal is one change, whatever the screen showed at each look.
+        let signalled = |id, hash: &str, ts: &str| {
+            let mut r = rec(id, "observe:idle", Some(hash));
+            r.metadata.insert("signal".into(), json!({"kind": "turn_ended", "source": "stop", "ts": ts}));
+            r
+        };
+        assert_eq!(dedupe_key(&signalled(1, "h", "t1")), dedupe_key(&signalled(2, "g", "t1")));
+        assert_ne!(dedupe_key(&signalled(1, "h", "t1")), dedupe_key(&signalled(2, "h", "t2")));
     }
 }

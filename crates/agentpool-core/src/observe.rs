@@ -392,6 +392,11 @@ impl Manager {
                 if let Some(v) = meta.get("exit_status").filter(|v| !v.is_null()) {
                     em.insert("exit_status".into(), v.clone());
                 }
+                // Which reported signal decided it: one signal is one change, however many
+                // looks record it (the notification key, see `notify::dedupe_key`).
+                if let Some(v) = meta.get("signal") {
+                    em.insert("signal".into(), v.clone());
+                }
                 let excerpt = util::tail_chars(signal_excerpt.as_deref().unwrap_or(clean.trim()), 1000).to_owned();
                 // Only while the stored state is still the one this observe saw: a terminate or
                 // reconcile that settled the session meanwhile has the last word.
