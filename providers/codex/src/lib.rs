@@ -6,11 +6,17 @@
 //! AgentPool never passes `-a/--ask-for-approval`: today's releases accept only `on-request`
 //! and `never` there, and codex's own default is what a supervised worker wants.
 //!
+//! Signals: `-c notify=[…]` runs `agentpool __signal codex-cli notify <log>` at the end of each
+//! turn (see [`notify`]), so a turn that ends without a result block is `idle`, and the session
+//! learns codex's thread id. Questions, approvals and final API errors (`■ unexpected status
+//! 401 …`, `■ exceeded retry limit, last status: 429 …`) are read off the screen.
+//!
 //! Startup dialogs: the update prompt is skipped; the folder-trust prompt is answered with the
 //! option that keeps approvals ("ask me to approve") when there is one, and otherwise with
 //! "Yes, continue" only when trust may be accepted. A signed-out codex shows a "Sign in with
 //! ChatGPT" menu: that is `login_required`, and the hint names `codex login`.
 
+pub mod notify;
 mod usage;
 
 use std::sync::{Arc, LazyLock};
@@ -24,6 +30,7 @@ use agentpool_sdk::provider::{
     Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo,
     ScreenRules, StartupSpec,
 };
+use agentpool_sdk::signal::SignalChannel;
 use async_trait::async_trait;
 
 /// The provider id.
@@ -71,7 +78,16 @@ impl Provider for Codex {
         }
         argv.push("--sandbox".into());
         argv.push(if ctx.isolation == Isolation::ReadOnly { "read-only" } else { "workspace-write" }.into());
+        // The end of every turn reaches this session's signal log; the payload is the last
+        // argument codex adds.
+        let notify: Vec<String> = ctx.signal_command(ID, notify::SOURCE).iter().map(|w| toml_string(w)).collect();
+        argv.push("-c".into());
+        argv.push(format!("notify=[{}]", notify.join(",")));
         Ok(LaunchPlan { argv, env: Vec::new() })
+    }
+
+    fn signals(&self) -> Option<&dyn SignalChannel> {
+        Some(&notify::Channel)
     }
 
     fn screen_rules(&self) -> ScreenRules {
@@ -81,7 +97,10 @@ impl Provider for Codex {
             approval_patterns: vec![r"(?i)would you like to (run|make|apply) ".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
-            error_patterns: Vec::new(),
+            // A turn's final failure, after codex's own retries: the red `■` line.
+            error_patterns: vec![
+                r"(?mi)^\s*\u{25A0} (?:unexpected status [45]\d\d\b|exceeded retry limit, last status: \d{3}\b|we.re currently experiencing high demand)".into(),
+            ],
         }
     }
 
@@ -172,6 +191,19 @@ mod tests {
         let approval = "Would you like to run the following command?\n\n  $ cargo test\n\n\u{203A} 1. Yes, proceed\n  2. No, and tell Codex what to do differently";
         let det = agentpool_sdk::detect::detect_with(approval, None, &Default::default(), &rules);
         assert_eq!(det.event, agentpool_sdk::model::ObserveEvent::ApprovalPrompt);
+        for line in [
+            "\u{25A0} unexpected status 401 Unauthorized: Incorrect API key provided, url: http://127.0.0.1:9/v1/responses",
+            "\u{25A0} exceeded retry limit, last status: 429 Too Many Requests",
+            "\u{25A0} exceeded retry limit, last status: 500 Internal Server Error",
+            "\u{25A0} We\u{2019}re currently experiencing high demand, which may cause temporary errors.",
+        ] {
+            let screen = format!("\u{203A} Say hello\n\n{line}\n\n\u{203A} Ask Codex to do anything\n");
+            let det = agentpool_sdk::detect::detect_with(&screen, None, &Default::default(), &rules);
+            assert_eq!(det.event, agentpool_sdk::model::ObserveEvent::Error, "{line}");
+        }
+        let retrying = "\u{2022} Reconnecting... 2/5 (3s \u{2022} esc to interrupt)\n  \u{2514} unexpected status 429";
+        let det = agentpool_sdk::detect::detect_with(retrying, None, &Default::default(), &rules);
+        assert_ne!(det.event, agentpool_sdk::model::ObserveEvent::Error, "a retry in progress is not the end");
         let busy = "Is the cache shared?\n\n\u{2022} Working (12s \u{2022} esc to interrupt)";
         let det = agentpool_sdk::detect::detect_with(busy, None, &Default::default(), &rules);
         assert_ne!(det.event, agentpool_sdk::model::ObserveEvent::Question, "a busy worker is not asking");
