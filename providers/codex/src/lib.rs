@@ -9,7 +9,8 @@
 //! Signals: `-c notify=[…]` runs `agentpool __signal codex-cli notify <log>` at the end of each
 //! turn (see [`notify`]), so a turn that ends without a result block is `idle`, and the session
 //! learns codex's thread id. Questions, approvals and final API errors (`■ unexpected status
-//! 401 …`, `■ exceeded retry limit, last status: 429 …`) are read off the screen.
+//! 401 …`, `■ exceeded retry limit, last status: 429 …`, a model provider's missing key
+//! variable) are read off the screen.
 //!
 //! Startup dialogs: the update prompt is skipped; the folder-trust prompt is answered with the
 //! option that keeps approvals ("ask me to approve") when there is one, and otherwise with
@@ -99,7 +100,7 @@ impl Provider for Codex {
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
             // A turn's final failure, after codex's own retries: the red `■` line.
             error_patterns: vec![
-                r"(?mi)^\s*\u{25A0} (?:unexpected status [45]\d\d\b|exceeded retry limit, last status: \d{3}\b|we.re currently experiencing high demand)".into(),
+                r"(?mi)^\s*\u{25A0} (?:unexpected status [45]\d\d\b|exceeded retry limit, last status: \d{3}\b|we.re currently experiencing high demand|missing environment variable: )".into(),
             ],
         }
     }
@@ -120,7 +121,9 @@ impl Provider for Codex {
                 return Some(dialog::answer("trust_prompt", "kept_approvals", keys));
             }
             if ctx.accept_trust {
-                let keys = dialog::select(&options, |t| t.starts_with("yes"))?;
+                // Older releases: "Yes, continue"; 0.171: "Trust and continue" (approvals stay
+                // as configured either way).
+                let keys = dialog::select(&options, |t| t.starts_with("yes") || t.starts_with("trust and continue"))?;
                 return Some(dialog::answer("trust_prompt", "trusted_folder", keys));
             }
         }
@@ -180,6 +183,10 @@ mod tests {
         let a = Codex.startup_dialog(old_style, &ctx(true)).unwrap();
         assert_eq!((a.action.as_str(), a.keys), ("trusted_folder", vec!["Enter".to_owned()]));
         assert_eq!(Codex.startup_dialog("\u{203A} Ask Codex to do anything", &ctx(true)), None);
+        let folder_access = "  Folder access\n  /work/repo\n  Trust this folder? Codex can read, edit, and run files here, subject to your permission settings.\n\u{203A} 1. Trust and continue\n  2. Back to Agent Command Center\n  enter continue \u{b7} esc back";
+        assert_eq!(Codex.startup_dialog(folder_access, &ctx(false)), None, "trust is never accepted unless allowed");
+        let a = Codex.startup_dialog(folder_access, &ctx(true)).unwrap();
+        assert_eq!((a.action.as_str(), a.keys), ("trusted_folder", vec!["Enter".to_owned()]));
     }
 
     #[test]
@@ -196,6 +203,7 @@ mod tests {
             "\u{25A0} exceeded retry limit, last status: 429 Too Many Requests",
             "\u{25A0} exceeded retry limit, last status: 500 Internal Server Error",
             "\u{25A0} We\u{2019}re currently experiencing high demand, which may cause temporary errors.",
+            "\u{25A0} Missing environment variable: `OPENAI_API_KEY`.",
         ] {
             let screen = format!("\u{203A} Say hello\n\n{line}\n\n\u{203A} Ask Codex to do anything\n");
             let det = agentpool_sdk::detect::detect_with(&screen, None, &Default::default(), &rules);
