@@ -68,6 +68,12 @@ impl Provider for Codex {
 
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
         let mut argv = launch::base_command(ctx)?;
+        // `agentpool resume`: `codex [<configured args>] resume [OPTIONS] <thread id> [PROMPT]`,
+        // the thread its `notify` reported; the id goes last, right before the prompt.
+        let resume = ctx.resume_session.as_deref().map(str::trim).filter(|id| !id.is_empty());
+        if resume.is_some() {
+            argv.push("resume".into());
+        }
         argv.extend(launch::model_args(ctx));
         if let Some(effort) = launch::effort(ctx) {
             argv.push("-c".into());
@@ -84,7 +90,20 @@ impl Provider for Codex {
         let notify: Vec<String> = ctx.signal_command(ID, notify::SOURCE).iter().map(|w| toml_string(w)).collect();
         argv.push("-c".into());
         argv.push(format!("notify=[{}]", notify.join(",")));
+        if let Some(id) = resume {
+            if id.starts_with('-') {
+                return Err(agentpool_sdk::error::Error::new(
+                    agentpool_sdk::error::ErrorCode::InvalidRequest,
+                    format!("`{id}` is not a codex thread id"),
+                ));
+            }
+            argv.push(id.to_owned());
+        }
         Ok(LaunchPlan { argv, env: Vec::new() })
+    }
+
+    fn resumes(&self) -> bool {
+        true
     }
 
     fn signals(&self) -> Option<&dyn SignalChannel> {
@@ -153,6 +172,33 @@ mod tests {
     fn launch_plans() {
         let home = tempfile::tempdir().unwrap();
         insta::assert_json_snapshot!(launch::plan_matrix(&Codex, "/usr/local/bin/codex", home.path()));
+    }
+
+    #[test]
+    fn resume_continues_the_thread_notify_reported() {
+        let home = tempfile::tempdir().unwrap();
+        let base = LaunchContext {
+            session_id: "ap_1".into(),
+            binary_path: Some("/usr/local/bin/codex".into()),
+            self_exe: "/usr/local/bin/agentpool".into(),
+            config: Default::default(),
+            model: None,
+            reasoning_effort: None,
+            service_tier: None,
+            isolation: Isolation::ReadOnly,
+            role: agentpool_sdk::model::Role::Explorer,
+            workdir: "/work/repo".into(),
+            prompt_mode: agentpool_sdk::model::PromptMode::Arg,
+            home: home.path().to_path_buf(),
+            signal_log: home.path().join("artifacts/ap_1/signals.jsonl"),
+            resume_session: Some("01a24e99-8599-7c52-a265-5094978f98a7".into()),
+        };
+        assert!(Codex.resumes());
+        let argv = Codex.launch(&base).unwrap().argv;
+        assert_eq!(argv[..2], ["/usr/local/bin/codex".to_owned(), "resume".to_owned()]);
+        assert_eq!(argv.last().map(String::as_str), Some("01a24e99-8599-7c52-a265-5094978f98a7"));
+        let bad = LaunchContext { resume_session: Some("--dangerously-bypass-approvals-and-sandbox".into()), ..base };
+        assert!(Codex.launch(&bad).is_err(), "an id is never taken for an option");
     }
 
     #[test]
