@@ -30,8 +30,19 @@ const MODEL: &str = "gpt-standin-1";
 const KEY_ENV: &str = "CONFORMANCE_STANDIN_OPENAI_KEY";
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 10] =
-    ["plain", "noresult", "approval", "slow", "interrupt", "err401", "err429", "err500", "terminate", "signed_out"];
+pub const SCENARIOS: [&str; 11] = [
+    "plain",
+    "noresult",
+    "approval",
+    "slow",
+    "interrupt",
+    "err401",
+    "err429",
+    "err500",
+    "terminate",
+    "resume",
+    "signed_out",
+];
 
 /// `codex-cli 0.171.0` → `0.171.0`.
 fn version_of(bin: &Path) -> Option<String> {
@@ -306,6 +317,34 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             let (doc, _) = w.observe(&id, ANY, 60)?;
             let ok = event(&doc) == "error";
             Ok((ok, since(start), describe(&doc)))
+        }
+        "resume" => {
+            // One turn, ended; then `agentpool resume` continues that thread (`codex resume <id>`).
+            let first = spawn_task("Remember the word walnut. scenario-noresult", "read_only")?;
+            let (doc, _) = w.observe(&first, ANY, 60)?;
+            if event(&doc) != "idle" {
+                return Ok((false, None, format!("first turn: {}", describe(&doc))));
+            }
+            let thread = w.call(&["session", "show", &first])?["session"]["metadata"]["cli_session_id"].clone();
+            w.call(&["terminate", &first])?;
+            let t = Instant::now();
+            let resumed = w.call(&["resume", &first, "--task", "Which word? scenario-noresult"])?;
+            let id = resumed["session_id"].as_str().unwrap_or_default().to_owned();
+            *id_out = Some(id.clone());
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let now = w.call(&["session", "show", &id])?["session"]["metadata"]["cli_session_id"].clone();
+            // Codex redraws the resumed thread: the first turn's words are on screen.
+            let history = w.wait_screen(&id, "walnut", Duration::from_secs(5));
+            let ok = thread.is_string()
+                && resumed["resumed_from"] == first.as_str()
+                && event(&doc) == "idle"
+                && now == thread
+                && history;
+            Ok((
+                ok,
+                Some(t.elapsed().as_secs_f64()),
+                format!("thread {thread} -> {now}; {}; first turn on screen: {history}", describe(&doc)),
+            ))
         }
         other => Err(format!("no such scenario `{other}`")),
     }
