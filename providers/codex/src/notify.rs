@@ -12,11 +12,12 @@
 //! | payload | signals |
 //! |---|---|
 //! | `agent-turn-complete` of the conversation | `session_started` with `thread-id` (what `codex resume` takes), then `turn_ended` with `last-assistant-message` |
+//! | the same, when that message ends in a question (its last line ends with `?`, no result block) | `session_started`, then `question` with that line |
 //! | `agent-turn-complete` of codex's own title request | none (see [`is_title_request`]) |
 //! | any other `type`, or not JSON | none |
 //!
-//! `notify` only reports turns that ended well: questions, approvals, API errors and interrupts
-//! stay screen-based (see the provider's screen rules).
+//! `notify` only reports turns that ended well: approvals, API errors and interrupts stay
+//! screen-based (see the provider's screen rules).
 
 use agentpool_sdk::signal::{Signal, SignalChannel};
 use serde_json::Value;
@@ -66,9 +67,24 @@ impl SignalChannel for Channel {
         if let Some(thread) = text("thread-id") {
             signals.push(Signal::SessionStarted { cli_session_id: Some(thread) });
         }
-        signals.push(Signal::TurnEnded { last_reply: text("last-assistant-message") });
+        let reply = text("last-assistant-message");
+        match reply.as_deref().and_then(question_in) {
+            Some(q) => signals.push(Signal::Question { text: Some(q) }),
+            None => signals.push(Signal::TurnEnded { last_reply: reply }),
+        }
         signals
     }
+}
+
+/// The question a final reply ends with: its last non-blank line, when that ends in `?` and
+/// the reply holds no result block. Codex has no question tool in its default mode, so a worker
+/// that is blocked asks in plain text and ends its turn; that turn is waiting on an answer.
+pub fn question_in(reply: &str) -> Option<String> {
+    if reply.contains("AGENTPOOL_RESULT_START") {
+        return None;
+    }
+    let last = reply.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    (last.ends_with('?') && last.chars().count() <= 400).then(|| last.to_owned())
 }
 
 #[cfg(test)]
@@ -91,6 +107,18 @@ mod tests {
         let Signal::TurnEnded { last_reply: Some(reply) } = &signals[1] else { panic!("{signals:?}") };
         assert!(reply.starts_with("Hello from the stand-in.") && reply.contains("AGENTPOOL_RESULT_END"));
         assert_eq!(signals.len(), 2);
+    }
+
+    #[test]
+    fn a_reply_that_ends_in_a_question_waits_on_an_answer() {
+        let payload = r#"{"type":"agent-turn-complete","thread-id":"t-1","input-messages":["Pick one. scenario-ask"],"last-assistant-message":"I need one detail first.\n\nWhich color should the button be, red or blue?\n"}"#;
+        assert_eq!(
+            Channel.parse(SOURCE, payload)[1],
+            Signal::Question { text: Some("Which color should the button be, red or blue?".into()) }
+        );
+        assert_eq!(question_in("Done.\n\nAGENTPOOL_RESULT_START\nBlockers: any?\nAGENTPOOL_RESULT_END"), None);
+        assert_eq!(question_in("Is it done? Yes, it is."), None);
+        assert_eq!(question_in(""), None);
     }
 
     #[test]
