@@ -30,10 +30,11 @@ const MODEL: &str = "gpt-standin-1";
 const KEY_ENV: &str = "CONFORMANCE_STANDIN_OPENAI_KEY";
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 11] = [
+pub const SCENARIOS: [&str; 12] = [
     "plain",
     "noresult",
     "approval",
+    "ask",
     "slow",
     "interrupt",
     "err401",
@@ -261,6 +262,29 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
                     event(&doc),
                     describe(&after),
                     approved_at.elapsed().as_secs_f64()
+                ),
+            ))
+        }
+        "ask" => {
+            let id = spawn_task("Pick a button color. scenario-ask", "read_only")?;
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let detected = since(start);
+            let raw = doc["parsed_question"]["text"].as_str().or_else(|| doc["parsed_question"].as_str()).unwrap_or("");
+            let q = raw.lines().filter(|l| !l.contains("UNTRUSTED_WORKER_OUTPUT")).collect::<Vec<_>>().join(" ");
+            if event(&doc) != "question" || !q.contains("Which color") {
+                return Ok((false, detected, format!("{} question={q:?}", describe(&doc))));
+            }
+            let t = Instant::now();
+            w.call(&["send", &id, "Blue, please."])?;
+            let (after, _) = w.observe(&id, "completed,error,idle", 30)?;
+            Ok((
+                event(&after) == "completed",
+                detected,
+                format!(
+                    "question {q:?} (signal={}); answered: {} in {:.1}s",
+                    meta(&doc, "signal")["kind"].as_str().unwrap_or("-"),
+                    describe(&after),
+                    t.elapsed().as_secs_f64()
                 ),
             ))
         }

@@ -9,6 +9,9 @@
 //! "require_escalated"`), so the CLI asks permission before running it. Errors are the status
 //! with the API's JSON error body (`{"error": {"message", "type", "code"}}`).
 //!
+//! `ask` is a plain-text question (Codex has no question tool in its default mode); the user's
+//! next message after it gets a reply with a result block.
+//!
 //! The scenario keyword is read from the request's `input` items (`message` items with the role
 //! `user`, newest first); a request whose last item is a `function_call_output` gets the final
 //! reply with a result block. Requests that offer no tools are side requests (titles, summaries)
@@ -26,6 +29,9 @@ use super::{APPROVAL_FILE, Reply, SLOW_SECONDS, chunks, result_block, scenario_i
 
 /// The model id reported.
 pub const MODEL: &str = "gpt-standin-1";
+
+/// The `ask` scenario's question, a plain-text reply.
+pub const ASK_TEXT: &str = "I need one detail first.\n\nWhich color should the button be, red or blue?";
 
 /// The shell tools Codex offers, newest style first.
 const SHELL_TOOLS: [&str; 4] = ["shell_command", "exec_command", "shell", "local_shell"];
@@ -90,13 +96,17 @@ pub fn decide(body: &Value) -> (String, Reply) {
         return ("side".into(), Reply::Text { text: "Stand-in side reply.".into(), result: false });
     }
     let items = body.get("input").and_then(Value::as_array).cloned().unwrap_or_default();
-    let scenario = items
+    let named = items
         .iter()
+        .enumerate()
         .rev()
-        .find_map(|item| user_texts(item).iter().rev().find_map(|t| scenario_in(t)))
-        .unwrap_or_else(|| "plain".into());
+        .find_map(|(i, item)| user_texts(item).iter().rev().find_map(|t| scenario_in(t)).map(|s| (i, s)));
+    let (at, scenario) = named.unwrap_or_else(|| (0, "plain".into()));
     let after_tool = items.last().and_then(|i| i.get("type")).and_then(Value::as_str) == Some("function_call_output");
-    let reply = if after_tool {
+    // `ask` is asked once: a reply already given after the keyword means this is the answer.
+    let answered = scenario == "ask"
+        && items[at.min(items.len())..].iter().any(|i| i.get("role").and_then(Value::as_str) == Some("assistant"));
+    let reply = if after_tool || answered {
         Reply::Text { text: format!("The tool call of scenario {scenario} is over."), result: true }
     } else {
         match scenario.as_str() {
@@ -110,6 +120,8 @@ pub fn decide(body: &Value) -> (String, Reply) {
                 }
                 None => Reply::Text { text: "No shell tool was offered.".into(), result: false },
             },
+            // Codex offers no question tool in its default mode: the question is plain text.
+            "ask" => Reply::Text { text: ASK_TEXT.into(), result: false },
             "slow" => Reply::Slow,
             "err401" => Reply::Status(401),
             "err429" => Reply::Status(429),
@@ -298,6 +310,18 @@ mod tests {
         assert!(matches!(decide(&body).1, Reply::Text { result: true, .. }));
         let side = json!({"input": [user("scenario-err500")], "tools": []});
         assert_eq!(decide(&side).0, "side");
+    }
+
+    #[test]
+    fn ask_is_asked_once() {
+        let first = request(json!([user("Pick one. scenario-ask")]));
+        assert_eq!(decide(&first).1, Reply::Text { text: ASK_TEXT.into(), result: false });
+        let answer = request(json!([
+            user("Pick one. scenario-ask"),
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": ASK_TEXT}]},
+            user("Blue")
+        ]));
+        assert!(matches!(decide(&answer).1, Reply::Text { result: true, .. }));
     }
 
     #[test]
