@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::claude::{alive, describe, event, meta, pane_pids, process_tree, scratch_repo};
-use super::standin::StandIn;
+use super::standin::{APPROVAL_FILE, StandIn};
 use super::{Row, World, save_failure, wait_until};
 
 /// The release tested when `--version` is not given.
@@ -30,10 +30,11 @@ const MODEL: &str = "gpt-standin-1";
 const KEY_ENV: &str = "CONFORMANCE_STANDIN_OPENAI_KEY";
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 12] = [
+pub const SCENARIOS: [&str; 13] = [
     "plain",
     "noresult",
     "approval",
+    "read_only",
     "ask",
     "slow",
     "interrupt",
@@ -263,6 +264,19 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
                     describe(&after),
                     approved_at.elapsed().as_secs_f64()
                 ),
+            ))
+        }
+        "read_only" => {
+            // The approval task under `--sandbox read-only`: codex asks, nobody approves.
+            let id = spawn_task("Create the marker file. scenario-approval", "read_only")?;
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let detected = since(start);
+            let written = s.repo.join(APPROVAL_FILE).exists();
+            let ok = !written && matches!(event(&doc), "completed" | "approval_prompt" | "idle");
+            Ok((
+                ok,
+                detected,
+                format!("{} → {APPROVAL_FILE} {}", describe(&doc), if written { "WRITTEN" } else { "not written" }),
             ))
         }
         "ask" => {
