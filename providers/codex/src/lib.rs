@@ -7,9 +7,10 @@
 //! and `never` there, and codex's own default is what a supervised worker wants.
 //!
 //! Signals: `-c notify=[…]` runs `agentpool __signal codex-cli notify <log>` at the end of each
-//! turn (see [`notify`]), so a turn that ends without a result block is `idle`, and the session
-//! learns codex's thread id. Questions, approvals and final API errors (`■ unexpected status
-//! 401 …`, `■ exceeded retry limit, last status: 429 …`, a model provider's missing key
+//! turn (see [`notify`]), so a turn that ends without a result block is `idle` (or `question`,
+//! when its final reply ends in one), and the session learns codex's thread id, which
+//! `agentpool resume` passes to `codex resume`. Approvals and final API errors (`■ unexpected
+//! status 401 …`, `■ exceeded retry limit, last status: 429 …`, a model provider's missing key
 //! variable) are read off the screen.
 //!
 //! Startup dialogs: the update prompt is skipped; the folder-trust prompt is answered with the
