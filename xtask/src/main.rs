@@ -35,7 +35,7 @@ Tasks:
                               tarball + .sha256, install.sh, Python wheel, npm launcher and
                               platform packages (from the release binary unless --binary).
   release [--dry-run]         Check version alignment, build the release binary and run dist.
-  conformance [--cli claude] [--version V] [--only a,b]
+  conformance [--cli claude|codex] [--version V] [--only a,b]
                               Install the pinned CLI from npm, run it against a loopback model
                               stand-in through `agentpool`, print a scenario matrix (see
                               docs/conformance.md).

@@ -993,7 +993,14 @@ impl Manager {
                     last = screen;
                     last_change = tokio::time::Instant::now();
                 } else if !last.is_empty() && last_change.elapsed() >= quiet {
-                    return blocked_by(&last);
+                    // The dialog just answered is still there, unchanged: the keys came before
+                    // the CLI read its input (codex 0.171's trust screen drops an early Enter).
+                    // Answer it again on the next capture, within the answer budget.
+                    if answered_screen.as_deref() == Some(last.as_str()) && answers < MAX_DIALOG_ANSWERS {
+                        answered_screen = None;
+                    } else {
+                        return blocked_by(&last);
+                    }
                 }
             }
             let until = (tokio::time::Instant::now() + Duration::from_millis(100)).min(start + limit);

@@ -6,11 +6,19 @@
 //! AgentPool never passes `-a/--ask-for-approval`: today's releases accept only `on-request`
 //! and `never` there, and codex's own default is what a supervised worker wants.
 //!
+//! Signals: `-c notify=[…]` runs `agentpool __signal codex-cli notify <log>` at the end of each
+//! turn (see [`notify`]), so a turn that ends without a result block is `idle` (or `question`,
+//! when its final reply ends in one), and the session learns codex's thread id, which
+//! `agentpool resume` passes to `codex resume`. Approvals and final API errors (`■ unexpected
+//! status 401 …`, `■ exceeded retry limit, last status: 429 …`, a model provider's missing key
+//! variable) are read off the screen.
+//!
 //! Startup dialogs: the update prompt is skipped; the folder-trust prompt is answered with the
 //! option that keeps approvals ("ask me to approve") when there is one, and otherwise with
 //! "Yes, continue" only when trust may be accepted. A signed-out codex shows a "Sign in with
 //! ChatGPT" menu: that is `login_required`, and the hint names `codex login`.
 
+pub mod notify;
 mod usage;
 
 use std::sync::{Arc, LazyLock};
@@ -24,6 +32,7 @@ use agentpool_sdk::provider::{
     Detected, DialogAnswer, DialogContext, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo,
     ScreenRules, StartupSpec,
 };
+use agentpool_sdk::signal::SignalChannel;
 use async_trait::async_trait;
 
 /// The provider id.
@@ -60,6 +69,12 @@ impl Provider for Codex {
 
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
         let mut argv = launch::base_command(ctx)?;
+        // `agentpool resume`: `codex [<configured args>] resume [OPTIONS] <thread id> [PROMPT]`,
+        // the thread its `notify` reported; the id goes last, right before the prompt.
+        let resume = ctx.resume_session.as_deref().map(str::trim).filter(|id| !id.is_empty());
+        if resume.is_some() {
+            argv.push("resume".into());
+        }
         argv.extend(launch::model_args(ctx));
         if let Some(effort) = launch::effort(ctx) {
             argv.push("-c".into());
@@ -71,7 +86,29 @@ impl Provider for Codex {
         }
         argv.push("--sandbox".into());
         argv.push(if ctx.isolation == Isolation::ReadOnly { "read-only" } else { "workspace-write" }.into());
+        // The end of every turn reaches this session's signal log; the payload is the last
+        // argument codex adds.
+        let notify: Vec<String> = ctx.signal_command(ID, notify::SOURCE).iter().map(|w| toml_string(w)).collect();
+        argv.push("-c".into());
+        argv.push(format!("notify=[{}]", notify.join(",")));
+        if let Some(id) = resume {
+            if id.starts_with('-') {
+                return Err(agentpool_sdk::error::Error::new(
+                    agentpool_sdk::error::ErrorCode::InvalidRequest,
+                    format!("`{id}` is not a codex thread id"),
+                ));
+            }
+            argv.push(id.to_owned());
+        }
         Ok(LaunchPlan { argv, env: Vec::new() })
+    }
+
+    fn resumes(&self) -> bool {
+        true
+    }
+
+    fn signals(&self) -> Option<&dyn SignalChannel> {
+        Some(&notify::Channel)
     }
 
     fn screen_rules(&self) -> ScreenRules {
@@ -81,7 +118,10 @@ impl Provider for Codex {
             approval_patterns: vec![r"(?i)would you like to (run|make|apply) ".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
-            error_patterns: Vec::new(),
+            // A turn's final failure, after codex's own retries: the red `■` line.
+            error_patterns: vec![
+                r"(?mi)^\s*\u{25A0} (?:unexpected status [45]\d\d\b|exceeded retry limit, last status: \d{3}\b|we.re currently experiencing high demand|missing environment variable: )".into(),
+            ],
         }
     }
 
@@ -101,7 +141,9 @@ impl Provider for Codex {
                 return Some(dialog::answer("trust_prompt", "kept_approvals", keys));
             }
             if ctx.accept_trust {
-                let keys = dialog::select(&options, |t| t.starts_with("yes"))?;
+                // Older releases: "Yes, continue"; 0.171: "Trust and continue" (approvals stay
+                // as configured either way).
+                let keys = dialog::select(&options, |t| t.starts_with("yes") || t.starts_with("trust and continue"))?;
                 return Some(dialog::answer("trust_prompt", "trusted_folder", keys));
             }
         }
@@ -134,6 +176,33 @@ mod tests {
     }
 
     #[test]
+    fn resume_continues_the_thread_notify_reported() {
+        let home = tempfile::tempdir().unwrap();
+        let base = LaunchContext {
+            session_id: "ap_1".into(),
+            binary_path: Some("/usr/local/bin/codex".into()),
+            self_exe: "/usr/local/bin/agentpool".into(),
+            config: Default::default(),
+            model: None,
+            reasoning_effort: None,
+            service_tier: None,
+            isolation: Isolation::ReadOnly,
+            role: agentpool_sdk::model::Role::Explorer,
+            workdir: "/work/repo".into(),
+            prompt_mode: agentpool_sdk::model::PromptMode::Arg,
+            home: home.path().to_path_buf(),
+            signal_log: home.path().join("artifacts/ap_1/signals.jsonl"),
+            resume_session: Some("01a24e99-8599-7c52-a265-5094978f98a7".into()),
+        };
+        assert!(Codex.resumes());
+        let argv = Codex.launch(&base).unwrap().argv;
+        assert_eq!(argv[..2], ["/usr/local/bin/codex".to_owned(), "resume".to_owned()]);
+        assert_eq!(argv.last().map(String::as_str), Some("01a24e99-8599-7c52-a265-5094978f98a7"));
+        let bad = LaunchContext { resume_session: Some("--dangerously-bypass-approvals-and-sandbox".into()), ..base };
+        assert!(Codex.launch(&bad).is_err(), "an id is never taken for an option");
+    }
+
+    #[test]
     fn update_prompt_is_skipped_by_its_text() {
         let screen = "\u{2728} Update available! 0.168.0 -> 0.169.0\n\n\u{203A} 1. Update now (runs `npm install -g @openai/codex`)\n  2. Skip\n  3. Skip until next version\n\n  Press enter to continue";
         assert_eq!(
@@ -161,6 +230,10 @@ mod tests {
         let a = Codex.startup_dialog(old_style, &ctx(true)).unwrap();
         assert_eq!((a.action.as_str(), a.keys), ("trusted_folder", vec!["Enter".to_owned()]));
         assert_eq!(Codex.startup_dialog("\u{203A} Ask Codex to do anything", &ctx(true)), None);
+        let folder_access = "  Folder access\n  /work/repo\n  Trust this folder? Codex can read, edit, and run files here, subject to your permission settings.\n\u{203A} 1. Trust and continue\n  2. Back to Agent Command Center\n  enter continue \u{b7} esc back";
+        assert_eq!(Codex.startup_dialog(folder_access, &ctx(false)), None, "trust is never accepted unless allowed");
+        let a = Codex.startup_dialog(folder_access, &ctx(true)).unwrap();
+        assert_eq!((a.action.as_str(), a.keys), ("trusted_folder", vec!["Enter".to_owned()]));
     }
 
     #[test]
@@ -172,6 +245,20 @@ mod tests {
         let approval = "Would you like to run the following command?\n\n  $ cargo test\n\n\u{203A} 1. Yes, proceed\n  2. No, and tell Codex what to do differently";
         let det = agentpool_sdk::detect::detect_with(approval, None, &Default::default(), &rules);
         assert_eq!(det.event, agentpool_sdk::model::ObserveEvent::ApprovalPrompt);
+        for line in [
+            "\u{25A0} unexpected status 401 Unauthorized: Incorrect API key provided, url: http://127.0.0.1:9/v1/responses",
+            "\u{25A0} exceeded retry limit, last status: 429 Too Many Requests",
+            "\u{25A0} exceeded retry limit, last status: 500 Internal Server Error",
+            "\u{25A0} We\u{2019}re currently experiencing high demand, which may cause temporary errors.",
+            "\u{25A0} Missing environment variable: `OPENAI_API_KEY`.",
+        ] {
+            let screen = format!("\u{203A} Say hello\n\n{line}\n\n\u{203A} Ask Codex to do anything\n");
+            let det = agentpool_sdk::detect::detect_with(&screen, None, &Default::default(), &rules);
+            assert_eq!(det.event, agentpool_sdk::model::ObserveEvent::Error, "{line}");
+        }
+        let retrying = "\u{2022} Reconnecting... 2/5 (3s \u{2022} esc to interrupt)\n  \u{2514} unexpected status 429";
+        let det = agentpool_sdk::detect::detect_with(retrying, None, &Default::default(), &rules);
+        assert_ne!(det.event, agentpool_sdk::model::ObserveEvent::Error, "a retry in progress is not the end");
         let busy = "Is the cache shared?\n\n\u{2022} Working (12s \u{2022} esc to interrupt)";
         let det = agentpool_sdk::detect::detect_with(busy, None, &Default::default(), &rules);
         assert_ne!(det.event, agentpool_sdk::model::ObserveEvent::Question, "a busy worker is not asking");

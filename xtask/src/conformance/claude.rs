@@ -89,24 +89,7 @@ fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool)
     for d in [&home, &cli_home, &repo] {
         std::fs::create_dir_all(d).map_err(|e| format!("could not create `{}`: {e}", d.display()))?;
     }
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_NAME", "conformance")
-            .env("GIT_AUTHOR_EMAIL", "conformance@example.invalid")
-            .env("GIT_COMMITTER_NAME", "conformance")
-            .env("GIT_COMMITTER_EMAIL", "conformance@example.invalid")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    std::fs::write(repo.join("README.md"), "# conformance scratch repo\n").map_err(|e| e.to_string())?;
-    if !(git(&["init", "-q"]) && git(&["add", "."]) && git(&["commit", "-q", "-m", "init"])) {
-        return Err("could not create the scratch git repository".into());
-    }
+    scratch_repo(&repo)?;
     // Onboarding done (theme, tips); trust and the API key are left to AgentPool.
     std::fs::write(cli_home.join(".claude.json"), r#"{"hasCompletedOnboarding": true, "theme": "dark"}"#)
         .map_err(|e| e.to_string())?;
@@ -136,6 +119,29 @@ fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool)
     }
     let world = World { agentpool: PathBuf::new(), env, socket, home };
     Ok(Setup { world, repo, _dir: dir })
+}
+
+/// A git repository with one commit, for a scenario to work in.
+pub(super) fn scratch_repo(repo: &Path) -> Result<(), String> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(repo)
+            .env("GIT_AUTHOR_NAME", "conformance")
+            .env("GIT_AUTHOR_EMAIL", "conformance@example.invalid")
+            .env("GIT_COMMITTER_NAME", "conformance")
+            .env("GIT_COMMITTER_EMAIL", "conformance@example.invalid")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    std::fs::write(repo.join("README.md"), "# conformance scratch repo\n").map_err(|e| e.to_string())?;
+    if !(git(&["init", "-q"]) && git(&["add", "."]) && git(&["commit", "-q", "-m", "init"])) {
+        return Err("could not create the scratch git repository".into());
+    }
+    Ok(())
 }
 
 /// Runs the scenarios (all, or those in `only`).
@@ -169,15 +175,15 @@ pub fn run(base: &Path, cli: &Path, agentpool: &Path, _version: &str, only: &[St
 }
 
 /// What one observe answer said.
-fn event(doc: &Value) -> &str {
+pub(super) fn event(doc: &Value) -> &str {
     doc["event"].as_str().unwrap_or("?")
 }
 
-fn meta<'a>(doc: &'a Value, key: &str) -> &'a Value {
+pub(super) fn meta<'a>(doc: &'a Value, key: &str) -> &'a Value {
     &doc["metadata"][key]
 }
 
-fn describe(doc: &Value) -> String {
+pub(super) fn describe(doc: &Value) -> String {
     let mut s = format!("event={} state={}", event(doc), doc["state"].as_str().unwrap_or("?"));
     for k in ["readiness", "error_class"] {
         if let Some(v) = meta(doc, k).as_str() {
@@ -214,7 +220,7 @@ fn spawn(s: &Setup, task: &str, isolation: &str) -> Result<String, String> {
 }
 
 /// The pids of a process and all its descendants (from /proc).
-fn process_tree(root: u32) -> Vec<u32> {
+pub(super) fn process_tree(root: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
@@ -237,13 +243,13 @@ fn process_tree(root: u32) -> Vec<u32> {
     tree
 }
 
-fn pane_pids(socket: &str) -> Vec<u32> {
+pub(super) fn pane_pids(socket: &str) -> Vec<u32> {
     let out = Command::new("tmux").args(["-L", socket, "list-panes", "-a", "-F", "#{pane_pid}"]).output();
     out.map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect())
         .unwrap_or_default()
 }
 
-fn alive(pid: u32) -> bool {
+pub(super) fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 

@@ -1,7 +1,7 @@
 //! `cargo xtask conformance`: real coding-agent CLIs, installed at pinned versions, driven
 //! through the `agentpool` binary against a loopback model stand-in (see [`standin`]).
 //!
-//! For each CLI (today: Claude Code) it installs the pinned release from npm into
+//! For each CLI (Claude Code, Codex CLI) it installs the pinned release from npm into
 //! `target/conformance/npm/<cli>-<version>/` (an install already there, or the workspace's
 //! `tests/mcp-hosts` one, is reused when its `--version` matches), builds `agentpool`, starts
 //! the stand-in on loopback, and runs every scenario in a private world: a temporary
@@ -11,6 +11,7 @@
 //! `target/conformance/failures/`, and exits non-zero when any scenario failed.
 
 mod claude;
+mod codex;
 pub mod standin;
 
 use std::path::{Path, PathBuf};
@@ -40,8 +41,8 @@ impl Options {
                 other => return Err(format!("unknown conformance option `{other}`")),
             }
         }
-        if o.cli != "claude" {
-            return Err(format!("unknown CLI `{}` (conformance covers: claude)", o.cli));
+        if !["claude", "codex"].contains(&o.cli.as_str()) {
+            return Err(format!("unknown CLI `{}` (conformance covers: claude, codex)", o.cli));
         }
         if let Some(v) = &o.version
             && !v.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
@@ -67,11 +68,21 @@ pub fn run(root: &Path, opts: &Options) -> Result<(), String> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     let base = target.join("conformance");
     std::fs::create_dir_all(&base).map_err(|e| format!("could not create `{}`: {e}", base.display()))?;
-    let version = opts.version.clone().unwrap_or_else(|| claude::PINNED.to_owned());
-    let cli = claude::install(root, &base, &version)?;
-    let agentpool = build_agentpool(root, &target)?;
-    let rows = claude::run(&base, &cli, &agentpool, &version, &opts.only)?;
-    print_matrix(&format!("claude {version}"), &rows);
+    let rows = if opts.cli == "codex" {
+        let version = opts.version.clone().unwrap_or_else(|| codex::PINNED.to_owned());
+        let cli = codex::install(root, &base, &version)?;
+        let agentpool = build_agentpool(root, &target)?;
+        let rows = codex::run(&base, &cli, &agentpool, &opts.only)?;
+        print_matrix(&format!("codex {version}"), &rows);
+        rows
+    } else {
+        let version = opts.version.clone().unwrap_or_else(|| claude::PINNED.to_owned());
+        let cli = claude::install(root, &base, &version)?;
+        let agentpool = build_agentpool(root, &target)?;
+        let rows = claude::run(&base, &cli, &agentpool, &version, &opts.only)?;
+        print_matrix(&format!("claude {version}"), &rows);
+        rows
+    };
     let failed = rows.iter().filter(|r| !r.pass).count();
     if failed > 0 {
         return Err(format!(
@@ -244,6 +255,7 @@ mod tests {
         let o = Options::parse(&args(&["--cli", "claude", "--version", "2.1.332", "--only", "plain,err401"])).unwrap();
         assert_eq!((o.version.as_deref(), o.only.len()), (Some("2.1.332"), 2));
         assert!(Options::parse(&args(&["--cli", "nope"])).is_err());
+        assert_eq!(Options::parse(&args(&["--cli", "codex"])).unwrap().cli, "codex");
         assert!(Options::parse(&args(&["--version", "1; rm -rf /"])).is_err());
         assert!(Options::parse(&args(&["--version"])).is_err());
     }

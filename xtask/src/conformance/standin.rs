@@ -1,10 +1,12 @@
 //! The loopback model stand-in of `cargo xtask conformance`: a small HTTP/1.1 server on
-//! `127.0.0.1:0` that speaks enough of the Anthropic Messages API for Claude Code to run a turn
-//! against it, with the scenario chosen by a keyword in the latest user message.
+//! `127.0.0.1:0` that speaks enough of the Anthropic Messages API for Claude Code, and of the
+//! OpenAI Responses API for Codex CLI, to run a turn against it, with the scenario chosen by a
+//! keyword in the latest user message.
 //!
 //! Endpoints:
 //! - `POST /v1/messages`: streamed (SSE: `message_start`, `content_block_start/delta/stop`,
 //!   `message_delta`, `message_stop`) or plain JSON, as the request asks;
+//! - `POST /v1/responses`: the Responses dialect (see `responses.rs`), same scenarios;
 //! - `POST /v1/messages/count_tokens`: a rough count;
 //! - `GET /v1/models` (and `/v1/models/<id>`): one model;
 //! - anything else: 404, logged, so a new startup call shows up in the log.
@@ -29,6 +31,9 @@ use std::thread;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+#[path = "responses.rs"]
+mod responses;
 
 /// How long the `slow` scenario streams.
 pub const SLOW_SECONDS: u64 = 25;
@@ -183,6 +188,19 @@ pub enum Reply {
     Status(u16),
 }
 
+impl Reply {
+    /// How the log names it.
+    fn kind(&self) -> String {
+        match self {
+            Self::Text { result: true, .. } => "text+result".to_owned(),
+            Self::Text { .. } => "text".to_owned(),
+            Self::Tool { name, .. } => format!("tool:{name}"),
+            Self::Slow => "slow".to_owned(),
+            Self::Status(s) => format!("status:{s}"),
+        }
+    }
+}
+
 /// The scenario keyword in `text`: the last `scenario-<name>` (lower-cased).
 pub fn scenario_in(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
@@ -295,13 +313,7 @@ fn respond(
         ("POST", "/v1/messages") => {
             let (scenario, reply) = decide(&body);
             let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
-            let kind = match &reply {
-                Reply::Text { result: true, .. } => "text+result".to_owned(),
-                Reply::Text { .. } => "text".to_owned(),
-                Reply::Tool { name, .. } => format!("tool:{name}"),
-                Reply::Slow => "slow".to_owned(),
-                Reply::Status(s) => format!("status:{s}"),
-            };
+            let kind = reply.kind();
             log_line(log, &format!("POST {} scenario={scenario} kind={kind} stream={stream}", req.path));
             let id = ids.fetch_add(1, Ordering::SeqCst);
             match reply {
@@ -331,6 +343,22 @@ fn respond(
                 }
             }
         }
+        ("POST", "/v1/responses") => {
+            let (scenario, reply) = responses::decide(&body);
+            let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+            log_line(log, &format!("POST {} scenario={scenario} kind={} stream={stream}", req.path, reply.kind()));
+            let id = ids.fetch_add(1, Ordering::SeqCst);
+            match reply {
+                Reply::Status(status) => responses::send_error(out, status).map(|()| true),
+                reply if !stream => responses::send_whole(out, id, &reply),
+                Reply::Slow => responses::send_slow(out, id, stop).map(|()| false),
+                Reply::Text { text, result } => {
+                    let text = if result { format!("{text}\n\n{}", result_block(&text)) } else { text };
+                    responses::send_text(out, id, &text).map(|()| false)
+                }
+                Reply::Tool { name, input } => responses::send_call(out, id, &name, &input).map(|()| false),
+            }
+        }
         ("POST", "/v1/messages/count_tokens") => {
             log_line(log, &format!("POST {}", req.path));
             let n = req.body.len() / 4;
@@ -338,13 +366,13 @@ fn respond(
         }
         ("GET", p) if p == "/v1/models" || p.starts_with("/v1/models/") => {
             log_line(log, &format!("GET {}", req.path));
-            let model =
-                json!({"type": "model", "id": MODEL, "display_name": "Stand-in", "created_at": "2026-01-01T00:00:00Z"});
+            // Both shapes in one: Anthropic's (`type`, `display_name`) and OpenAI's (`object`).
+            let model = json!({"type": "model", "object": "model", "id": MODEL, "display_name": "Stand-in", "created_at": "2026-01-01T00:00:00Z", "owned_by": "standin"});
             if p == "/v1/models" {
                 send_json(
                     out,
                     200,
-                    &json!({"data": [model], "has_more": false, "first_id": MODEL, "last_id": MODEL}),
+                    &json!({"object": "list", "data": [model], "has_more": false, "first_id": MODEL, "last_id": MODEL}),
                     &[],
                 )
             } else {

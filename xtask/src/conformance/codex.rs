@@ -1,0 +1,389 @@
+//! The Codex CLI scenarios of `cargo xtask conformance --cli codex`.
+//!
+//! Codex is pointed at the stand-in's Responses dialect through the world's AgentPool config:
+//! its `command` carries `-c model_provider="standin"` and `-c model_providers.standin={…}`
+//! (`wire_api = "responses"`, `base_url` the stand-in, `env_key` a variable the world sets,
+//! one request retry and one stream retry, so a failing request gives up fast) and
+//! `-c check_for_update_on_startup=false`. These `-c` overrides also keep codex in embedded mode
+//! (no app-server daemon). Its `HOME` and `CODEX_HOME` are fresh: the folder-trust prompt is
+//! AgentPool's to answer, which the first scenario checks. Workers are spawned with
+//! `--model gpt-standin-1`, the stand-in's model.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::claude::{alive, describe, event, meta, pane_pids, process_tree, scratch_repo};
+use super::standin::{APPROVAL_FILE, StandIn};
+use super::{Row, World, save_failure, wait_until};
+
+/// The release tested when `--version` is not given.
+pub const PINNED: &str = "0.171.0";
+
+const PACKAGE: &str = "@openai/codex";
+
+/// The model the workers ask for (the stand-in answers any).
+const MODEL: &str = "gpt-standin-1";
+
+/// The variable that carries the stand-in's (dummy) API key (not `AGENTPOOL_*`: a worker never
+/// inherits those).
+const KEY_ENV: &str = "CONFORMANCE_STANDIN_OPENAI_KEY";
+
+/// Every scenario, in the order they run.
+pub const SCENARIOS: [&str; 13] = [
+    "plain",
+    "noresult",
+    "approval",
+    "read_only",
+    "ask",
+    "slow",
+    "interrupt",
+    "err401",
+    "err429",
+    "err500",
+    "terminate",
+    "resume",
+    "signed_out",
+];
+
+/// `codex-cli 0.171.0` → `0.171.0`.
+fn version_of(bin: &Path) -> Option<String> {
+    let out = Command::new(bin).arg("--version").stdin(Stdio::null()).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().last().map(str::to_owned)
+}
+
+/// The `codex` binary of `version`: a matching install in the cache or the workspace's
+/// `tests/mcp-hosts`, else a fresh `npm install --prefix` into the cache.
+pub fn install(root: &Path, base: &Path, version: &str) -> Result<PathBuf, String> {
+    let prefix = base.join("npm").join(format!("codex-{version}"));
+    let cached = prefix.join("node_modules/.bin/codex");
+    for candidate in [cached.clone(), root.join("tests/mcp-hosts/node_modules/.bin/codex")] {
+        if candidate.exists() && version_of(&candidate).as_deref() == Some(version) {
+            eprintln!("conformance: using codex {version} at {}", candidate.display());
+            return Ok(candidate);
+        }
+    }
+    eprintln!("conformance: installing {PACKAGE}@{version} into {}", prefix.display());
+    std::fs::create_dir_all(&prefix).map_err(|e| format!("could not create `{}`: {e}", prefix.display()))?;
+    let status = Command::new("npm")
+        .args(["install", "--prefix"])
+        .arg(&prefix)
+        .args(["--no-audit", "--no-fund", "--loglevel=error", &format!("{PACKAGE}@{version}")])
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("could not run npm (is Node.js installed?): {e}"))?;
+    if !status.success() {
+        return Err(format!("`npm install {PACKAGE}@{version}` failed"));
+    }
+    match version_of(&cached) {
+        Some(v) if v == version => Ok(cached),
+        other => Err(format!("installed codex reports version {other:?}, not {version}")),
+    }
+}
+
+/// A world for codex: its own `AGENTPOOL_HOME`, `HOME`/`CODEX_HOME`, repo and tmux socket.
+struct Setup {
+    world: World,
+    _dir: tempfile::TempDir,
+    repo: PathBuf,
+}
+
+/// A TOML basic string (JSON's escaping is a subset of it).
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool) -> Result<Setup, String> {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("run-codex-{tag}-"))
+        .tempdir_in(base)
+        .map_err(|e| format!("could not create a scratch directory: {e}"))?;
+    let (home, cli_home, repo) = (dir.path().join("aphome"), dir.path().join("home"), dir.path().join("repo"));
+    let codex_home = cli_home.join(".codex");
+    for d in [&home, &codex_home, &repo] {
+        std::fs::create_dir_all(d).map_err(|e| format!("could not create `{}`: {e}", d.display()))?;
+    }
+    scratch_repo(&repo)?;
+    let provider = format!(
+        "model_providers.standin={{name={},base_url={},wire_api=\"responses\",env_key={},request_max_retries=1,stream_max_retries=1}}",
+        toml_str("standin"),
+        toml_str(&format!("{}/v1", standin.base_url())),
+        toml_str(KEY_ENV)
+    );
+    let command = [
+        cli.display().to_string(),
+        "-c".into(),
+        "model_provider=\"standin\"".into(),
+        "-c".into(),
+        provider,
+        "-c".into(),
+        "check_for_update_on_startup=false".into(),
+    ];
+    let command = command.iter().map(|w| toml_str(w)).collect::<Vec<_>>().join(", ");
+    let config = format!(
+        "[policy]\nallow_raw_keys = true\nmax_parallel_sessions = 8\n\n[providers.codex-cli]\ncommand = [{command}]\n"
+    );
+    std::fs::write(home.join("config.toml"), config).map_err(|e| e.to_string())?;
+    let socket = format!("ap-conf-{}-codex-{tag}", super::random_suffix());
+    let path = std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into());
+    let mut env: Vec<(String, String)> = vec![
+        ("AGENTPOOL_HOME".into(), home.display().to_string()),
+        ("AGENTPOOL_TMUX_SOCKET".into(), socket.clone()),
+        ("HOME".into(), cli_home.display().to_string()),
+        ("CODEX_HOME".into(), codex_home.display().to_string()),
+        ("PATH".into(), path),
+        ("TERM".into(), "xterm-256color".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+    ];
+    if signed_in {
+        env.push((KEY_ENV.into(), "sk-conformance-standin-0000000000".into()));
+    }
+    let world = World { agentpool: PathBuf::new(), env, socket, home };
+    Ok(Setup { world, _dir: dir, repo })
+}
+
+/// Runs the scenarios (all, or those in `only`).
+pub fn run(base: &Path, cli: &Path, agentpool: &Path, only: &[String]) -> Result<Vec<Row>, String> {
+    for o in only {
+        if !SCENARIOS.contains(&o.as_str()) {
+            return Err(format!("unknown scenario `{o}` (known: {})", SCENARIOS.join(", ")));
+        }
+    }
+    let standin = StandIn::start(&base.join("standin-codex.log"))?;
+    eprintln!("conformance: stand-in at {}", standin.base_url());
+    let mut main = setup(base, cli, &standin, "main", true)?;
+    main.world.agentpool = agentpool.to_path_buf();
+    let mut rows = Vec::new();
+    for name in SCENARIOS {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
+        eprintln!("conformance: codex {name} …");
+        let row = if name == "signed_out" {
+            let mut out = setup(base, cli, &standin, "out", false)?;
+            out.world.agentpool = agentpool.to_path_buf();
+            scenario(base, &out, name)
+        } else {
+            scenario(base, &main, name)
+        };
+        eprintln!("conformance: codex {name}: {} {}", if row.pass { "pass" } else { "FAIL" }, row.detail);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn spawn(s: &Setup, task: &str, isolation: &str) -> Result<String, String> {
+    let repo = s.repo.display().to_string();
+    let role = if isolation == "read_only" { "explorer" } else { "implementer" };
+    let doc = s.world.call(&[
+        "spawn",
+        "--provider",
+        "codex-cli",
+        "--model",
+        MODEL,
+        "--repo",
+        &repo,
+        "--task",
+        task,
+        "--isolation",
+        isolation,
+        "--role",
+        role,
+    ])?;
+    doc["session_id"]
+        .as_str()
+        .or_else(|| doc["session"]["id"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("spawn printed no session id: {doc}"))
+}
+
+/// Runs one scenario; never panics, a failure is a row.
+fn scenario(base: &Path, s: &Setup, name: &str) -> Row {
+    let start = Instant::now();
+    let mut id: Option<String> = None;
+    let (pass, seconds, detail) = match run_scenario(s, name, &mut id, start) {
+        Ok(outcome) => outcome,
+        Err(e) => (false, None, e),
+    };
+    if !pass {
+        save_failure(base, &s.world, &format!("codex-{name}"), id.as_deref(), &detail);
+    }
+    if let Some(id) = &id {
+        let _ = s.world.call(&["terminate", id]);
+    }
+    Row { scenario: name.to_owned(), pass, seconds, detail }
+}
+
+type Outcome = Result<(bool, Option<f64>, String), String>;
+
+const ANY: &str = "completed,error,question,approval,idle";
+
+fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Instant) -> Outcome {
+    let w = &s.world;
+    let since = |t: Instant| Some(t.elapsed().as_secs_f64());
+    let mut spawn_task = |task: &str, isolation: &str| -> Result<String, String> {
+        let id = spawn(s, task, isolation)?;
+        *id_out = Some(id.clone());
+        Ok(id)
+    };
+    match name {
+        "plain" => {
+            let id = spawn_task("Say hello. scenario-plain", "read_only")?;
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let events = std::fs::read_to_string(w.artifacts(&id).join("events.jsonl")).unwrap_or_default();
+            let trusted = events.contains("\"trust_prompt\"");
+            let ok = event(&doc) == "completed" && trusted;
+            Ok((ok, since(start), format!("{}; trust prompt answered: {trusted}", describe(&doc))))
+        }
+        "noresult" => {
+            let id = spawn_task("Say hello. scenario-noresult", "read_only")?;
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let thread = w.call(&["session", "show", &id])?["session"]["metadata"]["cli_session_id"].clone();
+            let ok = event(&doc) == "idle" && meta(&doc, "signal")["kind"] == "turn_ended" && thread.is_string();
+            Ok((ok, since(start), format!("{}; thread id recorded: {}", describe(&doc), thread.is_string())))
+        }
+        "approval" => {
+            let id = spawn_task("Create the marker file. scenario-approval", "worktree")?;
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let detected = since(start);
+            if event(&doc) != "approval_prompt" {
+                return Ok((false, detected, describe(&doc)));
+            }
+            let drawn = w.wait_screen(&id, "Would you like to run", Duration::from_secs(5));
+            let approved_at = Instant::now();
+            w.call(&["keys", &id, "Enter"])?;
+            let (after, _) = w.observe(&id, "completed,error,idle,question", 60)?;
+            let ok = event(&after) == "completed";
+            Ok((
+                ok,
+                detected,
+                format!(
+                    "{} (dialog drawn: {drawn}); after Enter: {} in {:.1}s",
+                    event(&doc),
+                    describe(&after),
+                    approved_at.elapsed().as_secs_f64()
+                ),
+            ))
+        }
+        "read_only" => {
+            // The approval task under `--sandbox read-only`: codex asks, nobody approves.
+            let id = spawn_task("Create the marker file. scenario-approval", "read_only")?;
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let detected = since(start);
+            let written = s.repo.join(APPROVAL_FILE).exists();
+            let ok = !written && matches!(event(&doc), "completed" | "approval_prompt" | "idle");
+            Ok((
+                ok,
+                detected,
+                format!("{} → {APPROVAL_FILE} {}", describe(&doc), if written { "WRITTEN" } else { "not written" }),
+            ))
+        }
+        "ask" => {
+            let id = spawn_task("Pick a button color. scenario-ask", "read_only")?;
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let detected = since(start);
+            let raw = doc["parsed_question"]["text"].as_str().or_else(|| doc["parsed_question"].as_str()).unwrap_or("");
+            let q = raw.lines().filter(|l| !l.contains("UNTRUSTED_WORKER_OUTPUT")).collect::<Vec<_>>().join(" ");
+            if event(&doc) != "question" || !q.contains("Which color") {
+                return Ok((false, detected, format!("{} question={q:?}", describe(&doc))));
+            }
+            let t = Instant::now();
+            w.call(&["send", &id, "Blue, please."])?;
+            let (after, _) = w.observe(&id, "completed,error,idle", 30)?;
+            Ok((
+                event(&after) == "completed",
+                detected,
+                format!(
+                    "question {q:?} (signal={}); answered: {} in {:.1}s",
+                    meta(&doc, "signal")["kind"].as_str().unwrap_or("-"),
+                    describe(&after),
+                    t.elapsed().as_secs_f64()
+                ),
+            ))
+        }
+        "slow" => {
+            let id = spawn_task("Take your time. scenario-slow", "read_only")?;
+            let (early, _) = w.observe(&id, ANY, 15)?;
+            if event(&early) != "timeout" {
+                return Ok((false, since(start), format!("early event while streaming: {}", describe(&early))));
+            }
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            Ok((event(&doc) == "completed", since(start), format!("nothing for 15s, then {}", describe(&doc))))
+        }
+        "interrupt" => {
+            let id = spawn_task("Take your time. scenario-slow", "read_only")?;
+            w.observe(&id, "completed,error", 5)?;
+            let t = Instant::now();
+            w.call(&["interrupt", &id])?;
+            let (doc, _) = w.observe(&id, ANY, 20)?;
+            let ok = event(&doc) == "idle" && meta(&doc, "readiness") == "interrupted";
+            Ok((ok, Some(t.elapsed().as_secs_f64()), describe(&doc)))
+        }
+        "err401" | "err429" | "err500" => {
+            let id = spawn_task(&format!("Say hello. scenario-{name}"), "read_only")?;
+            let (doc, _) = w.observe(&id, ANY, 90)?;
+            // Codex reports API failures only on screen, so no class comes with them.
+            let ok = event(&doc) == "error";
+            Ok((ok, since(start), describe(&doc)))
+        }
+        "terminate" => {
+            let id = spawn_task("Take your time. scenario-slow", "read_only")?;
+            w.observe(&id, "completed,error", 4)?;
+            let mut tree = Vec::new();
+            for p in pane_pids(&w.socket) {
+                tree.extend(process_tree(p));
+            }
+            let t = Instant::now();
+            let doc = w.call(&["terminate", &id])?;
+            let gone = wait_until(Duration::from_secs(10), || tree.iter().all(|p| !alive(*p)));
+            let left: Vec<u32> = tree.iter().copied().filter(|p| alive(*p)).collect();
+            let ok = gone && !tree.is_empty();
+            Ok((
+                ok,
+                Some(t.elapsed().as_secs_f64()),
+                format!(
+                    "state={}; {} processes in the pane's tree, {} left",
+                    doc["state"].as_str().unwrap_or("?"),
+                    tree.len(),
+                    left.len()
+                ),
+            ))
+        }
+        "signed_out" => {
+            let id = spawn_task("Say hello. scenario-plain", "read_only")?;
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let ok = event(&doc) == "error";
+            Ok((ok, since(start), describe(&doc)))
+        }
+        "resume" => {
+            // One turn, ended; then `agentpool resume` continues that thread (`codex resume <id>`).
+            let first = spawn_task("Remember the word walnut. scenario-noresult", "read_only")?;
+            let (doc, _) = w.observe(&first, ANY, 60)?;
+            if event(&doc) != "idle" {
+                return Ok((false, None, format!("first turn: {}", describe(&doc))));
+            }
+            let thread = w.call(&["session", "show", &first])?["session"]["metadata"]["cli_session_id"].clone();
+            w.call(&["terminate", &first])?;
+            let t = Instant::now();
+            let resumed = w.call(&["resume", &first, "--task", "Which word? scenario-noresult"])?;
+            let id = resumed["session_id"].as_str().unwrap_or_default().to_owned();
+            *id_out = Some(id.clone());
+            let (doc, _) = w.observe(&id, ANY, 60)?;
+            let now = w.call(&["session", "show", &id])?["session"]["metadata"]["cli_session_id"].clone();
+            // Codex redraws the resumed thread: the first turn's words are on screen.
+            let history = w.wait_screen(&id, "walnut", Duration::from_secs(5));
+            let ok = thread.is_string()
+                && resumed["resumed_from"] == first.as_str()
+                && event(&doc) == "idle"
+                && now == thread
+                && history;
+            Ok((
+                ok,
+                Some(t.elapsed().as_secs_f64()),
+                format!("thread {thread} -> {now}; {}; first turn on screen: {history}", describe(&doc)),
+            ))
+        }
+        other => Err(format!("no such scenario `{other}`")),
+    }
+}
