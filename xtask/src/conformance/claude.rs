@@ -161,13 +161,15 @@ pub fn run(base: &Path, cli: &Path, agentpool: &Path, _version: &str, only: &[St
             continue;
         }
         eprintln!("conformance: claude {name} …");
-        let row = if name == "signed_out" {
-            let mut out = setup(base, cli, &standin, "out", false)?;
-            out.world.agentpool = agentpool.to_path_buf();
-            scenario(base, &out, name)
-        } else {
-            scenario(base, &main, name)
-        };
+        let row = super::with_one_retry("claude", name, || {
+            Ok(if name == "signed_out" {
+                let mut out = setup(base, cli, &standin, "out", false)?;
+                out.world.agentpool = agentpool.to_path_buf();
+                scenario(base, &out, name)
+            } else {
+                scenario(base, &main, name)
+            })
+        })?;
         eprintln!("conformance: claude {name}: {} {}", if row.pass { "pass" } else { "FAIL" }, row.detail);
         rows.push(row);
     }

@@ -160,13 +160,15 @@ pub fn run(base: &Path, cli: &Path, agentpool: &Path, only: &[String]) -> Result
             continue;
         }
         eprintln!("conformance: codex {name} …");
-        let row = if name == "signed_out" {
-            let mut out = setup(base, cli, &standin, "out", false)?;
-            out.world.agentpool = agentpool.to_path_buf();
-            scenario(base, &out, name)
-        } else {
-            scenario(base, &main, name)
-        };
+        let row = super::with_one_retry("codex", name, || {
+            Ok(if name == "signed_out" {
+                let mut out = setup(base, cli, &standin, "out", false)?;
+                out.world.agentpool = agentpool.to_path_buf();
+                scenario(base, &out, name)
+            } else {
+                scenario(base, &main, name)
+            })
+        })?;
         eprintln!("conformance: codex {name}: {} {}", if row.pass { "pass" } else { "FAIL" }, row.detail);
         rows.push(row);
     }
