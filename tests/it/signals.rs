@@ -208,3 +208,28 @@ fn a_hook_call_records_its_event_and_notifies_without_anyone_observing() {
     assert_eq!(again.lines().filter(|l| !l.trim().is_empty()).count(), 1, "{again}");
     ctx.json(&["terminate", &id, "--json"]);
 }
+
+#[test]
+fn a_worktree_session_resumes_in_its_own_worktree_which_stays_while_the_resumed_one_runs() {
+    let ctx = TestContext::new();
+    let id = ctx.spawn_id("fake-hooks", "Sketch the change.", &["--isolation", "worktree"]);
+    assert_eq!(observe(&ctx, &id, "idle", "20", "summary")["event"], "idle");
+    let wt = ctx.session(&id)["worktree_path"].as_str().expect("a worktree").to_owned();
+    ctx.json(&["terminate", &id, "--json"]);
+
+    let resumed = ctx.json(&["resume", &id, "--json"]);
+    let new_id = resumed["session_id"].as_str().expect("session_id").to_owned();
+    assert_eq!(observe(&ctx, &new_id, "idle", "20", "summary")["event"], "idle");
+    let new = ctx.session(&new_id);
+    assert_eq!(new["worktree_path"], wt.as_str(), "the same worktree: {new}");
+    assert_eq!(new["metadata"]["worktree_reused"], wt.as_str(), "{new}");
+    assert_eq!(new["metadata"]["worktree_branch"], ctx.session(&id)["metadata"]["worktree_branch"], "{new}");
+
+    // The ended session's worktree is the running one's too: not removable yet.
+    let err = ctx.error(&["worktrees", "cleanup", "--session-id", &id, "--force", "--json"], "WORKTREE_ACTIVE");
+    assert_eq!(err["details"]["used_by"], new_id.as_str(), "{err}");
+    assert!(std::path::Path::new(&wt).is_dir());
+    ctx.json(&["terminate", &new_id, "--json"]);
+    let done = ctx.json(&["worktrees", "cleanup", "--session-id", &id, "--force", "--json"]);
+    assert_eq!(done["removed"], true, "{done}");
+}

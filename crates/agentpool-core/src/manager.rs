@@ -191,6 +191,9 @@ pub struct ResumeFrom {
     pub session_id: String,
     /// The CLI's own id of that conversation (`metadata.cli_session_id`).
     pub cli_session_id: String,
+    /// The ended session's worktree and branch, when it had one that still exists: the resumed
+    /// worker runs there again.
+    pub worktree: Option<(String, String)>,
 }
 
 /// Options shared by a [`Manager`]'s operations.
@@ -427,7 +430,8 @@ impl Manager {
         }
         req.reasoning_effort = meta("reasoning_effort");
         req.service_tier = meta("service_tier");
-        req.resume = Some(ResumeFrom { session_id: old.id.clone(), cli_session_id });
+        let worktree = old.worktree_path.clone().filter(|p| Path::new(p).is_dir()).map(|p| (p, Self::branch_of(&old)));
+        req.resume = Some(ResumeFrom { session_id: old.id.clone(), cli_session_id, worktree });
         let mut out = self.spawn(req).await?;
         out["resumed_from"] = json!(old.id);
         Ok(out)
@@ -604,6 +608,11 @@ impl Manager {
         if let Some(r) = &req.resume {
             meta.insert("resumed_from".into(), json!(r.session_id));
             meta.insert("resume_cli_session_id".into(), json!(r.cli_session_id));
+            if let Some((path, branch)) = &r.worktree {
+                // Not this spawn's to remove on failure: `rollback_worktree` leaves it alone.
+                meta.insert("worktree_reused".into(), json!(path));
+                meta.insert("worktree_branch".into(), json!(branch));
+            }
         }
         // Which variables were set on top of the spawning call's environment (names only).
         let mut env_keys: Vec<String> = self.settings.provider(&provider_id).env.into_keys().collect();
@@ -727,10 +736,14 @@ impl Manager {
         request_env: &std::collections::BTreeMap<String, String>,
     ) -> Result<()> {
         if isolation == Isolation::Worktree {
-            let wt = self.create_worktree(session).await?;
+            // A resumed worker goes back to its conversation's worktree when that still exists.
+            let wt = match session.meta_str("worktree_reused") {
+                Some(path) => PathBuf::from(path),
+                None => self.create_worktree(session).await?,
+            };
             let id = session.id.clone();
             let wt_str = wt.display().to_string();
-            let branch = json!(crate::worktree::worktree_branch(&session.provider_id, &session.id));
+            let branch = json!(Self::branch_of(session));
             session.worktree_path = Some(wt_str.clone());
             session.metadata.insert("worktree_branch".into(), branch.clone());
             self.store

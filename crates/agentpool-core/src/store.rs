@@ -362,6 +362,13 @@ pub fn board(conn: &Connection, filter: &SessionFilter, limit: i64) -> Result<Ve
     rows.collect::<rusqlite::Result<Vec<_>>>().sql()
 }
 
+/// Every session that runs (or ran) in this worktree.
+pub fn sessions_in_worktree(conn: &Connection, path: &str) -> Result<Vec<AgentSession>> {
+    let mut stmt = conn.prepare(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE worktree_path = ?1")).sql()?;
+    let rows = stmt.query_map([path], row_to_session).sql()?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().sql()
+}
+
 /// SQLite's change counter for this connection: it moves when another connection commits.
 pub fn data_version(conn: &Connection) -> Result<i64> {
     conn.pragma_query_value(None, "data_version", |r| r.get(0)).sql()

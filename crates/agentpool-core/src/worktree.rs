@@ -474,7 +474,7 @@ fn refusal(session_id: &str, path: &str, branch: &str, risk: &AtRisk) -> Error {
 
 impl Manager {
     /// The branch of a worktree session (recorded at spawn; derived for older sessions).
-    fn branch_of(session: &AgentSession) -> String {
+    pub(crate) fn branch_of(session: &AgentSession) -> String {
         session
             .meta_str("worktree_branch")
             .map(str::to_owned)
@@ -550,6 +550,27 @@ impl Manager {
             .with("session_id", &session.id)
             .with("state", session.state)
             .with("example", format!("agentpool terminate {}", session.id)));
+        }
+        // A resumed session may run in this worktree again: it is theirs too while they live.
+        let p = path_str.clone();
+        let sharing = self.store.call(move |c| store::sessions_in_worktree(c, &p)).await?;
+        if let Some(live) = sharing.iter().find(|s| s.id != session.id && s.is_live()) {
+            if dry_run {
+                return Ok(json!({"session_id": session.id, "dry_run": true, "would_remove": false, "blocked": true,
+                                 "reason": "active", "state": live.state, "path": path_str, "branch": branch,
+                                 "used_by": live.id}));
+            }
+            return Err(Error::new(
+                ErrorCode::WorktreeActive,
+                format!(
+                    "session `{}` (resumed from this one) still runs in this worktree; terminate it first",
+                    live.id
+                ),
+            )
+            .with("session_id", &session.id)
+            .with("used_by", &live.id)
+            .with("state", live.state)
+            .with("example", format!("agentpool terminate {}", live.id)));
         }
         if !git::is_repo(&repo).await {
             return Err(Error::new(ErrorCode::GitNotRepo, format!("`{}` is not a git repository", repo.display()))
@@ -658,6 +679,10 @@ impl Manager {
     /// on a failure path and must not mask the original error.
     pub(crate) async fn rollback_worktree(&self, session: &AgentSession) {
         let Some(path) = session.worktree_path.as_deref() else { return };
+        // A resumed session's worktree belongs to the conversation, not to this spawn.
+        if session.meta_str("worktree_reused").is_some() {
+            return;
+        }
         let repo = PathBuf::from(&session.repo_path);
         let _ = git::git(&repo, &["worktree", "remove", "--force", path]).await;
         let _ = git::git(&repo, &["worktree", "prune"]).await;
