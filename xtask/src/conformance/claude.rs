@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::standin::{APPROVAL_FILE, StandIn};
-use super::{Row, World, save_failure, wait_until};
+use super::{Outcome, Row, World, wait_until};
 
 /// The release tested when `--version` is not given.
 pub const PINNED: &str = "2.1.332";
@@ -22,22 +22,6 @@ pub const PINNED: &str = "2.1.332";
 const PACKAGE: &str = "@anthropic-ai/claude-code";
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 13] = [
-    "plain",
-    "noresult",
-    "approval",
-    "read_only",
-    "ask",
-    "slow",
-    "interrupt",
-    "err401",
-    "err429",
-    "err500",
-    "terminate",
-    "resume",
-    "signed_out",
-];
-
 fn version_of(bin: &Path) -> Option<String> {
     let out = Command::new(bin).arg("--version").stdin(Stdio::null()).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
@@ -47,30 +31,7 @@ fn version_of(bin: &Path) -> Option<String> {
 /// The `claude` binary of `version`: a matching install in the cache or the workspace's
 /// `tests/mcp-hosts`, else a fresh `npm install --prefix` into the cache.
 pub fn install(root: &Path, base: &Path, version: &str) -> Result<PathBuf, String> {
-    let prefix = base.join("npm").join(format!("claude-{version}"));
-    let cached = prefix.join("node_modules/.bin/claude");
-    for candidate in [cached.clone(), root.join("tests/mcp-hosts/node_modules/.bin/claude")] {
-        if candidate.exists() && version_of(&candidate).as_deref() == Some(version) {
-            eprintln!("conformance: using claude {version} at {}", candidate.display());
-            return Ok(candidate);
-        }
-    }
-    eprintln!("conformance: installing {PACKAGE}@{version} into {}", prefix.display());
-    std::fs::create_dir_all(&prefix).map_err(|e| format!("could not create `{}`: {e}", prefix.display()))?;
-    let status = Command::new("npm")
-        .args(["install", "--prefix"])
-        .arg(&prefix)
-        .args(["--no-audit", "--no-fund", "--loglevel=error", &format!("{PACKAGE}@{version}")])
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| format!("could not run npm (is Node.js installed?): {e}"))?;
-    if !status.success() {
-        return Err(format!("`npm install {PACKAGE}@{version}` failed"));
-    }
-    match version_of(&cached) {
-        Some(v) if v == version => Ok(cached),
-        other => Err(format!("installed claude reports version {other:?}, not {version}")),
-    }
+    super::npm_install(root, base, PACKAGE, "claude", version, version_of)
 }
 
 /// A world for claude: its own `AGENTPOOL_HOME`, `HOME`, repo and tmux socket.
@@ -146,34 +107,19 @@ pub(super) fn scratch_repo(repo: &Path) -> Result<(), String> {
 
 /// Runs the scenarios (all, or those in `only`).
 pub fn run(base: &Path, cli: &Path, agentpool: &Path, _version: &str, only: &[String]) -> Result<Vec<Row>, String> {
-    for o in only {
-        if !SCENARIOS.contains(&o.as_str()) {
-            return Err(format!("unknown scenario `{o}` (known: {})", SCENARIOS.join(", ")));
-        }
-    }
     let standin = StandIn::start(&base.join("standin.log"))?;
     eprintln!("conformance: stand-in at {}", standin.base_url());
     let mut main = setup(base, cli, &standin, "main", true)?;
     main.world.agentpool = agentpool.to_path_buf();
-    let mut rows = Vec::new();
-    for name in SCENARIOS {
-        if !only.is_empty() && !only.iter().any(|o| o == name) {
-            continue;
-        }
-        eprintln!("conformance: claude {name} …");
-        let row = super::with_one_retry("claude", name, || {
-            Ok(if name == "signed_out" {
-                let mut out = setup(base, cli, &standin, "out", false)?;
-                out.world.agentpool = agentpool.to_path_buf();
-                scenario(base, &out, name)
-            } else {
-                scenario(base, &main, name)
-            })
-        })?;
-        eprintln!("conformance: claude {name}: {} {}", if row.pass { "pass" } else { "FAIL" }, row.detail);
-        rows.push(row);
-    }
-    Ok(rows)
+    super::run_scenarios("claude", only, |name| {
+        Ok(if name == "signed_out" {
+            let mut out = setup(base, cli, &standin, "out", false)?;
+            out.world.agentpool = agentpool.to_path_buf();
+            scenario(base, &out, name)
+        } else {
+            scenario(base, &main, name)
+        })
+    })
 }
 
 /// What one observe answer said.
@@ -199,26 +145,7 @@ pub(super) fn describe(doc: &Value) -> String {
 }
 
 fn spawn(s: &Setup, task: &str, isolation: &str) -> Result<String, String> {
-    let repo = s.repo.display().to_string();
-    let role = if isolation == "read_only" { "explorer" } else { "implementer" };
-    let doc = s.world.call(&[
-        "spawn",
-        "--provider",
-        "claude-code",
-        "--repo",
-        &repo,
-        "--task",
-        task,
-        "--isolation",
-        isolation,
-        "--role",
-        role,
-    ])?;
-    doc["session_id"]
-        .as_str()
-        .or_else(|| doc["session"]["id"].as_str())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("spawn printed no session id: {doc}"))
+    s.world.spawn("claude-code", &[], &s.repo, task, isolation)
 }
 
 /// The pids of a process and all its descendants (from /proc).
@@ -255,25 +182,10 @@ pub(super) fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Runs one scenario; never panics, a failure is a row.
+/// Runs one scenario (see [`super::scenario`]).
 fn scenario(base: &Path, s: &Setup, name: &str) -> Row {
-    let start = Instant::now();
-    let mut id: Option<String> = None;
-    let result = run_scenario(s, name, &mut id, start);
-    let (pass, seconds, detail) = match result {
-        Ok((pass, seconds, detail)) => (pass, seconds, detail),
-        Err(e) => (false, None, e),
-    };
-    if !pass {
-        save_failure(base, &s.world, name, id.as_deref(), &detail);
-    }
-    if let Some(id) = &id {
-        let _ = s.world.call(&["terminate", id]);
-    }
-    Row { scenario: name.to_owned(), pass, seconds, detail }
+    super::scenario(base, &s.world, name, name, |id, start| run_scenario(s, name, id, start))
 }
-
-type Outcome = Result<(bool, Option<f64>, String), String>;
 
 fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Instant) -> Outcome {
     let w = &s.world;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::claude::{alive, describe, event, meta, pane_pids, process_tree, scratch_repo};
 use super::standin::{APPROVAL_FILE, StandIn};
-use super::{Row, World, save_failure, wait_until};
+use super::{Outcome, Row, World, wait_until};
 
 /// The release tested when `--version` is not given.
 pub const PINNED: &str = "0.171.0";
@@ -30,22 +30,6 @@ const MODEL: &str = "gpt-standin-1";
 const KEY_ENV: &str = "CONFORMANCE_STANDIN_OPENAI_KEY";
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: [&str; 13] = [
-    "plain",
-    "noresult",
-    "approval",
-    "read_only",
-    "ask",
-    "slow",
-    "interrupt",
-    "err401",
-    "err429",
-    "err500",
-    "terminate",
-    "resume",
-    "signed_out",
-];
-
 /// `codex-cli 0.171.0` → `0.171.0`.
 fn version_of(bin: &Path) -> Option<String> {
     let out = Command::new(bin).arg("--version").stdin(Stdio::null()).output().ok()?;
@@ -56,30 +40,7 @@ fn version_of(bin: &Path) -> Option<String> {
 /// The `codex` binary of `version`: a matching install in the cache or the workspace's
 /// `tests/mcp-hosts`, else a fresh `npm install --prefix` into the cache.
 pub fn install(root: &Path, base: &Path, version: &str) -> Result<PathBuf, String> {
-    let prefix = base.join("npm").join(format!("codex-{version}"));
-    let cached = prefix.join("node_modules/.bin/codex");
-    for candidate in [cached.clone(), root.join("tests/mcp-hosts/node_modules/.bin/codex")] {
-        if candidate.exists() && version_of(&candidate).as_deref() == Some(version) {
-            eprintln!("conformance: using codex {version} at {}", candidate.display());
-            return Ok(candidate);
-        }
-    }
-    eprintln!("conformance: installing {PACKAGE}@{version} into {}", prefix.display());
-    std::fs::create_dir_all(&prefix).map_err(|e| format!("could not create `{}`: {e}", prefix.display()))?;
-    let status = Command::new("npm")
-        .args(["install", "--prefix"])
-        .arg(&prefix)
-        .args(["--no-audit", "--no-fund", "--loglevel=error", &format!("{PACKAGE}@{version}")])
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| format!("could not run npm (is Node.js installed?): {e}"))?;
-    if !status.success() {
-        return Err(format!("`npm install {PACKAGE}@{version}` failed"));
-    }
-    match version_of(&cached) {
-        Some(v) if v == version => Ok(cached),
-        other => Err(format!("installed codex reports version {other:?}, not {version}")),
-    }
+    super::npm_install(root, base, PACKAGE, "codex", version, version_of)
 }
 
 /// A world for codex: its own `AGENTPOOL_HOME`, `HOME`/`CODEX_HOME`, repo and tmux socket.
@@ -145,79 +106,29 @@ fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool)
 
 /// Runs the scenarios (all, or those in `only`).
 pub fn run(base: &Path, cli: &Path, agentpool: &Path, only: &[String]) -> Result<Vec<Row>, String> {
-    for o in only {
-        if !SCENARIOS.contains(&o.as_str()) {
-            return Err(format!("unknown scenario `{o}` (known: {})", SCENARIOS.join(", ")));
-        }
-    }
     let standin = StandIn::start(&base.join("standin-codex.log"))?;
     eprintln!("conformance: stand-in at {}", standin.base_url());
     let mut main = setup(base, cli, &standin, "main", true)?;
     main.world.agentpool = agentpool.to_path_buf();
-    let mut rows = Vec::new();
-    for name in SCENARIOS {
-        if !only.is_empty() && !only.iter().any(|o| o == name) {
-            continue;
-        }
-        eprintln!("conformance: codex {name} …");
-        let row = super::with_one_retry("codex", name, || {
-            Ok(if name == "signed_out" {
-                let mut out = setup(base, cli, &standin, "out", false)?;
-                out.world.agentpool = agentpool.to_path_buf();
-                scenario(base, &out, name)
-            } else {
-                scenario(base, &main, name)
-            })
-        })?;
-        eprintln!("conformance: codex {name}: {} {}", if row.pass { "pass" } else { "FAIL" }, row.detail);
-        rows.push(row);
-    }
-    Ok(rows)
+    super::run_scenarios("codex", only, |name| {
+        Ok(if name == "signed_out" {
+            let mut out = setup(base, cli, &standin, "out", false)?;
+            out.world.agentpool = agentpool.to_path_buf();
+            scenario(base, &out, name)
+        } else {
+            scenario(base, &main, name)
+        })
+    })
 }
 
 fn spawn(s: &Setup, task: &str, isolation: &str) -> Result<String, String> {
-    let repo = s.repo.display().to_string();
-    let role = if isolation == "read_only" { "explorer" } else { "implementer" };
-    let doc = s.world.call(&[
-        "spawn",
-        "--provider",
-        "codex-cli",
-        "--model",
-        MODEL,
-        "--repo",
-        &repo,
-        "--task",
-        task,
-        "--isolation",
-        isolation,
-        "--role",
-        role,
-    ])?;
-    doc["session_id"]
-        .as_str()
-        .or_else(|| doc["session"]["id"].as_str())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("spawn printed no session id: {doc}"))
+    s.world.spawn("codex-cli", &["--model", MODEL], &s.repo, task, isolation)
 }
 
-/// Runs one scenario; never panics, a failure is a row.
+/// Runs one scenario (see [`super::scenario`]).
 fn scenario(base: &Path, s: &Setup, name: &str) -> Row {
-    let start = Instant::now();
-    let mut id: Option<String> = None;
-    let (pass, seconds, detail) = match run_scenario(s, name, &mut id, start) {
-        Ok(outcome) => outcome,
-        Err(e) => (false, None, e),
-    };
-    if !pass {
-        save_failure(base, &s.world, &format!("codex-{name}"), id.as_deref(), &detail);
-    }
-    if let Some(id) = &id {
-        let _ = s.world.call(&["terminate", id]);
-    }
-    Row { scenario: name.to_owned(), pass, seconds, detail }
+    super::scenario(base, &s.world, &format!("codex-{name}"), name, |id, start| run_scenario(s, name, id, start))
 }
-
-type Outcome = Result<(bool, Option<f64>, String), String>;
 
 const ANY: &str = "completed,error,question,approval,idle";
 

@@ -63,6 +63,112 @@ pub struct Row {
     pub detail: String,
 }
 
+/// Every scenario, in the order they run (each CLI's runner implements all of them).
+pub const SCENARIOS: [&str; 13] = [
+    "plain",
+    "noresult",
+    "approval",
+    "read_only",
+    "ask",
+    "slow",
+    "interrupt",
+    "err401",
+    "err429",
+    "err500",
+    "terminate",
+    "resume",
+    "signed_out",
+];
+
+/// The `bin` of npm package `package` at `version`: a matching install in the cache or the
+/// workspace's `tests/mcp-hosts`, else a fresh `npm install --prefix` into the cache.
+/// `version_of` reads the version a binary reports.
+pub fn npm_install(
+    root: &Path,
+    base: &Path,
+    package: &str,
+    bin: &str,
+    version: &str,
+    version_of: fn(&Path) -> Option<String>,
+) -> Result<PathBuf, String> {
+    let prefix = base.join("npm").join(format!("{bin}-{version}"));
+    let cached = prefix.join("node_modules/.bin").join(bin);
+    for candidate in [cached.clone(), root.join("tests/mcp-hosts/node_modules/.bin").join(bin)] {
+        if candidate.exists() && version_of(&candidate).as_deref() == Some(version) {
+            eprintln!("conformance: using {bin} {version} at {}", candidate.display());
+            return Ok(candidate);
+        }
+    }
+    eprintln!("conformance: installing {package}@{version} into {}", prefix.display());
+    std::fs::create_dir_all(&prefix).map_err(|e| format!("could not create `{}`: {e}", prefix.display()))?;
+    let status = Command::new("npm")
+        .args(["install", "--prefix"])
+        .arg(&prefix)
+        .args(["--no-audit", "--no-fund", "--loglevel=error", &format!("{package}@{version}")])
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("could not run npm (is Node.js installed?): {e}"))?;
+    if !status.success() {
+        return Err(format!("`npm install {package}@{version}` failed"));
+    }
+    match version_of(&cached) {
+        Some(v) if v == version => Ok(cached),
+        other => Err(format!("installed {bin} reports version {other:?}, not {version}")),
+    }
+}
+
+/// Runs the scenarios (all, or those in `only`) through `one`, each with [`with_one_retry`],
+/// logging every verdict under `cli`'s name.
+pub fn run_scenarios(
+    cli: &str,
+    only: &[String],
+    mut one: impl FnMut(&'static str) -> Result<Row, String>,
+) -> Result<Vec<Row>, String> {
+    for o in only {
+        if !SCENARIOS.contains(&o.as_str()) {
+            return Err(format!("unknown scenario `{o}` (known: {})", SCENARIOS.join(", ")));
+        }
+    }
+    let mut rows = Vec::new();
+    for name in SCENARIOS {
+        if !only.is_empty() && !only.iter().any(|o| o == name) {
+            continue;
+        }
+        eprintln!("conformance: {cli} {name} …");
+        let row = with_one_retry(cli, name, || one(name))?;
+        eprintln!("conformance: {cli} {name}: {} {}", if row.pass { "pass" } else { "FAIL" }, row.detail);
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// What a scenario returns: passed, seconds to detection, detail.
+pub type Outcome = Result<(bool, Option<f64>, String), String>;
+
+/// Runs one scenario body; never panics, a failure is a row. The session the body spawned
+/// (`id`) is terminated afterwards, and on a failure its screens are saved under `label`.
+pub fn scenario(
+    base: &Path,
+    world: &World,
+    label: &str,
+    name: &str,
+    body: impl FnOnce(&mut Option<String>, Instant) -> Outcome,
+) -> Row {
+    let start = Instant::now();
+    let mut id: Option<String> = None;
+    let (pass, seconds, detail) = match body(&mut id, start) {
+        Ok(outcome) => outcome,
+        Err(e) => (false, None, e),
+    };
+    if !pass {
+        save_failure(base, world, label, id.as_deref(), &detail);
+    }
+    if let Some(id) = &id {
+        let _ = world.call(&["terminate", id]);
+    }
+    Row { scenario: name.to_owned(), pass, seconds, detail }
+}
+
 /// Runs a scenario, and once more when it fails: real CLIs on a loaded machine sometimes drop a
 /// key sent the instant a dialog appears. A pass on the second try is a pass that says so in
 /// its detail (the first try's detail included); two failures are a failure.
@@ -148,6 +254,29 @@ pub struct World {
 }
 
 impl World {
+    /// `agentpool spawn --provider P [extra…] --repo R --task T --isolation I --role …` (explorer
+    /// for read_only, implementer otherwise); the new session's id.
+    pub fn spawn(
+        &self,
+        provider: &str,
+        extra: &[&str],
+        repo: &Path,
+        task: &str,
+        isolation: &str,
+    ) -> Result<String, String> {
+        let repo = repo.display().to_string();
+        let role = if isolation == "read_only" { "explorer" } else { "implementer" };
+        let mut args = vec!["spawn", "--provider", provider];
+        args.extend_from_slice(extra);
+        args.extend(["--repo", &repo, "--task", task, "--isolation", isolation, "--role", role]);
+        let doc = self.call(&args)?;
+        doc["session_id"]
+            .as_str()
+            .or_else(|| doc["session"]["id"].as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("spawn printed no session id: {doc}"))
+    }
+
     /// Runs `agentpool <args> --json`; the parsed output, or the error text.
     pub fn call(&self, args: &[&str]) -> Result<Value, String> {
         let mut cmd = Command::new(&self.agentpool);
