@@ -13,12 +13,16 @@
 //!   (`crates/*`, `providers/*`; tests and xtask may read a database directly);
 //! - only `agentpool-tmux` runs the `tmux` program from product code (`src/` of `crates/*`
 //!   and `providers/*`); tests, benches and xtask may, because they clean up their own servers;
+//! - no two modules of `agentpool-sdk` or of `agentpool-core` import each other, directly or
+//!   through others (`crate::…`, `$crate::…` and `super::…` paths, outside comments and test
+//!   modules): each crate's modules form layers;
 //! - every package manifest has `[lints] workspace = true`;
 //! - every tracked `.rs` file opens with a `//!` line saying what it is for.
 //!
 //! The same checks run as a plain `#[test]` (see the bottom of this file), so `cargo test`
 //! fails on a violation even when nobody runs `cargo xtask tidy`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -33,6 +37,7 @@ pub fn run(root: &Path) -> Result<(), String> {
     let files = rust_files(root)?;
     problems.extend(check_module_docs(root, &files));
     problems.extend(check_tmux_spawns(root, &files));
+    problems.extend(check_module_cycles(root, &files));
     if problems.is_empty() {
         println!("tidy: ok ({} packages, {} Rust files)", packages(&metadata).len(), files.len());
         Ok(())
@@ -209,6 +214,213 @@ fn spawns_tmux(text: &str) -> bool {
         .any(|p| compact.contains(p))
 }
 
+/// Crates whose modules must form layers: no import cycle among them.
+const ACYCLIC_CRATES: &[&str] = &["crates/agentpool-sdk", "crates/agentpool-core"];
+
+fn check_module_cycles(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for krate in ACYCLIC_CRATES {
+        let src = Path::new(krate).join("src");
+        let modules: BTreeMap<String, String> = files
+            .iter()
+            .filter_map(|f| {
+                let module = module_path(f.strip_prefix(&src).ok()?)?;
+                Some((module, std::fs::read_to_string(root.join(f)).unwrap_or_default()))
+            })
+            .collect();
+        problems.extend(module_cycles(krate, &modules));
+    }
+    problems
+}
+
+/// `a/b.rs` → `a::b`, `a/mod.rs` → `a`; `None` for the crate root and for test-only modules
+/// (`tests.rs`, `*_tests.rs`), which may reach anywhere.
+fn module_path(rel: &Path) -> Option<String> {
+    let mut parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let last = parts.pop()?.strip_suffix(".rs")?.to_owned();
+    if last != "mod" {
+        parts.push(last);
+    }
+    let leaf = parts.last()?;
+    if matches!(parts.as_slice(), [only] if only == "lib" || only == "main")
+        || leaf == "tests"
+        || leaf.ends_with("_tests")
+    {
+        return None;
+    }
+    Some(parts.join("::"))
+}
+
+/// One problem per group of modules that import each other (a strongly connected component of
+/// the import graph), naming each member's imports within the group.
+fn module_cycles(krate: &str, modules: &BTreeMap<String, String>) -> Vec<String> {
+    let names: Vec<&String> = modules.keys().collect();
+    let index: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let edges: Vec<BTreeSet<usize>> = names
+        .iter()
+        .map(|m| imported_modules(m, &modules[*m], &index).into_iter().filter(|d| names[*d] != *m).collect())
+        .collect();
+    strongly_connected(&edges)
+        .into_iter()
+        .filter(|group| group.len() > 1)
+        .map(|group| {
+            let members: Vec<String> = group
+                .iter()
+                .map(|&m| {
+                    let within: Vec<&str> =
+                        edges[m].iter().filter(|d| group.contains(d)).map(|&d| names[d].as_str()).collect();
+                    format!("{} → {}", names[m], within.join(", "))
+                })
+                .collect();
+            format!(
+                "{krate}: modules import each other in a cycle ({}); move what they share into a lower module",
+                members.join("; ")
+            )
+        })
+        .collect()
+}
+
+/// The modules (by index) that `module`'s code names through `crate::`, `$crate::` or
+/// `super::` paths, each resolved to its longest known module prefix.
+fn imported_modules(module: &str, text: &str, index: &BTreeMap<&str, usize>) -> BTreeSet<usize> {
+    let code = non_test_code(text);
+    let parent: Vec<&str> = {
+        let mut p: Vec<&str> = module.split("::").collect();
+        p.pop();
+        p
+    };
+    let mut found = BTreeSet::new();
+    let bytes = code.as_bytes();
+    let mut i = 0;
+    while i < code.len() {
+        let rest = &code[i..];
+        let (base, skip) = if rest.starts_with("crate::") && (i == 0 || !is_ident(bytes[i - 1])) {
+            (Vec::new(), "crate::".len())
+        } else if rest.starts_with("super::") && (i == 0 || !is_ident(bytes[i - 1])) {
+            (parent.clone(), "super::".len())
+        } else {
+            i += rest.chars().next().map_or(1, char::len_utf8);
+            continue;
+        };
+        let (paths, used) = path_tree(&code[i + skip..]);
+        for p in paths {
+            let full: Vec<&str> = base.iter().copied().chain(p.iter().map(String::as_str)).collect();
+            if let Some(m) = (1..=full.len()).rev().find_map(|k| index.get(full[..k].join("::").as_str())) {
+                found.insert(*m);
+            }
+        }
+        i += skip + used.max(1);
+    }
+    found
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$'
+}
+
+/// The paths named at the start of `s` (after `crate::`): `a::b::C`, or `a::{b, c::{d, e}}`
+/// expanded into each path; and how many bytes that took.
+fn path_tree(s: &str) -> (Vec<Vec<String>>, usize) {
+    let mut prefix = Vec::new();
+    let mut i = 0;
+    loop {
+        let ident: String = s[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !ident.is_empty() {
+            i += ident.len();
+            prefix.push(ident);
+            if s[i..].starts_with("::") {
+                i += 2;
+                continue;
+            }
+            return (vec![prefix], i);
+        }
+        if !s[i..].starts_with('{') {
+            return (if prefix.is_empty() { Vec::new() } else { vec![prefix] }, i);
+        }
+        // A group: split on top-level commas, each entry a path tree of its own.
+        i += 1;
+        let mut out = Vec::new();
+        loop {
+            let trimmed = s[i..].trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+            i = s.len() - trimmed.len();
+            if trimmed.is_empty() || trimmed.starts_with('}') {
+                return (out, (i + 1).min(s.len()));
+            }
+            let (paths, used) = path_tree(trimmed);
+            out.extend(paths.into_iter().map(|p| prefix.iter().cloned().chain(p).collect()));
+            i += used;
+            // Skip an `as name` rename or anything else up to the entry's end.
+            let tail = &s[i..];
+            let end = tail.find([',', '}']).unwrap_or(tail.len());
+            i += if used == 0 { end.max(1) } else { end };
+        }
+    }
+}
+
+/// The code of a module file without line comments and without its `#[cfg(test)] mod tests`.
+fn non_test_code(text: &str) -> String {
+    let cut = text.find("#[cfg(test)]\nmod tests").unwrap_or(text.len());
+    text[..cut].lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+}
+
+/// Tarjan's strongly connected components over `edges` (adjacency by index).
+fn strongly_connected(edges: &[BTreeSet<usize>]) -> Vec<Vec<usize>> {
+    struct State<'a> {
+        edges: &'a [BTreeSet<usize>],
+        next: usize,
+        index: Vec<Option<usize>>,
+        low: Vec<usize>,
+        stack: Vec<usize>,
+        on_stack: Vec<bool>,
+        groups: Vec<Vec<usize>>,
+    }
+    fn visit(s: &mut State<'_>, v: usize) {
+        s.index[v] = Some(s.next);
+        s.low[v] = s.next;
+        s.next += 1;
+        s.stack.push(v);
+        s.on_stack[v] = true;
+        for &w in s.edges[v].iter() {
+            match s.index[w] {
+                None => {
+                    visit(s, w);
+                    s.low[v] = s.low[v].min(s.low[w]);
+                }
+                Some(iw) if s.on_stack[w] => s.low[v] = s.low[v].min(iw),
+                Some(_) => {}
+            }
+        }
+        if Some(s.low[v]) == s.index[v] {
+            let mut group = Vec::new();
+            while let Some(w) = s.stack.pop() {
+                s.on_stack[w] = false;
+                group.push(w);
+                if w == v {
+                    break;
+                }
+            }
+            group.sort_unstable();
+            s.groups.push(group);
+        }
+    }
+    let n = edges.len();
+    let mut s = State {
+        edges,
+        next: 0,
+        index: vec![None; n],
+        low: vec![0; n],
+        stack: Vec::new(),
+        on_stack: vec![false; n],
+        groups: Vec::new(),
+    };
+    for v in 0..n {
+        if s.index[v].is_none() {
+            visit(&mut s, v);
+        }
+    }
+    s.groups
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -306,5 +518,54 @@ mod tests {
             Some("crates/agentpool-cli")
         );
         assert_eq!(product_crate(Path::new("crates/agentpool-cli/tests/it/main.rs")), None);
+    }
+
+    fn modules(list: &[(&str, &str)]) -> BTreeMap<String, String> {
+        list.iter().map(|(m, t)| ((*m).to_owned(), (*t).to_owned())).collect()
+    }
+
+    #[test]
+    fn layered_modules_pass() {
+        let m = modules(&[
+            ("pool", "use crate::store::Store;\nuse crate::{config, model::Session};"),
+            ("session::spawn", "use crate::pool::Pool;\nuse super::settle;"),
+            ("session::settle", "use crate::pool::{Pool, blocking};"),
+            ("store", "// see crate::pool for the façade\n"),
+            ("config", ""),
+            ("model", ""),
+        ]);
+        assert_eq!(module_cycles("crates/x", &m), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_cycle_is_refused_and_named() {
+        let m = modules(&[
+            ("pool", "use crate::session::observe::ObserveOptions;"),
+            ("session::observe", "use crate::{model, pool::{self, Pool}};"),
+            ("model", "#[cfg(test)]\nmod tests {\n    use crate::pool::Pool;\n}\n"),
+        ]);
+        let problems = module_cycles("crates/agentpool-core", &m);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("pool → session::observe"), "{problems:?}");
+        assert!(problems[0].contains("session::observe → pool"), "{problems:?}");
+        // Through `super::`, and through a third module.
+        let m = modules(&[
+            ("a::b", "fn f() { super::c::g() }"),
+            ("a::c", "use crate::d::D;"),
+            ("d", "pub struct D(crate::a::b::X);"),
+        ]);
+        assert_eq!(module_cycles("crates/x", &m).len(), 1);
+    }
+
+    #[test]
+    fn module_paths_and_path_trees() {
+        assert_eq!(module_path(Path::new("session/observe.rs")).as_deref(), Some("session::observe"));
+        assert_eq!(module_path(Path::new("usage/mod.rs")).as_deref(), Some("usage"));
+        assert_eq!(module_path(Path::new("lib.rs")), None);
+        assert_eq!(module_path(Path::new("usage/tests.rs")), None);
+        assert_eq!(module_path(Path::new("engine_tests.rs")), None);
+        let (paths, _) = path_tree("{a, b::{c as d, e}, self};");
+        let joined: Vec<String> = paths.iter().map(|p| p.join("::")).collect();
+        assert_eq!(joined, ["a", "b::c", "b::e", "self"]);
     }
 }

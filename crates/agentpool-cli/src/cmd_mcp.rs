@@ -1,5 +1,5 @@
 //! `agentpool mcp`: wires settings, the provider registry and the tmux runtime into one
-//! coordinator-scoped `Manager` and serves it over MCP stdio (`agentpool-mcp`). This command
+//! coordinator-scoped `Pool` and serves it over MCP stdio (`agentpool-mcp`). This command
 //! owns its tokio runtime (multi-threaded, so tool calls run in parallel); stdout carries only
 //! protocol frames and logs go to stderr.
 
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use agentpool_core::config::Settings;
-use agentpool_core::manager::{Manager, ManagerOptions};
+use agentpool_core::pool::{Pool, PoolOptions};
 use agentpool_core::provider::Registry;
 use agentpool_mcp::{Selection, SelectionInput};
 use clap::Args;
@@ -67,14 +67,14 @@ pub fn main(args: &McpArgs) -> ExitCode {
     }
 }
 
-async fn serve(manager: Manager, selection: Selection) -> Result<(), String> {
+async fn serve(manager: Pool, selection: Selection) -> Result<(), String> {
     agentpool_mcp::serve_stdio(manager, selection).await
 }
 
 /// One manager per server process, scoped to this server's coordinator: listings and the
 /// parallel-session limit count only the sessions it spawned. `AGENTPOOL_COORDINATOR_ID` keeps
 /// the identity stable across restarts; otherwise each process is a fresh `coord_…`.
-fn build_manager(server_lockdown: bool) -> agentpool_core::Result<Manager> {
+fn build_manager(server_lockdown: bool) -> agentpool_core::Result<Pool> {
     agentpool_providers::link_all();
     let settings = Settings::load()?;
     let registry = Registry::new(&settings)?;
@@ -82,7 +82,7 @@ fn build_manager(server_lockdown: bool) -> agentpool_core::Result<Manager> {
     let principal = agentpool_core::scope::Principal::mcp(server_lockdown, &settings)?;
     let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
     tracing::debug!(coordinator_id = %principal.coordinator_id, lockdown = principal.lockdown, "mcp principal");
-    Manager::new(settings, registry, runtime, ManagerOptions { principal, self_exe })
+    Pool::new(settings, registry, runtime, PoolOptions { principal, self_exe })
 }
 
 /// `AGENTPOOL_LOG` takes `target=level` directives or a bare level (`warn` by default), e.g.

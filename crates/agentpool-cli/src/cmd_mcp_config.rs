@@ -81,7 +81,7 @@ const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
 pub fn server_command(launcher: Option<Launcher>) -> (hosts::Server, Option<String>) {
     let version = env!("CARGO_PKG_VERSION");
     let runner_missing = |runner: &str, how: &str| {
-        agentpool_core::provider::which(runner)
+        agentpool_core::probe::which(runner)
             .is_none()
             .then(|| format!("`{runner}` is not on PATH here; the host needs it to start the server ({how})"))
     };
@@ -317,7 +317,7 @@ fn install_command(
     let line =
         std::iter::once(program.to_owned()).chain(args.iter().map(|a| shell_quote(a))).collect::<Vec<_>>().join(" ");
     let mut out = json!({"kind": "command", "command": line, "dry_run": dry_run});
-    let Some(exe) = agentpool_core::provider::which(program) else {
+    let Some(exe) = agentpool_core::probe::which(program) else {
         return Err(Error::new(
             ErrorCode::ProviderNotInstalled,
             format!(
@@ -501,7 +501,7 @@ mod tests {
             (npx.command.as_str(), npx.args.clone()),
             ("npx", vec!["-y".into(), format!("@agentpool/cli@{v}"), "mcp".into()])
         );
-        assert_eq!(warn.is_some(), agentpool_core::provider::which("npx").is_none());
+        assert_eq!(warn.is_some(), agentpool_core::probe::which("npx").is_none());
         assert!(temporary_location("/srv/me/.npm/_npx/0a1b/node_modules/@agentpool/cli-linux-x64/bin/agentpool"));
         assert!(!temporary_location("/srv/me/.local/bin/agentpool"));
         let (uvx, _) = server_command(Some(Launcher::Uvx));

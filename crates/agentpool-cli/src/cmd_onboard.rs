@@ -328,7 +328,7 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
     // the `attach` commands AgentPool prints for humans run `tmux` from their PATH.
     let configured = settings.as_ref().and_then(|s| s.config.runtime.tmux.binary.clone());
     let tmux_bin = match &configured {
-        Some(b) => agentpool_core::provider::which(b),
+        Some(b) => agentpool_core::probe::which(b),
         None => on_path("tmux"),
     };
     match &tmux_bin {
@@ -353,7 +353,7 @@ pub async fn doctor(args: &DoctorArgs) -> Result<Out> {
             ));
         }
     }
-    match agentpool_core::provider::which("git") {
+    match agentpool_core::probe::which("git") {
         Some(b) => checks.push(check(
             "git",
             true,
@@ -783,7 +783,7 @@ fn host_result(host: &Host, relative: bool, named: bool) -> Result<Value> {
     let command = server.command.clone();
     let mcp = crate::cmd_mcp_config::config_for(target, &server)?;
     let installed =
-        if relative { agentpool_core::provider::which("agentpool").is_some() } else { Path::new(&command).exists() };
+        if relative { agentpool_core::probe::which("agentpool").is_some() } else { Path::new(&command).exists() };
     let exe = std::env::current_exe().map_or_else(|_| "<path-to-agentpool>".to_owned(), |p| p.display().to_string());
     let put_on_path = format!("mkdir -p ~/.local/bin && ln -sf {exe} ~/.local/bin/agentpool");
     let absolute = if relative { "" } else { " --absolute-command" };
@@ -1066,7 +1066,7 @@ fn installed_guide() -> Option<PathBuf> {
     roots.into_iter().map(|root| root.join("agentpool").join("SKILL.md")).find(|p| p.is_file())
 }
 
-/// Commands that run before (and without) a `Manager`: they must work when the config is
+/// Commands that run before (and without) a `Pool`: they must work when the config is
 /// broken or tmux is missing, and must not create the database.
 pub async fn early(cmd: &crate::args::Command) -> Option<Result<Out>> {
     use crate::args::Command as C;

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentpool_core::config::Settings;
-use agentpool_core::manager::{Manager, ManagerOptions};
-use agentpool_core::observe::ObserveOptions;
+use agentpool_core::pool::{Pool, PoolOptions};
 use agentpool_core::provider::Registry;
 use agentpool_core::redact::redact;
 use agentpool_core::scope::{Principal, lockdown_enabled};
+use agentpool_core::session::observe::ObserveOptions;
 use agentpool_core::signal::{self, LoggedSignal, Signal};
 use agentpool_core::util;
 use serde_json::Value;
@@ -95,7 +95,7 @@ fn record(log: &Path) {
         let runtime = Arc::new(crate::commands::tmux_runtime(&settings));
         let principal = Principal { coordinator_id: owner, scoped: false, lockdown: lockdown_enabled(&settings) };
         let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
-        let Ok(manager) = Manager::new(settings, registry, runtime, ManagerOptions { principal, self_exe }) else {
+        let Ok(manager) = Pool::new(settings, registry, runtime, PoolOptions { principal, self_exe }) else {
             return;
         };
         let opts = ObserveOptions { timeout: Duration::ZERO, ..ObserveOptions::default() };

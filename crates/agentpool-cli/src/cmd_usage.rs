@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use agentpool_core::error::Result;
-use agentpool_core::observe::parse_timeout;
+use agentpool_core::session::observe::parse_timeout;
 use agentpool_core::usage::{self, Backend, UsageRequest};
 use clap::Args;
 use serde_json::Value;

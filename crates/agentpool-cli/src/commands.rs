@@ -1,16 +1,18 @@
-//! Command implementations: each turns parsed arguments into a call on the core `Manager`
+//! Command implementations: each turns parsed arguments into a call on the core `Pool`
 //! and returns typed output for both JSON and human rendering.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use agentpool_core::api::{SpawnRequest, parse_detail};
 use agentpool_core::config::Settings;
 use agentpool_core::error::{Error, ErrorCode, Result};
-use agentpool_core::manager::{Manager, ManagerOptions, SpawnRequest, collect_payload, parse_detail};
 use agentpool_core::model::{Isolation, PromptMode, Role, Supervision};
-use agentpool_core::observe::{ObserveOptions, parse_timeout};
+use agentpool_core::pool::{Pool, PoolOptions};
 use agentpool_core::provider::Registry;
+use agentpool_core::session::collect::collect_payload;
+use agentpool_core::session::observe::{ObserveOptions, parse_timeout};
 use agentpool_core::util;
 use agentpool_tmux::{TmuxOptions, TmuxRuntime};
 use serde_json::{Value, json};
@@ -20,7 +22,7 @@ use crate::output::{self, Out};
 
 /// Everything a command needs, built once per invocation.
 pub struct Context {
-    pub manager: Manager,
+    pub manager: Pool,
 }
 
 impl Context {
@@ -38,7 +40,7 @@ impl Context {
         let registry = Registry::new(&settings)?;
         let runtime = Arc::new(tmux_runtime(&settings));
         let self_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("agentpool"));
-        let manager = Manager::new(settings, registry, runtime, ManagerOptions { principal, self_exe })?;
+        let manager = Pool::new(settings, registry, runtime, PoolOptions { principal, self_exe })?;
         Ok(Self { manager })
     }
 
@@ -319,12 +321,12 @@ pub enum AttachClient {
 }
 
 /// The tmux client command that attaches this terminal to the worker `r` describes (the
-/// result of `Manager::attach`), after checking tmux is installed and the session is alive.
+/// result of `Pool::attach`), after checking tmux is installed and the session is alive.
 /// `attach` runs it in place of this process; `watch` runs it as a child and comes back.
 pub async fn attach_client(ctx: &Context, session_id: &str, r: &Value) -> Result<AttachClient> {
     let settings = ctx.manager.settings();
     let tmux = settings.config.runtime.tmux.binary.as_deref().unwrap_or("tmux");
-    let tmux = agentpool_core::provider::which(tmux).ok_or_else(|| {
+    let tmux = agentpool_core::probe::which(tmux).ok_or_else(|| {
         Error::new(ErrorCode::TmuxNotFound, "tmux is not installed, so there is nothing to attach with")
             .with("attach_command", r["attach_command"].clone())
     })?;

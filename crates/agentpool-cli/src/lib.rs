@@ -2,7 +2,7 @@
 //! and call [`main`] from their own binary.
 //!
 //! Layering: `args` defines the command line (clap only), `commands` implements each command
-//! against the core `Manager`, `output` renders JSON, human text and error envelopes.
+//! against the core `Pool`, `output` renders JSON, human text and error envelopes.
 
 pub mod args;
 pub mod cli_docs;

@@ -11,9 +11,9 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use agentpool_core::artifacts::ArtifactDir;
 use agentpool_core::error::{Error, ErrorCode, Result};
 use agentpool_core::store::{self, BoardRow, SessionFilter};
+use agentpool_core::workspace::artifacts::ArtifactDir;
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -662,7 +662,7 @@ pub fn diff_lines(diff: &str) -> Vec<String> {
         return vec!["no changes".to_owned()];
     }
     out.push(String::new());
-    let safe = agentpool_core::manager::safe_text(&agentpool_core::redact::redact(diff));
+    let safe = agentpool_core::session::collect::safe_text(&agentpool_core::redact::redact(diff));
     out.extend(safe.lines().take(MAX_DIFF_LINES).map(str::to_owned));
     out
 }
@@ -876,7 +876,8 @@ async fn perform(ctx: &Context, app: &mut App, terminal: &mut Term, action: Acti
 /// Collects the session (as `agentpool collect` does) and reads its diff.
 async fn diff(ctx: &Context, id: &str) -> Result<Vec<String>> {
     let r = ctx.manager.collect(id, true, true, false).await?;
-    let payload = agentpool_core::manager::collect_payload(r, agentpool_core::model::Detail::Summary, ctx.lockdown());
+    let payload =
+        agentpool_core::session::collect::collect_payload(r, agentpool_core::model::Detail::Summary, ctx.lockdown());
     let path = payload["artifacts"]
         .as_array()
         .into_iter()

@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 
 use crate::config::PolicyConfig;
 use crate::error::Result;
-use crate::manager::Manager;
 use crate::model::{Capability, CapacitySnapshot, ProviderDescriptor, RuntimeKind, UsageStatus};
+use crate::pool::Pool;
 use crate::usage;
 
 /// What the caller needs; empty lists impose nothing.
@@ -114,7 +114,7 @@ fn judge(
     (Ok(included), fact)
 }
 
-impl Manager {
+impl Pool {
     /// Splits every registered provider (in configured order) into candidates and excluded
     /// ones, with reasons. Reads detection (cached) and stored usage only; never probes.
     pub async fn filter_candidates(&self, filter: &CandidateFilter) -> Result<Value> {

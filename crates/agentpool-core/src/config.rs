@@ -14,6 +14,7 @@ pub use agentpool_sdk::config::{ProviderConfig, expand_tilde};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Isolation, PromptMode, UsageStatus};
+pub use crate::notify::NotifyConfig;
 
 /// Environment variable naming AgentPool's home directory.
 pub const ENV_HOME: &str = "AGENTPOOL_HOME";
@@ -91,65 +92,6 @@ pub struct Config {
     pub custom_providers: Vec<CustomProviderConfig>,
     /// Notifications on recorded events (`[[notify]]`), delivered by [`crate::notify`].
     pub notify: Vec<NotifyConfig>,
-}
-
-/// `[[notify]]`: one way to tell a human about some event types. Exactly one of `command`,
-/// `desktop = true`, `bell = true` and `webhook` says how.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct NotifyConfig {
-    /// Event names (`question`, `approval`, `completed`, …; see [`crate::notify::EVENT_NAMES`]).
-    pub on: Vec<String>,
-    /// Run through `sh -c`, the event as JSON on stdin.
-    pub command: Option<String>,
-    /// A desktop notification (`notify-send` or `osascript`, else a log line).
-    pub desktop: bool,
-    /// A BEL to the controlling terminal, if there is one.
-    pub bell: bool,
-    /// `http://` or `https://` URL the event is POSTed to as JSON (one attempt).
-    pub webhook: Option<String>,
-    /// Longest a delivery may take before it is abandoned (a command is killed); default 5000.
-    pub timeout_ms: Option<u64>,
-}
-
-impl NotifyConfig {
-    /// Every problem with this entry, each naming it (`notify[<i>]`).
-    fn problems(&self, index: usize) -> Vec<String> {
-        let name = format!("notify[{index}]");
-        let mut out = Vec::new();
-        if self.on.is_empty() {
-            out.push(format!("{name}: `on` must list at least one event (e.g. `on = [\"question\"]`)"));
-        }
-        for event in &self.on {
-            if crate::notify::canonical_event(event).is_none() {
-                out.push(format!(
-                    "{name}: unknown event `{event}` in `on`; known: {}",
-                    crate::notify::EVENT_NAMES.join(", ")
-                ));
-            }
-        }
-        let ways = [self.command.is_some(), self.desktop, self.bell, self.webhook.is_some()];
-        if ways.iter().filter(|w| **w).count() != 1 {
-            out.push(format!("{name}: set exactly one of `command`, `desktop = true`, `bell = true`, `webhook`"));
-        }
-        if self.command.as_deref().is_some_and(|c| c.trim().is_empty()) {
-            out.push(format!("{name}: `command` must not be empty"));
-        }
-        if let Some(url) = &self.webhook
-            && !(url.starts_with("http://") || url.starts_with("https://"))
-        {
-            out.push(format!("{name}: `webhook` must be an `http://` or `https://` URL (got `{url}`)"));
-        }
-        if self.timeout_ms.is_some_and(|t| !(1..=600_000).contains(&t)) {
-            out.push(format!("{name}: `timeout_ms` must be 1-600000"));
-        }
-        out
-    }
-
-    /// The delivery timeout (default 5 s).
-    pub fn timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(self.timeout_ms.unwrap_or(crate::notify::DEFAULT_TIMEOUT_MS))
-    }
 }
 
 /// `[[custom_providers]]`: a provider for a CLI nobody wrote a Rust crate for. It is driven

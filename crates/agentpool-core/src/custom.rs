@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::launch;
 use crate::model::{Capability, Confidence, ModelDescriptor, ModelSource, PromptMode};
 use crate::probe;
-use crate::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo, ScreenRules};
+use agentpool_sdk::provider::{Detected, LaunchContext, LaunchPlan, ProbeContext, Provider, ProviderInfo, ScreenRules};
 
 /// Listing order of custom providers: after every linked one, in config order.
 pub const CUSTOM_ORDER_BASE: u32 = 10_000;

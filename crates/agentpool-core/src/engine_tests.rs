@@ -10,13 +10,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::api::SpawnRequest;
 use crate::config::Settings;
 use crate::error::{ErrorCode, Result};
-use crate::manager::{Manager, ManagerOptions, SpawnRequest};
 use crate::model::{RuntimeKind, RuntimeRef};
-use crate::observe::ObserveOptions;
+use crate::pool::{Pool, PoolOptions};
 use crate::provider::Registry;
 use crate::runtime::{LiveControl, Liveness, Runtime, Snapshot, SpawnSpec};
+use crate::session::observe::ObserveOptions;
 
 #[derive(Debug, Default, Clone)]
 struct Pane {
@@ -158,7 +159,7 @@ struct Engine {
     _home: tempfile::TempDir,
     repo: tempfile::TempDir,
     runtime: FakeRuntime,
-    manager: Manager,
+    manager: Pool,
 }
 
 const RESULT: &str = "AGENTPOOL_RESULT_START\nSummary: looked at the migrations\nAGENTPOOL_RESULT_END";
@@ -190,9 +191,9 @@ impl Engine {
         let registry = Registry::new(&settings).unwrap_or_else(|e| panic!("{e:?}"));
         let runtime = FakeRuntime::default();
         let principal = crate::scope::Principal { coordinator_id: "tests".into(), scoped: false, lockdown: false };
-        let opts = ManagerOptions { principal, self_exe: std::env::current_exe().unwrap_or_default() };
+        let opts = PoolOptions { principal, self_exe: std::env::current_exe().unwrap_or_default() };
         let manager =
-            Manager::new(settings, registry, Arc::new(runtime.clone()), opts).unwrap_or_else(|e| panic!("{e:?}"));
+            Pool::new(settings, registry, Arc::new(runtime.clone()), opts).unwrap_or_else(|e| panic!("{e:?}"));
         Self { _home: home, repo, runtime, manager }
     }
 

@@ -11,33 +11,33 @@ pub use agentpool_sdk::{
 };
 
 pub mod agent_io;
-pub mod artifacts;
+pub mod api;
 pub mod candidates;
 pub mod catalog;
 pub mod config;
 pub mod custom;
-pub mod git;
-pub mod leases;
+pub mod describe;
 pub mod machine;
-pub mod manager;
 pub mod notify;
-pub mod observe;
+pub mod pool;
 pub mod provider;
 pub mod redact;
 pub mod scope;
+pub mod session;
 pub mod smoke;
 pub mod store;
+pub mod terminal;
 pub mod usage;
-pub mod usage_backends;
-pub mod worktree;
+pub mod workspace;
 
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
 mod untrusted_tests;
 
+pub use api::SpawnRequest;
 pub use error::{Error, ErrorCode, Result};
-pub use manager::{Manager, ManagerOptions, SpawnRequest, VERSION};
+pub use pool::{Pool, PoolOptions, VERSION};
 
 /// Re-exported so `agentpool_core::register_provider!` keeps working.
 pub use agentpool_sdk::{inventory, register_provider};

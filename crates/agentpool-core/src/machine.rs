@@ -138,6 +138,16 @@ fn class_name(c: ErrorClass) -> String {
     serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
+/// The `metadata.hint` of a `login_required` observation.
+pub fn login_hint(provider: &dyn crate::provider::Provider) -> String {
+    match provider.screen_rules().login_command {
+        Some(cmd) => format!(
+            "the worker is at its sign-in screen: sign in with `{cmd}` (or attach and sign in there), then send the task again"
+        ),
+        None => "the worker is at its sign-in screen: attach and sign in, then send the task again".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

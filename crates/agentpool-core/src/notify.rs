@@ -20,9 +20,9 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 
-use crate::config::NotifyConfig;
 use crate::model::{AgentSession, EventRecord};
 use crate::process::{self, RunOptions};
+use serde::{Deserialize, Serialize};
 
 /// Default delivery timeout.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
@@ -248,9 +248,9 @@ async fn desktop(payload: &Value, timeout: Duration) -> Result<(), String> {
     );
     let body =
         format!("{} is {}", payload["provider_id"].as_str().unwrap_or(""), payload["state"].as_str().unwrap_or(""));
-    let argv = if let Some(bin) = crate::provider::which("notify-send") {
+    let argv = if let Some(bin) = crate::probe::which("notify-send") {
         vec![bin.display().to_string(), "--app-name=agentpool".into(), title, body]
-    } else if let Some(bin) = crate::provider::which("osascript") {
+    } else if let Some(bin) = crate::probe::which("osascript") {
         let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
         let script = format!("display notification \"{}\" with title \"{}\"", quote(&body), quote(&title));
         vec![bin.display().to_string(), "-e".into(), script]
@@ -267,6 +267,62 @@ fn bell() -> Result<(), String> {
     // The controlling terminal, whatever stdout is; a process without one has nothing to ring.
     let mut tty = std::fs::OpenOptions::new().write(true).open("/dev/tty").map_err(|e| format!("no terminal: {e}"))?;
     tty.write_all(b"\x07").map_err(|e| format!("could not write to the terminal: {e}"))
+}
+
+/// `[[notify]]`: one way to tell a human about some event types. Exactly one of `command`,
+/// `desktop = true`, `bell = true` and `webhook` says how.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Event names (`question`, `approval`, `completed`, …; see [`EVENT_NAMES`]).
+    pub on: Vec<String>,
+    /// Run through `sh -c`, the event as JSON on stdin.
+    pub command: Option<String>,
+    /// A desktop notification (`notify-send` or `osascript`, else a log line).
+    pub desktop: bool,
+    /// A BEL to the controlling terminal, if there is one.
+    pub bell: bool,
+    /// `http://` or `https://` URL the event is POSTed to as JSON (one attempt).
+    pub webhook: Option<String>,
+    /// Longest a delivery may take before it is abandoned (a command is killed); default 5000.
+    pub timeout_ms: Option<u64>,
+}
+
+impl NotifyConfig {
+    /// Every problem with this entry, each naming it (`notify[<i>]`).
+    pub(crate) fn problems(&self, index: usize) -> Vec<String> {
+        let name = format!("notify[{index}]");
+        let mut out = Vec::new();
+        if self.on.is_empty() {
+            out.push(format!("{name}: `on` must list at least one event (e.g. `on = [\"question\"]`)"));
+        }
+        for event in &self.on {
+            if canonical_event(event).is_none() {
+                out.push(format!("{name}: unknown event `{event}` in `on`; known: {}", EVENT_NAMES.join(", ")));
+            }
+        }
+        let ways = [self.command.is_some(), self.desktop, self.bell, self.webhook.is_some()];
+        if ways.iter().filter(|w| **w).count() != 1 {
+            out.push(format!("{name}: set exactly one of `command`, `desktop = true`, `bell = true`, `webhook`"));
+        }
+        if self.command.as_deref().is_some_and(|c| c.trim().is_empty()) {
+            out.push(format!("{name}: `command` must not be empty"));
+        }
+        if let Some(url) = &self.webhook
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            out.push(format!("{name}: `webhook` must be an `http://` or `https://` URL (got `{url}`)"));
+        }
+        if self.timeout_ms.is_some_and(|t| !(1..=600_000).contains(&t)) {
+            out.push(format!("{name}: `timeout_ms` must be 1-600000"));
+        }
+        out
+    }
+
+    /// The delivery timeout (default 5 s).
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS))
+    }
 }
 
 #[cfg(test)]

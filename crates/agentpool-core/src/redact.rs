@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use regex::{Captures, Regex};
 
-use crate::artifacts::strip_terminal;
+use crate::terminal::strip_terminal;
 
 const MASK: &str = "[REDACTED]";
 

@@ -61,7 +61,7 @@ pub fn resolve_server_coordinator_id() -> Result<String> {
 }
 
 /// Who is acting, and what may leave the process: resolved once per front-end process, the
-/// same way for the CLI and the MCP server, and held by the `Manager`.
+/// same way for the CLI and the MCP server, and held by the `Pool`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// The acting coordinator, recorded on what it spawns and on events it causes.
@@ -122,7 +122,7 @@ pub fn lockdown_enabled(settings: &Settings) -> bool {
     settings.config.policy.lockdown || std::env::var(ENV_LOCKDOWN).is_ok_and(|v| util::truthy(&v))
 }
 
-/// Shapes a transcript page (`Manager::transcript` output) for an agent: `text` is fenced
+/// Shapes a transcript page (`Pool::transcript` output) for an agent: `text` is fenced
 /// between `BEGIN_/END_UNTRUSTED_WORKER_OUTPUT_<nonce>` lines with a fresh nonce (the page
 /// inside is byte-exact but for `ESCAPED_` in front of a fence-like marker, so offsets still
 /// add up), or, in lockdown, left out with

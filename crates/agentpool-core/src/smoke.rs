@@ -17,11 +17,12 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use crate::api::SpawnRequest;
 use crate::error::{Error, ErrorCode, Result};
-use crate::manager::{Manager, SpawnRequest};
 use crate::model::{Isolation, ObserveEvent, PromptMode, Role, SessionState};
-use crate::observe::{ObserveOptions, ObserveResponse};
+use crate::pool::Pool;
 use crate::provider::DialogContext;
+use crate::session::observe::{ObserveOptions, ObserveResponse};
 
 /// What `agentpool smoke` asks for.
 #[derive(Debug, Clone)]
@@ -54,7 +55,7 @@ const MAX_STARTUP_STEPS: usize = 4;
 /// Upper bound on the first wait: a CLI that has not shown anything useful by then will not.
 const FIRST_WAIT_CAP: Duration = Duration::from_secs(30);
 
-impl Manager {
+impl Pool {
     /// `agentpool smoke`: the fake smoke for `fake-*` providers; for a real provider, the
     /// guarded read-only smoke (refused without `real_read_only`).
     pub async fn smoke_with(&self, opts: SmokeOptions) -> Result<Value> {
@@ -78,8 +79,8 @@ impl Manager {
                 .iter()
                 .find_map(|k| config.metadata.get(*k).and_then(Value::as_str).map(str::to_owned))
         });
-        let repo = crate::manager::resolve_repo(&opts.repo)?;
-        let (status_before, _) = crate::git::status(&repo).await;
+        let repo = crate::api::resolve_repo(&opts.repo)?;
+        let (status_before, _) = crate::workspace::git::status(&repo).await;
 
         let mut req = SpawnRequest::new(provider.id(), REAL_SMOKE_TASK, repo.display().to_string());
         req.role = Role::Reviewer;
@@ -106,7 +107,7 @@ impl Manager {
         let terminated = self.terminate(&session_id, Some("smoke finished"), false).await;
         lifecycle.insert("terminate".into(), json!(terminated.is_ok()));
 
-        let (status_after, facts) = crate::git::status(&repo).await;
+        let (status_after, facts) = crate::workspace::git::status(&repo).await;
         let dirty = status_after != status_before;
         out.insert("git_dirty".into(), json!(dirty));
         if dirty {
@@ -252,7 +253,7 @@ impl Manager {
     /// The `startup_dialog` events of a session (their metadata), oldest first.
     async fn startup_dialog_events(&self, session_id: &str) -> Vec<Value> {
         let Ok(session) = self.load(session_id).await else { return Vec::new() };
-        let path = crate::artifacts::ArtifactDir::new(&session.artifact_dir).file("events");
+        let path = crate::workspace::artifacts::ArtifactDir::new(&session.artifact_dir).file("events");
         // Line by line: the event log grows with the session.
         let Ok(file) = std::fs::File::open(path) else { return Vec::new() };
         std::io::BufRead::lines(std::io::BufReader::new(file))
@@ -261,5 +262,58 @@ impl Manager {
             .filter(|e| e["event_type"] == "startup_dialog")
             .map(|e| e["metadata"].clone())
             .collect()
+    }
+}
+
+impl Pool {
+    /// The fake-provider smoke: spawn, wait for the question, answer, wait for completion,
+    /// collect, and always terminate the worker.
+    pub async fn smoke(&self, provider_id: &str, repo: &str, timeout: Duration) -> Result<Value> {
+        if !provider_id.starts_with("fake-") {
+            return Err(Error::new(
+                ErrorCode::PolicyBlocked,
+                "smoke drives only the built-in fake providers here; real providers need a guarded read-only smoke",
+            )
+            .with("provider_id", provider_id)
+            .with("isolation", "read_only"));
+        }
+        let req = SpawnRequest::new(
+            provider_id,
+            "AgentPool smoke test: ask exactly one question, then finish after the answer arrives.",
+            repo,
+        );
+        let spawned = self.spawn(req).await?;
+        let session_id = spawned["session_id"].as_str().unwrap_or_default().to_owned();
+        let outcome = self.smoke_steps(&session_id, timeout).await;
+        let _ = self.terminate(&session_id, Some("smoke finished"), false).await;
+        let mut out = outcome?;
+        out["provider_id"] = json!(provider_id);
+        Ok(out)
+    }
+
+    async fn smoke_steps(&self, session_id: &str, timeout: Duration) -> Result<Value> {
+        use crate::session::observe::ObserveOptions;
+        let wait = |what: &str| ObserveOptions { wait_for: vec![what.to_owned()], timeout, ..Default::default() };
+        let q = self.observe(session_id, wait("question")).await?;
+        let sent = self.send(session_id, "Continue read-only.").await.is_ok();
+        let c = self.observe(session_id, wait("completed")).await?;
+        let collected = self.collect(session_id, true, true, true).await?;
+        let kinds: Vec<Value> =
+            collected["artifacts"].as_array().into_iter().flatten().map(|a| a["kind"].clone()).collect();
+        let ok =
+            q.event == crate::model::ObserveEvent::Question && sent && c.event == crate::model::ObserveEvent::Completed;
+        Ok(json!({
+            "session_id": session_id,
+            "provider_id": Value::Null,
+            "question_event": q.event,
+            "question_state": q.state,
+            "send": sent,
+            "completed_event": c.event,
+            "completed_state": c.state,
+            "artifact_dir": collected["artifact_dir"],
+            "artifact_kinds": kinds,
+            "git_dirty": collected["git"]["dirty"],
+            "ok": ok,
+        }))
     }
 }

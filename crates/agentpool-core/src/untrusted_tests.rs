@@ -8,11 +8,11 @@ use proptest::test_runner::TestCaseError;
 use crate::test_support::{check_property, word_wrap};
 
 use crate::agent_io;
-use crate::artifacts;
 use crate::detect::{self, EchoFilter, ExtraRules};
 use crate::model::{Detail, Isolation, ObserveEvent, Role};
 use crate::provider::ScreenRules;
 use crate::redact::redact;
+use crate::workspace::artifacts;
 
 /// Strings matching `pattern`, parsed once (a `&str` strategy parses its regex per case).
 fn re(pattern: &str) -> BoxedStrategy<String> {

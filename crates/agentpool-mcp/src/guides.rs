@@ -2,11 +2,12 @@
 //! per-session templates (transcript, events, artifact manifest) and the two prompts.
 //! Served only when the default toolset is selected.
 
-use agentpool_core::Manager;
-use agentpool_core::artifacts::ArtifactDir;
+use agentpool_core::Pool;
+use agentpool_core::agent_io;
 use agentpool_core::error::{Error, ErrorCode};
 use agentpool_core::model::Detail;
-use agentpool_core::{agent_io, manager};
+use agentpool_core::session::collect::gate_manifest;
+use agentpool_core::workspace::artifacts::ArtifactDir;
 use rmcp::ErrorData;
 use rmcp::model::{
     GetPromptRequestParams, GetPromptResult, Prompt, PromptArgument, PromptMessage, ReadResourceResult, Resource,
@@ -82,7 +83,7 @@ pub fn templates() -> Vec<ResourceTemplate> {
 }
 
 /// The preferences text: the user's file, or the default template.
-pub fn preferences_text(m: &Manager) -> String {
+pub fn preferences_text(m: &Pool) -> String {
     std::fs::read_to_string(&m.settings().paths.preferences).unwrap_or_else(|_| DEFAULT_PREFERENCES.to_owned())
 }
 
@@ -133,7 +134,7 @@ pub async fn read(server: &AgentPoolServer, uri: &str) -> Result<ReadResourceRes
     let lockdown = server.lockdown;
     let body = if kind == "artifacts" {
         let files = tokio::task::spawn_blocking(move || ad.manifest()).await.unwrap_or_default();
-        json!({"session_id": session_id, "artifact_dir": dir, "files": manager::gate_manifest(&files, lockdown)})
+        json!({"session_id": session_id, "artifact_dir": dir, "files": gate_manifest(&files, lockdown)})
     } else {
         let path = ad.file(kind);
         let path_str = path.display().to_string();

@@ -2,7 +2,7 @@
 //! resources and prompts, the observe wait guard, and lockdown.
 //!
 //! Architecture invariant: this is the only crate that knows rmcp. It formats and transports;
-//! every lifecycle decision is made by `agentpool_core::Manager`. It never creates a tokio
+//! every lifecycle decision is made by `agentpool_core::Pool`. It never creates a tokio
 //! runtime: the binary does (`agentpool mcp`).
 
 pub mod catalog;
@@ -19,7 +19,7 @@ mod usage_tools;
 
 use std::sync::Arc;
 
-use agentpool_core::Manager;
+use agentpool_core::Pool;
 use rmcp::ServiceExt;
 
 pub use catalog::{Selection, SelectionError, SelectionInput};
@@ -31,7 +31,7 @@ pub fn select(input: &SelectionInput) -> Result<Selection, SelectionError> {
 }
 
 /// Serves MCP on stdin/stdout until the client closes the stream.
-pub async fn serve_stdio(manager: Manager, selection: Selection) -> Result<(), String> {
+pub async fn serve_stdio(manager: Pool, selection: Selection) -> Result<(), String> {
     let server = AgentPoolServer::new(Arc::new(manager), &selection);
     let pipe = transport::framed(tokio::io::stdin(), tokio::io::stdout());
     let running = server.serve(pipe).await.map_err(|e| format!("MCP initialisation failed: {e}"))?;

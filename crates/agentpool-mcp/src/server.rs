@@ -1,4 +1,4 @@
-//! The MCP server: one [`Manager`] per process, the selected tool routers combined into one,
+//! The MCP server: one [`Pool`] per process, the selected tool routers combined into one,
 //! and the guides (resources and prompts) when the default toolset is on.
 //!
 //! rmcp runs every request as its own task, so tool calls run concurrently and `ping` is
@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use agentpool_core::Manager;
+use agentpool_core::Pool;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{
@@ -36,7 +36,7 @@ with a shell can use the `agentpool` CLI (`--json`) instead.";
 
 /// Shared state of one server process.
 pub struct AgentPoolServer {
-    pub(crate) manager: Arc<Manager>,
+    pub(crate) manager: Arc<Pool>,
     pub(crate) lockdown: bool,
     guides: bool,
     tools: ToolRouter<Self>,
@@ -78,7 +78,7 @@ impl AgentPoolServer {
     }
 
     /// A server over `manager` exposing `selection`.
-    pub fn new(manager: Arc<Manager>, selection: &Selection) -> Self {
+    pub fn new(manager: Arc<Pool>, selection: &Selection) -> Self {
         // One decision, made in core when the server's principal was resolved
         // (`scope::Principal::mcp`: the policy, `AGENTPOOL_LOCKDOWN`, or the server's own
         // `--lockdown` / `AGENTPOOL_MCP_LOCKDOWN`). A selection that asks for lockdown on a

@@ -1,14 +1,15 @@
 //! The tools, one router per toolset (`default`, `sessions`), combined at start-up. Each tool
-//! validates its arguments, calls one `Manager` method and shapes the result for agents;
+//! validates its arguments, calls one `Pool` method and shapes the result for agents;
 //! lifecycle decisions stay in core.
 
 use std::pin::pin;
 use std::time::Duration;
 
+use agentpool_core::api::SpawnRequest;
 use agentpool_core::error::{Error, ErrorCode};
-use agentpool_core::manager::{SpawnRequest, collect_payload};
 use agentpool_core::model::Detail;
-use agentpool_core::observe::ObserveOptions;
+use agentpool_core::session::collect::collect_payload;
+use agentpool_core::session::observe::ObserveOptions;
 use agentpool_core::{agent_io, util};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
@@ -439,7 +440,7 @@ impl AgentPoolServer {
 fn gate_rows(rows: &mut Value) {
     for row in rows.as_array_mut().into_iter().flatten() {
         let kind = row.get("kind").and_then(Value::as_str).unwrap_or("");
-        if agentpool_core::artifacts::WORKER_TEXT_KINDS.contains(&kind) {
+        if agentpool_core::workspace::artifacts::WORKER_TEXT_KINDS.contains(&kind) {
             row["gated"] = json!(true);
             row["gated_reason"] = json!("lockdown");
         }

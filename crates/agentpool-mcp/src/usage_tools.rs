@@ -118,7 +118,7 @@ fn request(
     backend: BackendArg,
     timeout_seconds: f64,
 ) -> agentpool_core::Result<UsageRequest> {
-    let budget = agentpool_core::observe::parse_timeout(timeout_seconds)?.max(Duration::from_millis(1));
+    let budget = agentpool_core::session::observe::parse_timeout(timeout_seconds)?.max(Duration::from_millis(1));
     Ok(UsageRequest { provider_id, backend: backend.into(), allow_interactive: false, budget })
 }
 

@@ -469,9 +469,3 @@ pub fn capabilities_of(provider: &dyn Provider) -> Vec<Capability> {
 pub fn auth_status(status: AuthState, confidence: Confidence, reason: Option<&str>) -> AuthStatus {
     AuthStatus { status, confidence, reason: reason.map(str::to_owned), checked_at: crate::util::now() }
 }
-
-/// Finds an executable on `PATH` (absolute `PATH` entries only, so the current directory is
-/// never searched), then in the usual user bin directories. Only regular executable files count.
-pub fn which(name: &str) -> Option<PathBuf> {
-    crate::probe::which(name)
-}

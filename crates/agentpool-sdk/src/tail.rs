@@ -7,8 +7,6 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 /// Most bytes a tail of lines returns (`transcript --tail-lines`). Longer lines are cut: the
 /// text then starts inside a line and the tail says it was truncated.
 pub const TAIL_MAX_BYTES: u64 = 1024 * 1024;
@@ -102,21 +100,6 @@ pub fn read_range<R: Read + Seek>(r: &mut R, offset: u64, limit: u64) -> io::Res
 /// Decodes bytes as UTF-8 without a copy when they are valid.
 pub fn lossy(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// SHA-256 of everything `r` yields, read through a fixed buffer.
-pub fn sha256_reader<R: Read>(mut r: R) -> io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BLOCK];
-    loop {
-        match r.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => hasher.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(crate::util::hex(&hasher.finalize()))
 }
 
 #[cfg(test)]
@@ -249,10 +232,10 @@ mod tests {
         assert_eq!(read_range(&mut Cursor::new(data), 3, 4).unwrap(), b"3456");
         assert_eq!(read_range(&mut Cursor::new(data), 8, 4).unwrap(), b"89");
         assert_eq!(read_range(&mut Cursor::new(data), 20, 4).unwrap(), b"");
-        assert_eq!(sha256_reader(&data[..]).unwrap(), crate::util::sha256_hex(data));
+        assert_eq!(crate::util::sha256_reader(&data[..]).unwrap(), crate::util::sha256_hex(data));
         let mut big = Virtual { size: 3 * BLOCK as u64 + 7, pos: 0, read: 0, line: 10 };
         let mut whole = Vec::new();
         Virtual { size: big.size, pos: 0, read: 0, line: 10 }.read_to_end(&mut whole).unwrap();
-        assert_eq!(sha256_reader(&mut big).unwrap(), crate::util::sha256_hex(&whole));
+        assert_eq!(crate::util::sha256_reader(&mut big).unwrap(), crate::util::sha256_hex(&whole));
     }
 }

@@ -87,7 +87,22 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// SHA-256 hex of a file's contents, or `None` when it cannot be read. Streams the file, so a
 /// transcript of any size is hashed in a fixed buffer.
 pub fn sha256_file(path: &Path) -> Option<String> {
-    std::fs::File::open(path).and_then(crate::tail::sha256_reader).ok()
+    std::fs::File::open(path).and_then(sha256_reader).ok()
+}
+
+/// SHA-256 of everything `r` yields, read through a fixed buffer.
+pub fn sha256_reader<R: std::io::Read>(mut r: R) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
 /// Writes a file atomically (temp file + rename) so readers never see half a file.

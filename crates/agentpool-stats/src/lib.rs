@@ -10,7 +10,7 @@ pub mod window;
 
 use std::path::{Path, PathBuf};
 
-use agentpool_core::Manager;
+use agentpool_core::Pool;
 use agentpool_core::config::{self, Settings};
 use agentpool_core::error::{Error, ErrorCode, Result};
 use agentpool_core::scope::Scope;
@@ -45,7 +45,7 @@ pub struct Query {
 
 /// Computes `stats/v1` for `query` against the manager's store, after reconciling stale
 /// sessions so the counts reflect reality. `now` must be the instant the window was parsed at.
-pub async fn run(manager: &Manager, query: Query, now: OffsetDateTime) -> Result<Value> {
+pub async fn run(manager: &Pool, query: Query, now: OffsetDateTime) -> Result<Value> {
     if let Some(p) = &query.provider {
         manager.registry().get(p)?;
     }
@@ -62,7 +62,7 @@ pub async fn run(manager: &Manager, query: Query, now: OffsetDateTime) -> Result
 /// Writes the share card for `doc` to `path` (`~` expanded, relative to the current
 /// directory), or to a new file at [`default_card_path`] when `path` is `None` or empty (a
 /// `-2`, `-3`, … suffix keeps two cards made in the same second apart).
-pub fn share(manager: &Manager, doc: &Value, path: Option<&Path>, now: OffsetDateTime) -> Result<Value> {
+pub fn share(manager: &Pool, doc: &Value, path: Option<&Path>, now: OffsetDateTime) -> Result<Value> {
     match path.filter(|p| !p.as_os_str().is_empty()) {
         // A path the user names is written like every `--output`: a regular file in an
         // existing directory, never anything else, and no directories made on the way.

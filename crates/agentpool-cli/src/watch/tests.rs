@@ -148,7 +148,7 @@ fn preview_text_from_a_worker_cannot_reach_the_terminal_raw() {
     let now = agentpool_core::util::parse_ts("2026-05-01T12:05:00Z").unwrap();
     let mut app = App::new("default", true, false);
     app.set_rows(vec![row("ap_0123456789ab", "RUNNING", "spawn", "default")]);
-    app.preview = agentpool_core::manager::safe_text("hello \x1b]0;owned\x07\x1b[2J world\r\nnext\x1b");
+    app.preview = agentpool_core::session::collect::safe_text("hello \x1b]0;owned\x07\x1b[2J world\r\nnext\x1b");
     let frame = render(&app, now, 80, 24);
     assert!(frame.contains("hello  world"), "{frame}");
     assert!(!frame.contains('\x1b') && !frame.contains('\x07'));

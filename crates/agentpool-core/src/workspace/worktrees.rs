@@ -31,14 +31,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use crate::api::resolve_repo;
 use crate::error::{Error, ErrorCode, Result};
-use crate::git;
-use crate::manager::{Manager, resolve_repo};
 use crate::model::AgentSession;
+use crate::pool::Pool;
 use crate::runtime::Liveness;
 use crate::store::SqlExt as _;
 use crate::store::{self, SessionFilter};
 use crate::util;
+use crate::workspace::git;
 
 /// Most entries of each kind (files, commits, stashes) listed in a cleanup plan or refusal;
 /// the counts are always complete.
@@ -472,7 +473,7 @@ fn refusal(session_id: &str, path: &str, branch: &str, risk: &AtRisk) -> Error {
     .with("example", format!("agentpool worktrees cleanup --session-id {session_id} --dry-run"))
 }
 
-impl Manager {
+impl Pool {
     /// The branch of a worktree session (recorded at spawn; derived for older sessions).
     pub(crate) fn branch_of(session: &AgentSession) -> String {
         session

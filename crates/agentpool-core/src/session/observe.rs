@@ -11,16 +11,17 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::agent_io;
-use crate::artifacts::{self, ArtifactDir};
-use crate::detect::{self, Detection, EchoFilter};
+use crate::detect::{self, Detection};
 use crate::error::{Error, ErrorCode, Result};
 use crate::machine;
-use crate::manager::{Manager, blocking, dedup, gate_manifest, wait_for_any_growth};
 use crate::model::{AgentSession, Confidence, Detail, ObserveEvent, SessionState};
+use crate::pool::{Pool, blocking, dedup, wait_for_any_growth};
 use crate::redact::redact;
+use crate::session::collect::gate_manifest;
 use crate::signal;
 use crate::store;
 use crate::util;
+use crate::workspace::artifacts::{self, ArtifactDir};
 
 /// How often a quiet worker is re-checked for exit or an unchanged screen.
 const LIVENESS_INTERVAL: Duration = Duration::from_millis(250);
@@ -171,14 +172,14 @@ pub fn parse_wait_for(raw: &[String]) -> Result<WaitFor> {
 
 /// Validates a timeout in seconds.
 pub fn parse_timeout(seconds: f64) -> Result<Duration> {
-    if !seconds.is_finite() || !(0.0..=crate::manager::MAX_OBSERVE_TIMEOUT_SECS).contains(&seconds) {
+    if !seconds.is_finite() || !(0.0..=crate::api::MAX_OBSERVE_TIMEOUT_SECS).contains(&seconds) {
         return Err(Error::new(ErrorCode::InvalidTimeout, "timeout must be between 0 and 86400 seconds")
             .with("timeout_seconds", seconds));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
 
-impl Manager {
+impl Pool {
     /// Observes a worker (see module docs).
     pub async fn observe(&self, session_id: &str, opts: ObserveOptions) -> Result<ObserveResponse> {
         let wait = parse_wait_for(&opts.wait_for)?;
@@ -237,7 +238,7 @@ impl Manager {
                 Err(e) => return Err(e),
             };
             let clean = redact(&snap.screen).into_owned();
-            let echo = load_echo(&ad);
+            let echo = crate::workspace::artifacts::load_echo(&ad);
             let mut det = detect::detect_with(&clean, previous_hash.as_deref(), &echo, &rules);
             let mut login_required =
                 !snap.dead && det.event == ObserveEvent::Error && machine::login_required(&clean, &echo, &rules);
@@ -338,7 +339,7 @@ impl Manager {
             meta.extend(extra);
             meta.extend(signal_meta);
             if login_required && let Some(p) = &provider {
-                meta.insert("hint".into(), json!(crate::manager::login_hint(p.as_ref())));
+                meta.insert("hint".into(), json!(crate::machine::login_hint(p.as_ref())));
                 meta.insert("login_command".into(), json!(rules.login_command));
             }
 
@@ -380,7 +381,7 @@ impl Manager {
                     util::write_atomic(&ad2.file("summary_partial"), partial.as_bytes())?;
                     let _ = ad2.sync_transcript();
                     if completed {
-                        crate::manager::materialize_result(&ad2, Some(&screen))?;
+                        crate::session::collect::materialize_result(&ad2, Some(&screen))?;
                     }
                     Ok(())
                 })
@@ -408,7 +409,7 @@ impl Manager {
                         Some(hash.clone()),
                         Some(excerpt),
                         em,
-                        crate::manager::Guard::StillIn(det.state),
+                        crate::pool::Guard::StillIn(det.state),
                     )
                     .await?;
                 if recorded.is_none() {
@@ -527,7 +528,7 @@ impl ObserveResponse {
     }
 }
 
-fn stored_state_response(m: &Manager, session: &AgentSession, opts: &ObserveOptions) -> ObserveResponse {
+fn stored_state_response(m: &Pool, session: &AgentSession, opts: &ObserveOptions) -> ObserveResponse {
     let (event, readiness) = match session.state {
         SessionState::Completed => (ObserveEvent::Completed, "completed"),
         SessionState::Failed => (ObserveEvent::Error, "failed"),
@@ -551,15 +552,6 @@ fn stored_state_response(m: &Manager, session: &AgentSession, opts: &ObserveOpti
         }
     }
     resp
-}
-
-/// What AgentPool typed into this session's worker (`raw/echo.txt`), for echo filtering.
-pub(crate) fn load_echo(ad: &ArtifactDir) -> EchoFilter {
-    let mut echo = EchoFilter::new();
-    if let Ok(text) = std::fs::read_to_string(ad.echo_file()) {
-        echo.add_text(&text);
-    }
-    echo
 }
 
 #[cfg(test)]

@@ -25,9 +25,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
+use crate::api::resolve_repo;
 use crate::error::{Error, ErrorCode, Result};
-use crate::manager::{Manager, resolve_repo};
 use crate::model::AgentSession;
+use crate::pool::Pool;
 use crate::store::SqlExt as _;
 use crate::store::{self, LIVE_PREDICATE};
 use crate::util;
@@ -328,7 +329,7 @@ pub fn release_session(conn: &Connection, session_id: &str) -> Result<usize> {
     .sql()
 }
 
-impl Manager {
+impl Pool {
     /// The directories a session's lease paths may live in: its worktree, then its repo.
     fn lease_roots(session: &AgentSession) -> Vec<PathBuf> {
         let mut roots = Vec::new();
@@ -397,7 +398,7 @@ impl Manager {
     /// Lists leases (active only unless `all`), optionally for one session or repository.
     pub async fn list_leases(&self, session_id: Option<&str>, repo_path: Option<&str>, all: bool) -> Result<Value> {
         if let Some(s) = session_id {
-            crate::manager::check_session_id(s)?;
+            crate::api::check_session_id(s)?;
         }
         let repo = repo_path.map(resolve_repo).transpose()?.map(|p| p.display().to_string());
         let sid = session_id.map(str::to_owned);

@@ -340,5 +340,5 @@ pub fn merge(n: CapacitySnapshot, c: CapacitySnapshot, k: Option<CapacitySnapsho
 }
 
 #[cfg(test)]
-#[path = "usage_backends_tests.rs"]
+#[path = "backends_tests.rs"]
 mod tests;

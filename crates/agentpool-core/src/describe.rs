@@ -1,0 +1,122 @@
+//! What is installed: provider descriptors, runtimes and model catalogs (`inventory`, `models`).
+
+use serde_json::{Value, json};
+
+use crate::model::{ProviderDescriptor, RuntimeKind};
+use crate::pool::Pool;
+use crate::provider::{self, ProbeContext, Provider};
+
+fn describe(p: &dyn Provider, ctx: &ProbeContext, d: provider::Detected, with_usage: bool) -> ProviderDescriptor {
+    let mut metadata = p.metadata();
+    metadata.extend(ctx.config.metadata.clone());
+    ProviderDescriptor {
+        id: p.id().to_owned(),
+        display_name: p.display_name().to_owned(),
+        vendor: p.vendor().to_owned(),
+        harness: p.harness().to_owned(),
+        installed: d.installed,
+        binary_path: d.binary_path,
+        version: d.version,
+        auth: d.auth,
+        models: p.models(),
+        runtimes: if d.installed { vec![RuntimeKind::Tmux] } else { Vec::new() },
+        capabilities: if d.installed { provider::capabilities_of(p) } else { Vec::new() },
+        usage: if with_usage { p.inventory_usage() } else { None },
+        accounts: Vec::new(),
+        warnings: d.warnings,
+        metadata,
+    }
+}
+
+impl Pool {
+    /// Inventory of every enabled provider (detection runs concurrently).
+    pub async fn describe_providers(&self, with_usage: bool) -> Vec<ProviderDescriptor> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, p) in self.registry.ordered().into_iter().enumerate() {
+            let ctx = self.probe_context(p.as_ref());
+            tasks.spawn(async move {
+                let d = p.discover(&ctx).await;
+                (i, describe(p.as_ref(), &ctx, d, with_usage))
+            });
+        }
+        let mut rows: Vec<(usize, ProviderDescriptor)> = tasks.join_all().await;
+        rows.sort_by_key(|(i, _)| *i);
+        rows.into_iter().map(|(_, d)| d).collect()
+    }
+
+    /// Runtimes and whether they are available.
+    pub fn runtimes(&self) -> Value {
+        json!([{
+            "kind": "tmux",
+            "default": self.settings.config.runtime.default == "tmux",
+            "enabled": true,
+            "available": self.runtime.binary_path().is_some(),
+            "path": self.runtime.binary_path(),
+            "socket": self.settings.tmux_socket,
+        }])
+    }
+}
+
+impl Pool {
+    /// Model rows per provider (`models [--provider P]`): catalog facts with their defaults
+    /// spelled out, whether the provider is installed, and its models. An unknown provider is
+    /// `PROVIDER_NOT_FOUND` listing the known ones.
+    pub async fn models(&self, provider_id: Option<&str>) -> crate::error::Result<Value> {
+        let wanted = provider_id.map(str::trim).filter(|p| !p.is_empty());
+        if let Some(id) = wanted {
+            self.registry().get(id)?;
+        }
+        let described = self.describe_providers(false).await;
+        let rows: Vec<Value> = described
+            .into_iter()
+            .filter(|d| wanted.is_none_or(|w| w == d.id))
+            .map(|d| {
+                let config = self.settings().provider(&d.id);
+                let m = &config.metadata;
+                let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+                let list = |k: &str| m.get(k).cloned().filter(Value::is_array).unwrap_or_else(|| json!([]));
+                let models = if self.settings().catalog.has(&d.id) { self.settings().catalog.models(&d.id) } else { d.models.clone() };
+                json!({
+                    "provider_id": d.id,
+                    "installed": d.installed,
+                    "default_model": text("default_model"),
+                    "smoke_model": text("smoke_model").or_else(|| text("default_model")),
+                    "model_arg": text("model_arg"),
+                    "model_selection": text("model_selection").unwrap_or_else(|| "model_arg".to_owned()),
+                    "default_initial_prompt_mode": text("default_initial_prompt_mode").unwrap_or_else(|| "send_after_launch".to_owned()),
+                    "reasoning_effort_arg": text("reasoning_effort_arg"),
+                    "reasoning_effort_config_key": text("reasoning_effort_config_key"),
+                    "service_tier_config_key": text("service_tier_config_key"),
+                    "read_only_mode_arg": text("read_only_mode_arg"),
+                    "submit_keys": list("submit_keys"),
+                    "catalog_completeness": text("catalog_completeness"),
+                    "quirks": list("quirks"),
+                    "models": models,
+                })
+            })
+            .collect();
+        Ok(
+            json!({"providers": rows, "catalog_sources": self.settings().catalog.sources, "preferences": self.preferences_ref()}),
+        )
+    }
+
+    /// `models validate [--path P]`: the embedded catalog, or one file, checked entry by entry.
+    pub fn validate_catalog(&self, path: Option<&str>) -> Value {
+        let known = self.registry().ids();
+        let (shown, loaded) = match path.map(str::trim).filter(|p| !p.is_empty()) {
+            None => (
+                crate::catalog::EMBEDDED_NAME.to_owned(),
+                serde_json::from_str::<Value>(crate::catalog::EMBEDDED_JSON).map_err(|e| e.to_string()),
+            ),
+            Some(p) => {
+                let expanded = crate::catalog::expand_path(p);
+                (expanded.display().to_string(), crate::catalog::read_file(&expanded).map_err(|e| e.message))
+            }
+        };
+        let report = match loaded {
+            Ok(v) => crate::catalog::validate(&v, &known),
+            Err(e) => crate::catalog::Validation { errors: vec![e], warnings: Vec::new() },
+        };
+        json!({"ok": report.errors.is_empty(), "path": shown, "errors": report.errors, "warnings": report.warnings})
+    }
+}

@@ -1,0 +1,333 @@
+//! Steering a live worker: send (reopening an ended turn), keys, interrupt, attach, preview.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::api::*;
+use crate::detect;
+use crate::error::{Error, ErrorCode, Result};
+use crate::model::{AgentSession, RuntimeRef, SessionState};
+use crate::pool::{Pool, blocking, worker_exited};
+use crate::redact::redact;
+use crate::session::collect::*;
+use crate::store::SqlExt as _;
+use crate::store::{self};
+use crate::util;
+use crate::workspace::artifacts::{self, ArtifactDir};
+
+impl Pool {
+    /// When the screen shows a numbered menu with a highlighted option and `answer` names one of
+    /// its options, moves the highlight there, checks on screen that it arrived, and confirms
+    /// with `Enter`; returns `{number, text}` of the option chosen. `None`: no menu, or the
+    /// answer names none of its options (it is then typed as usual).
+    async fn select_menu_option(&self, r: &RuntimeRef, answer: &str) -> Result<Option<Value>> {
+        const CONFIRM_TRIES: usize = 20;
+        let look = || async {
+            let snap = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await?;
+            if snap.dead {
+                return Err(Error::new(ErrorCode::WorkerExited, "the worker has exited"));
+            }
+            Ok(crate::dialog::menu(&redact(&snap.screen)))
+        };
+        let options = look().await?;
+        let (Some(current), Some(target)) =
+            (options.iter().find(|o| o.highlighted), crate::dialog::chosen(&options, answer))
+        else {
+            return Ok(None);
+        };
+        let chosen = json!({"number": target.number, "text": target.text});
+        let moves = crate::dialog::arrows(current, target);
+        if !moves.is_empty() {
+            self.runtime.send_keys(r, &moves).await?;
+        }
+        for attempt in 0..CONFIRM_TRIES {
+            let now = look().await?;
+            if now.iter().any(|o| o.highlighted && o.index == target.index && o.text == target.text) {
+                self.runtime.send_keys(r, &["Enter".to_owned()]).await?;
+                return Ok(Some(chosen));
+            }
+            if attempt + 1 < CONFIRM_TRIES {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Err(Error::new(
+            ErrorCode::MenuSelectionFailed,
+            format!(
+                "the menu's highlight did not reach option {} ({}); nothing was confirmed",
+                target.index + 1,
+                target.text
+            ),
+        )
+        .with("selected_option", chosen)
+        .with("keys_sent", moves))
+    }
+
+    pub(crate) async fn check_cached_usage(&self, provider_id: &str) -> Result<()> {
+        // The same "latest snapshot" as the usage summary (placeholders skipped, newest by time).
+        self.usage_block(provider_id).await
+    }
+
+    /// Sends one message to a worker and submits it.
+    pub async fn send(&self, session_id: &str, message: &str) -> Result<Value> {
+        self.send_with(session_id, message, true).await
+    }
+
+    /// Sends one message; with `submit = false` it is typed but the submit key is not pressed.
+    ///
+    /// A session with `max_turns` has its turn taken before anything is typed, in one write
+    /// (so concurrent sends can never exceed the limit), and given back if the message is not
+    /// delivered.
+    pub async fn send_with(&self, session_id: &str, message: &str, submit: bool) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        self.enforce_deadline(&session).await?;
+        let id = session.id.clone();
+        let taken = self.store.call(move |c| store::take_turn(c, &id)).await?;
+        if let Err((max, sent)) = taken {
+            return Err(Error::new(ErrorCode::TurnLimitReached, "session reached its max_turns")
+                .with("session_id", session_id)
+                .with("max_turns", max)
+                .with("turns_sent", sent));
+        }
+        let sent = self.deliver_message(&session, message, submit).await;
+        if sent.is_err() {
+            let id = session.id.clone();
+            let _ = self.store.call(move |c| store::give_back_turn(c, &id)).await;
+        }
+        sent
+    }
+
+    async fn deliver_message(&self, session: &AgentSession, message: &str, submit: bool) -> Result<Value> {
+        let r = self.runtime_ref(session)?;
+        if session.state == SessionState::Completed {
+            self.reopen(session, &r).await?;
+        }
+        let provider = self.registry.get(&session.provider_id)?;
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        {
+            // Note the message in the transcript before the worker can answer it, so the
+            // transcript reads in order.
+            let ad = ad.clone();
+            let m = message.to_owned();
+            blocking(move || {
+                ad.record_echo(&m)?;
+                ad.append_sent(&m)
+            })
+            .await?;
+        }
+        // A new turn begins: signals the CLI logged so far belong to earlier turns.
+        if let Ok(m) = std::fs::metadata(ad.signal_log()) {
+            let id = session.id.clone();
+            self.store.call(move |c| store::set_meta(c, &id, "signal_offset", &json!(m.len()))).await?;
+        }
+        // An answer that names an option of the menu on screen (its number or its text)
+        // selects that option with the menu's own keys, confirmed on screen, instead of being
+        // typed into it.
+        if submit && matches!(session.state, SessionState::AwaitingUserInput | SessionState::AwaitingApproval) {
+            match self.select_menu_option(&r, message).await {
+                Ok(Some(chosen)) => {
+                    let mut m = Map::new();
+                    m.insert("submit".into(), json!(submit));
+                    m.insert("selected_option".into(), chosen.clone());
+                    let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
+                    return Ok(
+                        json!({"ok": true, "session_id": session.id, "event_id": event_id, "selected_option": chosen}),
+                    );
+                }
+                Ok(None) => {}
+                Err(e) if e.code == ErrorCode::MenuSelectionFailed => return Err(e.with("session_id", &session.id)),
+                Err(e) => return Err(self.explain_exit(e, session, &r).await),
+            }
+        }
+        let keys = match self.deliver(&r, provider.as_ref(), message, submit).await {
+            Ok(keys) => keys,
+            Err(e) => {
+                // The note above went in first; say that the message never arrived.
+                let _ = blocking(move || ad.append_note("the message above was not delivered: the worker has exited"))
+                    .await;
+                return Err(self.explain_exit(e, session, &r).await);
+            }
+        };
+        let mut m = Map::new();
+        m.insert("submit".into(), json!(submit));
+        m.insert("submit_keys".into(), json!(keys));
+        let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
+        Ok(json!({"ok": true, "session_id": session.id, "event_id": event_id}))
+    }
+
+    /// A follow-up message to a worker that completed but still runs starts a new turn: the
+    /// session is live again, and the result it already printed no longer counts.
+    async fn reopen(&self, session: &AgentSession, r: &RuntimeRef) -> Result<()> {
+        let lines = self.settings.config.runtime.tmux.capture_lines;
+        let screen = self.runtime.snapshot(r, lines, Duration::from_secs(2)).await?;
+        if screen.dead {
+            return Err(worker_exited(session, screen.exit_status, &screen.screen));
+        }
+        let echo = crate::workspace::artifacts::load_echo(&ArtifactDir::new(&session.artifact_dir));
+        let previous = detect::extract_result(&redact(&screen.screen), &echo).map(|b| util::sha256_hex(b.as_bytes()));
+        let id = session.id.clone();
+        self.store
+            .call(move |c| {
+                c.execute(
+                    "UPDATE sessions SET state = 'RUNNING', ended_at = NULL, updated_at = ?1 WHERE id = ?2 AND state = 'COMPLETED'",
+                    rusqlite::params![util::now(), id],
+                ).sql()?;
+                store::set_meta(c, &id, "previous_result_sha256", &json!(previous))
+            })
+            .await?;
+        let mut m = Map::new();
+        m.insert("reason".into(), json!("follow-up message after completion"));
+        self.event(session, "reopen", Some(SessionState::Running), None, None, m).await?;
+        Ok(())
+    }
+
+    /// A `WORKER_EXITED` from the runtime, with the worker's exit status and final screen.
+    /// Other errors pass through.
+    pub(crate) async fn explain_exit(&self, err: Error, session: &AgentSession, r: &RuntimeRef) -> Error {
+        if err.code != ErrorCode::WorkerExited {
+            return err;
+        }
+        match self.runtime.snapshot(r, 0, Duration::from_secs(2)).await {
+            Ok(s) => {
+                // A worker that exits at once can leave an empty pane behind (tmux shows only
+                // its "Pane is dead" line); its transcript still has what it printed.
+                let screen = if s.screen.lines().any(|l| !l.trim().is_empty() && !l.starts_with("Pane is dead")) {
+                    s.screen
+                } else {
+                    // The raw log holds only what the worker printed (no AgentPool notes).
+                    let raw = ArtifactDir::new(&session.artifact_dir).raw_log();
+                    let tail = util::read_tail(&raw, 4096);
+                    artifacts::strip_terminal(tail.as_bytes()).0
+                };
+                worker_exited(session, s.exit_status, &screen)
+            }
+            Err(_) => err.with("session_id", &session.id),
+        }
+    }
+
+    /// Sends raw keys, when policy allows it.
+    pub async fn keys(&self, session_id: &str, keys: &[String]) -> Result<Value> {
+        if !self.settings.config.policy.allow_raw_keys {
+            return Err(Error::new(
+                ErrorCode::PolicyBlocked,
+                "raw key sending is disabled by policy; use `interrupt` for Ctrl-C",
+            )
+            .with("keys", keys)
+            .with("policy", "allow_raw_keys"));
+        }
+        if keys.is_empty() {
+            return Err(invalid_request("give at least one key", vec![field_error("keys", "no keys", "")]));
+        }
+        for k in keys {
+            if k.is_empty()
+                || k.chars().count() > 32
+                || k.chars().any(char::is_control)
+                || (k.starts_with('-') && k.len() > 1)
+            {
+                return Err(invalid_request(
+                    &format!(
+                        "`{}` is not a key name (use tmux names such as `Enter`, `Escape`, `C-c`, `Up`)",
+                        util::tail_chars(k, 40)
+                    ),
+                    vec![field_error("keys", "invalid key", k)],
+                ));
+            }
+        }
+        let session = self.load(session_id).await?;
+        self.enforce_deadline(&session).await?;
+        let r = self.runtime_ref(&session)?;
+        self.runtime.send_keys(&r, keys).await?;
+        let mut m = Map::new();
+        m.insert("keys".into(), json!(keys));
+        self.event(&session, "send_keys", Some(session.state), None, None, m).await?;
+        Ok(json!({"ok": true, "session_id": session.id}))
+    }
+
+    /// Sends the provider's interrupt key (or, with `dry_run`, says it would).
+    pub async fn interrupt(&self, session_id: &str, dry_run: bool) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        if dry_run {
+            // Predict the real call: it needs the runtime session to still exist.
+            let exists = match session.runtime_ref() {
+                Some(r) => self
+                    .runtime
+                    .list(r.socket.as_deref())
+                    .await
+                    .map(|m| m.contains_key(&r.session_name))
+                    .unwrap_or(false),
+                None => false,
+            };
+            return Ok(
+                json!({"ok": true, "session_id": session.id, "dry_run": true, "would_interrupt": exists, "state": session.state}),
+            );
+        }
+        let r = self.runtime_ref(&session)?;
+        // The CLI's own interrupt key (Claude Code: Escape; a Ctrl-C there can quit it).
+        let provider = self.registry.get(&session.provider_id).ok();
+        let keys = provider.as_ref().map(|p| p.interrupt_keys()).unwrap_or_default();
+        let keys = if keys.is_empty() { vec!["C-c".to_owned()] } else { keys };
+        if let Err(e) = self.runtime.send_keys(&r, &keys).await {
+            return Err(self.explain_exit(e, &session, &r).await);
+        }
+        // CLIs report no hook for an interrupted turn; for a provider that speaks through
+        // signals, the interrupt is logged as one, so observe reports `interrupted` (a later
+        // tool use or turn end from the CLI still has the last word).
+        if provider.as_ref().is_some_and(|p| p.signals().is_some()) {
+            let logged = crate::signal::LoggedSignal {
+                ts: util::now(),
+                source: "agentpool_interrupt".into(),
+                signal: crate::signal::Signal::Interrupted,
+            };
+            let log = ArtifactDir::new(&session.artifact_dir).signal_log();
+            let _ =
+                blocking(move || crate::signal::append(&log, &[logged]).map_err(|e| Error::io("signal log", &e))).await;
+        }
+        let mut m = Map::new();
+        m.insert("keys".into(), json!(keys));
+        self.event(&session, "interrupt", Some(session.state), None, None, m).await?;
+        Ok(json!({"ok": true, "session_id": session.id, "state": session.state}))
+    }
+
+    /// How a human attaches to the worker.
+    pub async fn attach(&self, session_id: &str) -> Result<Value> {
+        let session = self.load(session_id).await?;
+        let r = self.runtime_ref(&session)?;
+        let live = self.runtime.live_control(self.settings.config.policy.allow_raw_keys);
+        Ok(json!({
+            "session_id": session.id,
+            "runtime": session.runtime,
+            "attach_command": self.runtime.attach_command(&r),
+            "can_attach": live.can_attach,
+            "attach_kind": live.attach_kind,
+            "commands": Value::Null,
+            "tmux_session": r.session_name,
+            "pane_target": format!("{}:{}.{}", r.session_name, r.window, r.pane),
+            "pane_id": r.pane_id,
+            "socket": r.socket,
+        }))
+    }
+
+    /// What a dashboard shows of a worker: its screen as it is now (a capture, or the last
+    /// observed screen when the worker is gone), redacted, with every control character except
+    /// newlines removed, so nothing the worker printed can drive the viewer's terminal.
+    /// Reads only: no state changes, no events, no observe.
+    pub async fn preview(&self, session_id: &str) -> Result<String> {
+        let session = self.load(session_id).await?;
+        let captured = match session.runtime_ref() {
+            Some(r) if session.is_live() => {
+                self.runtime.snapshot(&r, 0, Duration::from_secs(2)).await.ok().map(|s| s.screen)
+            }
+            _ => None,
+        };
+        let text = match captured {
+            Some(t) => t,
+            None => {
+                let path = ArtifactDir::new(&session.artifact_dir).file("screen");
+                blocking(move || Ok(std::fs::read(&path).unwrap_or_default()))
+                    .await
+                    .map(|raw| crate::workspace::artifacts::strip_terminal(&raw).0)?
+            }
+        };
+        Ok(safe_text(&redact(&text)))
+    }
+}
