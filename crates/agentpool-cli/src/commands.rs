@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use agentpool_core::api::{Attach, Spawned};
 use agentpool_core::api::{SpawnRequest, parse_detail};
 use agentpool_core::config::Settings;
 use agentpool_core::error::{Error, ErrorCode, Result};
@@ -88,7 +89,7 @@ fn read_stdin(what: &str, example: &str) -> Result<String> {
 pub async fn providers(ctx: &Context) -> Result<Out> {
     let ids = ctx.manager.registry().ids();
     let prefs = ctx.manager.preferences_ref();
-    let human = format!("{}\npreferences: {}\n", ids.join("\n"), prefs["path"].as_str().unwrap_or(""));
+    let human = format!("{}\npreferences: {}\n", ids.join("\n"), prefs.path);
     Ok(Out::new(json!({"providers": ids, "preferences": prefs}), human))
 }
 
@@ -169,23 +170,17 @@ pub async fn resume(ctx: &Context, a: ResumeArgs) -> Result<Out> {
 }
 
 /// The output of a spawn (or resume).
-fn spawned(result: Value) -> Result<Out> {
-    let s = &result["session"];
-    let mut human =
-        format!("session: {}\nprovider: {}\n", s["id"].as_str().unwrap_or(""), s["provider_id"].as_str().unwrap_or(""));
-    if let Some(m) = s["model"].as_str() {
+fn spawned(result: Spawned) -> Result<Out> {
+    let s = &result.session;
+    let mut human = format!("session: {}\nprovider: {}\n", s.id, s.provider_id);
+    if let Some(m) = &s.model {
         human.push_str(&format!("model: {m}\n"));
     }
-    human.push_str(&format!(
-        "state: {}\nattach: {}\nartifacts: {}\n",
-        s["state"].as_str().unwrap_or(""),
-        result["attach_command"].as_str().unwrap_or(""),
-        s["artifact_dir"].as_str().unwrap_or("")
-    ));
-    if let Some(w) = s["worktree_path"].as_str() {
+    human.push_str(&format!("state: {}\nattach: {}\nartifacts: {}\n", s.state, result.attach_command, s.artifact_dir));
+    if let Some(w) = &s.worktree_path {
         human.push_str(&format!("worktree: {w}\n"));
     }
-    Ok(Out::new(result, human))
+    Ok(Out::typed(&result, human))
 }
 
 pub async fn observe(ctx: &Context, a: ObserveArgs) -> Result<Out> {
@@ -200,7 +195,7 @@ pub async fn observe(ctx: &Context, a: ObserveArgs) -> Result<Out> {
     };
     let resp = ctx.manager.observe(&a.session_id, opts).await?;
     let lockdown = ctx.lockdown();
-    let mut payload = ctx.manager.observe_payload(&resp, detail, lockdown);
+    let payload = ctx.manager.observe_payload(&resp, detail, lockdown);
     let mut human = format!(
         "session: {}\nstate: {}\nevent: {}\nreadiness: {}\n",
         resp.session_id,
@@ -224,13 +219,12 @@ pub async fn observe(ctx: &Context, a: ObserveArgs) -> Result<Out> {
         util::write_output_file(&path, text.as_bytes())?;
         let mut with_path = serde_json::Map::new();
         with_path.insert("output_path".into(), json!(path));
-        if let Value::Object(m) = payload {
+        if let Value::Object(m) = serde_json::to_value(&payload).unwrap_or_default() {
             with_path.extend(m);
         }
-        payload = Value::Object(with_path);
-        human = format!("{}\n", path.display());
+        return Ok(Out::new(Value::Object(with_path), format!("{}\n", path.display())));
     }
-    Ok(Out::new(payload, human))
+    Ok(Out::typed(&payload, human))
 }
 
 pub async fn send(ctx: &Context, a: SendArgs) -> Result<Out> {
@@ -254,22 +248,22 @@ pub async fn send(ctx: &Context, a: SendArgs) -> Result<Out> {
         return Err(Error::new(ErrorCode::InvalidRequest, "message is larger than 1 MB").with("bytes", message.len()));
     }
     let r = ctx.manager.send(&a.session_id, &message).await?;
-    let human = match r.get("selected_option") {
+    let human = match &r.selected_option {
         Some(o) => format!(
             "selected option {}. {} in {} (event {})\n",
-            o["number"],
-            o["text"].as_str().unwrap_or(""),
+            o.number.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+            o.text,
             a.session_id,
-            r["event_id"]
+            r.event_id
         ),
-        None => format!("sent to {} (event {})\n", a.session_id, r["event_id"]),
+        None => format!("sent to {} (event {})\n", a.session_id, r.event_id),
     };
-    Ok(Out::new(r, human))
+    Ok(Out::typed(&r, human))
 }
 
 pub async fn keys(ctx: &Context, a: KeysArgs) -> Result<Out> {
     let r = ctx.manager.keys(&a.session_id, &a.keys).await?;
-    Ok(Out::new(r, format!("sent keys {} to {}\n", a.keys.join(" "), a.session_id)))
+    Ok(Out::typed(&r, format!("sent keys {} to {}\n", a.keys.join(" "), a.session_id)))
 }
 
 pub async fn interrupt(ctx: &Context, a: InterruptArgs) -> Result<Out> {
@@ -277,9 +271,9 @@ pub async fn interrupt(ctx: &Context, a: InterruptArgs) -> Result<Out> {
     let human = if a.dry_run {
         format!("session: {}\nwould interrupt: yes\n", a.session_id)
     } else {
-        format!("session: {}\ninterrupted: yes\nstate: {}\n", a.session_id, r["state"].as_str().unwrap_or(""))
+        format!("session: {}\ninterrupted: yes\nstate: {}\n", a.session_id, r.state)
     };
-    Ok(Out::new(r, human))
+    Ok(Out::typed(&r, human))
 }
 
 /// `attach`: in a terminal, hands it to the worker's tmux session (switching the current tmux
@@ -287,15 +281,15 @@ pub async fn interrupt(ctx: &Context, a: InterruptArgs) -> Result<Out> {
 pub async fn attach(ctx: &Context, a: AttachArgs, json: bool) -> Result<Out> {
     use std::io::IsTerminal;
     let r = ctx.manager.attach(&a.session_id).await?;
-    let human = format!("{}\n", r["attach_command"].as_str().unwrap_or(""));
+    let human = format!("{}\n", r.attach_command);
     let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if a.print || json || !terminal {
-        return Ok(Out::new(r, human));
+        return Ok(Out::typed(&r, human));
     }
     match attach_client(ctx, &a.session_id, &r).await? {
         AttachClient::Switch(mut switch) => {
             run_switch(&mut switch, &r)?;
-            Ok(Out::new(r, String::new()))
+            Ok(Out::typed(&r, String::new()))
         }
         AttachClient::Attach(mut client) => {
             if std::env::var_os("TMUX").is_some() {
@@ -323,15 +317,15 @@ pub enum AttachClient {
 /// The tmux client command that attaches this terminal to the worker `r` describes (the
 /// result of `Pool::attach`), after checking tmux is installed and the session is alive.
 /// `attach` runs it in place of this process; `watch` runs it as a child and comes back.
-pub async fn attach_client(ctx: &Context, session_id: &str, r: &Value) -> Result<AttachClient> {
+pub async fn attach_client(ctx: &Context, session_id: &str, r: &Attach) -> Result<AttachClient> {
     let settings = ctx.manager.settings();
     let tmux = settings.config.runtime.tmux.binary.as_deref().unwrap_or("tmux");
     let tmux = agentpool_core::probe::which(tmux).ok_or_else(|| {
         Error::new(ErrorCode::TmuxNotFound, "tmux is not installed, so there is nothing to attach with")
-            .with("attach_command", r["attach_command"].clone())
+            .with("attach_command", &r.attach_command)
     })?;
-    let socket = r["socket"].as_str().unwrap_or(&settings.tmux_socket).to_owned();
-    let target = format!("={}", r["tmux_session"].as_str().unwrap_or_default());
+    let socket = r.socket.clone().unwrap_or_else(|| settings.tmux_socket.clone());
+    let target = format!("={}", r.tmux_session);
     let client = |args: &[&str]| {
         let mut c = std::process::Command::new(&tmux);
         c.arg("-L").arg(&socket).args(args);
@@ -344,7 +338,7 @@ pub async fn attach_client(ctx: &Context, session_id: &str, r: &Value) -> Result
         .status()
         .is_ok_and(|s| s.success());
     if !alive {
-        let state = ctx.manager.show(session_id).await.ok().and_then(|s| s["state"].as_str().map(str::to_owned));
+        let state = ctx.manager.show(session_id).await.ok().map(|s| s.session.state);
         return Err(Error::new(
             ErrorCode::TmuxSessionNotFound,
             "the worker's tmux session is gone, so there is nothing to attach to; `agentpool collect` shows \
@@ -363,11 +357,12 @@ pub async fn attach_client(ctx: &Context, session_id: &str, r: &Value) -> Result
 }
 
 /// Runs a `switch-client` from [`attach_client`].
-pub fn run_switch(switch: &mut std::process::Command, r: &Value) -> Result<()> {
+pub fn run_switch(switch: &mut std::process::Command, r: &Attach) -> Result<()> {
     let status = switch.status().map_err(|e| Error::io("could not run tmux switch-client", &e))?;
     if !status.success() {
-        return Err(Error::new(ErrorCode::IoFailed, "tmux switch-client failed")
-            .with("attach_command", r["attach_command"].clone()));
+        return Err(
+            Error::new(ErrorCode::IoFailed, "tmux switch-client failed").with("attach_command", &r.attach_command)
+        );
     }
     Ok(())
 }
@@ -387,24 +382,22 @@ fn same_tmux_server(socket: &str) -> bool {
 
 pub async fn artifacts(ctx: &Context, a: SessionArg) -> Result<Out> {
     let r = ctx.manager.manifest(&a.session_id, true).await?;
-    let rows = r["files"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rows = r
+        .files
+        .iter()
         .map(|f| {
-            let size = std::fs::metadata(f["path"].as_str().unwrap_or(""))
-                .map(|m| m.len().to_string())
-                .unwrap_or_else(|_| "-".into());
-            vec![f["kind"].as_str().unwrap_or("").to_owned(), size, f["path"].as_str().unwrap_or("").to_owned()]
+            let f = &f.item;
+            let size = std::fs::metadata(&f.path).map(|m| m.len().to_string()).unwrap_or_else(|_| "-".into());
+            vec![f.kind.clone(), size, f.path.clone()]
         })
         .collect();
     let human = format!(
         "session: {}\nartifact_dir: {}\n{}",
         a.session_id,
-        r["artifact_dir"].as_str().unwrap_or(""),
+        r.artifact_dir,
         output::table(&["KIND", "BYTES", "PATH"], rows)
     );
-    Ok(Out::new(r, human))
+    Ok(Out::typed(&r, human))
 }
 
 pub async fn transcript(ctx: &Context, a: TranscriptArgs) -> Result<Out> {
@@ -413,25 +406,25 @@ pub async fn transcript(ctx: &Context, a: TranscriptArgs) -> Result<Out> {
     let human = if lockdown {
         "worker text withheld: lockdown is on (AGENTPOOL_LOCKDOWN / policy.lockdown)\n".to_owned()
     } else {
-        r["text"].as_str().unwrap_or("").to_owned()
+        r.text.clone()
     };
-    Ok(Out::new(agentpool_core::scope::shape_transcript(r, lockdown), human))
+    Ok(Out::typed(&agentpool_core::scope::shape_transcript(r, lockdown), human))
 }
 
 pub async fn collect(ctx: &Context, a: CollectArgs) -> Result<Out> {
     let detail = parse_detail(&a.detail)?;
     let r = ctx.manager.collect(&a.session_id, true, true, false).await?;
-    let summary = r["summary"].as_str().unwrap_or("").to_owned();
+    let summary = r.summary.clone();
     let lockdown = ctx.lockdown();
-    let payload = collect_payload(r, detail, lockdown);
+    let payload = collect_payload(r, detail, lockdown, false);
     let colour = output::colour_enabled();
     let mut human = format!(
         "session: {}\nstate: {}\nartifact_dir: {}\nartifacts: {}\ngit_dirty: {}\n",
         a.session_id,
-        output::paint_state(payload["state"].as_str().unwrap_or(""), colour),
-        payload["artifact_dir"].as_str().unwrap_or(""),
-        payload["artifacts"].as_array().map_or(0, Vec::len),
-        if payload["git"]["dirty"] == json!(true) { "yes" } else { "no" },
+        output::paint_state(payload.state.as_str(), colour),
+        payload.artifact_dir,
+        payload.artifacts.len(),
+        if payload.git.dirty { "yes" } else { "no" },
     );
     if detail != agentpool_core::model::Detail::Summary && !lockdown {
         human.push_str("--- result ---\n");
@@ -439,34 +432,32 @@ pub async fn collect(ctx: &Context, a: CollectArgs) -> Result<Out> {
         human.push('\n');
     }
     // What changed, from the diff just collected (read line by line).
-    let diff = payload["artifacts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|f| f["kind"] == "diff")
-        .and_then(|f| f["path"].as_str())
-        .and_then(|p| std::fs::File::open(p).ok())
+    let diff = payload
+        .artifacts
+        .iter()
+        .find(|f| f.item.kind == "diff")
+        .and_then(|f| std::fs::File::open(&f.item.path).ok())
         .map(|f| output::diffstat(std::io::BufReader::new(f)))
         .unwrap_or_default();
     if !diff.is_empty() {
         human.push_str("--- changed files ---\n");
         human.push_str(&output::render_diffstat(&diff, colour));
     }
-    Ok(Out::new(payload, human))
+    Ok(Out::typed(&payload, human))
 }
 
 pub async fn terminate(ctx: &Context, a: TerminateArgs) -> Result<Out> {
     let r = ctx.manager.terminate(&a.session_id, None, a.dry_run).await?;
-    let yn = |k: &str| if r[k] == json!(true) { "yes" } else { "no" };
+    let yn = |b: bool| if b { "yes" } else { "no" };
     let human = format!(
         "session: {}\nstate: {}\n{}: {}\nalready_terminated: {}\n",
         a.session_id,
-        r["state"].as_str().unwrap_or(""),
+        r.state,
         if a.dry_run { "would_terminate" } else { "terminated_runtime" },
-        yn("would_terminate_runtime"),
-        yn("already_terminated"),
+        yn(r.would_terminate_runtime),
+        yn(r.already_terminated),
     );
-    Ok(Out::new(r, human))
+    Ok(Out::typed(&r, human))
 }
 
 pub async fn sessions(ctx: &Context, a: SessionsArgs, json_mode: bool) -> Result<Out> {
@@ -490,30 +481,27 @@ pub async fn sessions(ctx: &Context, a: SessionsArgs, json_mode: bool) -> Result
     } else {
         let colour = output::colour_enabled();
         let now = time::OffsetDateTime::now_utc();
-        let rows = r["sessions"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let rows = r
+            .sessions
+            .iter()
             .map(|s| {
-                let text = |k: &str| s[k].as_str().unwrap_or("").to_owned();
                 vec![
-                    text("id"),
-                    text("provider_id"),
-                    output::paint_state(&text("state"), colour),
-                    text("role"),
-                    output::relative_age(&text("created_at"), now),
+                    s.id.clone(),
+                    s.provider_id.clone(),
+                    output::paint_state(s.state.as_str(), colour),
+                    s.role.to_string(),
+                    output::relative_age(&s.created_at, now),
                 ]
             })
             .collect();
-        let p = &r["pagination"];
         format!(
             "{}{} of {} sessions\n",
             output::table(&["ID", "PROVIDER", "STATE", "ROLE", "CREATED"], rows),
-            p["count"],
-            p["total"]
+            r.pagination.count,
+            r.pagination.total
         )
     };
-    Ok(Out::new(r, human))
+    Ok(Out::typed(&r, human))
 }
 
 pub async fn session_show(ctx: &Context, session_id: &str, plain: bool, json_mode: bool) -> Result<Out> {
@@ -522,7 +510,7 @@ pub async fn session_show(ctx: &Context, session_id: &str, plain: bool, json_mod
             .with("example", "agentpool session show <session-id> --json"));
     }
     let r = ctx.manager.show(session_id).await?;
-    let s = &r["session"];
+    let s = serde_json::to_value(&r.session).unwrap_or_default();
     let keys = ["id", "provider_id", "model", "state", "role", "repo_path", "worktree_path", "created_at", "ended_at"];
     let human = keys
         .iter()
@@ -535,7 +523,7 @@ pub async fn session_show(ctx: &Context, session_id: &str, plain: bool, json_mod
             if plain { format!("session.{k}={v}\n") } else { format!("{k}: {v}\n") }
         })
         .collect();
-    Ok(Out::new(r, human))
+    Ok(Out::typed(&r, human))
 }
 
 pub async fn smoke(ctx: &Context, a: SmokeArgs) -> Result<Out> {

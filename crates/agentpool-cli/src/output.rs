@@ -19,6 +19,11 @@ impl Out {
         Self { json, human, failed: false }
     }
 
+    /// A typed result (an `agentpool_core::api` outcome) and its human text.
+    pub fn typed<T: serde::Serialize>(result: &T, human: String) -> Self {
+        Self::new(serde_json::to_value(result).unwrap_or_default(), human)
+    }
+
     pub fn failed_if(mut self, failed: bool) -> Self {
         self.failed = failed;
         self
@@ -265,18 +270,34 @@ pub fn render_diffstat(files: &[FileStat], colour: bool) -> String {
 }
 
 /// `sessions --plain`: `sessions.<i>.<key>=<value>` lines, then pagination.
-pub fn plain_sessions(r: &Value) -> String {
+pub fn plain_sessions(r: &agentpool_core::api::SessionPage) -> String {
     let mut out = String::new();
-    for (i, s) in r["sessions"].as_array().into_iter().flatten().enumerate() {
-        for k in ["id", "provider_id", "state", "role", "repo_path", "created_at"] {
-            out.push_str(&format!("sessions.{i}.{k}={}\n", s[k].as_str().unwrap_or("")));
+    for (i, s) in r.sessions.iter().enumerate() {
+        let role = s.role.to_string();
+        let fields = [
+            ("id", s.id.as_str()),
+            ("provider_id", s.provider_id.as_str()),
+            ("state", s.state.as_str()),
+            ("role", role.as_str()),
+            ("repo_path", s.repo_path.as_str()),
+            ("created_at", s.created_at.as_str()),
+        ];
+        for (k, v) in fields {
+            out.push_str(&format!("sessions.{i}.{k}={v}\n"));
         }
     }
-    if let Some(p) = r["pagination"].as_object() {
-        for (k, v) in p {
-            let v = if v.is_null() { String::new() } else { v.to_string() };
-            out.push_str(&format!("pagination.{k}={v}\n"));
-        }
+    let p = &r.pagination;
+    let opt = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+    let fields = [
+        ("limit", opt(p.limit)),
+        ("offset", p.offset.to_string()),
+        ("count", p.count.to_string()),
+        ("total", p.total.to_string()),
+        ("has_more", p.has_more.to_string()),
+        ("next_offset", opt(p.next_offset)),
+    ];
+    for (k, v) in fields {
+        out.push_str(&format!("pagination.{k}={v}\n"));
     }
     out
 }

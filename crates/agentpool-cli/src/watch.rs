@@ -876,15 +876,7 @@ async fn perform(ctx: &Context, app: &mut App, terminal: &mut Term, action: Acti
 /// Collects the session (as `agentpool collect` does) and reads its diff.
 async fn diff(ctx: &Context, id: &str) -> Result<Vec<String>> {
     let r = ctx.manager.collect(id, true, true, false).await?;
-    let payload =
-        agentpool_core::session::collect::collect_payload(r, agentpool_core::model::Detail::Summary, ctx.lockdown());
-    let path = payload["artifacts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|f| f["kind"] == "diff")
-        .and_then(|f| f["path"].as_str())
-        .map(str::to_owned);
+    let path = r.artifacts.into_iter().find(|a| a.kind == "diff").map(|a| a.path);
     let Some(path) = path else { return Ok(vec!["no diff was collected".to_owned()]) };
     let text = tokio::task::spawn_blocking(move || {
         use std::io::Read;

@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde_json::{Value, json};
 
+use crate::api::WorkerOutput;
 use crate::model::Detail;
 use crate::util;
 
@@ -71,42 +71,54 @@ pub fn detail_limit(detail: Detail) -> usize {
 }
 
 /// Fences worker text: `{included, detail, truncated, chars, text}`.
-pub fn wrap_untrusted(text: &str, detail: Detail) -> Value {
+pub fn wrap_untrusted(text: &str, detail: Detail) -> WorkerOutput {
     let limit = detail_limit(detail).max(1);
     let trimmed = text.trim();
     let clipped = util::tail_chars(trimmed, limit);
     let (fenced, chars) = fence(clipped);
-    json!({
-        "included": true,
-        "detail": detail.as_str(),
-        "truncated": trimmed.chars().count() > clipped.chars().count(),
-        "chars": chars,
-        "text": fenced,
-    })
+    WorkerOutput {
+        included: true,
+        detail: Some(detail.as_str().to_owned()),
+        reason: None,
+        truncated: Some(trimmed.chars().count() > clipped.chars().count()),
+        chars: Some(chars),
+        text: Some(fenced),
+    }
 }
 
 /// Fences a page of worker text as it is, neither trimmed nor clipped (transcript pages, whose
 /// byte offsets must add up: the only change is the `ESCAPED_` in front of a fence-like
 /// marker): `{included, truncated, chars, text}`.
-pub fn fence_page(text: &str) -> Value {
+pub fn fence_page(text: &str) -> WorkerOutput {
     let (fenced, chars) = fence(text);
-    json!({
-        "included": true,
-        "truncated": false,
-        "chars": chars,
-        "text": fenced,
-    })
+    WorkerOutput {
+        included: true,
+        detail: None,
+        reason: None,
+        truncated: Some(false),
+        chars: Some(chars),
+        text: Some(fenced),
+    }
 }
 
 /// Worker text for a payload: fenced, or an explanation of why it was left out.
-pub fn worker_output(text: &str, detail: Detail, lockdown: bool) -> Value {
+pub fn worker_output(text: &str, detail: Detail, lockdown: bool) -> WorkerOutput {
+    let left_out = |reason: &str| WorkerOutput {
+        included: false,
+        detail: Some(detail.as_str().to_owned()),
+        reason: Some(reason.to_owned()),
+        truncated: None,
+        chars: None,
+        text: None,
+    };
     if lockdown {
-        return json!({"included": false, "detail": detail.as_str(), "reason": "lockdown"});
+        return left_out("lockdown");
     }
-    if detail == Detail::Summary || text.trim().is_empty() {
-        let reason =
-            if detail == Detail::Summary { "detail=summary".to_owned() } else { "no worker output".to_owned() };
-        return json!({"included": false, "detail": detail.as_str(), "reason": reason});
+    if detail == Detail::Summary {
+        return left_out("detail=summary");
+    }
+    if text.trim().is_empty() {
+        return left_out("no worker output");
     }
     wrap_untrusted(text, detail)
 }
@@ -114,6 +126,19 @@ pub fn worker_output(text: &str, detail: Detail, lockdown: bool) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde_json::Value;
+
+    // The tests read results as JSON, the shape both front ends send.
+    fn wrap_untrusted(text: &str, detail: Detail) -> Value {
+        serde_json::to_value(super::wrap_untrusted(text, detail)).unwrap()
+    }
+    fn fence_page(text: &str) -> Value {
+        serde_json::to_value(super::fence_page(text)).unwrap()
+    }
+    fn worker_output(text: &str, detail: Detail, lockdown: bool) -> Value {
+        serde_json::to_value(super::worker_output(text, detail, lockdown)).unwrap()
+    }
 
     #[test]
     fn fence_has_fresh_nonce_and_escapes_forgeries() {

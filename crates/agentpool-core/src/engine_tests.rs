@@ -201,14 +201,15 @@ impl Engine {
         let mut req = SpawnRequest::new("scripted", task, self.repo.path().display().to_string());
         req.max_turns = max_turns;
         let v = self.manager.spawn(req).await.unwrap_or_else(|e| panic!("spawn: {e:?}"));
-        let id = v["session_id"].as_str().unwrap_or_default().to_owned();
+        let id = v.session_id.clone();
         let name = self.session(&id).await["tmux"]["session_name"].as_str().unwrap_or_default().to_owned();
-        assert!(!name.is_empty(), "{v}");
+        assert!(!name.is_empty(), "{v:?}");
         (id, name)
     }
 
     async fn session(&self, id: &str) -> Value {
-        self.manager.show(id).await.unwrap_or_else(|e| panic!("show: {e:?}"))["session"].clone()
+        let shown = self.manager.show(id).await.unwrap_or_else(|e| panic!("show: {e:?}"));
+        serde_json::to_value(shown.session).unwrap_or_default()
     }
 
     async fn state(&self, id: &str) -> String {
@@ -337,8 +338,8 @@ fn terminate_ends_the_worker_once_and_is_final() {
         let (id, name) = e.spawn("Do it.", None).await;
         let first = e.manager.terminate(&id, None, false).await.unwrap_or_else(|err| panic!("{err:?}"));
         let second = e.manager.terminate(&id, None, false).await.unwrap_or_else(|err| panic!("{err:?}"));
-        assert_eq!(first["already_terminated"], false, "{first}");
-        assert_eq!(second["already_terminated"], true, "{second}");
+        assert!(!first.already_terminated, "{first:?}");
+        assert!(second.already_terminated, "{second:?}");
         assert_eq!(e.state(&id).await, "CANCELLED");
         assert!(e.runtime.world().terminated.contains(&name));
         // Nothing an observer sees afterwards changes a settled session.
@@ -434,7 +435,8 @@ fn an_answer_naming_a_menu_option_selects_it_on_screen() {
 
         // The highlighted option, named by its text: confirmed with Enter, nothing typed.
         let sent = e.manager.send(&id, "red").await.unwrap_or_else(|err| panic!("{err:?}"));
-        assert_eq!(sent["selected_option"], serde_json::json!({"number": 1, "text": "Red"}), "{sent}");
+        let red = crate::api::SelectedOption { number: Some(1), text: "Red".to_owned() };
+        assert_eq!(sent.selected_option, Some(red), "{sent:?}");
         assert_eq!(e.runtime.world().keys.last().map(|k| k.1.clone()), Some(vec!["Enter".to_owned()]));
         assert_eq!(e.runtime.world().pastes.len(), pastes_before, "nothing was typed");
 
@@ -450,7 +452,7 @@ fn an_answer_naming_a_menu_option_selects_it_on_screen() {
 
         // Free text is typed as before.
         let typed = e.manager.send(&id, "Green, please").await.unwrap_or_else(|err| panic!("{err:?}"));
-        assert!(typed.get("selected_option").is_none(), "{typed}");
+        assert!(typed.selected_option.is_none(), "{typed:?}");
         assert!(e.runtime.world().pastes.iter().any(|p| p.1 == "Green, please"));
     });
 }

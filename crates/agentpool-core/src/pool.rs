@@ -279,7 +279,7 @@ impl Pool {
     }
 
     /// The preferences file reference agents read before delegating.
-    pub fn preferences_ref(&self) -> Value {
+    pub fn preferences_ref(&self) -> crate::api::PreferencesRef {
         let path = &self.settings.paths.preferences;
         let text = std::fs::read_to_string(path).ok();
         let digest: Vec<String> = text
@@ -293,13 +293,14 @@ impl Pool {
                     .collect()
             })
             .unwrap_or_default();
-        json!({
-            "path": path.display().to_string(),
-            "resource_uri": "agentpool://preferences.md",
-            "exists": text.is_some(),
-            "using_default_template": text.is_none(),
-            "read_hint": "read these standing preferences before choosing a provider or delegating",
-            "digest": digest,
-        })
+        crate::api::PreferencesRef {
+            path: path.display().to_string(),
+            resource_uri: "agentpool://preferences.md".to_owned(),
+            exists: text.is_some(),
+            using_default_template: text.is_none(),
+            read_hint: "read these standing preferences before choosing a provider or delegating".to_owned(),
+            digest,
+            text: None,
+        }
     }
 }

@@ -127,19 +127,16 @@ pub fn lockdown_enabled(settings: &Settings) -> bool {
 /// inside is byte-exact but for `ESCAPED_` in front of a fence-like marker, so offsets still
 /// add up), or, in lockdown, left out with
 /// `included: false, reason: "lockdown"`. Human output prints pages verbatim instead.
-pub fn shape_transcript(mut page: serde_json::Value, lockdown: bool) -> serde_json::Value {
-    use serde_json::{Value, json};
-    let text = page.get("text").and_then(Value::as_str).unwrap_or("").to_owned();
-    let Value::Object(m) = &mut page else { return page };
+pub fn shape_transcript(mut page: crate::api::TranscriptPage, lockdown: bool) -> crate::api::TranscriptPage {
     if lockdown {
-        m.insert("text".into(), json!(""));
-        m.insert("included".into(), json!(false));
-        m.insert("reason".into(), json!("lockdown"));
+        page.text = String::new();
+        page.included = Some(false);
+        page.reason = Some("lockdown".to_owned());
         return page;
     }
-    m.insert("text".into(), json!(crate::agent_io::fence(&text).0));
-    m.insert("included".into(), json!(true));
-    m.insert("fenced".into(), json!(true));
+    page.text = crate::agent_io::fence(&page.text).0;
+    page.included = Some(true);
+    page.fenced = Some(true);
     page
 }
 
@@ -149,13 +146,19 @@ mod tests {
 
     #[test]
     fn transcript_pages_are_fenced_or_gated() {
-        let page = serde_json::json!({"text": "  a\nb  ", "size_bytes": 8});
+        let page: crate::api::TranscriptPage = serde_json::from_value(serde_json::json!({
+            "session_id": "ap_x", "path": "t", "exists": true, "mode": "page", "offset": 0, "limit": 8,
+            "tail_lines": null, "next_offset": 8, "has_more": false, "size_bytes": 8, "truncated": false,
+            "text": "  a\nb  "
+        }))
+        .unwrap();
         let fenced = shape_transcript(page.clone(), false);
-        let text = fenced["text"].as_str().unwrap();
+        let text = &fenced.text;
         assert!(text.starts_with("BEGIN_UNTRUSTED_WORKER_OUTPUT_") && text.contains("\n  a\nb  \n"), "{text}");
-        assert_ne!(shape_transcript(page.clone(), false)["text"], fenced["text"], "fresh nonce per response");
+        assert_eq!((fenced.included, fenced.fenced), (Some(true), Some(true)));
+        assert_ne!(shape_transcript(page.clone(), false).text, fenced.text, "fresh nonce per response");
         let gated = shape_transcript(page, true);
-        assert_eq!((gated["text"].as_str(), gated["reason"].as_str()), (Some(""), Some("lockdown")));
+        assert_eq!((gated.text.as_str(), gated.reason.as_deref()), ("", Some("lockdown")));
     }
 
     #[test]

@@ -90,7 +90,7 @@ impl Pool {
         req.metadata.insert("smoke".into(), json!("real_read_only"));
         req.metadata.insert("accept_startup_trust".into(), json!(opts.accept_startup_trust));
         let spawned = self.spawn(req).await?;
-        let session_id = spawned["session_id"].as_str().unwrap_or_default().to_owned();
+        let session_id = spawned.session_id.clone();
 
         let mut out = Map::new();
         out.insert("session_id".into(), json!(session_id));
@@ -98,7 +98,7 @@ impl Pool {
         out.insert("model".into(), json!(model));
         out.insert("isolation".into(), json!(Isolation::ReadOnly));
         out.insert("role".into(), json!(Role::Reviewer));
-        out.insert("attach_command".into(), spawned["attach_command"].clone());
+        out.insert("attach_command".into(), json!(spawned.attach_command));
         let mut lifecycle = Map::new();
         lifecycle.insert("spawn".into(), json!(true));
 
@@ -232,9 +232,8 @@ impl Pool {
         match self.collect(session_id, true, true, seen.state == SessionState::Completed).await {
             Ok(c) => {
                 lifecycle.insert("collect".into(), json!(true));
-                out.insert("artifact_dir".into(), c["artifact_dir"].clone());
-                let kinds: Vec<Value> =
-                    c["artifacts"].as_array().into_iter().flatten().map(|a| a["kind"].clone()).collect();
+                out.insert("artifact_dir".into(), json!(c.artifact_dir));
+                let kinds: Vec<&str> = c.artifacts.iter().map(|a| a.kind.as_str()).collect();
                 out.insert("artifact_kinds".into(), json!(kinds));
             }
             Err(e) => {
@@ -283,7 +282,7 @@ impl Pool {
             repo,
         );
         let spawned = self.spawn(req).await?;
-        let session_id = spawned["session_id"].as_str().unwrap_or_default().to_owned();
+        let session_id = spawned.session_id.clone();
         let outcome = self.smoke_steps(&session_id, timeout).await;
         let _ = self.terminate(&session_id, Some("smoke finished"), false).await;
         let mut out = outcome?;
@@ -298,8 +297,7 @@ impl Pool {
         let sent = self.send(session_id, "Continue read-only.").await.is_ok();
         let c = self.observe(session_id, wait("completed")).await?;
         let collected = self.collect(session_id, true, true, true).await?;
-        let kinds: Vec<Value> =
-            collected["artifacts"].as_array().into_iter().flatten().map(|a| a["kind"].clone()).collect();
+        let kinds: Vec<&str> = collected.artifacts.iter().map(|a| a.kind.as_str()).collect();
         let ok =
             q.event == crate::model::ObserveEvent::Question && sent && c.event == crate::model::ObserveEvent::Completed;
         Ok(json!({
@@ -310,9 +308,9 @@ impl Pool {
             "send": sent,
             "completed_event": c.event,
             "completed_state": c.state,
-            "artifact_dir": collected["artifact_dir"],
+            "artifact_dir": collected.artifact_dir,
             "artifact_kinds": kinds,
-            "git_dirty": collected["git"]["dirty"],
+            "git_dirty": collected.git.dirty,
             "ok": ok,
         }))
     }

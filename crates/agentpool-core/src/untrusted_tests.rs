@@ -7,7 +7,24 @@ use proptest::test_runner::TestCaseError;
 
 use crate::test_support::{check_property, word_wrap};
 
-use crate::agent_io;
+/// The fencing functions, their results read as JSON (the shape both front ends send).
+mod agent_io {
+    use serde_json::Value;
+
+    pub use crate::agent_io::{FENCE_BEGIN, FENCE_END, has_unescaped_fence_marker};
+
+    use crate::model::Detail;
+
+    pub fn worker_output(text: &str, detail: Detail, lockdown: bool) -> Value {
+        serde_json::to_value(crate::agent_io::worker_output(text, detail, lockdown)).unwrap_or_default()
+    }
+    pub fn wrap_untrusted(text: &str, detail: Detail) -> Value {
+        serde_json::to_value(crate::agent_io::wrap_untrusted(text, detail)).unwrap_or_default()
+    }
+    pub fn fence_page(text: &str) -> Value {
+        serde_json::to_value(crate::agent_io::fence_page(text)).unwrap_or_default()
+    }
+}
 use crate::detect::{self, EchoFilter, ExtraRules};
 use crate::model::{Detail, Isolation, ObserveEvent, Role};
 use crate::provider::ScreenRules;
@@ -353,8 +370,14 @@ fn no_worker_output_forges_a_fence_marker() {
         let body = check_fenced(page["text"].as_str().unwrap_or(""))?;
         prop_assert_eq!(body.replace("ESCAPED_", ""), text.replace("ESCAPED_", ""));
         prop_assert_eq!(page["chars"].as_u64(), Some(body.chars().count() as u64));
-        let shaped = crate::scope::shape_transcript(serde_json::json!({"text": text}), false);
-        check_fenced(shaped["text"].as_str().unwrap_or(""))?;
+        let page: crate::api::TranscriptPage = serde_json::from_value(serde_json::json!({
+            "session_id": "ap_x", "path": "t", "exists": true, "mode": "page", "offset": 0, "limit": 1,
+            "tail_lines": null, "next_offset": 1, "has_more": false, "size_bytes": 1, "truncated": false,
+            "text": text
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let shaped = crate::scope::shape_transcript(page, false);
+        check_fenced(&shaped.text)?;
         Ok(())
     });
 }

@@ -64,7 +64,10 @@ pub fn render() -> String {
     );
     out.push_str(
         "Every success carries `structuredContent` matching the tool's `outputSchema` (and the same JSON as \
-         text). Every failure is an `isError` result whose text is the JSON envelope \
+         text). The lifecycle tools' output schemas are generated from the result types the engine returns \
+         (`agentpool_core::api`), so a schema cannot drift from its payload; they describe the result's own \
+         fields and their types (an object inside is `object`), to keep the default `tools/list` under \
+         12 000 bytes. Every failure is an `isError` result whose text is the JSON envelope \
          `{\"error\": {code, message, details}}`, without `structuredContent`: hosts built on the TypeScript \
          SDK check structured content against the success schema even on errors, and would hide the \
          envelope behind a validation error.\n\n",
@@ -140,12 +143,21 @@ pub fn render() -> String {
             out.push('\n');
         }
         if let Some(os) = &tool.output_schema {
-            let keys: Vec<String> = os
-                .get("properties")
-                .and_then(Value::as_object)
-                .map(|p| p.keys().map(|k| format!("`{k}`")).collect())
-                .unwrap_or_default();
-            let _ = writeln!(out, "Returns: {}.\n", keys.join(", "));
+            let keys = |schema: &Value| -> String {
+                let names: Vec<String> = schema
+                    .get("properties")
+                    .and_then(Value::as_object)
+                    .map(|p| p.keys().map(|k| format!("`{k}`")).collect())
+                    .unwrap_or_default();
+                names.join(", ")
+            };
+            let root = Value::Object((**os).clone());
+            // A result of one of several shapes lists each.
+            let text = match root.get("anyOf").and_then(Value::as_array) {
+                Some(shapes) => shapes.iter().map(keys).collect::<Vec<_>>().join("; or "),
+                None => keys(&root),
+            };
+            let _ = writeln!(out, "Returns: {text}.\n");
         }
     }
     out.push_str("## Resources and prompts\n\n");

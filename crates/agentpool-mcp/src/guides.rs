@@ -129,12 +129,12 @@ pub async fn read(server: &AgentPoolServer, uri: &str) -> Result<ReadResourceRes
         return Err(not_found(uri));
     };
     let shown = m.show(session_id).await.map_err(|e| session_error(uri, e))?;
-    let dir = shown["session"]["artifact_dir"].as_str().unwrap_or_default().to_owned();
+    let dir = shown.session.artifact_dir;
     let ad = ArtifactDir::new(&dir);
     let lockdown = server.lockdown;
     let body = if kind == "artifacts" {
         let files = tokio::task::spawn_blocking(move || ad.manifest()).await.unwrap_or_default();
-        json!({"session_id": session_id, "artifact_dir": dir, "files": gate_manifest(&files, lockdown)})
+        json!({"session_id": session_id, "artifact_dir": dir, "files": gate_manifest(files, lockdown)})
     } else {
         let path = ad.file(kind);
         let path_str = path.display().to_string();
@@ -156,8 +156,8 @@ pub async fn read(server: &AgentPoolServer, uri: &str) -> Result<ReadResourceRes
             let exists = content.is_some();
             let (body, cut) = content.unwrap_or_default();
             let mut output = agent_io::worker_output(&body, Detail::Full, false);
-            if cut && output["included"] == true {
-                output["truncated"] = json!(true);
+            if cut && output.included {
+                output.truncated = Some(true);
             }
             json!({
                 "session_id": session_id, "kind": kind, "path": path_str, "exists": exists,

@@ -2,20 +2,19 @@
 //! `isError` result carrying the `{"error": {code, message, details}}` envelope (with an MCP
 //! flavoured `details.example` next step).
 //!
-//! The output structs exist for their schemas. Payloads are built by core as JSON; in debug
-//! builds every payload is checked against its struct, so a drift between what a tool returns
-//! and what it advertises fails the tests instead of a host's validator.
+//! Lifecycle tools return `agentpool_core::api` types, whose schemas are their output schemas.
+//! The structs below describe the payloads core still builds as JSON; those are checked
+//! against them in debug builds (`ok_json`).
 
 use std::sync::Arc;
 
 use agentpool_core::error::{Error, ErrorCode};
-use agentpool_core::model::{Confidence, ObserveEvent, SessionState};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// A schema for `T`: draft 2020-12, subschemas inlined (hosts handle `$ref` poorly and it is
 /// shorter here), without the root title/description and `$schema`.
@@ -33,6 +32,10 @@ pub fn schema<T: JsonSchema>(serialize: bool) -> Arc<JsonObject> {
     }
     strip_titles(&mut value);
     compact(&mut value, serialize);
+    if serialize {
+        shallow(&mut value, 0);
+        merge_alternatives(&mut value);
+    }
     object_subschemas(&mut value);
     let mut root = match value {
         Value::Object(m) => m,
@@ -139,6 +142,8 @@ fn compact(v: &mut Value, output: bool) {
             }
             if output {
                 m.shift_remove("description");
+                m.shift_remove("minimum");
+                m.shift_remove("maximum");
                 if m.shift_remove("enum").is_some() {
                     m.insert("type".into(), json!("string"));
                 }
@@ -152,6 +157,67 @@ fn compact(v: &mut Value, output: bool) {
     }
 }
 
+/// How deep an output schema describes objects: the result's own fields, each with its type;
+/// an object inside is just an object. The result types are documented in full in
+/// `agentpool_core::api`; this keeps the default `tools/list` within its 12 000-byte budget.
+const OUTPUT_SCHEMA_DEPTH: usize = 1;
+
+/// Cuts object schemas below [`OUTPUT_SCHEMA_DEPTH`] down to their type.
+fn shallow(v: &mut Value, level: usize) {
+    let Value::Object(m) = v else { return };
+    // Which fields are always present is left to the payload: it costs more bytes than it
+    // tells a model, and a schema without it is no less true.
+    m.shift_remove("required");
+    if level >= OUTPUT_SCHEMA_DEPTH && m.contains_key("properties") {
+        let ty = m.get("type").cloned().unwrap_or_else(|| json!("object"));
+        m.clear();
+        m.insert("type".into(), ty);
+        return;
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Value::Array(list)) = m.get_mut(key) {
+            list.iter_mut().for_each(|x| shallow(x, level));
+        }
+    }
+    if let Some(Value::Object(props)) = m.get_mut("properties") {
+        props.values_mut().for_each(|x| shallow(x, level + 1));
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(inner) = m.get_mut(key) {
+            shallow(inner, level + 1);
+        }
+    }
+    // Below the cut, an array of objects (or of anything) is just an array.
+    if level + 1 >= OUTPUT_SCHEMA_DEPTH
+        && m.get("items")
+            .is_some_and(|i| i.as_object().is_some_and(|o| o.is_empty() || o.get("type") == Some(&json!("object"))))
+    {
+        m.shift_remove("items");
+    }
+}
+
+/// A result of one of several object shapes (`anyOf` at the root) is described as one object
+/// with every field any shape has. Shorter, and hosts that look only at `properties` see them
+/// all.
+fn merge_alternatives(v: &mut Value) {
+    let Value::Object(m) = v else { return };
+    let Some(Value::Array(shapes)) = m.get("anyOf").cloned() else { return };
+    if !shapes.iter().all(|s| s.get("properties").is_some()) {
+        return;
+    }
+    let mut props = serde_json::Map::new();
+    for shape in &shapes {
+        if let Some(Value::Object(p)) = shape.get("properties") {
+            for (k, s) in p {
+                props.entry(k.clone()).or_insert_with(|| s.clone());
+            }
+        }
+    }
+    m.shift_remove("anyOf");
+    m.insert("type".into(), json!("object"));
+    m.insert("properties".into(), Value::Object(props));
+}
+
 /// Input schema of a tool.
 pub fn input<T: JsonSchema>() -> Arc<JsonObject> {
     schema::<T>(false)
@@ -163,8 +229,18 @@ pub fn output<T: JsonSchema>() -> Arc<JsonObject> {
 }
 
 /// A successful result: the payload as structured content (and as its JSON text, for hosts
-/// that read only `content`).
-pub fn ok<T: DeserializeOwned>(payload: Value) -> CallToolResult {
+/// that read only `content`). The tool's output schema is generated from the same type.
+pub fn ok<T: Serialize>(payload: &T) -> CallToolResult {
+    match serde_json::to_value(payload) {
+        Ok(v) => CallToolResult::structured(v),
+        Err(e) => fail(Error::new(ErrorCode::InvalidRequest, format!("internal: the result did not serialise: {e}"))),
+    }
+}
+
+/// A successful result for the tools whose payload core still builds as JSON (usage, stats,
+/// leases, worktrees, inventory): in debug builds the payload is checked against the shape
+/// `T` advertises, so a drift fails the tests instead of a host's validator.
+pub fn ok_json<T: DeserializeOwned>(payload: Value) -> CallToolResult {
     if cfg!(debug_assertions)
         && let Err(e) = serde_json::from_value::<T>(payload.clone())
     {
@@ -253,140 +329,6 @@ pub struct InventoryOut {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 pub struct ModelsOut {
     pub providers: Vec<Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct PreferencesOut {
-    pub path: String,
-    pub resource_uri: String,
-    pub exists: bool,
-    pub digest: Vec<String>,
-    pub text: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SpawnOut {
-    pub session_id: String,
-    pub session: Map<String, Value>,
-    pub attach_command: Option<String>,
-    pub live_control: Value,
-}
-
-/// A resumed worker: a spawn, linked to the session it continues.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ResumeOut {
-    pub session_id: String,
-    pub session: Map<String, Value>,
-    pub attach_command: Option<String>,
-    pub live_control: Value,
-    /// The ended session whose conversation this worker continues.
-    pub resumed_from: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ObserveOut {
-    pub session_id: String,
-    pub state: SessionState,
-    pub event: ObserveEvent,
-    pub confidence: Confidence,
-    /// readiness, screen_hash, pending, and the wait guard's keys.
-    pub metadata: Map<String, Value>,
-    pub artifact_manifest: Value,
-    /// Fenced question text (excerpt/full detail, not in lockdown).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parsed_question: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parsed_question_available: Option<bool>,
-    pub worker_output: Value,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SendOut {
-    pub ok: bool,
-    pub session_id: String,
-    pub event_id: i64,
-    /// The menu option the message chose (`{number, text}`), when it named one of the menu on
-    /// screen instead of being typed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selected_option: Option<Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct InterruptOut {
-    pub ok: bool,
-    pub session_id: String,
-    pub state: SessionState,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct CollectOut {
-    pub session_id: String,
-    pub state: SessionState,
-    pub artifact_dir: String,
-    pub artifacts: Vec<Value>,
-    pub git: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warnings: Option<Vec<Value>>,
-    pub worker_output: Value,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ManifestOut {
-    pub session_id: String,
-    pub artifact_dir: String,
-    pub files: Vec<Value>,
-}
-
-/// A transcript page or tail; in lockdown only `blocked`, `reason`, `kind`, `path`.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TranscriptOut {
-    pub session_id: String,
-    pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_offset: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub has_more: Option<bool>,
-    /// The page, fenced.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub worker_output: Option<Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct TerminateOut {
-    pub session_id: String,
-    pub ok: bool,
-    pub state: SessionState,
-    pub already_terminated: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SessionsOut {
-    pub sessions: Vec<Value>,
-    pub pagination: Value,
-    pub scope: Value,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SessionOut {
-    pub session: Map<String, Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct AttachOut {
-    pub session_id: String,
-    pub attach_command: Option<String>,
-    pub can_attach: bool,
-    pub tmux_session: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct KeysOut {
-    pub ok: bool,
-    pub session_id: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
@@ -524,7 +466,7 @@ mod tests {
 
     #[test]
     fn schemas_inline_enums_in_inputs_only() {
-        let s = Value::Object((*output::<ObserveOut>()).clone());
+        let s = Value::Object((*output::<agentpool_core::api::ObserveView>()).clone());
         assert_eq!(s["properties"]["state"]["type"], "string");
         assert!(s.get("$defs").is_none());
         let i = Value::Object((*input::<crate::params::SpawnArgs>()).clone());

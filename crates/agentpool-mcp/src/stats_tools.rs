@@ -184,7 +184,7 @@ impl AgentPoolServer {
         let now = OffsetDateTime::now_utc();
         self.stats_doc(&a.window, a.provider_id, sections, a.scope, now)
             .await
-            .map_or_else(output::fail, output::ok::<StatsOut>)
+            .map_or_else(output::fail, output::ok_json::<StatsOut>)
     }
 
     #[tool(
@@ -202,7 +202,7 @@ impl AgentPoolServer {
             agentpool_stats::share(&self.manager, &doc, path, now)
         }
         .await;
-        result.map_or_else(output::fail, output::ok::<CardOut>)
+        result.map_or_else(output::fail, output::ok_json::<CardOut>)
     }
 }
 

@@ -5,10 +5,11 @@
 use std::pin::pin;
 use std::time::Duration;
 
+use agentpool_core::api;
 use agentpool_core::api::SpawnRequest;
 use agentpool_core::error::{Error, ErrorCode};
 use agentpool_core::model::Detail;
-use agentpool_core::session::collect::collect_payload;
+use agentpool_core::session::collect::{collect_payload, gate_manifest};
 use agentpool_core::session::observe::ObserveOptions;
 use agentpool_core::{agent_io, util};
 use rmcp::handler::server::wrapper::Parameters;
@@ -52,7 +53,7 @@ impl AgentPoolServer {
             return output::fail(e);
         }
         let providers = m.describe_providers(a.include_usage).await;
-        output::ok::<InventoryOut>(json!({
+        output::ok_json::<InventoryOut>(json!({
             "providers": providers,
             "runtimes": m.runtimes(),
             "preferences": m.preferences_ref(),
@@ -69,27 +70,27 @@ impl AgentPoolServer {
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_provider_models(&self, Parameters(a): Parameters<ModelsArgs>) -> CallToolResult {
-        self.manager.models(a.provider_id.as_deref()).await.map_or_else(output::fail, output::ok::<ModelsOut>)
+        self.manager.models(a.provider_id.as_deref()).await.map_or_else(output::fail, output::ok_json::<ModelsOut>)
     }
 
     #[tool(
         name = "get_delegation_preferences",
         description = "The user's delegation preferences: which provider and model for what. Read before spawning.",
         input_schema = output::input::<NoArgs>(),
-        output_schema = output::output::<PreferencesOut>(),
+        output_schema = output::output::<api::PreferencesRef>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_delegation_preferences(&self, Parameters(_a): Parameters<NoArgs>) -> CallToolResult {
         let mut v = self.manager.preferences_ref();
-        v["text"] = json!(guides::preferences_text(&self.manager));
-        output::ok::<PreferencesOut>(v)
+        v.text = Some(guides::preferences_text(&self.manager));
+        output::ok(&v)
     }
 
     #[tool(
         name = "spawn_worker",
         description = "Start a worker: explicit provider (never auto), one concrete task, in repo_path. Returns session_id and the tmux attach command.",
         input_schema = output::input::<SpawnArgs>(),
-        output_schema = output::output::<SpawnOut>(),
+        output_schema = output::output::<api::Spawned>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn spawn_worker(&self, Parameters(a): Parameters<SpawnArgs>) -> CallToolResult {
@@ -109,7 +110,7 @@ impl AgentPoolServer {
         req.metadata = a.metadata.unwrap_or_default();
         req.env = a.env.unwrap_or_default();
         match self.manager.spawn(req).await {
-            Ok(v) => output::ok::<SpawnOut>(v),
+            Ok(v) => output::ok(&v),
             Err(e) if e.code == ErrorCode::InvalidRequest => output::fail(e.with_default("tool", "spawn_worker")),
             Err(e) => output::fail(e),
         }
@@ -119,7 +120,7 @@ impl AgentPoolServer {
         name = "observe_worker",
         description = "Worker state and event; waits for wait_for (question, approval_prompt, completed, error). Worker text only with detail=excerpt|full, fenced as untrusted.",
         input_schema = output::input::<ObserveArgs>(),
-        output_schema = output::output::<ObserveOut>(),
+        output_schema = output::output::<api::ObserveView>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
     async fn observe_worker(
@@ -145,7 +146,7 @@ impl AgentPoolServer {
         name = "poll_worker",
         description = "One capture, no wait: state, event and, by default, the fenced tail of the worker's screen.",
         input_schema = output::input::<PollArgs>(),
-        output_schema = output::output::<ObserveOut>(),
+        output_schema = output::output::<api::ObserveView>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
     async fn poll_worker(
@@ -170,7 +171,7 @@ impl AgentPoolServer {
         name = "send_worker_message",
         description = "Type and submit a message: answer a question, approve, steer, or start a follow-up turn.",
         input_schema = output::input::<SendArgs>(),
-        output_schema = output::output::<SendOut>(),
+        output_schema = output::output::<api::Sent>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn send_worker_message(&self, Parameters(a): Parameters<SendArgs>) -> CallToolResult {
@@ -184,53 +185,45 @@ impl AgentPoolServer {
                 .with("errors", json!([{"loc": ["message"], "msg": "too long"}])),
             );
         }
-        done(self.manager.send_with(&a.session_id, &a.message, a.submit).await.map(output::ok::<SendOut>))
+        done(self.manager.send_with(&a.session_id, &a.message, a.submit).await.map(|v| output::ok(&v)))
     }
 
     #[tool(
         name = "interrupt_worker",
         description = "Interrupt the worker's current turn with its CLI's own key (Ctrl-C; Escape for Claude Code); the session stays open.",
         input_schema = output::input::<SessionArgs>(),
-        output_schema = output::output::<InterruptOut>(),
+        output_schema = output::output::<api::Interrupted>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn interrupt_worker(&self, Parameters(a): Parameters<SessionArgs>) -> CallToolResult {
-        done(self.manager.interrupt(&a.session_id, false).await.map(output::ok::<InterruptOut>))
+        done(self.manager.interrupt(&a.session_id, false).await.map(|v| output::ok(&v)))
     }
 
     #[tool(
         name = "collect_worker_artifacts",
         description = "Save and list artifacts (screen, transcript, result, git status, diff); result text fenced with detail=excerpt|full. Call before terminate_worker.",
         input_schema = output::input::<CollectArgs>(),
-        output_schema = output::output::<CollectOut>(),
+        output_schema = output::output::<api::CollectView>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn collect_worker_artifacts(&self, Parameters(a): Parameters<CollectArgs>) -> CallToolResult {
         let lockdown = self.lockdown;
         let r = self.manager.collect(&a.session_id, a.include_diff, a.include_transcript, a.mark_completed).await;
-        done(r.map(|v| {
-            let mut payload = collect_payload(v, a.detail, lockdown);
-            if lockdown {
-                gate_rows(&mut payload["artifacts"]);
-            }
-            output::ok::<CollectOut>(payload)
-        }))
+        done(r.map(|v| output::ok(&collect_payload(v, a.detail, lockdown, lockdown))))
     }
 
     #[tool(
         name = "get_artifact_manifest",
         description = "Paths, existence and sha256 of a session's artifact files.",
         input_schema = output::input::<SessionArgs>(),
-        output_schema = output::output::<ManifestOut>(),
+        output_schema = output::output::<api::Manifest>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_artifact_manifest(&self, Parameters(a): Parameters<SessionArgs>) -> CallToolResult {
         let lockdown = self.lockdown;
         done(self.manager.manifest(&a.session_id, false).await.map(|mut v| {
-            if lockdown {
-                gate_rows(&mut v["files"]);
-            }
-            output::ok::<ManifestOut>(v)
+            v.files = gate_manifest(v.files.into_iter().map(|f| f.item).collect(), lockdown);
+            output::ok(&v)
         }))
     }
 
@@ -238,7 +231,7 @@ impl AgentPoolServer {
         name = "read_worker_transcript",
         description = "A byte page or the last tail_lines of the transcript, fenced as untrusted; follow next_offset while has_more.",
         input_schema = output::input::<TranscriptArgs>(),
-        output_schema = output::output::<TranscriptOut>(),
+        output_schema = output::output::<api::TranscriptForAgent>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn read_worker_transcript(&self, Parameters(a): Parameters<TranscriptArgs>) -> CallToolResult {
@@ -246,29 +239,47 @@ impl AgentPoolServer {
         let lockdown = self.lockdown;
         if lockdown {
             return done(self.manager.show(&a.session_id).await.map(|s| {
-                let path = s["session"]["transcript_path"].clone();
-                output::ok::<TranscriptOut>(json!({
-                    "session_id": a.session_id, "path": path, "blocked": true, "reason": "lockdown", "kind": "transcript",
+                output::ok(&api::TranscriptForAgent::Withheld(api::Withheld {
+                    session_id: a.session_id.clone(),
+                    path: s.session.transcript_path,
+                    blocked: true,
+                    reason: "lockdown".to_owned(),
+                    kind: "transcript".to_owned(),
                 }))
             }));
         }
-        done(self.manager.transcript(&a.session_id, a.offset, limit, a.tail_lines).await.map(|mut v| {
-            let text = v.get("text").and_then(Value::as_str).unwrap_or("").to_owned();
-            if let Value::Object(m) = &mut v {
-                m.shift_remove("text");
-                let fenced = if text.is_empty() {
-                    json!({"included": false, "reason": "no worker output"})
-                } else {
-                    let mut page = agent_io::fence_page(&text);
-                    // A tail whose first line was longer than the window starts inside it.
-                    if m.get("truncated") == Some(&Value::Bool(true)) {
-                        page["truncated"] = json!(true);
-                    }
-                    page
-                };
-                m.insert("worker_output".into(), fenced);
-            }
-            output::ok::<TranscriptOut>(v)
+        done(self.manager.transcript(&a.session_id, a.offset, limit, a.tail_lines).await.map(|p| {
+            let worker_output = if p.text.is_empty() {
+                api::WorkerOutput {
+                    included: false,
+                    detail: None,
+                    reason: Some("no worker output".to_owned()),
+                    truncated: None,
+                    chars: None,
+                    text: None,
+                }
+            } else {
+                let mut page = agent_io::fence_page(&p.text);
+                // A tail whose first line was longer than the window starts inside it.
+                if p.truncated {
+                    page.truncated = Some(true);
+                }
+                page
+            };
+            output::ok(&api::TranscriptForAgent::Page(api::TranscriptExcerpt {
+                session_id: p.session_id,
+                path: p.path,
+                exists: p.exists,
+                mode: p.mode,
+                offset: p.offset,
+                limit: p.limit,
+                tail_lines: p.tail_lines,
+                next_offset: p.next_offset,
+                has_more: p.has_more,
+                size_bytes: p.size_bytes,
+                truncated: p.truncated,
+                worker_output,
+            }))
         }))
     }
 
@@ -276,11 +287,11 @@ impl AgentPoolServer {
         name = "terminate_worker",
         description = "Stop the worker and mark it CANCELLED if still active. Safe to repeat.",
         input_schema = output::input::<TerminateArgs>(),
-        output_schema = output::output::<TerminateOut>(),
+        output_schema = output::output::<api::Terminated>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
     )]
     async fn terminate_worker(&self, Parameters(a): Parameters<TerminateArgs>) -> CallToolResult {
-        done(self.manager.terminate(&a.session_id, a.reason.as_deref(), false).await.map(output::ok::<TerminateOut>))
+        done(self.manager.terminate(&a.session_id, a.reason.as_deref(), false).await.map(|v| output::ok(&v)))
     }
 }
 
@@ -290,7 +301,7 @@ impl AgentPoolServer {
         name = "list_sessions",
         description = "Sessions newest first, paged (limit 1..500, offset). Only this server's coordinator unless include_all=true.",
         input_schema = output::input::<ListSessionsArgs>(),
-        output_schema = output::output::<SessionsOut>(),
+        output_schema = output::output::<api::SessionPage>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn list_sessions(&self, Parameters(a): Parameters<ListSessionsArgs>) -> CallToolResult {
@@ -310,56 +321,51 @@ impl AgentPoolServer {
             OneOrMany::One(s) => s.split(',').map(str::to_owned).collect(),
             OneOrMany::Many(v) => v,
         });
-        done(
-            self.manager
-                .list(states, a.provider_id, a.limit, a.offset, a.include_all)
-                .await
-                .map(output::ok::<SessionsOut>),
-        )
+        done(self.manager.list(states, a.provider_id, a.limit, a.offset, a.include_all).await.map(|v| output::ok(&v)))
     }
 
     #[tool(
         name = "get_session",
         description = "The stored record of one session: provider, model, role, state, paths, timestamps, metadata.",
         input_schema = output::input::<SessionArgs>(),
-        output_schema = output::output::<SessionOut>(),
+        output_schema = output::output::<api::Shown>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_session(&self, Parameters(a): Parameters<SessionArgs>) -> CallToolResult {
-        done(self.manager.show(&a.session_id).await.map(output::ok::<SessionOut>))
+        done(self.manager.show(&a.session_id).await.map(|v| output::ok(&v)))
     }
 
     #[tool(
         name = "resume_worker",
         description = "Start a new worker that continues an ended session's conversation with the provider's own resume mode (same provider, model, repo, isolation). RESUME_UNSUPPORTED when the provider has none or its CLI reported no conversation id.",
         input_schema = output::input::<ResumeArgs>(),
-        output_schema = output::output::<ResumeOut>(),
+        output_schema = output::output::<api::Spawned>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn resume_worker(&self, Parameters(a): Parameters<ResumeArgs>) -> CallToolResult {
-        done(self.manager.resume(&a.session_id, a.task.as_deref()).await.map(output::ok::<ResumeOut>))
+        done(self.manager.resume(&a.session_id, a.task.as_deref()).await.map(|v| output::ok(&v)))
     }
 
     #[tool(
         name = "attach_info",
         description = "The exact tmux command a human runs to watch or take over a worker.",
         input_schema = output::input::<SessionArgs>(),
-        output_schema = output::output::<AttachOut>(),
+        output_schema = output::output::<api::Attach>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn attach_info(&self, Parameters(a): Parameters<SessionArgs>) -> CallToolResult {
-        done(self.manager.attach(&a.session_id).await.map(output::ok::<AttachOut>))
+        done(self.manager.attach(&a.session_id).await.map(|v| output::ok(&v)))
     }
 
     #[tool(
         name = "send_worker_keys",
         description = "Send raw tmux keys (Enter, Escape, Up, C-c, …) to a worker. Disabled unless the user's policy sets allow_raw_keys.",
         input_schema = output::input::<KeysArgs>(),
-        output_schema = output::output::<KeysOut>(),
+        output_schema = output::output::<api::KeysSent>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = true)
     )]
     async fn send_worker_keys(&self, Parameters(a): Parameters<KeysArgs>) -> CallToolResult {
-        done(self.manager.keys(&a.session_id, &a.keys).await.map(output::ok::<KeysOut>))
+        done(self.manager.keys(&a.session_id, &a.keys).await.map(|v| output::ok(&v)))
     }
 }
 
@@ -375,7 +381,7 @@ impl AgentPoolServer {
     async fn acquire_file_lease(&self, Parameters(a): Parameters<AcquireLeaseArgs>) -> CallToolResult {
         let r =
             self.manager.acquire_lease(&a.session_id, &a.file_path, &a.mode, a.ttl_seconds, Default::default()).await;
-        done(r.map(output::ok::<LeaseOut>))
+        done(r.map(output::ok_json::<LeaseOut>))
     }
 
     #[tool(
@@ -387,7 +393,7 @@ impl AgentPoolServer {
     )]
     async fn list_file_leases(&self, Parameters(a): Parameters<ListLeasesArgs>) -> CallToolResult {
         let r = self.manager.list_leases(a.session_id.as_deref(), a.repo_path.as_deref(), !a.active_only).await;
-        done(r.map(output::ok::<LeasesOut>))
+        done(r.map(output::ok_json::<LeasesOut>))
     }
 
     #[tool(
@@ -399,7 +405,7 @@ impl AgentPoolServer {
     )]
     async fn release_file_lease(&self, Parameters(a): Parameters<ReleaseLeaseArgs>) -> CallToolResult {
         let r = self.manager.release_lease(a.lease_id, a.session_id.as_deref(), a.file_path.as_deref(), false).await;
-        done(r.map(output::ok::<ReleaseOut>))
+        done(r.map(output::ok_json::<ReleaseOut>))
     }
 }
 
@@ -413,7 +419,7 @@ impl AgentPoolServer {
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn list_worktrees(&self, Parameters(a): Parameters<RepoArgs>) -> CallToolResult {
-        done(self.manager.list_worktrees(&a.repo_path).await.map(output::ok::<WorktreesOut>))
+        done(self.manager.list_worktrees(&a.repo_path).await.map(output::ok_json::<WorktreesOut>))
     }
 
     #[tool(
@@ -432,18 +438,7 @@ impl AgentPoolServer {
                 e
             }
         });
-        done(r.map(output::ok::<CleanupOut>))
-    }
-}
-
-/// Marks worker-text rows of a manifest or artifact list as gated (lockdown).
-fn gate_rows(rows: &mut Value) {
-    for row in rows.as_array_mut().into_iter().flatten() {
-        let kind = row.get("kind").and_then(Value::as_str).unwrap_or("");
-        if agentpool_core::workspace::artifacts::WORKER_TEXT_KINDS.contains(&kind) {
-            row["gated"] = json!(true);
-            row["gated_reason"] = json!("lockdown");
-        }
+        done(r.map(output::ok_json::<CleanupOut>))
     }
 }
 
@@ -497,10 +492,8 @@ impl AgentPoolServer {
         Ok(match result {
             Ok(resp) => {
                 let mut payload = self.manager.observe_payload(&resp, detail, lockdown);
-                if let Some(Value::Object(meta)) = payload.get_mut("metadata") {
-                    meta.extend(guard_meta);
-                }
-                output::ok::<ObserveOut>(payload)
+                payload.metadata.extend(guard_meta);
+                output::ok(&payload)
             }
             Err(e) => output::fail(e),
         })

@@ -128,7 +128,7 @@ impl AgentPoolServer {
             Ok(req) => self.manager.usage_summary(&req, a.refresh).await,
             Err(e) => Err(e),
         };
-        r.map_or_else(output::fail, output::ok::<SummaryOut>)
+        r.map_or_else(output::fail, output::ok_json::<SummaryOut>)
     }
 }
 
@@ -168,7 +168,7 @@ impl AgentPoolServer {
             Ok(req) => self.manager.usage(&req, !a.refresh).await,
             Err(e) => Err(e),
         };
-        r.map_or_else(output::fail, output::ok::<SnapshotsOut>)
+        r.map_or_else(output::fail, output::ok_json::<SnapshotsOut>)
     }
 
     #[tool(
@@ -185,7 +185,7 @@ impl AgentPoolServer {
             allow_interactive: false,
             budget: MCP_BUDGET,
         };
-        self.manager.usage(&req, true).await.map_or_else(output::fail, output::ok::<SnapshotsOut>)
+        self.manager.usage(&req, true).await.map_or_else(output::fail, output::ok_json::<SnapshotsOut>)
     }
 
     #[tool(
@@ -196,7 +196,7 @@ impl AgentPoolServer {
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn validate_model_catalog(&self, Parameters(a): Parameters<ValidateCatalogArgs>) -> CallToolResult {
-        output::ok::<ValidationOut>(self.manager.validate_catalog(a.path.as_deref()))
+        output::ok_json::<ValidationOut>(self.manager.validate_catalog(a.path.as_deref()))
     }
 
     #[tool(
@@ -218,6 +218,6 @@ impl AgentPoolServer {
                 .collect(),
             include_usage_unknown: a.include_usage_unknown,
         };
-        self.manager.filter_candidates(&filter).await.map_or_else(output::fail, output::ok::<CandidatesOut>)
+        self.manager.filter_candidates(&filter).await.map_or_else(output::fail, output::ok_json::<CandidatesOut>)
     }
 }

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 use crate::agent_io;
+use crate::api::*;
 use crate::detect;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{ArtifactRecord, Detail, ManifestFile, SessionState};
@@ -46,30 +47,37 @@ pub(crate) fn materialize_result(ad: &ArtifactDir, screen: Option<&str>) -> Resu
     Ok(None)
 }
 
-/// Manifest rows as JSON, gated in lockdown.
-pub fn gate_manifest(files: &[ManifestFile], lockdown: bool) -> Vec<Value> {
+/// Manifest rows, those with worker text gated in lockdown.
+pub fn gate_manifest(files: Vec<ManifestFile>, lockdown: bool) -> Vec<ManifestEntry> {
     files
-        .iter()
-        .map(|f| {
-            let mut v = serde_json::to_value(f).unwrap_or_default();
-            if lockdown && artifacts::WORKER_TEXT_KINDS.contains(&f.kind.as_str()) {
-                v["gated"] = json!(true);
-                v["gated_reason"] = json!("lockdown");
-            }
-            v
+        .into_iter()
+        .map(|file| {
+            let gate = lockdown && artifacts::WORKER_TEXT_KINDS.contains(&file.kind.as_str());
+            Gated::new(file, gate)
         })
         .collect()
 }
 
-/// The fenced worker output of a collect result.
-pub fn collect_payload(mut result: Value, detail: Detail, lockdown: bool) -> Value {
-    let summary = result.get("summary").and_then(Value::as_str).unwrap_or("").to_owned();
-    let text = if summary == NO_RESULT { "" } else { summary.as_str() };
-    if let Value::Object(m) = &mut result {
-        m.shift_remove("summary");
-        m.insert("worker_output".into(), agent_io::worker_output(text, detail, lockdown));
+/// A collect result as front ends show it: the summary becomes fenced worker output. With
+/// `gate_rows`, rows of worker text are marked gated (what MCP shows in lockdown).
+pub fn collect_payload(result: Collected, detail: Detail, lockdown: bool, gate_rows: bool) -> CollectView {
+    let text = if result.summary == NO_RESULT { "" } else { result.summary.as_str() };
+    CollectView {
+        worker_output: agent_io::worker_output(text, detail, lockdown),
+        session_id: result.session_id,
+        state: result.state,
+        artifact_dir: result.artifact_dir,
+        artifacts: result
+            .artifacts
+            .into_iter()
+            .map(|a| {
+                let gate = gate_rows && artifacts::WORKER_TEXT_KINDS.contains(&a.kind.as_str());
+                Gated::new(a, gate)
+            })
+            .collect(),
+        git: result.git,
+        warnings: result.warnings,
     }
-    result
 }
 
 /// `text` without control characters (escape sequences are dropped whole first), keeping
@@ -81,7 +89,7 @@ pub fn safe_text(text: &str) -> String {
 
 impl Pool {
     /// The artifact manifest (result files materialised first).
-    pub async fn manifest(&self, session_id: &str, materialize: bool) -> Result<Value> {
+    pub async fn manifest(&self, session_id: &str, materialize: bool) -> Result<Manifest> {
         let session = self.load(session_id).await?;
         let ad = ArtifactDir::new(&session.artifact_dir);
         let files = blocking(move || {
@@ -91,7 +99,7 @@ impl Pool {
             Ok(ad.manifest())
         })
         .await?;
-        Ok(json!({"session_id": session.id, "artifact_dir": session.artifact_dir, "files": files}))
+        Ok(Manifest { session_id: session.id, artifact_dir: session.artifact_dir, files: gate_manifest(files, false) })
     }
 
     /// A page (byte offset) or tail (lines) of the transcript.
@@ -101,7 +109,7 @@ impl Pool {
         offset: i64,
         limit: i64,
         tail_lines: Option<i64>,
-    ) -> Result<Value> {
+    ) -> Result<TranscriptPage> {
         let range = |msg: &str| Error::new(ErrorCode::InvalidTranscriptRange, msg);
         if offset < 0 {
             return Err(range("offset must be zero or greater").with("offset", offset));
@@ -126,26 +134,52 @@ impl Pool {
         blocking(move || {
             let _ = ad.sync_transcript();
             let path_str = path.display().to_string();
+            let page = |mode: &str| TranscriptPage {
+                session_id: sid.clone(),
+                path: path_str.clone(),
+                exists: true,
+                mode: mode.to_owned(),
+                offset: None,
+                limit: None,
+                tail_lines: None,
+                next_offset: None,
+                has_more: false,
+                size_bytes: 0,
+                truncated: false,
+                text: String::new(),
+                included: None,
+                fenced: None,
+                reason: None,
+            };
             let Ok((mut f, size)) = tail::open(&path) else {
-                return Ok(json!({"session_id": sid, "path": path_str, "exists": false, "mode": "missing", "offset": 0,
-                    "limit": Value::Null, "tail_lines": Value::Null, "next_offset": 0, "has_more": false, "size_bytes": 0,
-                    "truncated": false, "text": ""}));
+                return Ok(TranscriptPage { exists: false, offset: Some(0), next_offset: Some(0), ..page("missing") });
             };
             let read_err = |e: std::io::Error| Error::io(format_args!("could not read `{path_str}`"), &e);
             if let Some(t) = tail_lines {
                 // From the end, at most `TAIL_MAX_BYTES`: a long line is cut, never loaded whole.
                 let lines = usize::try_from(t).unwrap_or(1);
                 let tail = tail::tail_lines(&mut f, size, lines, tail::TAIL_MAX_BYTES).map_err(read_err)?;
-                return Ok(json!({"session_id": sid, "path": path_str, "exists": true, "mode": "tail", "offset": Value::Null,
-                    "limit": Value::Null, "tail_lines": t, "next_offset": Value::Null, "has_more": tail.has_more,
-                    "size_bytes": size, "truncated": tail.truncated, "text": tail.text}));
+                return Ok(TranscriptPage {
+                    tail_lines: Some(t),
+                    has_more: tail.has_more,
+                    size_bytes: size,
+                    truncated: tail.truncated,
+                    text: tail.text,
+                    ..page("tail")
+                });
             }
             let start = (offset as u64).min(size);
-            let page = tail::read_range(&mut f, start, limit as u64).map_err(read_err)?;
-            let end = start + page.len() as u64;
-            Ok(json!({"session_id": sid, "path": path_str, "exists": true, "mode": "page", "offset": start, "limit": limit,
-                "tail_lines": Value::Null, "next_offset": end, "has_more": end < size, "size_bytes": size,
-                "truncated": false, "text": String::from_utf8_lossy(&page)}))
+            let bytes = tail::read_range(&mut f, start, limit as u64).map_err(read_err)?;
+            let end = start + bytes.len() as u64;
+            Ok(TranscriptPage {
+                offset: Some(start),
+                limit: Some(limit),
+                next_offset: Some(end),
+                has_more: end < size,
+                size_bytes: size,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+                ..page("page")
+            })
         })
         .await
     }
@@ -158,7 +192,7 @@ impl Pool {
         include_diff: bool,
         include_transcript: bool,
         mark_completed: bool,
-    ) -> Result<Value> {
+    ) -> Result<Collected> {
         let session = self.load(session_id).await?;
         let ad = ArtifactDir::new(&session.artifact_dir);
         let mut warnings = Vec::new();
@@ -240,17 +274,14 @@ impl Pool {
         self.event(&session, "collect", Some(state), None, None, m).await?;
         let artifacts: Vec<ArtifactRecord> =
             records.into_iter().filter(|a| include_transcript || a.kind != "transcript").collect();
-        let mut out = json!({
-            "session_id": session.id,
-            "state": state,
-            "artifact_dir": session.artifact_dir,
-            "artifacts": artifacts,
-            "summary": summary,
-            "git": facts,
-        });
-        if !warnings.is_empty() {
-            out["warnings"] = json!(warnings);
-        }
-        Ok(out)
+        Ok(Collected {
+            session_id: session.id,
+            state,
+            artifact_dir: session.artifact_dir,
+            artifacts,
+            summary,
+            git: facts,
+            warnings: (!warnings.is_empty()).then_some(warnings),
+        })
     }
 }

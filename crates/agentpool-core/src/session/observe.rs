@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::agent_io;
+use crate::api::{Manifest, ObserveView};
 use crate::detect::{self, Detection};
 use crate::error::{Error, ErrorCode, Result};
 use crate::machine;
@@ -487,29 +488,31 @@ impl Pool {
     }
 
     /// The agent-facing observe payload: state, event, manifest, and fenced worker text.
-    pub fn observe_payload(&self, resp: &ObserveResponse, detail: Detail, lockdown: bool) -> Value {
+    pub fn observe_payload(&self, resp: &ObserveResponse, detail: Detail, lockdown: bool) -> ObserveView {
         let ad = ArtifactDir::new(&resp.artifact_dir);
-        let files = gate_manifest(&ad.manifest(), lockdown);
-        let mut out = json!({
-            "session_id": resp.session_id,
-            "state": resp.state,
-            "event": resp.event,
-            "confidence": resp.confidence,
-            "metadata": resp.metadata,
-            "artifact_manifest": {"session_id": resp.session_id, "artifact_dir": resp.artifact_dir, "files": files},
-        });
-        let Value::Object(m) = &mut out else { return out };
-        match &resp.parsed_question {
+        let files = gate_manifest(ad.manifest(), lockdown);
+        let (parsed_question, parsed_question_available) = match &resp.parsed_question {
             Some(q) if detail != Detail::Summary && !lockdown => {
-                m.insert("parsed_question".into(), agent_io::wrap_untrusted(q, Detail::Excerpt));
+                (Some(agent_io::wrap_untrusted(q, Detail::Excerpt)), None)
             }
-            q => {
-                m.insert("parsed_question_available".into(), json!(q.is_some()));
-            }
-        }
+            q => (None, Some(q.is_some())),
+        };
         let text = resp.screen_excerpt.as_deref().or(resp.recent_log.as_deref()).unwrap_or("");
-        m.insert("worker_output".into(), agent_io::worker_output(text, detail, lockdown));
-        out
+        ObserveView {
+            session_id: resp.session_id.clone(),
+            state: resp.state,
+            event: resp.event,
+            confidence: resp.confidence,
+            metadata: resp.metadata.clone(),
+            artifact_manifest: Manifest {
+                session_id: resp.session_id.clone(),
+                artifact_dir: resp.artifact_dir.clone(),
+                files,
+            },
+            parsed_question,
+            parsed_question_available,
+            worker_output: agent_io::worker_output(text, detail, lockdown),
+        }
     }
 }
 

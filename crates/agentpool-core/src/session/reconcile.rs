@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 use crate::api::*;
 use crate::error::{Error, ErrorCode, Result};
@@ -30,12 +30,12 @@ fn spawner_gone(session: &AgentSession) -> bool {
 
 impl Pool {
     /// One session.
-    pub async fn show(&self, session_id: &str) -> Result<Value> {
+    pub async fn show(&self, session_id: &str) -> Result<Shown> {
         check_session_id(session_id)?;
         // A session whose runtime died must not look alive to whoever asks first.
         self.reconcile().await?;
         let session = self.load(session_id).await?;
-        Ok(json!({"session": session}))
+        Ok(Shown { session })
     }
 
     /// Lists sessions with pagination. `limit = None` means all.
@@ -46,7 +46,7 @@ impl Pool {
         limit: Option<i64>,
         offset: i64,
         include_all: bool,
-    ) -> Result<Value> {
+    ) -> Result<SessionPage> {
         let scope = if self.opts.principal.scoped && !include_all {
             crate::scope::Scope::Mine
         } else {
@@ -63,7 +63,7 @@ impl Pool {
         limit: Option<i64>,
         offset: i64,
         scope: crate::scope::Scope,
-    ) -> Result<Value> {
+    ) -> Result<SessionPage> {
         if let Some(l) = limit
             && !(1..=500).contains(&l)
         {
@@ -110,12 +110,21 @@ impl Pool {
             .await?;
         let count = sessions.len() as i64;
         let has_more = offset + count < total;
-        Ok(json!({
-            "sessions": sessions,
-            "pagination": {"limit": limit, "offset": offset, "count": count, "total": total, "has_more": has_more,
-                           "next_offset": if has_more { Some(offset + count) } else { None }},
-            "scope": {"coordinator_id": self.opts.principal.coordinator_id, "current_coordinator_only": current_only},
-        }))
+        Ok(SessionPage {
+            sessions,
+            pagination: Pagination {
+                limit,
+                offset,
+                count,
+                total,
+                has_more,
+                next_offset: has_more.then_some(offset + count),
+            },
+            scope: ListScope {
+                coordinator_id: self.opts.principal.coordinator_id.clone(),
+                current_coordinator_only: current_only,
+            },
+        })
     }
 
     /// Settles sessions whose worker is gone or exited, or whose deadline passed, or whose

@@ -61,7 +61,7 @@ impl Pool {
     /// `metadata.resumed_from`. `task` is the first message of the new turn (default: carry on).
     /// A live session is `INVALID_REQUEST` (send to it instead); a provider without a resume
     /// mode, or a session whose CLI reported no conversation id, is `RESUME_UNSUPPORTED`.
-    pub async fn resume(&self, session_id: &str, task: Option<&str>) -> Result<Value> {
+    pub async fn resume(&self, session_id: &str, task: Option<&str>) -> Result<Spawned> {
         let old = self.load(session_id).await?;
         if old.is_live() {
             return Err(Error::new(
@@ -101,11 +101,11 @@ impl Pool {
         let worktree = old.worktree_path.clone().filter(|p| Path::new(p).is_dir()).map(|p| (p, Self::branch_of(&old)));
         req.resume = Some(ResumeFrom { session_id: old.id.clone(), cli_session_id, worktree });
         let mut out = self.spawn(req).await?;
-        out["resumed_from"] = json!(old.id);
+        out.resumed_from = Some(old.id);
         Ok(out)
     }
 
-    pub async fn spawn(&self, req: SpawnRequest) -> Result<Value> {
+    pub async fn spawn(&self, req: SpawnRequest) -> Result<Spawned> {
         let policy = &self.settings.config.policy;
         let task = validate_task(&req.task)?;
         let bad_env: Vec<Value> = req
@@ -381,15 +381,23 @@ impl Pool {
         }
         let session = self.load(&session_id).await?;
         let r = self.runtime_ref(&session)?;
-        let mut live = serde_json::to_value(self.runtime.live_control(policy.allow_raw_keys)).unwrap_or_default();
-        live["initial_prompt_mode"] = json!(prompt_mode);
-        Ok(json!({
-            "session_id": session.id,
-            "session": session,
-            "attach_command": self.runtime.attach_command(&r),
-            "preferences": self.preferences_ref(),
-            "live_control": live,
-        }))
+        let live = self.runtime.live_control(policy.allow_raw_keys);
+        Ok(Spawned {
+            session_id: session.id.clone(),
+            attach_command: self.runtime.attach_command(&r),
+            session,
+            preferences: self.preferences_ref(),
+            live_control: LiveControl {
+                can_capture_screen: live.can_capture_screen,
+                can_send_message: live.can_send_message,
+                can_send_keys: live.can_send_keys,
+                can_interrupt: live.can_interrupt,
+                can_attach: live.can_attach,
+                attach_kind: live.attach_kind.to_owned(),
+                initial_prompt_mode: prompt_mode,
+            },
+            resumed_from: None,
+        })
     }
 
     async fn launch(

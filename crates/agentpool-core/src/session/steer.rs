@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 use crate::api::*;
 use crate::detect;
@@ -21,7 +21,7 @@ impl Pool {
     /// its options, moves the highlight there, checks on screen that it arrived, and confirms
     /// with `Enter`; returns `{number, text}` of the option chosen. `None`: no menu, or the
     /// answer names none of its options (it is then typed as usual).
-    async fn select_menu_option(&self, r: &RuntimeRef, answer: &str) -> Result<Option<Value>> {
+    async fn select_menu_option(&self, r: &RuntimeRef, answer: &str) -> Result<Option<SelectedOption>> {
         const CONFIRM_TRIES: usize = 20;
         let look = || async {
             let snap = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await?;
@@ -36,7 +36,7 @@ impl Pool {
         else {
             return Ok(None);
         };
-        let chosen = json!({"number": target.number, "text": target.text});
+        let chosen = SelectedOption { number: target.number, text: target.text.clone() };
         let moves = crate::dialog::arrows(current, target);
         if !moves.is_empty() {
             self.runtime.send_keys(r, &moves).await?;
@@ -59,7 +59,7 @@ impl Pool {
                 target.text
             ),
         )
-        .with("selected_option", chosen)
+        .with("selected_option", json!(chosen))
         .with("keys_sent", moves))
     }
 
@@ -69,7 +69,7 @@ impl Pool {
     }
 
     /// Sends one message to a worker and submits it.
-    pub async fn send(&self, session_id: &str, message: &str) -> Result<Value> {
+    pub async fn send(&self, session_id: &str, message: &str) -> Result<Sent> {
         self.send_with(session_id, message, true).await
     }
 
@@ -78,7 +78,7 @@ impl Pool {
     /// A session with `max_turns` has its turn taken before anything is typed, in one write
     /// (so concurrent sends can never exceed the limit), and given back if the message is not
     /// delivered.
-    pub async fn send_with(&self, session_id: &str, message: &str, submit: bool) -> Result<Value> {
+    pub async fn send_with(&self, session_id: &str, message: &str, submit: bool) -> Result<Sent> {
         let session = self.load(session_id).await?;
         self.enforce_deadline(&session).await?;
         let id = session.id.clone();
@@ -97,7 +97,7 @@ impl Pool {
         sent
     }
 
-    async fn deliver_message(&self, session: &AgentSession, message: &str, submit: bool) -> Result<Value> {
+    async fn deliver_message(&self, session: &AgentSession, message: &str, submit: bool) -> Result<Sent> {
         let r = self.runtime_ref(session)?;
         if session.state == SessionState::Completed {
             self.reopen(session, &r).await?;
@@ -128,11 +128,14 @@ impl Pool {
                 Ok(Some(chosen)) => {
                     let mut m = Map::new();
                     m.insert("submit".into(), json!(submit));
-                    m.insert("selected_option".into(), chosen.clone());
+                    m.insert("selected_option".into(), json!(chosen));
                     let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
-                    return Ok(
-                        json!({"ok": true, "session_id": session.id, "event_id": event_id, "selected_option": chosen}),
-                    );
+                    return Ok(Sent {
+                        ok: true,
+                        session_id: session.id.clone(),
+                        event_id,
+                        selected_option: Some(chosen),
+                    });
                 }
                 Ok(None) => {}
                 Err(e) if e.code == ErrorCode::MenuSelectionFailed => return Err(e.with("session_id", &session.id)),
@@ -152,7 +155,7 @@ impl Pool {
         m.insert("submit".into(), json!(submit));
         m.insert("submit_keys".into(), json!(keys));
         let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
-        Ok(json!({"ok": true, "session_id": session.id, "event_id": event_id}))
+        Ok(Sent { ok: true, session_id: session.id.clone(), event_id, selected_option: None })
     }
 
     /// A follow-up message to a worker that completed but still runs starts a new turn: the
@@ -206,7 +209,7 @@ impl Pool {
     }
 
     /// Sends raw keys, when policy allows it.
-    pub async fn keys(&self, session_id: &str, keys: &[String]) -> Result<Value> {
+    pub async fn keys(&self, session_id: &str, keys: &[String]) -> Result<KeysSent> {
         if !self.settings.config.policy.allow_raw_keys {
             return Err(Error::new(
                 ErrorCode::PolicyBlocked,
@@ -240,11 +243,11 @@ impl Pool {
         let mut m = Map::new();
         m.insert("keys".into(), json!(keys));
         self.event(&session, "send_keys", Some(session.state), None, None, m).await?;
-        Ok(json!({"ok": true, "session_id": session.id}))
+        Ok(KeysSent { ok: true, session_id: session.id })
     }
 
     /// Sends the provider's interrupt key (or, with `dry_run`, says it would).
-    pub async fn interrupt(&self, session_id: &str, dry_run: bool) -> Result<Value> {
+    pub async fn interrupt(&self, session_id: &str, dry_run: bool) -> Result<Interrupted> {
         let session = self.load(session_id).await?;
         if dry_run {
             // Predict the real call: it needs the runtime session to still exist.
@@ -257,9 +260,13 @@ impl Pool {
                     .unwrap_or(false),
                 None => false,
             };
-            return Ok(
-                json!({"ok": true, "session_id": session.id, "dry_run": true, "would_interrupt": exists, "state": session.state}),
-            );
+            return Ok(Interrupted {
+                ok: true,
+                session_id: session.id,
+                dry_run: Some(true),
+                would_interrupt: Some(exists),
+                state: session.state,
+            });
         }
         let r = self.runtime_ref(&session)?;
         // The CLI's own interrupt key (Claude Code: Escape; a Ctrl-C there can quit it).
@@ -285,26 +292,26 @@ impl Pool {
         let mut m = Map::new();
         m.insert("keys".into(), json!(keys));
         self.event(&session, "interrupt", Some(session.state), None, None, m).await?;
-        Ok(json!({"ok": true, "session_id": session.id, "state": session.state}))
+        Ok(Interrupted { ok: true, session_id: session.id, dry_run: None, would_interrupt: None, state: session.state })
     }
 
     /// How a human attaches to the worker.
-    pub async fn attach(&self, session_id: &str) -> Result<Value> {
+    pub async fn attach(&self, session_id: &str) -> Result<Attach> {
         let session = self.load(session_id).await?;
         let r = self.runtime_ref(&session)?;
         let live = self.runtime.live_control(self.settings.config.policy.allow_raw_keys);
-        Ok(json!({
-            "session_id": session.id,
-            "runtime": session.runtime,
-            "attach_command": self.runtime.attach_command(&r),
-            "can_attach": live.can_attach,
-            "attach_kind": live.attach_kind,
-            "commands": Value::Null,
-            "tmux_session": r.session_name,
-            "pane_target": format!("{}:{}.{}", r.session_name, r.window, r.pane),
-            "pane_id": r.pane_id,
-            "socket": r.socket,
-        }))
+        Ok(Attach {
+            session_id: session.id,
+            runtime: session.runtime,
+            attach_command: self.runtime.attach_command(&r),
+            can_attach: live.can_attach,
+            attach_kind: live.attach_kind.to_owned(),
+            commands: None,
+            pane_target: format!("{}:{}.{}", r.session_name, r.window, r.pane),
+            tmux_session: r.session_name,
+            pane_id: r.pane_id,
+            socket: r.socket,
+        })
     }
 
     /// What a dashboard shows of a worker: its screen as it is now (a capture, or the last

@@ -1,7 +1,8 @@
 //! Terminate: stop the worker's process tree, then claim the session exactly once.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
+use crate::api::Terminated;
 use crate::error::Result;
 use crate::model::SessionState;
 use crate::pool::{Pool, blocking};
@@ -11,7 +12,7 @@ use crate::workspace::artifacts::ArtifactDir;
 
 impl Pool {
     /// Terminates a worker. Idempotent: a second call reports `already_terminated`.
-    pub async fn terminate(&self, session_id: &str, reason: Option<&str>, dry_run: bool) -> Result<Value> {
+    pub async fn terminate(&self, session_id: &str, reason: Option<&str>, dry_run: bool) -> Result<Terminated> {
         let session = self.load(session_id).await?;
         let terminal = !session.is_live();
         let id = session.id.clone();
@@ -38,22 +39,18 @@ impl Pool {
         let final_state = if terminal { session.state } else { SessionState::Cancelled };
         let already = terminal && previous;
         let would = exists && !already;
-        let plan = json!({
-            "session_id": session.id,
-            "ok": true,
-            "state": final_state,
-            "current_state": session.state,
-            "would_terminate_runtime": would,
-            "would_terminate_tmux": would,
-            "already_terminated": already,
-        });
+        let mut plan = Terminated {
+            dry_run: dry_run.then_some(true),
+            session_id: session.id.clone(),
+            ok: true,
+            state: final_state,
+            current_state: session.state,
+            would_terminate_runtime: would,
+            would_terminate_tmux: would,
+            already_terminated: already,
+        };
         if dry_run {
-            let mut out = Map::new();
-            out.insert("dry_run".into(), json!(true));
-            if let Value::Object(m) = plan {
-                out.extend(m);
-            }
-            return Ok(Value::Object(out));
+            return Ok(plan);
         }
         // Exactly one terminate claims the session: the check for an earlier terminate, the
         // state change and the event are one write transaction, against the state stored *now*
@@ -97,16 +94,15 @@ impl Pool {
             self.notify(&session, &rec, &claimed);
             state
         });
-        let mut plan = plan;
         match claim {
             Some(state) => {
-                plan["state"] = json!(state);
-                plan["already_terminated"] = json!(false);
+                plan.state = state;
+                plan.already_terminated = false;
             }
             None => {
                 let now = self.load(&session.id).await?;
-                plan["state"] = json!(now.state);
-                plan["already_terminated"] = json!(true);
+                plan.state = now.state;
+                plan.already_terminated = true;
             }
         }
         // A terminated worker edits nothing more: its file leases end with it.

@@ -227,7 +227,7 @@ impl Pool {
             });
         }
         let mut out = summary(&snaps, &facts, policy, OffsetDateTime::now_utc());
-        out.insert("preferences".into(), self.preferences_ref());
+        out.insert("preferences".into(), json!(self.preferences_ref()));
         out.insert("source".into(), json!(if live { "live_probe" } else { "sqlite_cache" }));
         out.insert("backend".into(), json!(if live { req.backend.as_str() } else { "cache" }));
         out.insert("partial".into(), json!(partial));

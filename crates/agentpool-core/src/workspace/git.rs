@@ -4,19 +4,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::process::{self, RunOptions, TIMEOUT_EXIT};
 
 const GIT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Git state of a worker's directory.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct GitFacts {
-    pub is_repo: bool,
-    pub dirty: bool,
-    pub changed_files: Vec<String>,
-}
+pub use crate::api::GitFacts;
 
 /// Runs `git -C <dir> <args>` without prompts, pagers or optional locks.
 pub(crate) async fn git(dir: &Path, args: &[&str]) -> process::Output {

@@ -1,5 +1,8 @@
 //! The engine's request types and input checks, shared by the CLI and the MCP server.
 
+mod outcomes;
+pub use outcomes::*;
+
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
