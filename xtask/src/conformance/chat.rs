@@ -77,6 +77,16 @@ fn role(message: &Value) -> &str {
 
 /// The arguments of the question tool call.
 fn question_arguments(tool: &str) -> Value {
+    // Copilot CLI's `ask_user`: a message and a form with one single-select field.
+    if tool == "ask_user" {
+        return json!({
+            "message": "Which color should the button be?",
+            "requestedSchema": {
+                "properties": {"color": {"type": "string", "title": "Color", "enum": ["Red", "Blue"]}},
+                "required": ["color"]
+            }
+        });
+    }
     let question = json!({
         "question": "Which color should the button be?",
         "header": "Color",
@@ -108,7 +118,12 @@ pub fn decide(body: &Value) -> (String, Reply) {
     // A plain-text `ask` is asked once: a reply already given after the keyword means this is
     // the answer.
     let answered = scenario == "ask" && messages[at.min(messages.len())..].iter().any(|m| role(m) == "assistant");
-    let reply = if after_tool || answered {
+    let reply = if after_tool && scenario == "ask" {
+        // The answer the question tool returned, on one line, so a suite can see it arrived.
+        let output = messages.last().map(texts).unwrap_or_default().join(" ");
+        let answer: String = output.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(160).collect();
+        Reply::Text { text: format!("The question of scenario ask is over; answer: {answer}"), result: true }
+    } else if after_tool || answered {
         Reply::Text { text: format!("The tool call of scenario {scenario} is over."), result: true }
     } else {
         match scenario.as_str() {
@@ -363,6 +378,29 @@ mod tests {
             &["bash"],
         );
         assert!(matches!(decide(&answer).1, Reply::Text { result: true, .. }));
+    }
+
+    #[test]
+    fn copilots_ask_user_gets_its_form_and_the_answer_is_repeated() {
+        let ask = request(json!([{"role": "user", "content": "Pick. scenario-ask"}]), &["bash", "ask_user"]);
+        let Reply::Tool { name, input } = decide(&ask).1 else { panic!("no tool call") };
+        assert_eq!(name, "ask_user");
+        assert_eq!(input["requestedSchema"]["properties"]["color"]["enum"], json!(["Red", "Blue"]));
+        let answered = request(
+            json!([
+                {"role": "user", "content": "Pick. scenario-ask"},
+                {"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "ask_user", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c", "content": "User selected:\n Blue"}
+            ]),
+            &["bash", "ask_user"],
+        );
+        assert_eq!(
+            decide(&answered).1,
+            Reply::Text {
+                text: "The question of scenario ask is over; answer: User selected: Blue".into(),
+                result: true
+            }
+        );
     }
 
     fn post(standin: &StandIn, path: &str, body: &Value) -> String {
