@@ -1,8 +1,8 @@
 //! The GitHub Copilot CLI scenarios of `cargo xtask conformance --cli copilot`.
 //!
 //! Copilot is pointed at the stand-in with its BYOK variables: `COPILOT_PROVIDER_BASE_URL`
-//! (`<stand-in>/v1`), `COPILOT_PROVIDER_WIRE_API=responses` (the stand-in's Responses dialect;
-//! Copilot's default wire API is Chat Completions), `COPILOT_MODEL`, a dummy
+//! (`<stand-in>/v1`; Copilot's default wire API, Chat Completions, which the stand-in speaks
+//! in `chat.rs`), `COPILOT_MODEL`, a dummy
 //! `COPILOT_PROVIDER_API_KEY`, and `COPILOT_OFFLINE=true` / `COPILOT_AUTO_UPDATE=false` so it
 //! makes no other network call. Its `HOME` is fresh: the folder-trust dialog is AgentPool's to
 //! answer, which the first scenario checks. `XDG_CACHE_HOME` is shared by every world of a run
@@ -83,7 +83,6 @@ fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool)
     if signed_in {
         env.extend([
             ("COPILOT_PROVIDER_BASE_URL".into(), format!("{}/v1", standin.base_url())),
-            ("COPILOT_PROVIDER_WIRE_API".into(), "responses".into()),
             ("COPILOT_PROVIDER_API_KEY".into(), "sk-conformance-standin-0000000000".into()),
             ("COPILOT_MODEL".into(), MODEL.into()),
             ("COPILOT_OFFLINE".into(), "true".into()),
@@ -293,8 +292,18 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             *id_out = Some(id.clone());
             let (doc, _) = w.observe(&id, ANY, 60)?;
             let now = w.call(&["session", "show", &id])?["session"]["metadata"]["cli_session_id"].clone();
-            // Copilot redraws the resumed session: the first turn's words are on screen.
-            let history = w.wait_screen(&id, "walnut", Duration::from_secs(5));
+            // Copilot redraws the resumed session: the first turn's reply is on screen above the
+            // new prompt (its own prompt, 30 lines up, may have scrolled off the 50-row pane).
+            let history = wait_until(Duration::from_secs(5), || {
+                w.call(&["observe", &id, "--detail", "full"])
+                    .ok()
+                    .and_then(|d| {
+                        let text = d["worker_output"]["text"].as_str()?.to_owned();
+                        let asked = text.find("Which word? scenario-noresult")?;
+                        Some(text[..asked].contains("no result block this time") || text[..asked].contains("walnut"))
+                    })
+                    .unwrap_or(false)
+            });
             let ok = session.is_string()
                 && resumed["resumed_from"] == first.as_str()
                 && event(&doc) == "idle"
