@@ -141,7 +141,8 @@ impl Provider for Copilot {
             approval_patterns: vec![r"(?i)do you want to (run|allow|edit|create)".into()],
             // The `ask_user` form (its question is on the line after).
             question_patterns: vec![r"(?i)copilot needs information".into()],
-            busy_patterns: vec![r"(?i)\besc to cancel\b".into(), r"(?m)^\s*\S Working\b".into()],
+            // The status line while a turn runs: `◎ Working · 111 B esc esc interrupt`.
+            busy_patterns: vec![r"(?i)\besc to cancel\b".into(), r"[\u{25C9}\u{25CE}\u{25CB}\u{25CF}] Working\b".into()],
             // A turn's final failure, after Copilot's own retries: the red `✗` line.
             error_patterns: vec![
                 r"(?mi)^\s*\u{2717} (?:authentication failed with provider|failed to get response from the ai model; retried|no model (?:is )?(?:available|configured)|model .* is not available)".into(),
@@ -213,22 +214,45 @@ mod tests {
         use agentpool_sdk::model::ObserveEvent;
         // The result block under the task's echo completes the session.
         assert_eq!(detect(&recorded("plain-completed")).event, ObserveEvent::Completed);
-        // The final failure after the retries is an error, though it quotes a rate-limit message.
-        let failed = recorded("err429-failed");
-        assert!(failed.contains("Last error: 429 Rate limit reached"));
-        assert_eq!(detect(&failed).event, ObserveEvent::Error);
+        // The boxed "Do you want to run this command?" dialog is an approval.
+        assert_eq!(detect(&recorded("approval-dialog")).event, ObserveEvent::ApprovalPrompt);
+        // The `ask_user` form is a question, and its unnumbered options are a menu.
+        let ask = recorded("ask-question");
+        assert_eq!(detect(&ask).event, ObserveEvent::Question);
+        let options = dialog::options(&ask);
+        let texts: Vec<(&str, bool)> = options.iter().map(|o| (o.text.as_str(), o.highlighted)).collect();
+        assert_eq!(texts, [("Red", true), ("Blue", false), ("Other (type your answer)", false)]);
+        assert_eq!(dialog::chosen(&options, "2").map(|o| o.text.as_str()), Some("Blue"));
+        // A turn that streams is busy: no event but a changed screen.
+        let working = detect(&recorded("slow-working"));
+        assert!(
+            matches!(working.event, ObserveEvent::None | ObserveEvent::ScreenChanged),
+            "{working:?} while streaming"
+        );
+        // A question-like line while the status line says `Working` is not a question.
+        let slow = recorded("slow-working");
+        let asking = slow.replace(" \u{25CF} tick 1 ", " \u{25CF} Which file should I read first?\n \u{25CF} tick 1 ");
+        assert_ne!(asking, slow);
+        assert_ne!(detect(&asking).event, ObserveEvent::Question);
+        let rules = ExtraRules::compile(&Copilot.screen_rules());
+        // The cancelled turn is not an error (the interrupt signal makes it idle).
+        assert_ne!(detect(&recorded("interrupted")).event, ObserveEvent::Error);
+        // Each final failure after the retries is an error, the 429 one though it quotes a
+        // rate-limit message.
+        for name in ["err401-failed", "err429-failed", "err500-failed"] {
+            assert_eq!(detect(&recorded(name)).event, ObserveEvent::Error, "{name}");
+        }
         // While Copilot retries, nothing has failed yet.
+        let failed = recorded("err429-failed");
         let retrying = failed.replace(
             " \u{2717} Failed to get response from the AI model; retried 5 times (total retry wait time: 5.52 seconds) Last error: 429 Rate limit reached (stand-in)",
             " \u{25CF} Request failed due to a transient API error. Retrying...",
         );
         assert_ne!(retrying, failed);
         assert_ne!(detect(&retrying).event, ObserveEvent::Error);
-        let auth = failed.replace(
-            " \u{2717} Failed to get response from the AI model; retried 5 times (total retry wait time: 5.52 seconds) Last error: 429 Rate limit reached (stand-in)",
-            " \u{2717} Authentication failed with provider at http://127.0.0.1:9/v1 (HTTP 401).\n     Check your COPILOT_PROVIDER_API_KEY, COPILOT_PROVIDER_API_KEY_COMMAND, or COPILOT_PROVIDER_BEARER_TOKEN.",
-        );
-        assert_eq!(detect(&auth).event, ObserveEvent::Error);
+        // Signed out: the login line.
+        assert!(rules.login_required(&recorded("signed-out")));
+        assert!(!rules.login_required(&recorded("plain-completed")));
     }
 
     #[test]
