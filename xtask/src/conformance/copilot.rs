@@ -115,12 +115,23 @@ fn spawn(s: &Setup, task: &str, isolation: &str) -> Result<String, String> {
 
 /// Runs one scenario (see [`super::scenario`]).
 fn scenario(base: &Path, s: &Setup, name: &str) -> Row {
-    super::scenario(base, &s.world, &format!("copilot-{name}"), name, |id, start| run_scenario(s, name, id, start))
+    super::scenario(base, &s.world, &format!("copilot-{name}"), name, |id, start| {
+        run_scenario(base, s, name, id, start)
+    })
 }
 
 const ANY: &str = "completed,error,question,approval,idle";
 
-fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Instant) -> Outcome {
+/// Keeps the worker's latest screen as `screens/copilot/<name>.txt`: what the provider's
+/// recorded-screen tests are refreshed from.
+fn keep(base: &Path, w: &World, id: &str, name: &str) {
+    let dir = base.join("screens").join("copilot");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::copy(w.artifacts(id).join("latest_screen.txt"), dir.join(format!("{name}.txt")));
+    }
+}
+
+fn run_scenario(base: &Path, s: &Setup, name: &str, id_out: &mut Option<String>, start: Instant) -> Outcome {
     let w = &s.world;
     let since = |t: Instant| Some(t.elapsed().as_secs_f64());
     let mut spawn_task = |task: &str, isolation: &str| -> Result<String, String> {
@@ -134,6 +145,7 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             let (doc, _) = w.observe(&id, ANY, 60)?;
             let events = std::fs::read_to_string(w.artifacts(&id).join("events.jsonl")).unwrap_or_default();
             let trusted = events.contains("\"trust_prompt\"");
+            keep(base, w, &id, "plain-completed");
             let ok = event(&doc) == "completed" && trusted;
             Ok((ok, since(start), format!("{}; trust prompt answered: {trusted}", describe(&doc))))
         }
@@ -152,6 +164,7 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
                 return Ok((false, detected, describe(&doc)));
             }
             let drawn = w.wait_screen(&id, "Do you want to run this command?", Duration::from_secs(5));
+            keep(base, w, &id, "approval-dialog");
             let approved_at = Instant::now();
             w.call(&["keys", &id, "Enter"])?;
             let (after, _) = w.observe(&id, "completed,error,idle,question", 60)?;
@@ -192,6 +205,7 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             }
             // The form takes keys only once it is drawn.
             w.wait_screen(&id, "enter accept", Duration::from_secs(5));
+            keep(base, w, &id, "ask-question");
             let t = Instant::now();
             let sent = w.call(&["send", &id, "2"])?;
             let chosen = sent["selected_option"]["text"].as_str().unwrap_or("-").to_owned();
@@ -221,6 +235,7 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
         "slow" => {
             let id = spawn_task("Take your time. scenario-slow", "read_only")?;
             let (early, _) = w.observe(&id, ANY, 15)?;
+            keep(base, w, &id, "slow-working");
             if event(&early) != "timeout" {
                 return Ok((false, since(start), format!("early event while streaming: {}", describe(&early))));
             }
@@ -233,12 +248,17 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             let t = Instant::now();
             w.call(&["interrupt", &id])?;
             let (doc, _) = w.observe(&id, ANY, 20)?;
+            let elapsed = t.elapsed().as_secs_f64();
+            // The screen once Copilot has drawn the cancellation.
+            w.wait_screen(&id, "Operation cancelled", Duration::from_secs(5));
+            keep(base, w, &id, "interrupted");
             let ok = event(&doc) == "idle" && meta(&doc, "readiness") == "interrupted";
-            Ok((ok, Some(t.elapsed().as_secs_f64()), describe(&doc)))
+            Ok((ok, Some(elapsed), describe(&doc)))
         }
         "err401" | "err429" | "err500" => {
             let id = spawn_task(&format!("Say hello. scenario-{name}"), "read_only")?;
             let (doc, _) = w.observe(&id, ANY, 90)?;
+            keep(base, w, &id, &format!("{name}-failed"));
             let want = match name {
                 "err401" => "auth",
                 "err429" => "rate_limit",
@@ -273,6 +293,7 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
         "signed_out" => {
             let id = spawn_task("Say hello. scenario-plain", "read_only")?;
             let (doc, _) = w.observe(&id, ANY, 60)?;
+            keep(base, w, &id, "signed-out");
             let ok = event(&doc) == "error"
                 && (meta(&doc, "readiness") == "login_required" || meta(&doc, "error_class") == "auth");
             Ok((ok, since(start), describe(&doc)))
