@@ -86,6 +86,12 @@ pub fn apply_signal(screen: Detection, decided: Option<&LoggedSignal>) -> (Detec
             return (screen, meta);
         }
         Signal::TurnEnded { .. } => official(SessionState::Idle, ObserveEvent::Idle),
+        // One failed attempt of several: only the screen knows when the retries are over.
+        Signal::Error { .. }
+            if s.source == crate::signal::ATTEMPT_ERROR_SOURCE && screen.event != ObserveEvent::Error =>
+        {
+            return (screen, meta);
+        }
         Signal::Interrupted => {
             meta.insert("interrupted".into(), json!(true));
             official(SessionState::Idle, ObserveEvent::Idle)
@@ -269,6 +275,27 @@ mod tests {
         let (det, meta) = apply_signal(running(), Some(&logged(Signal::TurnEnded { last_reply: Some(block.into()) })));
         assert_eq!(det, running());
         assert!(meta.is_empty());
+    }
+
+    #[test]
+    fn an_attempt_error_waits_for_the_screen_and_then_gives_the_class() {
+        let attempt = LoggedSignal {
+            source: crate::signal::ATTEMPT_ERROR_SOURCE.into(),
+            ..logged(Signal::Error { class: ErrorClass::RateLimit, message: "429".into() })
+        };
+        // Retries may follow: the screen still decides.
+        let (det, meta) = apply_signal(running(), Some(&attempt));
+        assert_eq!((det, meta.is_empty()), (running(), true));
+        // The screen shows the turn failed: the error is official and carries its class.
+        let failed = Detection {
+            state: SessionState::Failed,
+            event: ObserveEvent::Error,
+            confidence: Confidence::Observed,
+            parsed_question: None,
+        };
+        let (det, meta) = apply_signal(failed, Some(&attempt));
+        assert_eq!((det.event, det.confidence), (ObserveEvent::Error, Confidence::Official));
+        assert_eq!(meta["error_class"], "rate_limit");
     }
 
     #[test]

@@ -488,10 +488,15 @@ pub fn detect_with(screen: &str, previous_hash: Option<&str>, echo: &EchoFilter,
         detection.parsed_question = Some(line_at(active, found.start()).to_owned());
         return detection;
     }
+    // A provider's own rule for a turn's final failure outranks the limit check: that line may
+    // quote the API's "rate limit reached" message (Copilot CLI's `✗ … Last error: 429 …`).
+    if any_match(&extra.error, active) {
+        return Detection::observed(SessionState::Failed, ObserveEvent::Error);
+    }
     if any_match(&LIMIT, active) {
         return Detection::observed(SessionState::Running, ObserveEvent::LimitWarning);
     }
-    if any_match(&ERROR, active) || any_match(&extra.error, active) {
+    if any_match(&ERROR, active) {
         return Detection::observed(SessionState::Failed, ObserveEvent::Error);
     }
     if previous_hash.is_some_and(|prev| prev != screen_hash(screen)) {

@@ -67,6 +67,74 @@ pub fn menu(screen: &str) -> Vec<MenuOption> {
     if current.is_empty() { last } else { current }
 }
 
+/// The last menu on the screen: the numbered one ([`menu`]), else an unnumbered one — a pointer
+/// line (`❯ Red`) among lines whose text starts in the pointer's text column (`  Blue`), right
+/// above a hint that says how to confirm (a line with "enter"), as Copilot CLI's question form
+/// draws it. An unnumbered option has no `number`; [`chosen`] then counts options from 1.
+pub fn options(screen: &str) -> Vec<MenuOption> {
+    let numbered = menu(screen);
+    if !numbered.is_empty() {
+        return numbered;
+    }
+    unnumbered(screen)
+}
+
+/// A line without a box's left border: its text and the column that text starts at.
+fn unboxed(line: &str) -> (usize, &str) {
+    let text = line.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{2502}' || c == '|');
+    let column = line.chars().count() - text.chars().count();
+    (column, text.trim_end().trim_end_matches(['\u{2502}', '|']).trim_end())
+}
+
+fn unnumbered(screen: &str) -> Vec<MenuOption> {
+    let lines: Vec<&str> = screen.lines().collect();
+    // The last pointer line with text: its text column.
+    let Some((at, column, first)) = lines.iter().enumerate().rev().find_map(|(i, line)| {
+        let (col, text) = unboxed(line);
+        let rest = text.strip_prefix(POINTERS)?;
+        let option = rest.trim_start();
+        (!option.is_empty() && rest.starts_with(char::is_whitespace))
+            .then(|| (i, col + (text.chars().count() - option.chars().count()), option.to_owned()))
+    }) else {
+        return Vec::new();
+    };
+    let option_at = |i: usize| {
+        let (col, text) = unboxed(lines[i]);
+        (col == column && !text.is_empty() && !text.starts_with(POINTERS)).then(|| text.to_owned())
+    };
+    let mut above: Vec<String> = Vec::new();
+    let mut i = at;
+    while i > 0
+        && let Some(text) = option_at(i - 1)
+    {
+        above.push(text);
+        i -= 1;
+    }
+    above.reverse();
+    let mut below: Vec<String> = Vec::new();
+    let mut j = at + 1;
+    while j < lines.len()
+        && let Some(text) = option_at(j)
+    {
+        below.push(text);
+        j += 1;
+    }
+    // A hint to confirm right after the options (one blank line allowed) makes it a menu.
+    let hint = lines[j..].iter().map(|l| unboxed(l).1).find(|l| !l.is_empty());
+    let blank_gap = lines[j..].iter().take_while(|l| unboxed(l).1.is_empty()).count();
+    if blank_gap > 1 || !hint.is_some_and(|h| h.to_lowercase().contains("enter")) || above.len() + below.len() == 0 {
+        return Vec::new();
+    }
+    let highlighted = above.len();
+    above
+        .into_iter()
+        .chain(std::iter::once(first))
+        .chain(below)
+        .enumerate()
+        .map(|(index, text)| MenuOption { index, number: None, text, highlighted: index == highlighted })
+        .collect()
+}
+
 /// Keys that select the first option whose text satisfies `wanted`: `Enter` when it is
 /// highlighted, arrows towards it when another option is, `None` when there is no such option
 /// or no highlight to move from.
@@ -88,6 +156,9 @@ pub fn chosen<'a>(options: &'a [MenuOption], answer: &str) -> Option<&'a MenuOpt
         return None;
     }
     if let Ok(n) = answer.parse::<u32>() {
+        if options.iter().all(|o| o.number.is_none()) {
+            return n.checked_sub(1).and_then(|i| options.get(i as usize));
+        }
         return options.iter().find(|o| o.number == Some(n));
     }
     let lower = answer.to_lowercase();
@@ -170,6 +241,33 @@ mod tests {
         let m = menu(screen);
         assert_eq!(m.iter().map(|o| o.text.as_str()).collect::<Vec<_>>(), ["Update now", "Skip", "Skip until next"]);
         assert_eq!(select(&m, |t| t == "skip"), Some(vec!["Down".to_owned()]));
+    }
+
+    #[test]
+    fn unnumbered_menus_above_a_confirm_hint() {
+        // Copilot CLI 1.0.102's `ask_user` form.
+        let screen = " \u{276F} Pick a button color. scenario-ask\n \u{25CB} Asking user Waiting for response\n\u{2500}\u{2500}\u{2500}\n Copilot needs information.\n Which color should the button be?\n Color:\n \u{276F} Red\n   Blue\n   Other (type your answer)\n \u{2191}/\u{2193} select \u{b7} enter accept \u{b7} ctrl+d decline \u{b7} esc cancel\n";
+        assert!(menu(screen).is_empty(), "not numbered");
+        let m = options(screen);
+        assert_eq!(m.iter().map(|o| o.text.as_str()).collect::<Vec<_>>(), ["Red", "Blue", "Other (type your answer)"]);
+        assert!(m[0].highlighted && m.iter().all(|o| o.number.is_none()));
+        assert_eq!(chosen(&m, "2").map(|o| o.text.as_str()), Some("Blue"));
+        assert_eq!(chosen(&m, "blue").map(|o| o.index), Some(1));
+        assert_eq!(chosen(&m, "0"), None);
+        assert_eq!(chosen(&m, "4"), None);
+        // Boxed, highlight in the middle, a blank line before the hint.
+        let boxed = "\u{2502}   No, exit       \u{2502}\n\u{2502} \u{276F} Yes, I trust  \u{2502}\n\u{2502}                \u{2502}\n\u{2502} Enter to confirm \u{2502}";
+        let m = options(boxed);
+        assert_eq!(
+            m.iter().map(|o| (o.text.as_str(), o.highlighted)).collect::<Vec<_>>(),
+            [("No, exit", false), ("Yes, I trust", true)]
+        );
+        // A numbered menu wins; a prompt echo or a lone pointer line is no menu.
+        assert_eq!(options("\u{276F} 1. Yes\n  2. No\nEnter to confirm")[0].number, Some(1));
+        assert!(options(" \u{276F} Say hello.\n \u{25CF} Hello from the stand-in.\n\u{276F}\n").is_empty());
+        assert!(options(" \u{276F} Red\n   Blue\n\n\n enter accept").is_empty(), "the hint is too far");
+        assert!(options(" \u{276F} Red\n   Blue\n some other text").is_empty(), "no hint");
+        assert!(options(" \u{276F} Red\n enter accept").is_empty(), "one option is no menu");
     }
 
     #[test]

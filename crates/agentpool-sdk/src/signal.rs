@@ -17,6 +17,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The `source` of an [`Signal::Error`] a CLI reports for every failed attempt, retries
+/// included (Copilot CLI's `errorOccurred` hook): alone it decides nothing; once the screen
+/// shows that the turn failed, it gives that failure its class.
+pub const ATTEMPT_ERROR_SOURCE: &str = "attempt_error";
+
 /// One structured lifecycle signal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

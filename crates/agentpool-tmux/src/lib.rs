@@ -268,7 +268,7 @@ fn strings(parts: &[&str]) -> Vec<String> {
 /// Removes trailing spaces from each line and blank lines from the end: captures of a
 /// 50-row pane are mostly padding.
 fn tidy_screen(raw: &str) -> String {
-    let mut lines: Vec<&str> = raw.lines().map(str::trim_end).collect();
+    let mut lines: Vec<&str> = raw.lines().map(trim_right_edge).collect();
     while lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }
@@ -277,6 +277,28 @@ fn tidy_screen(raw: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A line without what a TUI draws at the pane's right edge: trailing blanks, and a box's right
+/// border (`│`, `┃`) or a scrollbar glyph (`┃`) after blank padding, as many as are nested.
+/// Copilot CLI pads its dialogs to the pane's width and, once its timeline overflows, ends every
+/// line with a scrollbar at the last column; left in, a line never ends where its text does (a
+/// result marker is not at the end of its line) and a dialog's question falls out of the
+/// active window that detection reads.
+fn trim_right_edge(line: &str) -> &str {
+    let mut line = line.trim_end();
+    // The scrollbar can follow a box's own right edge directly.
+    if let Some(rest) = line.strip_suffix('\u{2503}')
+        && rest.ends_with(['\u{2502}', '\u{256E}', '\u{256F}', '\u{2500}'])
+    {
+        line = rest;
+    }
+    while let Some(rest) = line.strip_suffix(['\u{2502}', '\u{2503}'])
+        && rest.ends_with(char::is_whitespace)
+    {
+        line = rest.trim_end();
+    }
+    line
 }
 
 fn gone(r: &RuntimeRef, stderr: &str) -> Error {
@@ -652,5 +674,17 @@ mod tests {
     fn tidies_padding() {
         assert_eq!(tidy_screen("a  \nb\n\n\n   \n"), "a\nb\n");
         assert_eq!(tidy_screen("\n\n"), "");
+        // Copilot CLI's scrollbar and box borders at the right edge go; the text stays.
+        let bar = format!("   AGENTPOOL_RESULT_END{}\u{2503}\n", " ".repeat(170));
+        assert_eq!(tidy_screen(&bar), "   AGENTPOOL_RESULT_END\n");
+        let boxed = format!(
+            "\u{2502} \u{2502} /tmp/repo{}\u{2502} \u{2502}\n\u{2502} Do you want to run this command?{}\u{2502}\n",
+            " ".repeat(150),
+            " ".repeat(150)
+        );
+        assert_eq!(tidy_screen(&boxed), "\u{2502} \u{2502} /tmp/repo\n\u{2502} Do you want to run this command?\n");
+        assert_eq!(tidy_screen("\u{2570}\u{2500}\u{256F}\u{2503}\n"), "\u{2570}\u{2500}\u{256F}\n");
+        // A border glyph that is part of the text (no padding before it) is kept.
+        assert_eq!(tidy_screen("a\u{2502}b\u{2502}\n"), "a\u{2502}b\u{2502}\n");
     }
 }

@@ -17,8 +17,8 @@ use crate::util;
 use crate::workspace::artifacts::{self, ArtifactDir};
 
 impl Pool {
-    /// When the screen shows a numbered menu with a highlighted option and `answer` names one of
-    /// its options, moves the highlight there, checks on screen that it arrived, and confirms
+    /// When the screen shows a menu (numbered, or unnumbered above a confirm hint) with a
+    /// highlighted option and `answer` names one of its options, moves the highlight there, checks on screen that it arrived, and confirms
     /// with `Enter`; returns `{number, text}` of the option chosen. `None`: no menu, or the
     /// answer names none of its options (it is then typed as usual).
     async fn select_menu_option(&self, r: &RuntimeRef, answer: &str) -> Result<Option<SelectedOption>> {
@@ -28,7 +28,7 @@ impl Pool {
             if snap.dead {
                 return Err(Error::new(ErrorCode::WorkerExited, "the worker has exited"));
             }
-            Ok(crate::dialog::menu(&redact(&snap.screen)))
+            Ok(crate::dialog::options(&redact(&snap.screen)))
         };
         let options = look().await?;
         let (Some(current), Some(target)) =
