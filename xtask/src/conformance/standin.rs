@@ -7,6 +7,8 @@
 //! - `POST /v1/messages`: streamed (SSE: `message_start`, `content_block_start/delta/stop`,
 //!   `message_delta`, `message_stop`) or plain JSON, as the request asks;
 //! - `POST /v1/responses`: the Responses dialect (see `responses.rs`), same scenarios;
+//! - `POST /v1/chat/completions` (and `/chat/completions`): the OpenAI Chat Completions
+//!   dialect (see `chat.rs`), same scenarios;
 //! - `POST /v1/messages/count_tokens`: a rough count;
 //! - `GET /v1/models` (and `/v1/models/<id>`): one model;
 //! - anything else: 404, logged, so a new startup call shows up in the log.
@@ -32,6 +34,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+#[path = "chat.rs"]
+mod chat;
 #[path = "responses.rs"]
 mod responses;
 
@@ -357,6 +361,22 @@ fn respond(
                     responses::send_text(out, id, &text).map(|()| false)
                 }
                 Reply::Tool { name, input } => responses::send_call(out, id, &name, &input).map(|()| false),
+            }
+        }
+        ("POST", "/v1/chat/completions" | "/chat/completions") => {
+            let (scenario, reply) = chat::decide(&body);
+            let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+            log_line(log, &format!("POST {} scenario={scenario} kind={} stream={stream}", req.path, reply.kind()));
+            let answer = chat::Answer::of(ids.fetch_add(1, Ordering::SeqCst), &body);
+            match reply {
+                Reply::Status(status) => chat::send_error(out, status).map(|()| true),
+                reply if !stream => answer.send_whole(out, &reply),
+                Reply::Slow => answer.send_slow(out, stop).map(|()| false),
+                Reply::Text { text, result } => {
+                    let text = if result { format!("{text}\n\n{}", result_block(&text)) } else { text };
+                    answer.send_text(out, &text).map(|()| false)
+                }
+                Reply::Tool { name, input } => answer.send_call(out, &name, &input).map(|()| false),
             }
         }
         ("POST", "/v1/messages/count_tokens") => {
