@@ -12,6 +12,7 @@
 
 mod claude;
 mod codex;
+mod opencode;
 pub mod standin;
 
 use std::path::{Path, PathBuf};
@@ -41,8 +42,8 @@ impl Options {
                 other => return Err(format!("unknown conformance option `{other}`")),
             }
         }
-        if !["claude", "codex"].contains(&o.cli.as_str()) {
-            return Err(format!("unknown CLI `{}` (conformance covers: claude, codex)", o.cli));
+        if !["claude", "codex", "opencode"].contains(&o.cli.as_str()) {
+            return Err(format!("unknown CLI `{}` (conformance covers: claude, codex, opencode)", o.cli));
         }
         if let Some(v) = &o.version
             && !v.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
@@ -194,7 +195,14 @@ pub fn run(root: &Path, opts: &Options) -> Result<(), String> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     let base = target.join("conformance");
     std::fs::create_dir_all(&base).map_err(|e| format!("could not create `{}`: {e}", base.display()))?;
-    let rows = if opts.cli == "codex" {
+    let rows = if opts.cli == "opencode" {
+        let version = opts.version.clone().unwrap_or_else(|| opencode::PINNED.to_owned());
+        let cli = opencode::install(root, &base, &version)?;
+        let agentpool = build_agentpool(root, &target)?;
+        let rows = opencode::run(&base, &cli, &agentpool, &opts.only)?;
+        print_matrix(&format!("opencode {version}"), &rows);
+        rows
+    } else if opts.cli == "codex" {
         let version = opts.version.clone().unwrap_or_else(|| codex::PINNED.to_owned());
         let cli = codex::install(root, &base, &version)?;
         let agentpool = build_agentpool(root, &target)?;
@@ -405,6 +413,7 @@ mod tests {
         assert_eq!((o.version.as_deref(), o.only.len()), (Some("2.1.332"), 2));
         assert!(Options::parse(&args(&["--cli", "nope"])).is_err());
         assert_eq!(Options::parse(&args(&["--cli", "codex"])).unwrap().cli, "codex");
+        assert_eq!(Options::parse(&args(&["--cli", "opencode"])).unwrap().cli, "opencode");
         assert!(Options::parse(&args(&["--version", "1; rm -rf /"])).is_err());
         assert!(Options::parse(&args(&["--version"])).is_err());
     }
