@@ -4,8 +4,12 @@
 // one JSON document on stdin each, in the order they happened. It opens no socket, and a failed
 // report never disturbs opencode: the screen still speaks for the worker.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 
 const COMMAND = __AGENTPOOL_SIGNAL_COMMAND__;
+// `agentpool resume`: the session to continue and the file holding the task. opencode 1.18
+// ignores `--prompt` beside `--session`, so the plugin submits the task to that session.
+const RESUME = __AGENTPOOL_RESUME__;
 const TIMEOUT_MS = 15000;
 const REPLY_LIMIT = 65536;
 
@@ -49,6 +53,21 @@ export const AgentPoolSignals = async ({ client }) => {
     if (tries > 1) setTimeout(() => checkProviders(tries - 1), 3000);
   };
   setTimeout(() => checkProviders(5), 2000);
+
+  const resume = async (tries) => {
+    try {
+      const text = readFileSync(RESUME.prompt_file, "utf8");
+      const r = await client.session.promptAsync({
+        path: { id: RESUME.session },
+        body: { parts: [{ type: "text", text }] },
+      });
+      if (r && !r.error) return;
+    } catch {
+      // not serving yet
+    }
+    if (tries > 1) setTimeout(() => resume(tries - 1), 3000);
+  };
+  if (RESUME) setTimeout(() => resume(10), 2000);
 
   const children = new Set(); // sub-agent sessions: not the conversation AgentPool drives
   const roles = new Map(); // message id -> role

@@ -42,20 +42,34 @@ const PLUGIN: &str = include_str!("agentpool-signals.js");
 /// Where the signal command goes in [`PLUGIN`].
 const COMMAND_SLOT: &str = "__AGENTPOOL_SIGNAL_COMMAND__";
 
-/// The plugin's source for `command` (the argv of `agentpool __signal opencode event <log>`).
-pub fn plugin_source(command: &[String]) -> String {
-    PLUGIN.replacen(COMMAND_SLOT, &serde_json::to_string(command).unwrap_or_else(|_| "[]".into()), 1)
+/// Where the resumed session goes in [`PLUGIN`].
+const RESUME_SLOT: &str = "__AGENTPOOL_RESUME__";
+
+/// The file AgentPool writes the task to in the session's artifact directory.
+pub const PROMPT_FILE: &str = "prompt.md";
+
+/// The plugin's source for `command` (the argv of `agentpool __signal opencode event <log>`)
+/// and, for `agentpool resume`, the session to continue and the file holding the task.
+pub fn plugin_source(command: &[String], resume: Option<(&str, &Path)>) -> String {
+    let resume = resume.map_or(Value::Null, |(session, prompt)| json!({"session": session, "prompt_file": prompt}));
+    PLUGIN.replacen(COMMAND_SLOT, &serde_json::to_string(command).unwrap_or_else(|_| "[]".into()), 1).replacen(
+        RESUME_SLOT,
+        &resume.to_string(),
+        1,
+    )
 }
 
-/// Writes the plugin for this session next to its signal log; returns its path.
-pub fn write_plugin(ctx: &LaunchContext, provider_id: &str) -> Result<PathBuf> {
+/// Writes the plugin for this session next to its signal log (`resume`: the opencode session
+/// to continue); returns its path.
+pub fn write_plugin(ctx: &LaunchContext, provider_id: &str, resume: Option<&str>) -> Result<PathBuf> {
     let dir = ctx
         .signal_log
         .parent()
         .ok_or_else(|| Error::new(ErrorCode::IoFailed, "the session's signal log has no directory"))?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format_args!("could not create `{}`", dir.display()), &e))?;
     let path = dir.join(PLUGIN_FILE);
-    let source = plugin_source(&ctx.signal_command(provider_id, SOURCE));
+    let prompt = dir.join(PROMPT_FILE);
+    let source = plugin_source(&ctx.signal_command(provider_id, SOURCE), resume.map(|id| (id, prompt.as_path())));
     agentpool_sdk::util::write_atomic(&path, source.as_bytes())?;
     Ok(path)
 }
@@ -260,9 +274,12 @@ mod tests {
     #[test]
     fn the_plugin_carries_the_signal_command_and_the_config_names_it() {
         let cmd = vec!["/opt/ap dir/agentpool".to_owned(), "__signal".into(), "opencode".into(), "event".into()];
-        let js = plugin_source(&cmd);
+        let js = plugin_source(&cmd, None);
         assert!(js.contains(r#"const COMMAND = ["/opt/ap dir/agentpool","__signal","opencode","event"];"#), "{js}");
-        assert!(!js.contains(COMMAND_SLOT));
+        assert!(js.contains("const RESUME = null;"), "{js}");
+        assert!(!js.contains(COMMAND_SLOT) && !js.contains(RESUME_SLOT));
+        let js = plugin_source(&cmd, Some(("ses_1", Path::new("/tmp/ap/prompt.md"))));
+        assert!(js.contains(r#""session":"ses_1""#) && js.contains(r#""prompt_file":"/tmp/ap/prompt.md""#), "{js}");
         let config: Value = serde_json::from_str(&config_content(Path::new("/tmp/a b/agentpool-signals.js"))).unwrap();
         assert_eq!(config["plugin"][0], "file:///tmp/a%20b/agentpool-signals.js");
         assert_eq!(config["autoupdate"], false);

@@ -20,7 +20,9 @@
 //!
 //! Interrupt: `Escape`, twice (opencode asks for a second press; `Ctrl-C` quits it). Questions
 //! (opencode's question tool) pick an option by its number key. `agentpool resume` continues
-//! the session the plugin reported (`opencode -s <id>`). opencode has no sign-in screen: with
+//! the session the plugin reported (`opencode --session <id>`); opencode 1.18 ignores
+//! `--prompt` beside `--session`, so the plugin submits the task (the session's `prompt.md`)
+//! to that session through opencode's own API once it serves. opencode has no sign-in screen: with
 //! no usable model provider it opens a "Connect a provider" dialog, which the plugin reports as
 //! an `auth` error, so observe reports `login_required` (`opencode auth login`).
 
@@ -69,7 +71,8 @@ impl Provider for OpenCode {
     fn launch(&self, ctx: &LaunchContext) -> Result<LaunchPlan> {
         let mut argv = launch::base_command(ctx)?;
         // `agentpool resume`: the session the plugin reported.
-        if let Some(id) = ctx.resume_session.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
+        let resume = ctx.resume_session.as_deref().map(str::trim).filter(|id| !id.is_empty());
+        if let Some(id) = resume {
             if id.starts_with('-') {
                 return Err(Error::new(ErrorCode::InvalidRequest, format!("`{id}` is not an opencode session id")));
             }
@@ -78,7 +81,7 @@ impl Provider for OpenCode {
         }
         argv.extend(launch::model_args(ctx));
         argv.extend(launch::effort_args(ctx));
-        let plugin = events::write_plugin(ctx, ID)?;
+        let plugin = events::write_plugin(ctx, ID, resume)?;
         let state = write_state(ctx)?;
         let env = vec![
             ("OPENCODE_CONFIG_CONTENT".to_owned(), events::config_content(&plugin)),
@@ -200,6 +203,7 @@ mod tests {
         assert_eq!(plan.argv[1..], ["--session".to_owned(), "ses_db0fa1d0affemQVsNTL2kXYgea".to_owned()]);
         let plugin = std::fs::read_to_string(home.path().join("artifacts/ap_1").join(events::PLUGIN_FILE)).unwrap();
         assert!(plugin.contains(r#"["/usr/local/bin/agentpool","__signal","opencode","event","#), "{plugin}");
+        assert!(plugin.contains(r#""session":"ses_db0fa1d0affemQVsNTL2kXYgea""#), "{plugin}");
         let kv = std::fs::read_to_string(home.path().join("artifacts/ap_1/opencode-state/opencode/kv.json")).unwrap();
         assert_eq!(serde_json::from_str::<Value>(&kv).unwrap()["sidebar"], "hide");
         let bad = LaunchContext { resume_session: Some("--dangerously-skip".into()), ..ctx };

@@ -273,12 +273,20 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             w.call(&["interrupt", &id])?;
             let (doc, _) = w.observe(&id, ANY, 20)?;
             let secs = t.elapsed().as_secs_f64();
-            // opencode is still there, waiting for input.
-            std::thread::sleep(Duration::from_secs(2));
+            // opencode itself reports the abort (its plugin), and is still there, waiting.
+            let signals = w.artifacts(&id).join("signals.jsonl");
+            let aborted = wait_until(Duration::from_secs(10), || {
+                std::fs::read_to_string(&signals)
+                    .is_ok_and(|t| t.lines().any(|l| l.contains(r#""source":"event""#) && l.contains("interrupted")))
+            });
             let still = w.call(&["observe", &id])?;
             let alive = still["state"] != "FAILED" && still["event"] != "error";
-            let ok = event(&doc) == "idle" && meta(&doc, "readiness") == "interrupted" && alive;
-            Ok((ok, Some(secs), format!("{}; worker alive after: {alive}", describe(&doc))))
+            let ok = event(&doc) == "idle" && meta(&doc, "readiness") == "interrupted" && aborted && alive;
+            Ok((
+                ok,
+                Some(secs),
+                format!("{}; opencode reported the abort: {aborted}; worker alive after: {alive}", describe(&doc)),
+            ))
         }
         "err401" | "err429" | "err500" => {
             let id = spawn_task(&format!("Say hello. scenario-{name}"), "read_only")?;
@@ -337,8 +345,11 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             *id_out = Some(id.clone());
             let (doc, _) = w.observe(&id, ANY, FIRST_TURN)?;
             let now = w.call(&["session", "show", &id])?["session"]["metadata"]["cli_session_id"].clone();
-            // The resumed session shows the first turn's words.
-            let history = w.wait_screen(&id, "walnut", Duration::from_secs(10));
+            // The resumed session shows the first turn above the new one (the task's words
+            // scroll off: the first reply is what stays on screen).
+            let history = wait_until(Duration::from_secs(10), || {
+                screen(w, &id).matches("no result block this time").count() >= 2
+            });
             let ok = session.is_string()
                 && resumed["resumed_from"] == first.as_str()
                 && event(&doc) == "idle"
