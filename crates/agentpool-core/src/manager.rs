@@ -1179,7 +1179,11 @@ impl Manager {
         // selects that option with the menu's own keys, confirmed on screen, instead of being
         // typed into it.
         if submit && matches!(session.state, SessionState::AwaitingUserInput | SessionState::AwaitingApproval) {
-            let digit_keys = provider.metadata().get("menu_digit_keys").and_then(Value::as_bool).unwrap_or(false);
+            let configured = self.settings.provider(provider.id()).metadata.get("menu_digit_keys").cloned();
+            let digit_keys = configured
+                .or_else(|| provider.metadata().get("menu_digit_keys").cloned())
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
             match self.select_menu_option(&r, message, digit_keys).await {
                 Ok(Some(chosen)) => {
                     let mut m = Map::new();
