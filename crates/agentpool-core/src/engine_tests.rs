@@ -166,6 +166,11 @@ const RESULT: &str = "AGENTPOOL_RESULT_START\nSummary: looked at the migrations\
 
 impl Engine {
     fn new() -> Self {
+        Self::with_config("")
+    }
+
+    /// An engine whose config has `extra` after the scripted provider's entry.
+    fn with_config(extra: &str) -> Self {
         let home = tempfile::tempdir().unwrap_or_else(|e| panic!("temp home: {e}"));
         let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("temp repo: {e}"));
         for args in [
@@ -184,7 +189,7 @@ impl Engine {
         let config = home.path().join("config.toml");
         std::fs::write(
             &config,
-            "[[custom_providers]]\nid = \"scripted\"\ncommand = [\"/bin/sh\"]\n\n[custom_providers.patterns]\nquestion = ['(?m)^QUESTION: ']\n",
+            format!("[[custom_providers]]\nid = \"scripted\"\ncommand = [\"/bin/sh\"]\n\n[custom_providers.patterns]\nquestion = ['(?m)^QUESTION: ']\n{extra}"),
         )
         .unwrap_or_else(|e| panic!("config: {e}"));
         let settings = Settings::load_from(home.path().to_path_buf(), config).unwrap_or_else(|e| panic!("{e:?}"));
@@ -420,6 +425,33 @@ fn a_result_block_on_screen_completes_even_when_the_turn_end_came_by_signal() {
         e.runtime.show(&name, &format!("{RESULT}\n> "));
         e.signal(&id, &[Signal::TurnEnded { last_reply: None }]).await;
         assert_eq!(e.observe(&id).await, ("COMPLETED".into(), "completed".into()));
+    });
+}
+
+#[test]
+fn a_menu_without_a_highlight_takes_the_number_key_only_when_the_provider_says_so() {
+    rt().block_on(async {
+        // opencode's question dialog: options framed by `┃`, highlighted by colour only.
+        let menu = "\u{2503}  QUESTION: Which color should the button be?\n\u{2503}  1. Red\n\u{2503}  2. Blue\n\u{2503}  3. Type your own answer\n";
+        let e = Engine::with_config("\n[providers.scripted.metadata]\nmenu_digit_keys = true\n");
+        let (id, name) = e.spawn("Pick a colour.", None).await;
+        e.runtime.show(&name, menu);
+        assert_eq!(e.observe(&id).await.0, "AWAITING_USER_INPUT");
+        let pastes_before = e.runtime.world().pastes.len();
+        let sent = e.manager.send(&id, "blue").await.unwrap_or_else(|err| panic!("{err:?}"));
+        let blue = crate::api::SelectedOption { number: Some(2), text: "Blue".to_owned() };
+        assert_eq!(sent.selected_option, Some(blue), "{sent:?}");
+        assert_eq!(e.runtime.world().keys.last().map(|k| k.1.clone()), Some(vec!["2".to_owned()]));
+        assert_eq!(e.runtime.world().pastes.len(), pastes_before, "nothing was typed");
+
+        // Without the word of the provider, a menu with no highlight is typed into as before.
+        let e = Engine::new();
+        let (id, name) = e.spawn("Pick a colour.", None).await;
+        e.runtime.show(&name, menu);
+        assert_eq!(e.observe(&id).await.0, "AWAITING_USER_INPUT");
+        let typed = e.manager.send(&id, "2").await.unwrap_or_else(|err| panic!("{err:?}"));
+        assert!(typed.selected_option.is_none(), "{typed:?}");
+        assert!(e.runtime.world().pastes.iter().any(|p| p.1 == "2"));
     });
 }
 

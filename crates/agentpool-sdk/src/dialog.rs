@@ -24,7 +24,7 @@ const POINTERS: &[char] = &['\u{276F}', '\u{203A}', '>', '\u{2192}', '\u{25B8}',
 
 /// Parses one line as a numbered option (`❯ 2. Text`, `  3) Text`).
 fn parse_option(line: &str) -> Option<(bool, u32, String)> {
-    let trimmed = line.trim_start_matches(|c: char| c.is_whitespace() || c == '│' || c == '|');
+    let trimmed = line.trim_start_matches(|c: char| c.is_whitespace() || c == '│' || c == '┃' || c == '|');
     let (highlighted, rest) = match trimmed.strip_prefix(POINTERS) {
         Some(r) => (true, r.trim_start()),
         None => (false, trimmed),

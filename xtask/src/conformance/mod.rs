@@ -13,6 +13,7 @@
 mod claude;
 mod codex;
 mod copilot;
+mod opencode;
 pub mod standin;
 
 use std::path::{Path, PathBuf};
@@ -42,8 +43,8 @@ impl Options {
                 other => return Err(format!("unknown conformance option `{other}`")),
             }
         }
-        if !["claude", "codex", "copilot"].contains(&o.cli.as_str()) {
-            return Err(format!("unknown CLI `{}` (conformance covers: claude, codex, copilot)", o.cli));
+        if !["claude", "codex", "copilot", "opencode"].contains(&o.cli.as_str()) {
+            return Err(format!("unknown CLI `{}` (conformance covers: claude, codex, copilot, opencode)", o.cli));
         }
         if let Some(v) = &o.version
             && !v.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
@@ -201,6 +202,13 @@ pub fn run(root: &Path, opts: &Options) -> Result<(), String> {
         let agentpool = build_agentpool(root, &target)?;
         let rows = copilot::run(&base, &cli, &agentpool, &opts.only)?;
         print_matrix(&format!("copilot {version}"), &rows);
+        rows
+    } else if opts.cli == "opencode" {
+        let version = opts.version.clone().unwrap_or_else(|| opencode::PINNED.to_owned());
+        let cli = opencode::install(root, &base, &version)?;
+        let agentpool = build_agentpool(root, &target)?;
+        let rows = opencode::run(&base, &cli, &agentpool, &opts.only)?;
+        print_matrix(&format!("opencode {version}"), &rows);
         rows
     } else if opts.cli == "codex" {
         let version = opts.version.clone().unwrap_or_else(|| codex::PINNED.to_owned());
@@ -414,6 +422,7 @@ mod tests {
         assert!(Options::parse(&args(&["--cli", "nope"])).is_err());
         assert_eq!(Options::parse(&args(&["--cli", "codex"])).unwrap().cli, "codex");
         assert_eq!(Options::parse(&args(&["--cli", "copilot"])).unwrap().cli, "copilot");
+        assert_eq!(Options::parse(&args(&["--cli", "opencode"])).unwrap().cli, "opencode");
         assert!(Options::parse(&args(&["--version", "1; rm -rf /"])).is_err());
         assert!(Options::parse(&args(&["--version"])).is_err());
     }

@@ -21,7 +21,14 @@ impl Pool {
     /// highlighted option and `answer` names one of its options, moves the highlight there, checks on screen that it arrived, and confirms
     /// with `Enter`; returns `{number, text}` of the option chosen. `None`: no menu, or the
     /// answer names none of its options (it is then typed as usual).
-    async fn select_menu_option(&self, r: &RuntimeRef, answer: &str) -> Result<Option<SelectedOption>> {
+    /// A menu that highlights nothing, from a provider whose menus take an option's number key
+    /// (`menu_digit_keys`, opencode's questions), gets that key instead.
+    async fn select_menu_option(
+        &self,
+        r: &RuntimeRef,
+        answer: &str,
+        digit_keys: bool,
+    ) -> Result<Option<SelectedOption>> {
         const CONFIRM_TRIES: usize = 20;
         let look = || async {
             let snap = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await?;
@@ -31,12 +38,17 @@ impl Pool {
             Ok(crate::dialog::options(&redact(&snap.screen)))
         };
         let options = look().await?;
-        let (Some(current), Some(target)) =
-            (options.iter().find(|o| o.highlighted), crate::dialog::chosen(&options, answer))
-        else {
-            return Ok(None);
-        };
+        let Some(target) = crate::dialog::chosen(&options, answer) else { return Ok(None) };
         let chosen = SelectedOption { number: target.number, text: target.text.clone() };
+        let Some(current) = options.iter().find(|o| o.highlighted) else {
+            return match target.number.filter(|n| digit_keys && (1..=9).contains(n)) {
+                Some(n) => {
+                    self.runtime.send_keys(r, &[n.to_string()]).await?;
+                    Ok(Some(chosen))
+                }
+                None => Ok(None),
+            };
+        };
         let moves = crate::dialog::arrows(current, target);
         if !moves.is_empty() {
             self.runtime.send_keys(r, &moves).await?;
@@ -124,7 +136,12 @@ impl Pool {
         // selects that option with the menu's own keys, confirmed on screen, instead of being
         // typed into it.
         if submit && matches!(session.state, SessionState::AwaitingUserInput | SessionState::AwaitingApproval) {
-            match self.select_menu_option(&r, message).await {
+            let configured = self.settings.provider(provider.id()).metadata.get("menu_digit_keys").cloned();
+            let digit_keys = configured
+                .or_else(|| provider.metadata().get("menu_digit_keys").cloned())
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            match self.select_menu_option(&r, message, digit_keys).await {
                 Ok(Some(chosen)) => {
                     let mut m = Map::new();
                     m.insert("submit".into(), json!(submit));
@@ -273,8 +290,15 @@ impl Pool {
         let provider = self.registry.get(&session.provider_id).ok();
         let keys = provider.as_ref().map(|p| p.interrupt_keys()).unwrap_or_default();
         let keys = if keys.is_empty() { vec!["C-c".to_owned()] } else { keys };
-        if let Err(e) = self.runtime.send_keys(&r, &keys).await {
-            return Err(self.explain_exit(e, &session, &r).await);
+        // One key at a time: a TUI reads two keys that arrive together as one sequence
+        // (opencode wants Escape pressed twice).
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            if let Err(e) = self.runtime.send_keys(&r, std::slice::from_ref(key)).await {
+                return Err(self.explain_exit(e, &session, &r).await);
+            }
         }
         // CLIs report no hook for an interrupted turn; for a provider that speaks through
         // signals, the interrupt is logged as one, so observe reports `interrupted` (a later
