@@ -32,6 +32,10 @@ use crate::store::{self, SessionFilter, Store};
 use crate::tail;
 use crate::util;
 
+/// The longest `send`/`keys` wait for a dialog a signal announced to be drawn (see
+/// `Manager::await_signalled_dialog`).
+pub const DIALOG_DRAW_WAIT: Duration = Duration::from_secs(2);
+
 /// AgentPool's version, reported everywhere.
 pub const VERSION: &str = agentpool_sdk::VERSION;
 
@@ -1150,6 +1154,7 @@ impl Manager {
         if session.state == SessionState::Completed {
             self.reopen(session, &r).await?;
         }
+        let drawn = self.await_signalled_dialog(session, &r).await;
         let provider = self.registry.get(&session.provider_id)?;
         let ad = ArtifactDir::new(&session.artifact_dir);
         {
@@ -1177,6 +1182,9 @@ impl Manager {
                     let mut m = Map::new();
                     m.insert("submit".into(), json!(submit));
                     m.insert("selected_option".into(), chosen.clone());
+                    if let Some(d) = drawn {
+                        m.insert("dialog_drawn".into(), json!(d));
+                    }
                     let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
                     return Ok(
                         json!({"ok": true, "session_id": session.id, "event_id": event_id, "selected_option": chosen}),
@@ -1199,8 +1207,56 @@ impl Manager {
         let mut m = Map::new();
         m.insert("submit".into(), json!(submit));
         m.insert("submit_keys".into(), json!(keys));
+        if let Some(d) = drawn {
+            m.insert("dialog_drawn".into(), json!(d));
+        }
         let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
         Ok(json!({"ok": true, "session_id": session.id, "event_id": event_id}))
+    }
+
+    /// Hooks can fire before the CLI draws the dialog they announce (Claude Code's do), and keys
+    /// sent before it is drawn are lost. When the worker's question or approval was decided by
+    /// a signal, this waits (at most [`DIALOG_DRAW_WAIT`]) until the worker has printed
+    /// something since that signal was logged and its screen shows a question or an approval
+    /// (an older question still on screen is not the new one). `None`: nothing to wait for (no
+    /// signal decided one); else whether the dialog was seen drawn before the wait ran out.
+    async fn await_signalled_dialog(&self, session: &AgentSession, r: &RuntimeRef) -> Option<bool> {
+        use crate::model::ObserveEvent;
+        if !matches!(session.state, SessionState::AwaitingUserInput | SessionState::AwaitingApproval) {
+            return None;
+        }
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        let offset = session.metadata.get("signal_offset").and_then(Value::as_u64).unwrap_or(0);
+        let (signals, _) = crate::signal::read_since(&ad.signal_log(), offset);
+        let (decided, _) = crate::machine::fold(&signals);
+        let by_signal = decided.is_some_and(|s| {
+            matches!(s.signal, crate::signal::Signal::Question { .. } | crate::signal::Signal::Approval { .. })
+        });
+        if !by_signal {
+            return None;
+        }
+        let rules = detect::ExtraRules::of(self.registry.get(&session.provider_id).ok()?.as_ref());
+        let echo = crate::observe::load_echo(&ad);
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let signalled = modified(&ad.signal_log());
+        let start = tokio::time::Instant::now();
+        loop {
+            let printed_since = matches!((modified(&ad.raw_log()), signalled), (Some(out), Some(sig)) if out > sig);
+            if printed_since && let Ok(snap) = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await {
+                if snap.dead {
+                    return Some(false);
+                }
+                let screen = redact(snap.screen.trim_end()).into_owned();
+                let det = detect::detect_with(&screen, None, &echo, &rules);
+                if matches!(det.event, ObserveEvent::Question | ObserveEvent::ApprovalPrompt) {
+                    return Some(true);
+                }
+            }
+            if start.elapsed() >= DIALOG_DRAW_WAIT {
+                return Some(false);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// A follow-up message to a worker that completed but still runs starts a new turn: the
@@ -1284,9 +1340,13 @@ impl Manager {
         let session = self.load(session_id).await?;
         self.enforce_deadline(&session).await?;
         let r = self.runtime_ref(&session)?;
+        let drawn = self.await_signalled_dialog(&session, &r).await;
         self.runtime.send_keys(&r, keys).await?;
         let mut m = Map::new();
         m.insert("keys".into(), json!(keys));
+        if let Some(d) = drawn {
+            m.insert("dialog_drawn".into(), json!(d));
+        }
         self.event(&session, "send_keys", Some(session.state), None, None, m).await?;
         Ok(json!({"ok": true, "session_id": session.id}))
     }
