@@ -366,11 +366,16 @@ mod tests {
                 ErrorClass::RateLimit,
                 "\u{25CF} API Error: Request rejected (429) \u{00B7} Rate limit exceeded (stand-in)",
             ),
+            (
+                include_str!("../testdata/2.1.332-err500.txt"),
+                ErrorClass::Server,
+                "\u{25CF} API Error: 500 Internal server error (stand-in). This is a server-side issue, usually temporary \u{2014} try again in a moment. If it persists, check your inference gateway (127.0.0.1:43785).",
+            ),
         ] {
             assert_eq!(detect_with(screen, None, &Default::default(), &rules).event, ObserveEvent::Error);
             assert_eq!(rules.error_class(screen), Some((class, line.to_owned())));
         }
-        // Written: a 5xx in either wording, and the overloaded status.
+        // Written: other wordings of a status, and the overloaded status.
         for (api, class) in [
             ("API Error: 500 {\"type\":\"error\",\"error\":{\"type\":\"api_error\"}}", ErrorClass::Server),
             ("API Error: Internal server error (500)", ErrorClass::Server),
