@@ -15,11 +15,14 @@ cargo test --workspace --locked --no-fail-fast
 bash tests/mcp-sdk/run.sh target/debug/agentpool
 # Real MCP hosts (Claude Code, opencode, Codex from npm, pinned) load it via `mcp-config --install`.
 bash tests/mcp-hosts/run.sh target/debug/agentpool
-# Real Claude Code, Codex CLI, Copilot CLI and opencode (pinned releases) driven through every lifecycle
-# scenario against a loopback model stand-in: completion, idle, approvals, questions, errors,
-# interrupt, read-only, terminate, resume, signed out (docs/conformance.md).
+# Real Claude Code and Codex CLI (each also at an older release), Copilot CLI and opencode, pinned,
+# driven through every lifecycle scenario against a loopback model stand-in: completion, idle,
+# approvals, questions, errors, interrupt, read-only, terminate, resume, signed out
+# (docs/conformance.md).
 cargo xtask conformance --cli claude
 cargo xtask conformance --cli codex
+cargo xtask conformance --cli claude --version 2.1.197
+cargo xtask conformance --cli codex --version 0.169.0
 cargo xtask conformance --cli copilot
 cargo xtask conformance --cli opencode
 # The install paths: wheel (pip, uv, uvx, pipx), npm packages (npx), install.sh, from `cargo xtask dist`.

@@ -233,3 +233,48 @@ fn a_worktree_session_resumes_in_its_own_worktree_which_stays_while_the_resumed_
     let done = ctx.json(&["worktrees", "cleanup", "--session-id", &id, "--force", "--json"]);
     assert_eq!(done["removed"], true, "{done}");
 }
+
+#[test]
+fn an_answer_waits_for_the_question_a_hook_announced_before_it_was_drawn() {
+    let ctx = TestContext::new();
+    ctx.write_config("[policy]\nallow_raw_keys = true\n");
+    let id = ctx.spawn_id("fake-hooks", "List the files.", &[]);
+    assert_eq!(observe(&ctx, &id, "idle", "20", "summary")["event"], "idle");
+
+    // The question hook fires first; the question is drawn 0.8 s later, and what was typed
+    // before that is dropped (as a TUI opening a dialog drops it).
+    ctx.json(&["send", &id, "Please ask me late which database to use.", "--json"]);
+    let q = observe(&ctx, &id, "question", "20", "summary");
+    assert_eq!(q["event"], "question", "{q}");
+    assert_eq!(q["metadata"]["signal"]["kind"], "question", "decided by the hook: {q}");
+
+    // Answered at once: `send` waits until the question is on screen, so the answer arrives.
+    let sent = ctx.json(&["send", &id, "sqlite", "--json"]);
+    assert_eq!(sent["ok"], true, "{sent}");
+    let events = ctx.events(&id);
+    let ev = events.iter().rev().find(|e| e["event_type"] == "send_message").expect("send_message event");
+    assert_eq!(ev["metadata"]["dialog_drawn"], true, "{ev}");
+    let idle = observe(&ctx, &id, "idle", "10", "summary");
+    assert_eq!(idle["event"], "idle", "the answer was not lost: {idle}");
+    let events = ctx.events(&id);
+    let ev = events.iter().rev().find(|e| e["event_type"] == "observe:idle").expect("observe:idle event");
+    assert_eq!(ev["excerpt"], "Done: sqlite", "{ev}");
+
+    // Keys wait the same way; with nothing announced by a signal there is nothing to wait for.
+    ctx.json(&["send", &id, "Please ask me late again.", "--json"]);
+    assert_eq!(observe(&ctx, &id, "question", "20", "summary")["event"], "question");
+    ctx.json(&["keys", &id, "p", "g", "Enter", "--json"]);
+    let events = ctx.events(&id);
+    let ev = events.iter().rev().find(|e| e["event_type"] == "send_keys").expect("send_keys event");
+    assert_eq!(ev["metadata"]["dialog_drawn"], true, "{ev}");
+    let idle = observe(&ctx, &id, "idle", "10", "summary");
+    assert_eq!(idle["event"], "idle", "the keys were not lost: {idle}");
+    let events = ctx.events(&id);
+    let ev = events.iter().rev().find(|e| e["event_type"] == "observe:idle").expect("observe:idle event");
+    assert_eq!(ev["excerpt"], "Done: pg", "{ev}");
+    ctx.json(&["keys", &id, "Escape", "--json"]);
+    let events = ctx.events(&id);
+    let ev = events.iter().rev().find(|e| e["event_type"] == "send_keys").expect("send_keys event");
+    assert!(ev["metadata"].get("dialog_drawn").is_none(), "an idle worker is not waited on: {ev}");
+    ctx.json(&["terminate", &id, "--json"]);
+}

@@ -26,13 +26,15 @@
 //!    process's exit. Then a second, one-shot `observe` on the already-asked question times a
 //!    whole process start to exit, then `send` of one line to the waiting worker and the
 //!    `terminate` that ends it, each a whole process start to exit.
-//! 4. Stats, stand-in CLIs and the MCP server (`bench_stats`, `bench_standins`, `bench_mcp`).
-//! 5. Memory: peak RSS of the transcript readers on a 200 MB transcript and on one 50 MiB line
+//! 4. Signal latency: a `fake-hooks` worker's hook call (`agentpool __signal`), timed to a
+//!    waiting `observe` and, with nobody observing, to its `[[notify]]` webhook (`bench::signal`).
+//! 5. Stats, stand-in CLIs and the MCP server (`bench_stats`, `bench_standins`, `bench_mcp`).
+//! 6. Memory: peak RSS of the transcript readers on a 200 MB transcript and on one 50 MiB line
 //!    (`bench::memory`).
-//! 6. Watch: the dashboard's idle CPU over 20 workers and how soon a change in the store is on
+//! 7. Watch: the dashboard's idle CPU over 20 workers and how soon a change in the store is on
 //!    its screen (`bench::watch`).
 //!
-//! `--only a,b` runs just the named series (`inventory`, `smoke`, `observe`, `stats`,
+//! `--only a,b` runs just the named series (`inventory`, `smoke`, `observe`, `signal`, `stats`,
 //! `standins`, `mcp`, `memory`, `watch`).
 //!
 //! It is a report, not a test: a missed target is marked FAIL but the exit code stays 0.
@@ -52,6 +54,7 @@ use nix::sys::stat::Mode;
 use serde_json::{Value, json};
 
 mod memory;
+mod signal;
 mod watch;
 
 /// Hidden subcommand name of [`peak_rss_helper`].
@@ -89,7 +92,7 @@ const INVENTORY_MAX_MS: f64 = 20.0;
 const INVENTORY_MAX_RSS_MIB: f64 = 15.0;
 
 /// The series `--only` can name, in the order they run.
-const SERIES: [&str; 8] = ["inventory", "smoke", "observe", "stats", "standins", "mcp", "memory", "watch"];
+const SERIES: [&str; 9] = ["inventory", "smoke", "observe", "signal", "stats", "standins", "mcp", "memory", "watch"];
 
 /// Parsed `bench` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,6 +252,26 @@ pub fn run(options: &Options) -> Result<(), String> {
             "ms",
             &timed.terminate,
             Target::Max(TERMINATE_MAX_MS),
+            None,
+        ));
+    }
+
+    if options.runs_series("signal") {
+        let measured = signal::measure(&scratch.path, &exe, &repo, runs)?;
+        rows.push(Row::new(
+            "signal_observe",
+            "hook call -> waiting observe reports it",
+            "ms",
+            &measured.observed,
+            Target::Peak(signal::MAX_MS),
+            None,
+        ));
+        rows.push(Row::new(
+            "signal_notify",
+            "hook call -> notification, nobody observing",
+            "ms",
+            &measured.notified,
+            Target::Peak(signal::MAX_MS),
             None,
         ));
     }
@@ -982,19 +1005,23 @@ struct Stats {
     median: f64,
     min: f64,
     max: f64,
+    /// The 95th percentile (nearest rank).
+    p95: f64,
 }
 
 impl Stats {
-    /// Median (mean of the middle two for an even count), min and max; zeros when empty.
+    /// Median (mean of the middle two for an even count), min, max and p95; zeros when empty.
     fn of(samples: &[f64]) -> Self {
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
         let n = sorted.len();
         if n == 0 {
-            return Stats { median: 0.0, min: 0.0, max: 0.0 };
+            return Stats { median: 0.0, min: 0.0, max: 0.0, p95: 0.0 };
         }
         let median = if n % 2 == 1 { sorted[n / 2] } else { (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0 };
-        Stats { median, min: sorted[0], max: sorted[n - 1] }
+        // Nearest rank: the smallest sample with at least 95 % of the samples at or below it.
+        let rank = (n * 95).div_ceil(100).max(1);
+        Stats { median, min: sorted[0], max: sorted[n - 1], p95: sorted[rank - 1] }
     }
 }
 
@@ -1078,6 +1105,12 @@ const METHOD_NOTES: &[&str] = &[
      paste + Enter) and `terminate <id> --json` of it while it runs, each from process start to exit",
     "inventory: each run in a fresh helper process; peak RSS = getrusage(RUSAGE_CHILDREN).ru_maxrss there \
      (the largest of agentpool and any child it waited for)",
+    "signal: one fake-hooks worker; each run the bench makes the hook call its launch plan wired \
+     (`agentpool __signal fake-hooks notification <signal log>`, payload on stdin) with a question, timed from \
+     just before that process starts to the exit of an armed `observe --wait-for question` (signal_observe), \
+     then, with nobody observing, to a loopback `[[notify]]` webhook having read the request head \
+     (signal_notify); an untimed `stop` hook call returns the worker to idle before each; target: every \
+     sample within 1 s",
     "stats: one seeded store of 100k sessions / 1M events / 20k usage snapshots, `stats --since all --json`",
     "stand-ins: seven executables named like the real CLIs on a private PATH, `--version` sleeps 0.3 s",
     "mcp: a fresh `agentpool mcp` per run over stdin/stdout; clocks stop when a response line is read \
@@ -1112,6 +1145,7 @@ impl Report {
                     "median": r.stats.median,
                     "min": r.stats.min,
                     "max": r.stats.max,
+                    "p95": r.stats.p95,
                     "target": target,
                     "ratio_to_floor": r.ratio,
                     "pass": r.pass(),
@@ -1148,8 +1182,8 @@ impl Report {
         let width = self.rows.iter().map(|r| r.label.chars().count()).chain(["measurement".len()]).max().unwrap_or(0);
         let _ = writeln!(
             s,
-            "{:<width$} {:>12} {:>12} {:>12}  {:<16} {:>7}  result",
-            "measurement", "median", "min", "max", "target", "ratio"
+            "{:<width$} {:>12} {:>12} {:>12} {:>12}  {:<16} {:>7}  result",
+            "measurement", "median", "p95", "min", "max", "target", "ratio"
         );
         for r in &self.rows {
             let fmt = |v: f64| format!("{v:.2} {}", r.unit);
@@ -1161,9 +1195,10 @@ impl Report {
             };
             let _ = writeln!(
                 s,
-                "{:<width$} {:>12} {:>12} {:>12}  {:<16} {:>7}  {}",
+                "{:<width$} {:>12} {:>12} {:>12} {:>12}  {:<16} {:>7}  {}",
                 r.label,
                 fmt(r.stats.median),
+                fmt(r.stats.p95),
                 fmt(r.stats.min),
                 fmt(r.stats.max),
                 r.target_text(),
@@ -1215,8 +1250,14 @@ mod tests {
 
     #[test]
     fn stats_use_the_middle() {
-        assert_eq!(Stats::of(&[3.0, 1.0, 2.0]), Stats { median: 2.0, min: 1.0, max: 3.0 });
-        assert_eq!(Stats::of(&[4.0, 1.0, 2.0, 3.0]), Stats { median: 2.5, min: 1.0, max: 4.0 });
+        assert_eq!(Stats::of(&[3.0, 1.0, 2.0]), Stats { median: 2.0, min: 1.0, max: 3.0, p95: 3.0 });
+        assert_eq!(Stats::of(&[4.0, 1.0, 2.0, 3.0]), Stats { median: 2.5, min: 1.0, max: 4.0, p95: 4.0 });
+        // p95 by nearest rank: of 20 samples the 19th, of 11 the 11th (the largest).
+        let twenty: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(Stats::of(&twenty).p95, 19.0);
+        let eleven: Vec<f64> = (1..=11).map(f64::from).collect();
+        assert_eq!(Stats::of(&eleven).p95, 11.0);
+        assert_eq!(Stats::of(&[]).p95, 0.0);
     }
 
     #[test]

@@ -26,8 +26,15 @@ struct Pane {
     exit_status: Option<i32>,
 }
 
-#[derive(Debug, Default)]
+/// A worker that reacts: called on every capture (`None`) and key press (`Some(keys)`).
+type Script = Box<dyn FnMut(&mut Pane, Option<&[String]>) + Send>;
+
+#[derive(Default)]
 struct World {
+    /// What a new worker's screen shows first (default `> `).
+    first_screen: Option<String>,
+    /// The reacting worker, for every pane.
+    script: Option<Script>,
     panes: HashMap<String, Pane>,
     /// `(session, text)` for every paste, in order.
     pastes: Vec<(String, String)>,
@@ -78,7 +85,10 @@ impl Runtime for FakeRuntime {
 
     async fn spawn(&self, spec: &SpawnSpec) -> Result<RuntimeRef> {
         std::fs::write(&spec.output_log, b"").map_err(|e| crate::Error::io("output log", &e))?;
-        self.world().panes.insert(spec.name.clone(), Pane { screen: "> ".into(), ..Pane::default() });
+        let mut w = self.world();
+        let screen = w.first_screen.clone().unwrap_or_else(|| "> ".into());
+        w.panes.insert(spec.name.clone(), Pane { screen, ..Pane::default() });
+        drop(w);
         Ok(RuntimeRef {
             session_name: spec.name.clone(),
             window: "0".into(),
@@ -90,8 +100,12 @@ impl Runtime for FakeRuntime {
     }
 
     async fn snapshot(&self, r: &RuntimeRef, _history: usize, _timeout: Duration) -> Result<Snapshot> {
-        let w = self.world();
-        let pane = w.panes.get(&r.session_name).ok_or_else(|| not_found(&r.session_name))?;
+        let mut guard = self.world();
+        let w = &mut *guard;
+        let pane = w.panes.get_mut(&r.session_name).ok_or_else(|| not_found(&r.session_name))?;
+        if let Some(script) = w.script.as_mut() {
+            script(pane, None);
+        }
         Ok(Snapshot { screen: pane.screen.clone(), dead: pane.dead, exit_status: pane.exit_status })
     }
 
@@ -115,6 +129,10 @@ impl Runtime for FakeRuntime {
             return Err(not_found(&r.session_name));
         }
         w.keys.push((r.session_name.clone(), keys.to_vec()));
+        let w = &mut *w;
+        if let (Some(script), Some(pane)) = (w.script.as_mut(), w.panes.get_mut(&r.session_name)) {
+            script(pane, Some(keys));
+        }
         Ok(())
     }
 
@@ -169,7 +187,7 @@ impl Engine {
         Self::with_config("")
     }
 
-    /// An engine whose config has `extra` after the scripted provider's entry.
+    /// [`Self::new`] with more config after the `scripted` provider.
     fn with_config(extra: &str) -> Self {
         let home = tempfile::tempdir().unwrap_or_else(|e| panic!("temp home: {e}"));
         let repo = tempfile::tempdir().unwrap_or_else(|e| panic!("temp repo: {e}"));
@@ -189,7 +207,7 @@ impl Engine {
         let config = home.path().join("config.toml");
         std::fs::write(
             &config,
-            format!("[[custom_providers]]\nid = \"scripted\"\ncommand = [\"/bin/sh\"]\n\n[custom_providers.patterns]\nquestion = ['(?m)^QUESTION: ']\n{extra}"),
+            format!("[[custom_providers]]\nid = \"scripted\"\ncommand = [\"/bin/sh\"]\n\n[custom_providers.patterns]\nquestion = ['(?m)^QUESTION: ']\n\n{extra}"),
         )
         .unwrap_or_else(|e| panic!("config: {e}"));
         let settings = Settings::load_from(home.path().to_path_buf(), config).unwrap_or_else(|e| panic!("{e:?}"));
@@ -486,5 +504,115 @@ fn an_answer_naming_a_menu_option_selects_it_on_screen() {
         let typed = e.manager.send(&id, "Green, please").await.unwrap_or_else(|err| panic!("{err:?}"));
         assert!(typed.selected_option.is_none(), "{typed:?}");
         assert!(e.runtime.world().pastes.iter().any(|p| p.1 == "Green, please"));
+    });
+}
+
+/// A provider whose startup dialogs are answered like Claude Code's: the folder-trust screen
+/// with "Yes", the API-key dialog with "Yes" (both read off the highlighted menu option).
+struct DialogProvider;
+
+const DIALOG_PROVIDER: &str = "test-dialogs";
+
+#[async_trait]
+impl agentpool_sdk::provider::Provider for DialogProvider {
+    fn info(&self) -> &agentpool_sdk::provider::ProviderInfo {
+        static INFO: std::sync::LazyLock<agentpool_sdk::provider::ProviderInfo> = std::sync::LazyLock::new(|| {
+            agentpool_sdk::provider::ProviderInfo::new(DIALOG_PROVIDER, "Test Dialogs", "AgentPool")
+                .startup(agentpool_sdk::provider::StartupSpec { ready_markers: vec!["? for shortcuts"], quiet_ms: 600 })
+        });
+        &INFO
+    }
+
+    async fn discover(&self, ctx: &agentpool_sdk::provider::ProbeContext) -> agentpool_sdk::provider::Detected {
+        agentpool_sdk::probe::detect_cli(ctx, &[]).await
+    }
+
+    fn launch(&self, ctx: &agentpool_sdk::provider::LaunchContext) -> Result<agentpool_sdk::provider::LaunchPlan> {
+        Ok(agentpool_sdk::provider::LaunchPlan { argv: agentpool_sdk::launch::base_command(ctx)?, env: Vec::new() })
+    }
+
+    fn screen_rules(&self) -> agentpool_sdk::provider::ScreenRules {
+        agentpool_sdk::provider::ScreenRules { login_patterns: vec![r"(?i)not logged in".into()], ..Default::default() }
+    }
+
+    fn startup_dialog(
+        &self,
+        screen: &str,
+        _ctx: &agentpool_sdk::provider::DialogContext,
+    ) -> Option<agentpool_sdk::provider::DialogAnswer> {
+        use agentpool_sdk::dialog;
+        let name = if screen.contains("Do you want to use this API key?") {
+            "api_key_prompt"
+        } else if screen.contains("one you trust?") {
+            "trust_prompt"
+        } else {
+            return None;
+        };
+        let keys = dialog::select(&dialog::menu(screen), |t| t.starts_with("yes"))?;
+        Some(dialog::answer(name, "accepted", keys))
+    }
+}
+
+agentpool_sdk::register_provider!(DIALOG_PROVIDER, 999, || Arc::new(DialogProvider));
+
+/// Claude Code 2.1.197 under load: after the trust screen's `Enter` it redraws that screen a few
+/// times before the API-key dialog replaces it, and an `Enter` sent meanwhile is read by the
+/// API-key dialog, whose highlighted option is "No" (the key is rejected: signed out).
+#[test]
+fn a_confirmed_dialog_redrawn_before_the_next_one_is_not_answered_twice() {
+    const TRUST: &str = "Accessing workspace:\n/tmp/repo\n\nQuick safety check: Is this a project you created or one you trust?\n\n \u{276F} 1. Yes, I trust this folder\n   2. No, exit\n\n Enter to confirm \u{b7} Esc to cancel";
+    const KEY_NO: &str = "Detected a custom API key in your environment\n\nDo you want to use this API key?\n\n   1. Yes\n \u{276F} 2. No (recommended)\n\n Enter to confirm \u{b7} Esc to cancel";
+    const KEY_YES: &str = "Detected a custom API key in your environment\n\nDo you want to use this API key?\n\n \u{276F} 1. Yes\n   2. No (recommended)\n\n Enter to confirm \u{b7} Esc to cancel";
+    #[derive(Clone, Copy, PartialEq)]
+    enum Stage {
+        Trust,
+        Redraw(u8),
+        KeyNo,
+        KeyYes,
+        Ready,
+        SignedOut,
+    }
+    let mut stage = Stage::Trust;
+    let mut stray_enter = false;
+    let script: Script = Box::new(move |pane, keys| {
+        let enter = keys == Some(&["Enter".to_owned()][..]);
+        let up = keys == Some(&["Up".to_owned()][..]);
+        stage = match (stage, keys.is_some()) {
+            (Stage::Trust, true) if enter => Stage::Redraw(3),
+            (Stage::Redraw(_), true) if enter => {
+                stray_enter = true;
+                stage
+            }
+            (Stage::Redraw(0), false) if stray_enter => Stage::SignedOut,
+            (Stage::Redraw(0), false) => Stage::KeyNo,
+            (Stage::Redraw(n), false) => Stage::Redraw(n - 1),
+            (Stage::KeyNo, true) if up => Stage::KeyYes,
+            (Stage::KeyNo, true) if enter => Stage::SignedOut,
+            (Stage::KeyYes, true) if enter => Stage::Ready,
+            (other, _) => other,
+        };
+        pane.screen = match stage {
+            Stage::Trust => TRUST.to_owned(),
+            Stage::Redraw(n) => format!("{TRUST}\n{}", ".".repeat(usize::from(n))),
+            Stage::KeyNo => KEY_NO.to_owned(),
+            Stage::KeyYes => KEY_YES.to_owned(),
+            Stage::Ready => "\u{276F} \n  ? for shortcuts".to_owned(),
+            Stage::SignedOut => "\u{276F} \n  Not logged in \u{b7} Run /login".to_owned(),
+        };
+    });
+    rt().block_on(async {
+        let e = Engine::with_config("[providers.test-dialogs]\ncommand = [\"/bin/sh\"]\n");
+        {
+            let mut w = e.runtime.world();
+            w.first_screen = Some(TRUST.to_owned());
+            w.script = Some(script);
+        }
+        let req = SpawnRequest::new(DIALOG_PROVIDER, "Inspect the migrations.", e.repo.path().display().to_string());
+        let v = e.manager.spawn(req).await.unwrap_or_else(|err| panic!("spawn: {err:?}"));
+        let keys: Vec<Vec<String>> = e.runtime.world().keys.iter().map(|(_, k)| k.clone()).collect();
+        let expected: Vec<Vec<String>> = [["Enter"], ["Up"], ["Enter"]].iter().map(|k| vec![k[0].to_owned()]).collect();
+        assert_eq!(keys, expected, "the trust screen answered once, then the API-key dialog: {v:?}");
+        let pastes = e.runtime.world().pastes.clone();
+        assert_eq!(pastes.len(), 1, "the task was typed, the worker is signed in: {pastes:?} {v:?}");
     });
 }

@@ -113,6 +113,22 @@ pub fn apply_signal(screen: Detection, decided: Option<&LoggedSignal>) -> (Detec
     (det, meta)
 }
 
+/// The class and message of a screen-detected error, from the provider's error rules (see
+/// [`ExtraRules::error_class`]), when the detection is an error and no signal classed it.
+pub fn screen_error_class(
+    det: &Detection,
+    signal_meta: &serde_json::Map<String, Value>,
+    clean: &str,
+    echo: &EchoFilter,
+    rules: &ExtraRules,
+) -> Option<(String, String)> {
+    if det.event != ObserveEvent::Error || signal_meta.contains_key("error_class") {
+        return None;
+    }
+    let (class, message) = rules.error_class(&detect::filtered_screen(clean, echo))?;
+    Some((class_name(class), message))
+}
+
 /// The readiness word for a signal-decided detection (`None`: the screen's rules apply).
 pub fn signal_readiness(det: &Detection, meta: &serde_json::Map<String, Value>) -> Option<&'static str> {
     if !meta.contains_key("signal") {
@@ -201,6 +217,30 @@ mod tests {
         let echo = EchoFilter::new();
         assert_eq!(usage_warnings("working", &echo, &error(ErrorClass::RateLimit)), ["rate_limited"]);
         assert!(usage_warnings("working", &echo, &error(ErrorClass::Server)).is_empty());
+    }
+
+    #[test]
+    fn a_classed_error_screen_gives_the_class_unless_a_signal_did() {
+        let rules = ExtraRules::compile(&crate::provider::ScreenRules {
+            error_patterns: vec![r"(?m)^! status (?P<status>\d{3})".into()],
+            ..Default::default()
+        });
+        let echo = EchoFilter::new();
+        let screen = "> say hello\n! status 429 too many\n> ";
+        let failed = Detection { state: SessionState::Failed, event: ObserveEvent::Error, ..running() };
+        assert_eq!(
+            screen_error_class(&failed, &Default::default(), screen, &echo, &rules),
+            Some(("rate_limit".to_owned(), "! status 429 too many".to_owned()))
+        );
+        assert_eq!(screen_error_class(&running(), &Default::default(), screen, &echo, &rules), None, "not an error");
+        let by_signal =
+            apply_signal(running(), Some(&logged(Signal::Error { class: ErrorClass::Auth, message: String::new() }))).1;
+        assert_eq!(screen_error_class(&failed, &by_signal, screen, &echo, &rules), None, "the signal's class stands");
+        // A task that quotes the error line is echo, not the CLI's failure.
+        let mut echoed = EchoFilter::new();
+        echoed.add_text("Explain why the log says ! status 500 every night.");
+        let quoted = "> Explain why the log says\n! status 500 every night.\n";
+        assert_eq!(screen_error_class(&failed, &Default::default(), quoted, &echoed, &rules).map(|c| c.0), None);
     }
 
     #[test]

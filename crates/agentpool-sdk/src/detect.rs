@@ -11,6 +11,16 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Confidence, ObserveEvent, SessionState};
+use crate::signal::ErrorClass;
+
+/// The group names an error pattern may use to say what class of failure it matched.
+const NAMED_CLASSES: [(&str, ErrorClass); 5] = [
+    ("auth", ErrorClass::Auth),
+    ("rate_limit", ErrorClass::RateLimit),
+    ("server", ErrorClass::Server),
+    ("network", ErrorClass::Network),
+    ("other", ErrorClass::Other),
+];
 
 /// How much of the tail of the screen is searched for a result block. A bigger window would
 /// let stale blocks from earlier turns dominate; a smaller one could cut a long block in half.
@@ -448,6 +458,28 @@ impl ExtraRules {
         }
     }
 
+    /// The class and message of the provider error screen in the active window of `screen`
+    /// (already echo-filtered), from the first error pattern that matches and names one: a
+    /// named group `status` (an HTTP status, classed by [`ErrorClass::of_status`]) or a group
+    /// named after the class (`auth`, `rate_limit`, `server`, `network`, `other`). The message
+    /// is the screen line where the match starts. `None`: no error pattern that names a class
+    /// matches.
+    pub fn error_class(&self, screen: &str) -> Option<(ErrorClass, String)> {
+        let active = tail_chars(screen.trim(), ACTIVE_WINDOW);
+        self.error.iter().find_map(|re| {
+            // The last match: the newest error on screen is the one that ended the turn.
+            let caps = re.captures_iter(active).last()?;
+            let class = if let Some(status) = caps.name("status") {
+                ErrorClass::of_status(status.as_str().parse().ok()?)
+            } else {
+                NAMED_CLASSES.iter().find(|(name, _)| caps.name(name).is_some()).map(|(_, c)| *c)?
+            };
+            // Where the match shows (a leading `\s*` may have started it on a blank line above).
+            let at = caps.get(0).map_or(0, |m| m.start() + (m.as_str().len() - m.as_str().trim_start().len()));
+            Some((class, line_at(active, at).to_owned()))
+        })
+    }
+
     /// Whether the worker sits at its provider's sign-in screen (looked for in the active
     /// window, so a login screen scrolled far away no longer counts).
     pub fn login_required(&self, screen: &str) -> bool {
@@ -798,6 +830,47 @@ mod tests {
     }
 
     // ---- the contract's pinned examples ------------------------------------------------------
+
+    #[test]
+    fn error_patterns_name_their_class() {
+        let rules = ExtraRules::compile(&crate::provider::ScreenRules {
+            error_patterns: vec![
+                r"(?m)^! failed with status (?P<status>\d{3})\b".into(),
+                r"(?m)^! (?:(?P<network>connection refused)|(?P<rate_limit>quota exceeded))".into(),
+                r"(?m)^! gave up$".into(),
+            ],
+            ..Default::default()
+        });
+        let class = |s: &str| rules.error_class(s).map(|(c, _)| c);
+        assert_eq!(class("work\n! failed with status 401 Unauthorized\n> "), Some(ErrorClass::Auth));
+        assert_eq!(class("! failed with status 503 Unavailable"), Some(ErrorClass::Server));
+        assert_eq!(class("! connection refused"), Some(ErrorClass::Network));
+        assert_eq!(
+            rules.error_class("text\n! quota exceeded for today\nmore"),
+            Some((ErrorClass::RateLimit, "! quota exceeded for today".to_owned()))
+        );
+        assert_eq!(class("! gave up"), None, "a pattern without a named group names no class");
+        // A pattern that starts with `\s*` may match from a blank line above: the message is
+        // still the line that shows the failure.
+        let spaced = ExtraRules::compile(&crate::provider::ScreenRules {
+            error_patterns: vec![r"(?m)^\s*! (?P<server>down)".into()],
+            ..Default::default()
+        });
+        assert_eq!(
+            spaced.error_class("work\n\n  ! down for now\n"),
+            Some((ErrorClass::Server, "! down for now".to_owned()))
+        );
+        assert_eq!(class("all good"), None);
+        // The newest failure on screen is the one reported.
+        assert_eq!(class("! failed with status 429 x\nretried\n! failed with status 500 y"), Some(ErrorClass::Server));
+        // A status that is not a number names no class (and never panics).
+        let odd = ExtraRules::compile(&crate::provider::ScreenRules {
+            error_patterns: vec![r"status (?P<status>\w+)".into()],
+            ..Default::default()
+        });
+        assert_eq!(odd.error_class("status abc"), None);
+        assert_eq!(odd.error_class("status 99999999999"), None);
+    }
 
     #[test]
     fn pinned_examples() {

@@ -112,7 +112,10 @@ pub struct StartupSpec {
 #[derive(Debug, Clone, Default)]
 pub struct ScreenRules {
     /// Screens that mean the worker failed: event `error`, state `FAILED`, checked where core's
-    /// own error check runs. Custom providers take them from `patterns.error`.
+    /// own error check runs. Custom providers take them from `patterns.error`. A pattern may
+    /// name the failure's class with a named group: `(?P<status>\d{3})` (an HTTP status) or a
+    /// group named `auth`, `rate_limit`, `server`, `network` or `other`; observe then reports
+    /// `error_class` and the CLI's message (see [`crate::detect::ExtraRules::error_class`]).
     pub error_patterns: Vec<String>,
     /// The CLI is sitting at its sign-in screen: observe reports event `error` with readiness
     /// `login_required` (never running forever, never completed).

@@ -127,7 +127,12 @@ impl Provider for Claude {
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
             // The final screen of a turn that failed for good: Claude Code's input box offers
             // to resend the message (after a 429/5xx) or asks to fix the key first (after a 401).
+            // Claude Code draws it before its `StopFailure` hook runs, so the screen can decide
+            // first: the named groups give it the class the hook would have (the status in the
+            // `API Error:` line above the resend prompt; "Once fixed" is a credentials failure).
             error_patterns: vec![
+                r"(?ms)API Error:[^\n\d]{0,80}?(?P<status>[45]\d\d)\b[^\n]*$.{0,1000}?^\s*\u{276F}\s*Resend your message to try again\s*$".into(),
+                r"(?m)^\s*\u{276F}\s*(?P<auth>Once fixed), resend your message\s*$".into(),
                 r"(?m)^\s*\u{276F}\s*(?:Resend your message to try again|Once fixed, resend your message)\s*$".into(),
             ],
         }
@@ -343,6 +348,53 @@ mod tests {
             .argv;
         assert!(resumed.ends_with(&["--resume".to_owned(), "conv-9".to_owned()]), "{resumed:?}");
         assert!(!ro.contains(&"--resume".to_owned()), "{ro:?}");
+    }
+
+    #[test]
+    fn recorded_final_errors_carry_their_class() {
+        use agentpool_sdk::signal::ErrorClass;
+        let rules = ExtraRules::compile(&Claude.screen_rules());
+        // Final screens the conformance suite recorded (2.1.332; the repository path shortened).
+        for (screen, class, line) in [
+            (
+                include_str!("../testdata/2.1.332-err401.txt"),
+                ErrorClass::Auth,
+                "\u{276F}\u{a0}Once fixed, resend your message",
+            ),
+            (
+                include_str!("../testdata/2.1.332-err429.txt"),
+                ErrorClass::RateLimit,
+                "\u{25CF} API Error: Request rejected (429) \u{00B7} Rate limit exceeded (stand-in)",
+            ),
+            (
+                include_str!("../testdata/2.1.332-err500.txt"),
+                ErrorClass::Server,
+                "\u{25CF} API Error: 500 Internal server error (stand-in). This is a server-side issue, usually temporary \u{2014} try again in a moment. If it persists, check your inference gateway (127.0.0.1:43785).",
+            ),
+        ] {
+            assert_eq!(detect_with(screen, None, &Default::default(), &rules).event, ObserveEvent::Error);
+            assert_eq!(rules.error_class(screen), Some((class, line.to_owned())));
+        }
+        // Written: other wordings of a status, and the overloaded status.
+        for (api, class) in [
+            ("API Error: 500 {\"type\":\"error\",\"error\":{\"type\":\"api_error\"}}", ErrorClass::Server),
+            ("API Error: Internal server error (500)", ErrorClass::Server),
+            ("API Error: Repeated 529 Overloaded errors", ErrorClass::Server),
+            ("API Error: 403 Forbidden", ErrorClass::Auth),
+        ] {
+            let screen = format!(
+                "\u{25CF} {api}\n\n\u{2500}\u{2500}\n\u{276F} Resend your message to try again\n\u{2500}\u{2500}\n  ? for shortcuts"
+            );
+            assert_eq!(rules.error_class(&screen).map(|(c, _)| c), Some(class), "{api}");
+        }
+        // An API error line while Claude Code still retries is no final failure (no resend prompt).
+        let retrying = "\u{25CF} API Error (429 Rate limit) \u{00B7} Retrying in 1 seconds\u{2026} (attempt 1/1)\n\u{273B} Thinking\u{2026} (esc to interrupt)";
+        assert_ne!(detect_with(retrying, None, &Default::default(), &rules).event, ObserveEvent::Error);
+        assert_eq!(rules.error_class(retrying), None);
+        // The resend prompt alone is a failure without a class.
+        let bare = "\u{276F} Resend your message to try again\n";
+        assert_eq!(detect_with(bare, None, &Default::default(), &rules).event, ObserveEvent::Error);
+        assert_eq!(rules.error_class(bare), None);
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //! when its final reply ends in one), and the session learns codex's thread id, which
 //! `agentpool resume` passes to `codex resume`. Approvals and final API errors (`■ unexpected
 //! status 401 …`, `■ exceeded retry limit, last status: 429 …`, a model provider's missing key
-//! variable) are read off the screen.
+//! variable) are read off the screen; the screen rules' named groups class them, so observe
+//! reports `error_class` `auth` / `rate_limit` / `server` / `network` with the `■` line as the
+//! event's message. (Codex's own `hooks`, stable in 0.171 and under development in 0.169,
+//! report no API failure: there is no failure event to hook.)
 //!
 //! Startup dialogs: the update prompt is skipped; the folder-trust prompt is answered with the
 //! option that keeps approvals ("ask me to approve") when there is one, and otherwise with
@@ -53,7 +56,11 @@ impl Provider for Codex {
         static INFO: LazyLock<ProviderInfo> = LazyLock::new(|| {
             ProviderInfo::new(ID, "Codex CLI", "OpenAI")
                 .capabilities([Capability::SupportsModelArg, Capability::SupportsUsageProbe])
-                .startup(StartupSpec { ready_markers: Vec::new(), quiet_ms: 600 })
+                // Codex draws its composer before it puts a folder-trust screen over it, so a
+                // short quiet spell is no proof of readiness (under load the trust screen came
+                // more than 600 ms later and was never answered). A turn at work ("esc to
+                // interrupt") is: the prompt went in as an argument and codex is on it.
+                .startup(StartupSpec { ready_markers: vec!["esc to interrupt"], quiet_ms: 1500 })
         });
         &INFO
     }
@@ -118,9 +125,12 @@ impl Provider for Codex {
             approval_patterns: vec![r"(?i)would you like to (run|make|apply) ".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
-            // A turn's final failure, after codex's own retries: the red `■` line.
+            // A turn's final failure, after codex's own retries: the red `■` line. The named
+            // groups give observe its `error_class` (an HTTP status, or the class by name).
             error_patterns: vec![
-                r"(?mi)^\s*\u{25A0} (?:unexpected status [45]\d\d\b|exceeded retry limit, last status: \d{3}\b|we.re currently experiencing high demand|missing environment variable: )".into(),
+                r"(?mi)^\s*\u{25A0} unexpected status (?P<status>[45]\d\d)\b".into(),
+                r"(?mi)^\s*\u{25A0} exceeded retry limit, last status: (?P<status>\d{3})\b".into(),
+                r"(?mi)^\s*\u{25A0} (?:(?P<server>we.re currently experiencing high demand|server overloaded)|(?P<auth>missing environment variable: )|(?P<rate_limit>quota exceeded|you.ve hit your usage limit)|(?P<network>stream disconnected before completion|connection failed|error sending request for url))".into(),
             ],
         }
     }
@@ -234,6 +244,63 @@ mod tests {
         assert_eq!(Codex.startup_dialog(folder_access, &ctx(false)), None, "trust is never accepted unless allowed");
         let a = Codex.startup_dialog(folder_access, &ctx(true)).unwrap();
         assert_eq!((a.action.as_str(), a.keys), ("trusted_folder", vec!["Enter".to_owned()]));
+    }
+
+    /// Final screens the conformance suite recorded (`cargo xtask conformance --cli codex`,
+    /// `target/conformance/screens/`), the scratch repository's path shortened.
+    const RECORDED: [(&str, &str, &str, agentpool_sdk::signal::ErrorClass); 8] = {
+        use agentpool_sdk::signal::ErrorClass::{Auth, RateLimit, Server};
+        [
+            ("0.169.0", "err401", include_str!("../testdata/0.169.0-err401.txt"), Auth),
+            ("0.169.0", "err429", include_str!("../testdata/0.169.0-err429.txt"), RateLimit),
+            ("0.169.0", "err500", include_str!("../testdata/0.169.0-err500.txt"), Server),
+            ("0.169.0", "signed_out", include_str!("../testdata/0.169.0-signed_out.txt"), Auth),
+            ("0.171.0", "err401", include_str!("../testdata/0.171.0-err401.txt"), Auth),
+            ("0.171.0", "err429", include_str!("../testdata/0.171.0-err429.txt"), RateLimit),
+            ("0.171.0", "err500", include_str!("../testdata/0.171.0-err500.txt"), Server),
+            ("0.171.0", "signed_out", include_str!("../testdata/0.171.0-signed_out.txt"), Auth),
+        ]
+    };
+
+    #[test]
+    fn recorded_api_errors_carry_their_class_and_message() {
+        let rules = agentpool_sdk::detect::ExtraRules::compile(&Codex.screen_rules());
+        for (version, scenario, screen, class) in RECORDED {
+            let det = agentpool_sdk::detect::detect_with(screen, None, &Default::default(), &rules);
+            assert_eq!(det.event, agentpool_sdk::model::ObserveEvent::Error, "{version} {scenario}");
+            let (got, message) = rules.error_class(screen).unwrap_or_else(|| panic!("{version} {scenario}: no class"));
+            assert_eq!(got, class, "{version} {scenario}");
+            assert!(message.starts_with('\u{25A0}'), "{version} {scenario}: the message is codex's line: {message}");
+        }
+        let message = |i: usize| rules.error_class(RECORDED[i].2).map(|(_, m)| m);
+        assert_eq!(message(1).as_deref(), Some("\u{25A0} exceeded retry limit, last status: 429 Too Many Requests"));
+    }
+
+    #[test]
+    fn other_final_failures_are_classed_by_name() {
+        use agentpool_sdk::signal::ErrorClass;
+        let rules = agentpool_sdk::detect::ExtraRules::compile(&Codex.screen_rules());
+        // Codex's own wording of these failures (its error messages), written here: the stand-in
+        // does not provoke them.
+        for (line, class) in [
+            (
+                "\u{25A0} stream disconnected before completion: error sending request for url (http://127.0.0.1:9/v1/responses)",
+                ErrorClass::Network,
+            ),
+            ("\u{25A0} Connection failed: connection refused", ErrorClass::Network),
+            ("\u{25A0} Quota exceeded. Check your plan and billing details.", ErrorClass::RateLimit),
+            ("\u{25A0} You've hit your usage limit. Try again later.", ErrorClass::RateLimit),
+            ("\u{25A0} unexpected status 503 Service Unavailable: overloaded", ErrorClass::Server),
+            ("\u{25A0} unexpected status 403 Forbidden: no access", ErrorClass::Auth),
+        ] {
+            let screen = format!("\u{203A} Say hello\n\n{line}\n\n\u{203A} Ask Codex to do anything\n");
+            assert_eq!(rules.error_class(&screen).map(|(c, _)| c), Some(class), "{line}");
+        }
+        // An interrupted turn is not a failure, and a retry in progress names no class yet.
+        let interrupted = "\u{25A0} Conversation interrupted - use /feedback if something went wrong\n\n\u{203A} Ask Codex to do anything";
+        assert_eq!(rules.error_class(interrupted), None);
+        let retrying = "\u{2022} Reconnecting... 2/5 (3s \u{2022} esc to interrupt)\n  \u{2514} unexpected status 429";
+        assert_eq!(rules.error_class(retrying), None);
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! turn by turn on each message it reads:
 //! - a message containing `ask me` prints a question and fires `notification` with
 //!   `{"notification_type": "question", …}`; the answer starts the next turn;
+//! - a message containing `ask me late` fires that `notification` first and draws the question
+//!   [`DRAW_DELAY`] later, discarding whatever was typed meanwhile, the way Claude Code's hooks
+//!   run before it draws the dialog they announce (and a key sent too early is lost);
 //! - a message containing `fail with <status>` prints an API error and fires `stop_failure` with
 //!   that HTTP status;
 //! - anything else prints `Done: <message>` and fires `stop` with
@@ -37,6 +40,9 @@ pub const RESUME_ENV: &str = "AGENTPOOL_FAKE_RESUME";
 
 /// The conversation id a fresh `fake-hooks` reports.
 pub const FIRST_CONVERSATION: &str = "fake-hooks-conversation-1";
+
+/// How long after its question hook an `ask me late` turn draws the question.
+pub const DRAW_DELAY: std::time::Duration = std::time::Duration::from_millis(800);
 
 /// The hooks the fake fires.
 pub const HOOKS: [&str; 3] = ["session_start", "stop", "notification"];
@@ -96,7 +102,13 @@ pub fn run() -> i32 {
     let mut input = stdin.lock();
     let mut out = io::stdout().lock();
     let resume = std::env::var(RESUME_ENV).ok().filter(|id| !id.trim().is_empty());
-    match run_with(&mut input, &mut out, resume.as_deref(), fire) {
+    // Before a late question is drawn: wait, then drop what was typed meanwhile (a TUI opening
+    // a dialog reads nothing sent before it).
+    let draw_late = || {
+        std::thread::sleep(DRAW_DELAY);
+        let _ = nix::sys::termios::tcflush(std::io::stdin(), nix::sys::termios::FlushArg::TCIFLUSH);
+    };
+    match run_with(&mut input, &mut out, resume.as_deref(), fire, draw_late) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("fake-hooks: I/O failure: {e}");
@@ -105,12 +117,14 @@ pub fn run() -> i32 {
     }
 }
 
-/// The scenario over any input and output; `fire(hook, payload)` runs a hook.
+/// The scenario over any input and output; `fire(hook, payload)` runs a hook, `draw_late()`
+/// runs between a late question's hook and its drawing.
 pub fn run_with(
     input: &mut dyn BufRead,
     out: &mut dyn Write,
     resume: Option<&str>,
     fire: impl Fn(&str, &Value),
+    draw_late: impl Fn(),
 ) -> io::Result<()> {
     let say = |out: &mut dyn Write, line: &str| -> io::Result<()> {
         writeln!(out, "{line}")?;
@@ -133,7 +147,12 @@ pub fn run_with(
     while let Some(text) = message.take() {
         let text = text.trim().to_owned();
         if !text.is_empty() {
-            if text.contains("ask me") {
+            if text.contains("ask me late") {
+                let q = "Which database should I use, sqlite or postgres?";
+                fire("notification", &json!({"notification_type": "question", "message": q}));
+                draw_late();
+                say(out, q)?;
+            } else if text.contains("ask me") {
                 let q = "Which database should I use, sqlite or postgres?";
                 say(out, q)?;
                 fire("notification", &json!({"notification_type": "question", "message": q}));
@@ -169,8 +188,14 @@ mod tests {
         let fired = RefCell::new(Vec::new());
         let input = "You are a worker.\nTask:\nlist files\nask me\nsqlite\nfail with 429.\n";
         let mut out = Vec::new();
-        run_with(&mut input.as_bytes(), &mut out, None, |h, p| fired.borrow_mut().push((h.to_owned(), p.clone())))
-            .unwrap();
+        run_with(
+            &mut input.as_bytes(),
+            &mut out,
+            None,
+            |h, p| fired.borrow_mut().push((h.to_owned(), p.clone())),
+            || {},
+        )
+        .unwrap();
         let fired = fired.into_inner();
         let hooks: Vec<&str> = fired.iter().map(|(h, _)| h.as_str()).collect();
         assert_eq!(hooks, ["session_start", "stop", "notification", "stop", "stop_failure"]);
@@ -189,12 +214,33 @@ mod tests {
     fn a_resumed_worker_reports_the_conversation_it_continues() {
         let fired = RefCell::new(Vec::new());
         let mut out = Vec::new();
-        run_with(&mut "Task:\ncarry on\n".as_bytes(), &mut out, Some("conv-7"), |h, p| {
-            fired.borrow_mut().push((h.to_owned(), p.clone()))
-        })
+        run_with(
+            &mut "Task:\ncarry on\n".as_bytes(),
+            &mut out,
+            Some("conv-7"),
+            |h, p| fired.borrow_mut().push((h.to_owned(), p.clone())),
+            || {},
+        )
         .unwrap();
         assert_eq!(fired.borrow()[0].1["session_id"], "conv-7");
         assert!(String::from_utf8(out).unwrap().contains("Resumed conversation conv-7."));
+    }
+
+    #[test]
+    fn a_late_question_is_announced_before_it_is_drawn() {
+        let order = RefCell::new(Vec::new());
+        let mut sink = Vec::new();
+        run_with(
+            &mut "Task:\nplease ask me late\n".as_bytes(),
+            &mut sink,
+            None,
+            |h, _| order.borrow_mut().push(h.to_owned()),
+            || order.borrow_mut().push("draw".to_owned()),
+        )
+        .unwrap();
+        assert_eq!(order.into_inner(), ["session_start", "notification", "draw"]);
+        let screen = String::from_utf8(sink).unwrap();
+        assert!(screen.contains("Which database should I use"), "{screen}");
     }
 
     #[test]

@@ -39,6 +39,8 @@ struct Setup {
     world: World,
     repo: PathBuf,
     _dir: tempfile::TempDir,
+    /// Where the error scenarios' final screens are kept (`screens/claude-<version>/`).
+    screens: PathBuf,
 }
 
 fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool) -> Result<Setup, String> {
@@ -79,7 +81,18 @@ fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool)
         env.push(("ANTHROPIC_API_KEY".into(), "sk-ant-api03-conformance-standin-0000000000".into()));
     }
     let world = World { agentpool: PathBuf::new(), env, socket, home };
-    Ok(Setup { world, repo, _dir: dir })
+    let version = version_of(cli).unwrap_or_else(|| "unknown".into());
+    let screens = base.join("screens").join(format!("claude-{version}"));
+    Ok(Setup { world, repo, _dir: dir, screens })
+}
+
+/// Copies the worker's last screen to `screens/claude-<version>/<scenario>.txt` under the
+/// conformance directory: the recorded screens the provider's screen-rule tests are pinned on.
+fn keep_screen(s: &Setup, id: &str, scenario: &str) {
+    if std::fs::create_dir_all(&s.screens).is_ok() {
+        let _ =
+            std::fs::copy(s.world.artifacts(id).join("latest_screen.txt"), s.screens.join(format!("{scenario}.txt")));
+    }
 }
 
 /// A git repository with one commit, for a scenario to work in.
@@ -304,6 +317,7 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
         "err401" | "err429" | "err500" => {
             let id = spawn_task(&format!("Say hello. scenario-{name}"), "read_only")?;
             let (doc, _) = w.observe(&id, "error,completed,question,approval,idle", 90)?;
+            keep_screen(s, &id, name);
             let want = match name {
                 "err401" => "auth",
                 "err429" => "rate_limit",

@@ -43,11 +43,28 @@ pub fn install(root: &Path, base: &Path, version: &str) -> Result<PathBuf, Strin
     super::npm_install(root, base, PACKAGE, "codex", version, version_of)
 }
 
+/// Copies the worker's last screen to `screens/codex-<version>/<scenario>.txt` under the
+/// conformance directory: the recorded screens the provider's screen-rule tests are pinned on.
+fn keep_screen(s: &Setup, id: &str, scenario: &str) {
+    let dir = s.screens.clone();
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let _ = std::fs::copy(s.world.artifacts(id).join("latest_screen.txt"), dir.join(format!("{scenario}.txt")));
+    }
+}
+
+/// Codex's `■` line on the observed screen (its message for a failed turn), or `-`.
+fn excerpt_line(doc: &serde_json::Value) -> String {
+    let text = doc["worker_output"]["text"].as_str().unwrap_or("");
+    text.lines().map(str::trim).rfind(|l| l.starts_with('\u{25A0}')).unwrap_or("-").to_owned()
+}
+
 /// A world for codex: its own `AGENTPOOL_HOME`, `HOME`/`CODEX_HOME`, repo and tmux socket.
 struct Setup {
     world: World,
     _dir: tempfile::TempDir,
     repo: PathBuf,
+    /// Where [`keep_screen`] copies screens.
+    screens: PathBuf,
 }
 
 /// A TOML basic string (JSON's escaping is a subset of it).
@@ -101,7 +118,9 @@ fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool)
         env.push((KEY_ENV.into(), "sk-conformance-standin-0000000000".into()));
     }
     let world = World { agentpool: PathBuf::new(), env, socket, home };
-    Ok(Setup { world, _dir: dir, repo })
+    let version = version_of(cli).unwrap_or_else(|| "unknown".into());
+    let screens = base.join("screens").join(format!("codex-{version}"));
+    Ok(Setup { world, _dir: dir, repo, screens })
 }
 
 /// Runs the scenarios (all, or those in `only`).
@@ -236,9 +255,16 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
         "err401" | "err429" | "err500" => {
             let id = spawn_task(&format!("Say hello. scenario-{name}"), "read_only")?;
             let (doc, _) = w.observe(&id, ANY, 90)?;
-            // Codex reports API failures only on screen, so no class comes with them.
-            let ok = event(&doc) == "error";
-            Ok((ok, since(start), describe(&doc)))
+            keep_screen(s, &id, name);
+            // Codex reports API failures only on screen (its `■` line); the provider's error
+            // rules class them.
+            let want = match name {
+                "err401" => "auth",
+                "err429" => "rate_limit",
+                _ => "server",
+            };
+            let ok = event(&doc) == "error" && meta(&doc, "error_class") == want;
+            Ok((ok, since(start), format!("{}; message: {}", describe(&doc), excerpt_line(&doc))))
         }
         "terminate" => {
             let id = spawn_task("Take your time. scenario-slow", "read_only")?;
@@ -266,7 +292,9 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
         "signed_out" => {
             let id = spawn_task("Say hello. scenario-plain", "read_only")?;
             let (doc, _) = w.observe(&id, ANY, 60)?;
-            let ok = event(&doc) == "error";
+            keep_screen(s, &id, name);
+            let ok = event(&doc) == "error"
+                && (meta(&doc, "readiness") == "login_required" || meta(&doc, "error_class") == "auth");
             Ok((ok, since(start), describe(&doc)))
         }
         "resume" => {

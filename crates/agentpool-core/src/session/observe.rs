@@ -312,6 +312,12 @@ impl Pool {
                 }
                 signal_excerpt = decided.as_ref().and_then(machine::signal_text).map(str::to_owned);
                 (det, signal_meta) = machine::apply_signal(det, decided.as_ref());
+                // No signal classed the failure: the provider's error screen may (its rules'
+                // named groups), with the CLI's own line as the message.
+                if let Some((class, message)) = machine::screen_error_class(&det, &signal_meta, &clean, &echo, &rules) {
+                    signal_meta.insert("error_class".into(), json!(class));
+                    signal_excerpt = Some(message);
+                }
                 // A sign-in failure the CLI reported means the same as its sign-in screen,
                 // whichever of the two comes first.
                 login_required |= machine::signals_login(&signal_meta, &rules);

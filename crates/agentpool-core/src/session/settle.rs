@@ -62,6 +62,11 @@ impl Pool {
         let mut last = String::new();
         let mut last_change = start;
         let mut answered_screen: Option<String> = None;
+        // The dialog last confirmed (its keys chose an option, not only moved the highlight):
+        // it is not answered again while the screen is still changing — a redraw of it before
+        // the CLI acted on the key would otherwise take a second `Enter`, which then lands on the
+        // next dialog (Claude Code 2.1.197: on the API-key dialog, whose highlight is "No").
+        let mut confirmed: Option<String> = None;
         let mut answers = 0;
         let log = ad.raw_log();
         let mut log_len = 0;
@@ -85,9 +90,11 @@ impl Pool {
                 if answers < MAX_DIALOG_ANSWERS
                     && answered_screen.as_deref() != Some(screen.as_str())
                     && let Some(answer) = provider.startup_dialog(&screen, &dialog_ctx)
+                    && confirmed.as_deref() != Some(answer.dialog.as_str())
                 {
                     answers += 1;
                     answered_screen = Some(screen.clone());
+                    confirmed = (answer.action != "moved_selection").then(|| answer.dialog.clone());
                     let sent = self.runtime.send_keys(r, &answer.keys).await.is_ok();
                     let mut m = Map::new();
                     m.insert("dialog".into(), json!(answer.dialog));
@@ -107,8 +114,15 @@ impl Pool {
                     // The dialog just answered is still there, unchanged: the keys came before
                     // the CLI read its input (codex 0.171's trust screen drops an early Enter).
                     // Answer it again on the next capture, within the answer budget.
-                    if answered_screen.as_deref() == Some(last.as_str()) && answers < MAX_DIALOG_ANSWERS {
+                    let still_confirmed = confirmed.is_some()
+                        && provider
+                            .startup_dialog(&last, &dialog_ctx)
+                            .is_some_and(|a| confirmed.as_deref() == Some(a.dialog.as_str()));
+                    if (answered_screen.as_deref() == Some(last.as_str()) || still_confirmed)
+                        && answers < MAX_DIALOG_ANSWERS
+                    {
                         answered_screen = None;
+                        confirmed = None;
                     } else {
                         return blocked_by(&last);
                     }

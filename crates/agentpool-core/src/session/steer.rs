@@ -16,6 +16,10 @@ use crate::store::{self};
 use crate::util;
 use crate::workspace::artifacts::{self, ArtifactDir};
 
+/// The longest `send`/`keys` wait for a dialog a signal announced to be drawn (see
+/// `Pool::await_signalled_dialog`).
+pub const DIALOG_DRAW_WAIT: Duration = Duration::from_secs(2);
+
 impl Pool {
     /// When the screen shows a menu (numbered, or unnumbered above a confirm hint) with a
     /// highlighted option and `answer` names one of its options, moves the highlight there, checks on screen that it arrived, and confirms
@@ -114,6 +118,7 @@ impl Pool {
         if session.state == SessionState::Completed {
             self.reopen(session, &r).await?;
         }
+        let drawn = self.await_signalled_dialog(session, &r).await;
         let provider = self.registry.get(&session.provider_id)?;
         let ad = ArtifactDir::new(&session.artifact_dir);
         {
@@ -146,6 +151,9 @@ impl Pool {
                     let mut m = Map::new();
                     m.insert("submit".into(), json!(submit));
                     m.insert("selected_option".into(), json!(chosen));
+                    if let Some(d) = drawn {
+                        m.insert("dialog_drawn".into(), json!(d));
+                    }
                     let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
                     return Ok(Sent {
                         ok: true,
@@ -171,8 +179,56 @@ impl Pool {
         let mut m = Map::new();
         m.insert("submit".into(), json!(submit));
         m.insert("submit_keys".into(), json!(keys));
+        if let Some(d) = drawn {
+            m.insert("dialog_drawn".into(), json!(d));
+        }
         let event_id = self.event(session, "send_message", Some(session.state), None, None, m).await?;
         Ok(Sent { ok: true, session_id: session.id.clone(), event_id, selected_option: None })
+    }
+
+    /// Hooks can fire before the CLI draws the dialog they announce (Claude Code's do), and keys
+    /// sent before it is drawn are lost. When the worker's question or approval was decided by
+    /// a signal, this waits (at most [`DIALOG_DRAW_WAIT`]) until the worker has printed
+    /// something since that signal was logged and its screen shows a question or an approval
+    /// (an older question still on screen is not the new one). `None`: nothing to wait for (no
+    /// signal decided one); else whether the dialog was seen drawn before the wait ran out.
+    async fn await_signalled_dialog(&self, session: &AgentSession, r: &RuntimeRef) -> Option<bool> {
+        use crate::model::ObserveEvent;
+        if !matches!(session.state, SessionState::AwaitingUserInput | SessionState::AwaitingApproval) {
+            return None;
+        }
+        let ad = ArtifactDir::new(&session.artifact_dir);
+        let offset = session.metadata.get("signal_offset").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let (signals, _) = crate::signal::read_since(&ad.signal_log(), offset);
+        let (decided, _) = crate::machine::fold(&signals);
+        let by_signal = decided.is_some_and(|s| {
+            matches!(s.signal, crate::signal::Signal::Question { .. } | crate::signal::Signal::Approval { .. })
+        });
+        if !by_signal {
+            return None;
+        }
+        let rules = crate::detect::ExtraRules::of(self.registry.get(&session.provider_id).ok()?.as_ref());
+        let echo = crate::workspace::artifacts::load_echo(&ad);
+        let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let signalled = modified(&ad.signal_log());
+        let start = tokio::time::Instant::now();
+        loop {
+            let printed_since = matches!((modified(&ad.raw_log()), signalled), (Some(out), Some(sig)) if out > sig);
+            if printed_since && let Ok(snap) = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await {
+                if snap.dead {
+                    return Some(false);
+                }
+                let screen = redact(snap.screen.trim_end()).into_owned();
+                let det = crate::detect::detect_with(&screen, None, &echo, &rules);
+                if matches!(det.event, ObserveEvent::Question | ObserveEvent::ApprovalPrompt) {
+                    return Some(true);
+                }
+            }
+            if start.elapsed() >= DIALOG_DRAW_WAIT {
+                return Some(false);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// A follow-up message to a worker that completed but still runs starts a new turn: the
@@ -256,9 +312,13 @@ impl Pool {
         let session = self.load(session_id).await?;
         self.enforce_deadline(&session).await?;
         let r = self.runtime_ref(&session)?;
+        let drawn = self.await_signalled_dialog(&session, &r).await;
         self.runtime.send_keys(&r, keys).await?;
         let mut m = Map::new();
         m.insert("keys".into(), json!(keys));
+        if let Some(d) = drawn {
+            m.insert("dialog_drawn".into(), json!(d));
+        }
         self.event(&session, "send_keys", Some(session.state), None, None, m).await?;
         Ok(KeysSent { ok: true, session_id: session.id })
     }
