@@ -57,7 +57,7 @@ impl SessionRow {
     pub fn from_board((s, last): BoardRow) -> Self {
         let (last_event, last_event_at) = last.unwrap_or_else(|| (String::new(), s.updated_at.clone()));
         Self {
-            coordinator: s.meta_str("coordinator_id").unwrap_or("").to_owned(),
+            coordinator: s.meta().coordinator_id.as_deref().unwrap_or("").to_owned(),
             id: s.id,
             provider: s.provider_id,
             model: s.model.unwrap_or_default(),

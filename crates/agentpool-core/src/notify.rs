@@ -135,7 +135,7 @@ pub fn payload(session: &AgentSession, rec: &EventRecord) -> Value {
         "provider_id": session.provider_id,
         "model": session.model,
         "state": rec.state.clone().unwrap_or_else(|| session.state.as_str().to_owned()),
-        "coordinator_id": session.meta_str("coordinator_id"),
+        "coordinator_id": session.meta().coordinator_id.as_deref(),
         "repo_path": session.repo_path,
         "excerpt": rec.excerpt,
     });

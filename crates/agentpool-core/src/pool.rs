@@ -185,7 +185,7 @@ impl Pool {
     ) -> Result<Option<i64>> {
         let mut metadata = metadata;
         // Acting on another coordinator's session is allowed, and recorded (see `scope`).
-        if session.meta_str("coordinator_id").is_some_and(|owner| owner != self.opts.principal.coordinator_id) {
+        if session.meta().coordinator_id.as_deref().is_some_and(|owner| owner != self.opts.principal.coordinator_id) {
             metadata.insert("acting_coordinator_id".into(), json!(self.opts.principal.coordinator_id));
         }
         // Nothing reaches the database or events.jsonl unredacted.
@@ -257,7 +257,9 @@ impl Pool {
     pub(crate) fn deadline_passed(&self, session: &AgentSession) -> bool {
         session.is_live()
             && session
-                .meta_str("deadline_at")
+                .meta()
+                .deadline_at
+                .as_deref()
                 .and_then(util::parse_ts)
                 .is_some_and(|d| time::OffsetDateTime::now_utc() > d)
     }
@@ -268,7 +270,7 @@ impl Pool {
             let _ = self.runtime.terminate(&r).await;
         }
         let mut m = Map::new();
-        m.insert("deadline_at".into(), json!(session.meta_str("deadline_at")));
+        m.insert("deadline_at".into(), json!(session.meta().deadline_at.as_deref()));
         let to = SessionState::Cancelled;
         let guard = Guard::Move { from: session.state, to, ended: true };
         // Settled meanwhile (terminated, completed): that outcome stands.

@@ -438,10 +438,10 @@ pub fn set_detected_state(conn: &Connection, id: &str, state: SessionState, ende
 }
 
 /// Sets one metadata key atomically (other keys written concurrently are kept).
-pub fn set_meta(conn: &Connection, id: &str, key: &str, value: &Value) -> Result<()> {
+pub fn set_meta(conn: &Connection, id: &str, key: crate::model::MetaKey, value: &Value) -> Result<()> {
     conn.execute(
         "UPDATE sessions SET metadata_json = json_set(metadata_json, ?1, json(?2)) WHERE id = ?3",
-        params![format!("$.\"{key}\""), value.to_string(), id],
+        params![format!("$.\"{}\"", key.as_str()), value.to_string(), id],
     )
     .sql()?;
     Ok(())
@@ -691,13 +691,13 @@ mod tests {
         let page = list_sessions(&conn, &SessionFilter::default(), Some(2), 1).unwrap();
         assert_eq!(page.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["ap_2", "ap_1"]);
 
-        set_meta(&conn, "ap_1", "last_screen_hash", &Value::from("abc")).unwrap();
+        set_meta(&conn, "ap_1", crate::model::MetaKey::LastScreenHash, &Value::from("abc")).unwrap();
         assert_eq!(take_turn(&conn, "ap_1").unwrap(), Ok(1));
         give_back_turn(&conn, "ap_1").unwrap();
         assert_eq!(take_turn(&conn, "ap_1").unwrap(), Ok(1));
-        set_meta(&conn, "ap_1", "max_turns", &serde_json::json!(1)).unwrap();
+        set_meta(&conn, "ap_1", crate::model::MetaKey::MaxTurns, &serde_json::json!(1)).unwrap();
         assert_eq!(take_turn(&conn, "ap_1").unwrap(), Err((1, 1)), "the limit holds");
-        set_meta(&conn, "ap_1", "max_turns", &serde_json::Value::Null).unwrap();
+        set_meta(&conn, "ap_1", crate::model::MetaKey::MaxTurns, &serde_json::Value::Null).unwrap();
         assert_eq!(take_turn(&conn, "ap_1").unwrap(), Ok(2), "no limit: counted only");
         let s = get_session(&conn, "ap_1").unwrap().unwrap();
         assert_eq!(s.metadata["coordinator_id"], "coord_x");

@@ -321,6 +321,107 @@ pub struct TmuxRef {
     pub pane: String,
 }
 
+/// Reads a metadata value as `T`, or as absent when it has another shape: the caller's own
+/// `--metadata` keys share the map, so a key AgentPool owns may hold anything.
+fn lenient<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(serde_json::from_value(Value::deserialize(d)?).ok())
+}
+
+macro_rules! session_meta {
+    ($($(#[doc = $doc:expr])* $key:ident => $name:ident: $ty:ty,)*) => {
+        /// What AgentPool itself keeps in a session's `metadata` (the `metadata_json` column),
+        /// typed. The map on [`AgentSession`] stays the wire form — keys in the order they were
+        /// written, beside the caller's own `--metadata` keys — and [`AgentSession::meta`] reads
+        /// this view of it; the fields written at spawn serialise in that order. Keys written
+        /// later are named by [`MetaKey`].
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        pub struct SessionMeta {
+            $(
+                $(#[doc = $doc])*
+                #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient")]
+                pub $name: Option<$ty>,
+            )*
+        }
+
+        /// The name of one of AgentPool's own metadata keys, for targeted writes
+        /// (`store::set_meta`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum MetaKey {
+            $($key,)*
+        }
+
+        impl MetaKey {
+            /// The key as stored.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$key => stringify!($name),)*
+                }
+            }
+        }
+    };
+}
+
+session_meta! {
+    /// The coordinator that spawned the session (what `--scope mine` selects).
+    CoordinatorId => coordinator_id: String,
+    /// How the task reached the worker.
+    InitialPromptMode => initial_prompt_mode: PromptMode,
+    /// The spawning process: reconcile tells a crashed spawn from a slow one by it.
+    SpawnPid => spawn_pid: i64,
+    /// Set while the launch runs; reconcile stops a worker whose spawner died before it ended.
+    LaunchPending => launch_pending: bool,
+    ReasoningEffort => reasoning_effort: String,
+    ServiceTier => service_tier: String,
+    /// `max_runtime_seconds` as a time (RFC 3339, UTC).
+    DeadlineAt => deadline_at: String,
+    MaxTurns => max_turns: i64,
+    TurnsSent => turns_sent: i64,
+    AllowedFiles => allowed_files: Vec<String>,
+    Supervision => supervision: Supervision,
+    Isolation => isolation: Isolation,
+    /// The ended session a resumed one continues.
+    ResumedFrom => resumed_from: String,
+    /// The CLI's conversation id a resumed worker was launched to continue.
+    ResumeCliSessionId => resume_cli_session_id: String,
+    /// The ended session's worktree a resumed worker runs in again (not this spawn's to remove).
+    WorktreeReused => worktree_reused: String,
+    WorktreeBranch => worktree_branch: String,
+    /// Names of the variables set on top of the spawning call's environment (never values).
+    EnvKeys => env_keys: Vec<String>,
+    /// Where the worker runs (written before the runtime is touched).
+    RuntimeRef => runtime_ref: RuntimeRef,
+    InitialPromptSent => initial_prompt_sent: bool,
+    /// Byte offset of the signal log where the current turn's signals begin.
+    SignalOffset => signal_offset: u64,
+    /// The CLI's own id of the conversation, from its signals (what `resume` continues).
+    CliSessionId => cli_session_id: String,
+    LastScreenHash => last_screen_hash: String,
+    LastObserveKey => last_observe_key: String,
+    /// The result a reopened turn must not complete from again.
+    PreviousResultSha256 => previous_result_sha256: String,
+    WorktreeRemovedAt => worktree_removed_at: String,
+    WorktreeRolledBack => worktree_rolled_back: bool,
+}
+
+impl SessionMeta {
+    /// The typed view of a metadata map.
+    pub fn of(metadata: &Map<String, Value>) -> Self {
+        serde_json::from_value(Value::Object(metadata.clone())).unwrap_or_default()
+    }
+
+    /// The keys that are set, as a metadata map (in field order).
+    pub fn to_map(&self) -> Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        }
+    }
+}
+
 /// A persisted worker session. Field order is the wire order.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct AgentSession {
@@ -348,17 +449,12 @@ pub struct AgentSession {
 impl AgentSession {
     /// The runtime reference recorded after launch, if any.
     pub fn runtime_ref(&self) -> Option<RuntimeRef> {
-        self.metadata.get("runtime_ref").and_then(|v| serde_json::from_value(v.clone()).ok())
+        self.metadata.get(MetaKey::RuntimeRef.as_str()).and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 
-    /// A string metadata value.
-    pub fn meta_str(&self, key: &str) -> Option<&str> {
-        self.metadata.get(key).and_then(Value::as_str)
-    }
-
-    /// An integer metadata value.
-    pub fn meta_i64(&self, key: &str) -> Option<i64> {
-        self.metadata.get(key).and_then(Value::as_i64)
+    /// AgentPool's own keys of [`Self::metadata`], typed.
+    pub fn meta(&self) -> SessionMeta {
+        SessionMeta::of(&self.metadata)
     }
 
     /// Whether the session still occupies a worker slot: an active state, or a FAILED that
@@ -448,5 +544,29 @@ mod tests {
         assert_eq!(parse_runtime(" Terminal_Control "), Some(RuntimeKind::TerminalControl));
         assert_eq!(parse_runtime("tmux"), Some(RuntimeKind::Tmux));
         assert_eq!(parse_runtime("screen"), None);
+    }
+
+    #[test]
+    fn session_meta_reads_typed_and_leniently_and_writes_in_order() {
+        let map: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "team": "blue",
+            "coordinator_id": "planner-1",
+            "max_turns": "three",
+            "signal_offset": 42,
+            "isolation": "worktree",
+            "launch_pending": true,
+        }))
+        .unwrap();
+        let meta = SessionMeta::of(&map);
+        assert_eq!(meta.coordinator_id.as_deref(), Some("planner-1"));
+        assert_eq!(meta.max_turns, None, "a value of another shape reads as absent");
+        assert_eq!(meta.signal_offset, Some(42));
+        assert_eq!(meta.isolation, Some(Isolation::Worktree));
+        assert_eq!(meta.launch_pending, Some(true));
+        let written = SessionMeta { turns_sent: Some(0), coordinator_id: Some("c".into()), ..Default::default() };
+        let keys: Vec<String> = written.to_map().keys().cloned().collect();
+        assert_eq!(keys, ["coordinator_id", "turns_sent"], "field order, unset keys left out");
+        assert_eq!(MetaKey::CliSessionId.as_str(), "cli_session_id");
+        assert_eq!(MetaKey::PreviousResultSha256.as_str(), "previous_result_sha256");
     }
 }

@@ -188,7 +188,7 @@ impl Pool {
         if self.deadline_passed(&session) {
             self.expire(&session).await?;
             let mut meta = Map::new();
-            meta.insert("deadline_at".into(), json!(session.meta_str("deadline_at")));
+            meta.insert("deadline_at".into(), json!(session.meta().deadline_at.as_deref()));
             meta.insert("readiness".into(), json!("cancelled"));
             return Ok(self.response(
                 &session,
@@ -206,8 +206,8 @@ impl Pool {
         let lines = opts.max_lines.unwrap_or(self.settings.config.runtime.tmux.capture_lines);
         let start = tokio::time::Instant::now();
         let deadline = start + opts.timeout;
-        let mut previous_hash = session.meta_str("last_screen_hash").map(str::to_owned);
-        let mut last_key = session.meta_str("last_observe_key").map(str::to_owned);
+        let mut previous_hash = session.meta().last_screen_hash.as_deref().map(str::to_owned);
+        let mut last_key = session.meta().last_observe_key.as_deref().map(str::to_owned);
         let log = ad.raw_log();
         let signal_log = ad.signal_log();
         let watched = [log.clone(), signal_log.clone()];
@@ -277,7 +277,7 @@ impl Pool {
             } else if det.state == SessionState::Completed {
                 // After a follow-up message, the previous turn's result does not complete
                 // the session again; only a different (newer) result does.
-                let stale = session.meta_str("previous_result_sha256").is_some_and(|prev| {
+                let stale = session.meta().previous_result_sha256.is_some_and(|prev| {
                     detect::extract_result(&clean, &echo).is_some_and(|b| util::sha256_hex(b.as_bytes()) == prev)
                 });
                 if stale {
@@ -301,13 +301,15 @@ impl Pool {
             let mut signal_meta = Map::new();
             let mut signal_excerpt = None;
             if !snap.dead && !settled {
-                let offset = session.metadata.get("signal_offset").and_then(Value::as_u64).unwrap_or(0);
+                let offset = session.meta().signal_offset.unwrap_or(0);
                 let (signals, _) = signal::read_since(&signal_log, offset);
                 let (decided, cli_session_id) = machine::fold(&signals);
-                if let Some(id) = cli_session_id.filter(|id| session.meta_str("cli_session_id") != Some(id.as_str())) {
+                if let Some(id) =
+                    cli_session_id.filter(|id| session.meta().cli_session_id.as_deref() != Some(id.as_str()))
+                {
                     let sid = session.id.clone();
                     let v = json!(id);
-                    self.store.call(move |c| store::set_meta(c, &sid, "cli_session_id", &v)).await?;
+                    self.store.call(move |c| store::set_meta(c, &sid, crate::model::MetaKey::CliSessionId, &v)).await?;
                     session.metadata.insert("cli_session_id".into(), json!(id));
                 }
                 signal_excerpt = decided.as_ref().and_then(machine::signal_text).map(str::to_owned);
@@ -332,7 +334,7 @@ impl Pool {
                 detect::classify_readiness(
                     det.event,
                     session.state,
-                    session.meta_str("initial_prompt_mode"),
+                    session.meta().initial_prompt_mode.map(|m| m.as_str()),
                     unchanged,
                     &clean,
                 )
@@ -361,7 +363,7 @@ impl Pool {
                     .call(move |c| {
                         let applied = store::set_detected_state(c, &id, state, settled)?;
                         if applied {
-                            store::set_meta(c, &id, "last_screen_hash", &json!(hash2))?;
+                            store::set_meta(c, &id, crate::model::MetaKey::LastScreenHash, &json!(hash2))?;
                         }
                         Ok(applied)
                     })
@@ -429,13 +431,15 @@ impl Pool {
                     if !session.is_live() || races > MAX_OBSERVE_RACES {
                         return Ok(stored_state_response(self, &session, &opts));
                     }
-                    previous_hash = session.meta_str("last_screen_hash").map(str::to_owned);
-                    last_key = session.meta_str("last_observe_key").map(str::to_owned);
+                    previous_hash = session.meta().last_screen_hash.as_deref().map(str::to_owned);
+                    last_key = session.meta().last_observe_key.as_deref().map(str::to_owned);
                     continue;
                 }
                 let id = session.id.clone();
                 let k = key.clone();
-                self.store.call(move |c| store::set_meta(c, &id, "last_observe_key", &json!(k))).await?;
+                self.store
+                    .call(move |c| store::set_meta(c, &id, crate::model::MetaKey::LastObserveKey, &json!(k)))
+                    .await?;
                 last_key = Some(key);
             }
             let mut resp = self.response(&session, det.state, det.event, det.confidence, meta);

@@ -19,7 +19,7 @@ const STALE_START: Duration = Duration::from_secs(120);
 /// recording the session and starting its runtime). A reused pid only delays the verdict
 /// until `STALE_START` passes.
 fn spawner_gone(session: &AgentSession) -> bool {
-    let Some(pid) = session.meta_i64("spawn_pid").and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 0) else {
+    let Some(pid) = session.meta().spawn_pid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 0) else {
         return false;
     };
     if i64::from(pid) == i64::from(std::process::id()) {
@@ -174,7 +174,7 @@ impl Pool {
                 }
             }
             let Some(listing) = listings.get(&r.socket) else { continue };
-            let launching = session.metadata.get("launch_pending").is_some_and(|v| v == true);
+            let launching = session.meta().launch_pending == Some(true);
             match listing.get(&r.session_name) {
                 // The spawning process died between starting the worker and finishing its
                 // launch (the task may never have been typed): stop the orphan and say why,
@@ -240,7 +240,7 @@ impl Pool {
                 "session exceeded max_runtime_seconds and was terminated",
             )
             .with("session_id", &session.id)
-            .with("deadline_at", session.meta_str("deadline_at")));
+            .with("deadline_at", session.meta().deadline_at.as_deref()));
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::*;
 use crate::error::{Error, ErrorCode, Result};
+use crate::model::SessionMeta;
 use crate::model::{
     AgentSession, Isolation, PromptMode, RuntimeKind, RuntimeRef, SessionState, TmuxRef, parse_runtime,
 };
@@ -76,7 +77,7 @@ impl Pool {
         if !provider.resumes() {
             return Err(resume_unsupported(&old.provider_id).with("session_id", session_id));
         }
-        let Some(cli_session_id) = old.meta_str("cli_session_id").map(str::to_owned) else {
+        let Some(cli_session_id) = old.meta().cli_session_id.as_deref().map(str::to_owned) else {
             return Err(Error::new(
                 ErrorCode::ResumeUnsupported,
                 format!("session `{session_id}` has no conversation id of its CLI to resume (none was reported)"),
@@ -85,19 +86,19 @@ impl Pool {
             .with("provider_id", &old.provider_id));
         };
         let task = task.map(str::trim).filter(|t| !t.is_empty()).unwrap_or(RESUME_TASK).to_owned();
-        let meta = |k: &str| old.meta_str(k).map(str::to_owned);
+        let meta = old.meta();
         let mut req = SpawnRequest::new(&old.provider_id, task, &old.repo_path);
         req.role = old.role;
         req.model = old.model.clone();
         req.account = old.account.clone();
-        if let Some(i) = meta("isolation").and_then(|i| i.parse().ok()) {
+        if let Some(i) = meta.isolation {
             req.isolation = i;
         }
-        if let Some(s) = meta("supervision").and_then(|s| s.parse().ok()) {
+        if let Some(s) = meta.supervision {
             req.supervision = s;
         }
-        req.reasoning_effort = meta("reasoning_effort");
-        req.service_tier = meta("service_tier");
+        req.reasoning_effort = meta.reasoning_effort;
+        req.service_tier = meta.service_tier;
         let worktree = old.worktree_path.clone().filter(|p| Path::new(p).is_dir()).map(|p| (p, Self::branch_of(&old)));
         req.resume = Some(ResumeFrom { session_id: old.id.clone(), cli_session_id, worktree });
         let mut out = self.spawn(req).await?;
@@ -247,49 +248,42 @@ impl Pool {
         let artifact_dir = self.settings.paths.artifact_root.join(repo_hash).join(&session_id);
         let ad = ArtifactDir::new(&artifact_dir);
         let now = util::now();
-        let mut meta = req.metadata.clone();
-        meta.insert("coordinator_id".into(), json!(self.opts.principal.coordinator_id));
-        meta.insert("initial_prompt_mode".into(), json!(prompt_mode));
-        // Lets reconcile tell a crashed spawn from a slow one (see `spawner_gone`).
-        meta.insert("spawn_pid".into(), json!(std::process::id()));
-        // Cleared when the launch finishes; reconcile stops a worker whose spawner died first.
-        meta.insert("launch_pending".into(), json!(true));
-        if let Some(e) = reasoning_effort.as_ref() {
-            meta.insert("reasoning_effort".into(), json!(e));
-        }
-        if let Some(t) = req.service_tier.as_ref().filter(|t| !t.trim().is_empty()) {
-            meta.insert("service_tier".into(), json!(t));
-        }
-        if let Some(secs) = req.max_runtime_seconds {
-            let deadline = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs.min(10 * 365 * 86_400));
-            meta.insert("deadline_at".into(), json!(util::format_ts(deadline)));
-        }
-        if let Some(n) = req.max_turns {
-            meta.insert("max_turns".into(), json!(n));
-            meta.insert("turns_sent".into(), json!(0));
-        }
-        if !req.allowed_files.is_empty() {
-            meta.insert("allowed_files".into(), json!(req.allowed_files));
-        }
-        meta.insert("supervision".into(), json!(req.supervision));
-        meta.insert("isolation".into(), json!(req.isolation));
-        if let Some(r) = &req.resume {
-            meta.insert("resumed_from".into(), json!(r.session_id));
-            meta.insert("resume_cli_session_id".into(), json!(r.cli_session_id));
-            if let Some((path, branch)) = &r.worktree {
-                // Not this spawn's to remove on failure: `rollback_worktree` leaves it alone.
-                meta.insert("worktree_reused".into(), json!(path));
-                meta.insert("worktree_branch".into(), json!(branch));
-            }
-        }
         // Which variables were set on top of the spawning call's environment (names only).
         let mut env_keys: Vec<String> = self.settings.provider(&provider_id).env.into_keys().collect();
         env_keys.extend(req.env.keys().cloned());
         env_keys.sort();
         env_keys.dedup();
-        if !env_keys.is_empty() {
-            meta.insert("env_keys".into(), json!(env_keys));
-        }
+        let resume = req.resume.as_ref();
+        // Not this spawn's to remove on failure: `rollback_worktree` leaves a reused one alone.
+        let reused = resume.and_then(|r| r.worktree.clone());
+        let typed = SessionMeta {
+            coordinator_id: Some(self.opts.principal.coordinator_id.clone()),
+            initial_prompt_mode: Some(prompt_mode),
+            // Lets reconcile tell a crashed spawn from a slow one (see `spawner_gone`).
+            spawn_pid: Some(i64::from(std::process::id())),
+            // Cleared when the launch finishes; reconcile stops a worker whose spawner died first.
+            launch_pending: Some(true),
+            reasoning_effort: reasoning_effort.clone(),
+            service_tier: req.service_tier.clone().filter(|t| !t.trim().is_empty()),
+            deadline_at: req.max_runtime_seconds.map(|secs| {
+                util::format_ts(time::OffsetDateTime::now_utc() + time::Duration::seconds(secs.min(10 * 365 * 86_400)))
+            }),
+            max_turns: req.max_turns,
+            turns_sent: req.max_turns.map(|_| 0),
+            allowed_files: (!req.allowed_files.is_empty()).then(|| req.allowed_files.clone()),
+            supervision: Some(req.supervision),
+            isolation: Some(req.isolation),
+            resumed_from: resume.map(|r| r.session_id.clone()),
+            resume_cli_session_id: resume.map(|r| r.cli_session_id.clone()),
+            worktree_reused: reused.as_ref().map(|(path, _)| path.clone()),
+            worktree_branch: reused.map(|(_, branch)| branch),
+            env_keys: (!env_keys.is_empty()).then_some(env_keys),
+            ..SessionMeta::default()
+        };
+        // The caller's own keys first; AgentPool's keys (in `SessionMeta` order) replace any of
+        // the same name in place.
+        let mut meta = req.metadata.clone();
+        meta.extend(typed.to_map());
         let session_name =
             runtime_session_name(&self.settings.config.runtime.tmux.session_prefix, &provider_id, &session_id);
         let mut session = AgentSession {
@@ -413,7 +407,7 @@ impl Pool {
     ) -> Result<()> {
         if isolation == Isolation::Worktree {
             // A resumed worker goes back to its conversation's worktree when that still exists.
-            let wt = match session.meta_str("worktree_reused") {
+            let wt = match session.meta().worktree_reused.as_deref() {
                 Some(path) => PathBuf::from(path),
                 None => self.create_worktree(session).await?,
             };
@@ -421,12 +415,12 @@ impl Pool {
             let wt_str = wt.display().to_string();
             let branch = json!(Self::branch_of(session));
             session.worktree_path = Some(wt_str.clone());
-            session.metadata.insert("worktree_branch".into(), branch.clone());
+            session.metadata.insert(crate::model::MetaKey::WorktreeBranch.as_str().into(), branch.clone());
             self.store
                 .call(move |c| {
                     c.execute("UPDATE sessions SET worktree_path = ?1 WHERE id = ?2", rusqlite::params![wt_str, id])
                         .sql()?;
-                    store::set_meta(c, &id, "worktree_branch", &branch)
+                    store::set_meta(c, &id, crate::model::MetaKey::WorktreeBranch, &branch)
                 })
                 .await?;
         }
@@ -463,15 +457,15 @@ impl Pool {
             self_exe: self.opts.self_exe.clone(),
             config: self.settings.provider(&session.provider_id),
             model: session.model.clone(),
-            reasoning_effort: session.meta_str("reasoning_effort").map(str::to_owned),
-            service_tier: session.meta_str("service_tier").map(str::to_owned),
+            reasoning_effort: session.meta().reasoning_effort.as_deref().map(str::to_owned),
+            service_tier: session.meta().service_tier.as_deref().map(str::to_owned),
             isolation,
             role: session.role,
             workdir: workdir.clone(),
             prompt_mode,
             home: self.settings.paths.home.clone(),
             signal_log: ad.signal_log(),
-            resume_session: session.meta_str("resume_cli_session_id").map(str::to_owned),
+            resume_session: session.meta().resume_cli_session_id.as_deref().map(str::to_owned),
         };
         let mut plan = provider.launch(&ctx)?;
         let mut shown = plan.argv.clone();
@@ -512,7 +506,7 @@ impl Pool {
             };
             let tmux = TmuxRef { session_name: spec.name.clone(), window: "0".into(), pane: "0".into() };
             let planned = serde_json::to_value(&planned).unwrap_or_default();
-            session.metadata.insert("runtime_ref".into(), planned.clone());
+            session.metadata.insert(crate::model::MetaKey::RuntimeRef.as_str().into(), planned.clone());
             let id = session.id.clone();
             self.store
                 .call(move |c| store::set_runtime_ref(c, &id, Some(&tmux), &planned, SessionState::Starting))
@@ -522,7 +516,7 @@ impl Pool {
         let state = if prompt_mode == PromptMode::Arg { SessionState::Running } else { SessionState::Ready };
         let tmux = TmuxRef { session_name: r.session_name.clone(), window: r.window.clone(), pane: r.pane.clone() };
         let ref_json = serde_json::to_value(&r).unwrap_or_default();
-        session.metadata.insert("runtime_ref".into(), ref_json.clone());
+        session.metadata.insert(crate::model::MetaKey::RuntimeRef.as_str().into(), ref_json.clone());
         session.tmux = Some(tmux.clone());
         {
             let id = session.id.clone();
@@ -563,7 +557,7 @@ impl Pool {
             self.store
                 .call(move |c| {
                     store::set_detected_state(c, &id, SessionState::Running, false)?;
-                    store::set_meta(c, &id, "initial_prompt_sent", &Value::Bool(true))
+                    store::set_meta(c, &id, crate::model::MetaKey::InitialPromptSent, &Value::Bool(true))
                 })
                 .await?;
             let mut m = Map::new();
@@ -571,7 +565,9 @@ impl Pool {
             self.event(session, "send_initial_prompt", Some(SessionState::Running), None, None, m).await?;
         }
         let id = session.id.clone();
-        self.store.call(move |c| store::set_meta(c, &id, "launch_pending", &Value::Bool(false))).await?;
+        self.store
+            .call(move |c| store::set_meta(c, &id, crate::model::MetaKey::LaunchPending, &Value::Bool(false)))
+            .await?;
         Ok(())
     }
 

@@ -135,7 +135,9 @@ impl Pool {
         // A new turn begins: signals the CLI logged so far belong to earlier turns.
         if let Ok(m) = std::fs::metadata(ad.signal_log()) {
             let id = session.id.clone();
-            self.store.call(move |c| store::set_meta(c, &id, "signal_offset", &json!(m.len()))).await?;
+            self.store
+                .call(move |c| store::set_meta(c, &id, crate::model::MetaKey::SignalOffset, &json!(m.len())))
+                .await?;
         }
         // An answer that names an option of the menu on screen (its number or its text)
         // selects that option with the menu's own keys, confirmed on screen, instead of being
@@ -198,7 +200,7 @@ impl Pool {
             return None;
         }
         let ad = ArtifactDir::new(&session.artifact_dir);
-        let offset = session.metadata.get("signal_offset").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let offset = session.meta().signal_offset.unwrap_or(0);
         let (signals, _) = crate::signal::read_since(&ad.signal_log(), offset);
         let (decided, _) = crate::machine::fold(&signals);
         let by_signal = decided.is_some_and(|s| {
@@ -248,7 +250,7 @@ impl Pool {
                     "UPDATE sessions SET state = 'RUNNING', ended_at = NULL, updated_at = ?1 WHERE id = ?2 AND state = 'COMPLETED'",
                     rusqlite::params![util::now(), id],
                 ).sql()?;
-                store::set_meta(c, &id, "previous_result_sha256", &json!(previous))
+                store::set_meta(c, &id, crate::model::MetaKey::PreviousResultSha256, &json!(previous))
             })
             .await?;
         let mut m = Map::new();

@@ -59,7 +59,9 @@ impl Pool {
             let id = session.id.clone();
             let reason = reason.map(str::to_owned);
             let acting = session
-                .meta_str("coordinator_id")
+                .meta()
+                .coordinator_id
+                .as_deref()
                 .is_some_and(|owner| owner != self.opts.principal.coordinator_id)
                 .then(|| self.opts.principal.coordinator_id.clone());
             let ad = ArtifactDir::new(&session.artifact_dir);

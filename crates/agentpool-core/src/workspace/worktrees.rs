@@ -477,7 +477,9 @@ impl Pool {
     /// The branch of a worktree session (recorded at spawn; derived for older sessions).
     pub(crate) fn branch_of(session: &AgentSession) -> String {
         session
-            .meta_str("worktree_branch")
+            .meta()
+            .worktree_branch
+            .as_deref()
             .map(str::to_owned)
             .unwrap_or_else(|| worktree_branch(&session.provider_id, &session.id))
     }
@@ -666,7 +668,9 @@ impl Pool {
             "stashes_kept": risk.stashes.to_json("items"),
         });
         let id = session.id.clone();
-        self.store.call(move |c| store::set_meta(c, &id, "worktree_removed_at", &json!(util::now()))).await?;
+        self.store
+            .call(move |c| store::set_meta(c, &id, crate::model::MetaKey::WorktreeRemovedAt, &json!(util::now())))
+            .await?;
         let mut m = Map::new();
         if let Value::Object(r) = &result {
             m.extend(r.clone());
@@ -681,7 +685,7 @@ impl Pool {
     pub(crate) async fn rollback_worktree(&self, session: &AgentSession) {
         let Some(path) = session.worktree_path.as_deref() else { return };
         // A resumed session's worktree belongs to the conversation, not to this spawn.
-        if session.meta_str("worktree_reused").is_some() {
+        if session.meta().worktree_reused.as_deref().is_some() {
             return;
         }
         let repo = PathBuf::from(&session.repo_path);
@@ -697,7 +701,7 @@ impl Pool {
             .store
             .call(move |c| {
                 c.execute("UPDATE sessions SET worktree_path = NULL WHERE id = ?1", [&id]).sql()?;
-                store::set_meta(c, &id, "worktree_rolled_back", &Value::Bool(true))
+                store::set_meta(c, &id, crate::model::MetaKey::WorktreeRolledBack, &Value::Bool(true))
             })
             .await;
     }
