@@ -118,6 +118,7 @@ impl Provider for CustomProvider {
             approval_patterns: p.approval.clone(),
             question_patterns: p.question.clone(),
             busy_patterns: p.busy.clone(),
+            volatile_patterns: Vec::new(),
             error_patterns: p.error.clone(),
         }
     }

@@ -239,6 +239,7 @@ fn provider_rules() -> ExtraRules {
         approval_patterns: vec![r"Run this command\?".into()],
         question_patterns: vec!["(?m)^NEED INPUT: ".into()],
         busy_patterns: Vec::new(),
+        volatile_patterns: Vec::new(),
         error_patterns: Vec::new(),
     })
     .expect("the test rules compile")

@@ -419,6 +419,8 @@ pub struct ExtraRules {
     busy: Vec<Regex>,
     /// Provider error screens ([`ScreenRules::error_patterns`](crate::provider::ScreenRules::error_patterns)).
     error: Vec<Regex>,
+    /// Left out of the screen hash ([`ScreenRules::volatile_patterns`](crate::provider::ScreenRules::volatile_patterns)).
+    volatile: Vec<Regex>,
     /// The provider's login command, for the `login_required` hint.
     pub login_command: Option<String>,
 }
@@ -435,6 +437,7 @@ impl ExtraRules {
             question: all(&rules.question_patterns)?,
             busy: all(&rules.busy_patterns)?,
             error: all(&rules.error_patterns)?,
+            volatile: all(&rules.volatile_patterns)?,
             login_command: rules.login_command.clone(),
         })
     }
@@ -454,6 +457,7 @@ impl ExtraRules {
             question: keep(&rules.question_patterns),
             busy: keep(&rules.busy_patterns),
             error: keep(&rules.error_patterns),
+            volatile: keep(&rules.volatile_patterns),
             login_command: rules.login_command.clone(),
         }
     }
@@ -478,6 +482,26 @@ impl ExtraRules {
             let at = caps.get(0).map_or(0, |m| m.start() + (m.as_str().len() - m.as_str().trim_start().len()));
             Some((class, line_at(active, at).to_owned()))
         })
+    }
+
+    /// Whether a line that means "working right now" shows near the bottom of `screen`.
+    pub fn busy(&self, screen: &str) -> bool {
+        any_match(&self.busy, tail_chars(tail_chars(screen.trim(), ACTIVE_WINDOW), BUSY_WINDOW))
+    }
+
+    /// The hash of `screen` without its volatile parts (a plain [`screen_hash`] when the
+    /// provider names none): what `screen_changed` compares.
+    pub fn screen_hash(&self, screen: &str) -> String {
+        if self.volatile.is_empty() {
+            return screen_hash(screen);
+        }
+        let mut text = std::borrow::Cow::Borrowed(screen);
+        for re in &self.volatile {
+            if re.is_match(&text) {
+                text = std::borrow::Cow::Owned(re.replace_all(&text, "").into_owned());
+            }
+        }
+        screen_hash(&text)
     }
 
     /// Whether the worker sits at its provider's sign-in screen (looked for in the active
@@ -531,7 +555,7 @@ pub fn detect_with(screen: &str, previous_hash: Option<&str>, echo: &EchoFilter,
     if any_match(&ERROR, active) {
         return Detection::observed(SessionState::Failed, ObserveEvent::Error);
     }
-    if previous_hash.is_some_and(|prev| prev != screen_hash(screen)) {
+    if previous_hash.is_some_and(|prev| prev != extra.screen_hash(screen)) {
         return Detection::observed(SessionState::Running, ObserveEvent::ScreenChanged);
     }
     Detection {
@@ -1532,5 +1556,21 @@ mod tests {
         for list in [&*OVERAGE, &*APPROVAL, &*QUESTION, &*LIMIT, &*ERROR] {
             assert!(!list.is_empty());
         }
+    }
+
+    #[test]
+    fn volatile_parts_are_left_out_of_the_screen_hash() {
+        let rules = ExtraRules::try_compile(&crate::provider::ScreenRules {
+            volatile_patterns: vec![r"\((?:\d+[hm] )*\d+s • esc to interrupt\)".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        let at = |t: &str, body: &str| format!("› fix the tests\n{body}\n• Working ({t} • esc to interrupt)\n");
+        assert_eq!(rules.screen_hash(&at("3s", "")), rules.screen_hash(&at("1m 12s", "")), "only the timer moved");
+        assert_ne!(rules.screen_hash(&at("3s", "")), rules.screen_hash(&at("3s", "• Ran cargo test")), "news");
+        let plain = ExtraRules::default();
+        assert_ne!(plain.screen_hash(&at("3s", "")), plain.screen_hash(&at("4s", "")), "no rules: every change");
+        assert_eq!(plain.screen_hash("abc"), screen_hash("abc"));
+        assert!(rules.screen_hash(&at("3s", "")) != screen_hash(&at("3s", "")));
     }
 }

@@ -128,6 +128,10 @@ pub struct ScreenRules {
     pub question_patterns: Vec<String>,
     /// Lines that mean "working right now": while one shows, older `?` lines are not questions.
     pub busy_patterns: Vec<String>,
+    /// Parts of the screen that change while nothing happens (a spinner glyph, a byte or
+    /// seconds counter): left out when the screen is hashed, so they make no `screen_changed`
+    /// event and no write on every poll.
+    pub volatile_patterns: Vec<String>,
 }
 
 /// What a provider may consider when answering a startup dialog.

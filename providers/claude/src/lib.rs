@@ -125,6 +125,9 @@ impl Provider for Claude {
             ],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
+            // The status line of a turn at work: `✽ Whirlpooling… (11s · ↓ 9 tokens)`; its glyph,
+            // verb, seconds and token count turn on their own.
+            volatile_patterns: vec![r"(?:\S )?[A-Z][a-z]+… \([^)\n]*\d+s[^)\n]*\)".into()],
             // The final screen of a turn that failed for good: Claude Code's input box offers
             // to resend the message (after a 429/5xx) or asks to fix the key first (after a 401).
             // Claude Code draws it before its `StopFailure` hook runs, so the screen can decide
@@ -408,5 +411,18 @@ mod tests {
         assert_eq!(detect_with(edit, None, &Default::default(), &rules).event, ObserveEvent::ApprovalPrompt);
         let busy = "Should I check the tests too?\n\u{273B} Pondering\u{2026} (3s \u{00B7} esc to interrupt)";
         assert_ne!(detect_with(busy, None, &Default::default(), &rules).event, ObserveEvent::Question);
+    }
+
+    #[test]
+    fn the_status_line_of_a_turn_at_work_is_no_news() {
+        let rules = ExtraRules::compile(&Claude.screen_rules());
+        let at = |s: &str| {
+            format!("> Fix the tests\n\n\u{273D} {s}\n\n  \u{23F5}\u{23F5} auto mode on · esc to interrupt\n")
+        };
+        let a = at("Whirlpooling… (3s · ↓ 3 tokens)");
+        let b = at("Cogitating… (1m 20s · ↑ 1.2k tokens)");
+        assert_eq!(rules.screen_hash(&a), rules.screen_hash(&b));
+        assert_ne!(rules.screen_hash(&a), rules.screen_hash(&at("Whirlpooling… (3s · ↓ 3 tokens)\n● Read 2 files")));
+        assert!(rules.busy(&a));
     }
 }

@@ -125,6 +125,8 @@ impl Provider for Codex {
             approval_patterns: vec![r"(?i)would you like to (run|make|apply) ".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
+            // The elapsed time of a turn at work: `• Working (12s • esc to interrupt)`.
+            volatile_patterns: vec![r"\((?:\d+[hm] )*\d+s • esc to interrupt\)".into()],
             // A turn's final failure, after codex's own retries: the red `■` line. The named
             // groups give observe its `error_class` (an HTTP status, or the class by name).
             error_patterns: vec![
@@ -329,5 +331,13 @@ mod tests {
         let busy = "Is the cache shared?\n\n\u{2022} Working (12s \u{2022} esc to interrupt)";
         let det = agentpool_sdk::detect::detect_with(busy, None, &Default::default(), &rules);
         assert_ne!(det.event, agentpool_sdk::model::ObserveEvent::Question, "a busy worker is not asking");
+    }
+
+    #[test]
+    fn the_elapsed_time_of_a_turn_at_work_is_no_news() {
+        let rules = agentpool_sdk::detect::ExtraRules::compile(&Codex.screen_rules());
+        let at = |t: &str| format!("› fix the tests\n\n• Working ({t} • esc to interrupt)\n");
+        assert_eq!(rules.screen_hash(&at("2s")), rules.screen_hash(&at("1m 05s")));
+        assert_ne!(rules.screen_hash(&at("2s")), rules.screen_hash(&format!("{}• Ran cargo test\n", at("2s"))));
     }
 }

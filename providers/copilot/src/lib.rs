@@ -143,6 +143,8 @@ impl Provider for Copilot {
             question_patterns: vec![r"(?i)copilot needs information".into()],
             // The status line while a turn runs: `◎ Working · 111 B esc esc interrupt`.
             busy_patterns: vec![r"(?i)\besc to cancel\b".into(), r"[\u{25C9}\u{25CE}\u{25CB}\u{25CF}] Working\b".into()],
+            // The spinner glyph and the byte counter of that status line turn on every poll.
+            volatile_patterns: vec![r"[\u{25C9}\u{25CE}\u{25CB}\u{25CF}] Working(?: · [\d.]+ ?[KMG]?B\b)?".into()],
             // A turn's final failure, after Copilot's own retries: the red `✗` line.
             error_patterns: vec![
                 r"(?mi)^\s*\u{2717} (?:authentication failed with provider|failed to get response from the ai model; retried|no model (?:is )?(?:available|configured)|model .* is not available)".into(),
@@ -250,6 +252,12 @@ mod tests {
         );
         assert_ne!(retrying, failed);
         assert_ne!(detect(&retrying).event, ObserveEvent::Error);
+        // The spinner glyph and byte counter of the status line are no news; new text is.
+        let spun = slow.replace("\u{25CE} Working · 111 B", "\u{25C9} Working · 1.2 KB");
+        assert_ne!(spun, slow);
+        assert_eq!(rules.screen_hash(&spun), rules.screen_hash(&slow));
+        assert_ne!(rules.screen_hash(&asking), rules.screen_hash(&slow));
+        assert!(rules.busy(&slow));
         // Signed out: the login line.
         assert!(rules.login_required(&recorded("signed-out")));
         assert!(!rules.login_required(&recorded("plain-completed")));

@@ -80,6 +80,7 @@ impl Provider for Cursor {
             approval_patterns: vec![r"(?i)run this command\?".into(), r"(?i)\(y\)\s*\(enter\)".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)ctrl\+c to stop".into()],
+            volatile_patterns: Vec::new(),
             error_patterns: Vec::new(),
         }
     }

@@ -58,6 +58,7 @@ impl Provider for Devin {
             approval_patterns: Vec::new(),
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to interrupt\b".into()],
+            volatile_patterns: Vec::new(),
             error_patterns: Vec::new(),
         }
     }

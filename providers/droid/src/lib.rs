@@ -70,6 +70,7 @@ impl Provider for Droid {
             approval_patterns: Vec::new(),
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc to (stop|interrupt)\b".into()],
+            volatile_patterns: Vec::new(),
             error_patterns: Vec::new(),
         }
     }

@@ -108,6 +108,8 @@ impl Provider for OpenCode {
             approval_patterns: vec![r"(?i)permission required".into()],
             question_patterns: Vec::new(),
             busy_patterns: vec![r"(?i)\besc (to )?interrupt\b".into()],
+            // The progress bar of a turn at work: `■■■■⬝⬝⬝⬝  esc interrupt`.
+            volatile_patterns: vec![r"[■⬝]{4,}".into()],
             error_patterns: Vec::new(),
         }
     }
@@ -226,5 +228,13 @@ mod tests {
         assert!(!rules.login_required("opencode\n> \nctrl+p commands"));
         let perm = "Permission required\n  bash: rm -rf target\n  Allow once   Always allow   Reject";
         assert_eq!(detect_with(perm, None, &Default::default(), &rules).event, ObserveEvent::ApprovalPrompt);
+    }
+
+    #[test]
+    fn the_progress_bar_of_a_turn_at_work_is_no_news() {
+        let rules = ExtraRules::compile(&OpenCode.screen_rules());
+        let at = |bar: &str| format!("┃  fix the tests\n\n   {bar}  esc interrupt\n");
+        assert_eq!(rules.screen_hash(&at("■■■■⬝⬝⬝⬝")), rules.screen_hash(&at("⬝⬝⬝■■■■■")));
+        assert_ne!(rules.screen_hash(&at("■■■■⬝⬝⬝⬝")), rules.screen_hash(&format!("tick 1\n{}", at("■■■■⬝⬝⬝⬝"))));
     }
 }

@@ -243,7 +243,7 @@ impl Pool {
             let mut det = detect::detect_with(&clean, previous_hash.as_deref(), &echo, &rules);
             let mut login_required =
                 !snap.dead && det.event == ObserveEvent::Error && machine::login_required(&clean, &echo, &rules);
-            let hash = detect::screen_hash(&clean);
+            let hash = rules.screen_hash(&clean);
             let unchanged = previous_hash.as_deref() == Some(hash.as_str());
             let mut settled = false;
             let mut extra = Map::new();
@@ -335,7 +335,9 @@ impl Pool {
                     det.event,
                     session.state,
                     session.meta().initial_prompt_mode.map(|m| m.as_str()),
-                    unchanged,
+                    // A screen whose only change is a spinner or a counter is not stuck while
+                    // it says the worker is at work.
+                    unchanged && !rules.busy(&clean),
                     &clean,
                 )
             };
