@@ -16,6 +16,8 @@
 //! - no two modules of `agentpool-sdk` or of `agentpool-core` import each other, directly or
 //!   through others (`crate::…`, `$crate::…` and `super::…` paths, outside comments and test
 //!   modules): each crate's modules form layers;
+//! - SQL is written only in `agentpool-core`'s `store/` (no statement, `execute`, `prepare` or
+//!   query call in its other modules outside their tests);
 //! - every package manifest has `[lints] workspace = true`;
 //! - every tracked `.rs` file opens with a `//!` line saying what it is for.
 //!
@@ -38,6 +40,7 @@ pub fn run(root: &Path) -> Result<(), String> {
     problems.extend(check_module_docs(root, &files));
     problems.extend(check_tmux_spawns(root, &files));
     problems.extend(check_module_cycles(root, &files));
+    problems.extend(check_sql_in_store(root, &files));
     if problems.is_empty() {
         println!("tidy: ok ({} packages, {} Rust files)", packages(&metadata).len(), files.len());
         Ok(())
@@ -363,6 +366,32 @@ fn non_test_code(text: &str) -> String {
     text[..cut].lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
 }
 
+/// `agentpool-core` keeps its SQL in `store/`: the rest of the engine calls store functions.
+fn check_sql_in_store(root: &Path, files: &[PathBuf]) -> Vec<String> {
+    let src = Path::new("crates/agentpool-core/src");
+    files
+        .iter()
+        .filter(|f| f.strip_prefix(src).is_ok_and(|rel| !rel.starts_with("store") && module_path(rel).is_some()))
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(root.join(f)).unwrap_or_default();
+            let line = sql_line(&non_test_code(&text))?;
+            Some(format!(
+                "{}: SQL outside store/ (`{line}`); add a function to crates/agentpool-core/src/store/",
+                f.display()
+            ))
+        })
+        .collect()
+}
+
+/// The first line of `code` that runs or spells out SQL.
+fn sql_line(code: &str) -> Option<String> {
+    const CALLS: &[&str] = &[".execute(", ".execute_batch(", ".prepare(", ".query_row(", ".query_map("];
+    const STATEMENTS: &[&str] = &["\"SELECT ", "\"UPDATE ", "\"INSERT ", "\"DELETE ", "\"CREATE "];
+    code.lines()
+        .find(|l| CALLS.iter().chain(STATEMENTS).any(|p| l.contains(p)))
+        .map(|l| l.trim().chars().take(80).collect())
+}
+
 /// Tarjan's strongly connected components over `edges` (adjacency by index).
 fn strongly_connected(edges: &[BTreeSet<usize>]) -> Vec<Vec<usize>> {
     struct State<'a> {
@@ -567,5 +596,17 @@ mod tests {
         let (paths, _) = path_tree("{a, b::{c as d, e}, self};");
         let joined: Vec<String> = paths.iter().map(|p| p.join("::")).collect();
         assert_eq!(joined, ["a", "b::c", "b::e", "self"]);
+    }
+
+    #[test]
+    fn sql_is_found_outside_comments_and_tests() {
+        assert!(sql_line("let n = c.execute(\"UPDATE sessions SET x = 1\", [])?;").is_some());
+        assert!(sql_line("let q = \"SELECT id FROM sessions\";").is_some());
+        assert!(sql_line(&non_test_code("// c.execute(\"UPDATE …\")\nfn f() {}\n")).is_none());
+        assert!(
+            sql_line(&non_test_code("fn f() {}\n#[cfg(test)]\nmod tests {\n    fn g(c: &C) { c.execute(\"x\") }\n}\n"))
+                .is_none()
+        );
+        assert!(sql_line("store::set_worktree_path(c, &id, None)?;").is_none());
     }
 }

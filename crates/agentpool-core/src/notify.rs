@@ -17,7 +17,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde_json::{Value, json};
 
 use crate::model::{AgentSession, EventRecord};
@@ -110,13 +110,9 @@ pub fn claim(conn: &Connection, rec: &EventRecord, wanted: &[usize]) -> Vec<usiz
     let key = dedupe_key(rec);
     let mut won = Vec::new();
     for &i in wanted {
-        let inserted = conn.execute(
-            "INSERT OR IGNORE INTO notifications (dedupe_key, notify_index, event_id, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![key, i as i64, rec.id, rec.ts],
-        );
-        match inserted {
-            Ok(1) => won.push(i),
-            Ok(_) => tracing::debug!(event_id = rec.id, notify_index = i, "notification already claimed"),
+        match crate::store::claim_notification(conn, &key, i, rec.id, &rec.ts) {
+            Ok(true) => won.push(i),
+            Ok(false) => tracing::debug!(event_id = rec.id, notify_index = i, "notification already claimed"),
             Err(e) => tracing::warn!(event_id = rec.id, notify_index = i, "could not claim a notification: {e}"),
         }
     }

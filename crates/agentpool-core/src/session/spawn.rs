@@ -18,7 +18,6 @@ use crate::provider::{LaunchContext, Provider};
 use crate::redact::redact;
 use crate::runtime::SpawnSpec;
 use crate::session::settle::*;
-use crate::store::SqlExt as _;
 use crate::store::{self, SessionFilter};
 use crate::util;
 use crate::workspace::artifacts::{self, ArtifactDir};
@@ -418,8 +417,7 @@ impl Pool {
             session.metadata.insert(crate::model::MetaKey::WorktreeBranch.as_str().into(), branch.clone());
             self.store
                 .call(move |c| {
-                    c.execute("UPDATE sessions SET worktree_path = ?1 WHERE id = ?2", rusqlite::params![wt_str, id])
-                        .sql()?;
+                    store::set_worktree_path(c, &id, Some(&wt_str))?;
                     store::set_meta(c, &id, crate::model::MetaKey::WorktreeBranch, &branch)
                 })
                 .await?;

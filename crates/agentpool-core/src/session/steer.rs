@@ -11,7 +11,6 @@ use crate::model::{AgentSession, RuntimeRef, SessionState};
 use crate::pool::{Pool, blocking, worker_exited};
 use crate::redact::redact;
 use crate::session::collect::*;
-use crate::store::SqlExt as _;
 use crate::store::{self};
 use crate::util;
 use crate::workspace::artifacts::{self, ArtifactDir};
@@ -246,10 +245,7 @@ impl Pool {
         let id = session.id.clone();
         self.store
             .call(move |c| {
-                c.execute(
-                    "UPDATE sessions SET state = 'RUNNING', ended_at = NULL, updated_at = ?1 WHERE id = ?2 AND state = 'COMPLETED'",
-                    rusqlite::params![util::now(), id],
-                ).sql()?;
+                store::reopen_completed(c, &id)?;
                 store::set_meta(c, &id, crate::model::MetaKey::PreviousResultSha256, &json!(previous))
             })
             .await?;

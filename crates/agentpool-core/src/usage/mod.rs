@@ -19,8 +19,7 @@ use time::OffsetDateTime;
 use crate::config::PolicyConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AuthState, CapacitySnapshot, Confidence, UsageStatus};
-use crate::store::SqlExt as _;
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::util;
 
 pub use agentpool_sdk::usage::*;
@@ -104,11 +103,14 @@ pub async fn persist(store: &Store, snap: &CapacitySnapshot) -> Result<bool> {
     let raw_json = serde_json::to_string(&snap).map_err(|e| Error::new(ErrorCode::StoreFailed, e.to_string()))?;
     store
         .call(move |c| {
-            c.execute(
-                "INSERT INTO usage_snapshots(provider_id, ts, status, confidence, raw_json) VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![snap.provider_id, snap.checked_at, snap.status.as_str(), snap.confidence.as_str(), raw_json],
-            ).sql()?;
-            Ok(())
+            store::insert_usage_snapshot(
+                c,
+                &snap.provider_id,
+                &snap.checked_at,
+                snap.status.as_str(),
+                snap.confidence.as_str(),
+                &raw_json,
+            )
         })
         .await?;
     Ok(true)
@@ -117,27 +119,7 @@ pub async fn persist(store: &Store, snap: &CapacitySnapshot) -> Result<bool> {
 /// The latest real snapshot per provider (newest `ts`, then newest row), placeholders skipped.
 /// With `only`, just those providers.
 pub async fn latest(store: &Store, only: Option<Vec<String>>) -> Result<BTreeMap<String, CapacitySnapshot>> {
-    let rows: Vec<(String, String)> = store
-        .call(move |c| {
-            let mut stmt = c
-                .prepare(
-                    "SELECT provider_id, raw_json FROM (
-                   SELECT provider_id, raw_json, ROW_NUMBER() OVER (
-                     PARTITION BY provider_id ORDER BY ts DESC, id DESC) AS rn
-                   FROM usage_snapshots
-                   WHERE raw_json NOT LIKE '%\"source\":\"agentpool_usage_timeout\"%'
-                     AND raw_json NOT LIKE '%\"source\":\"agentpool_usage_error\"%')
-                 WHERE rn = 1",
-                )
-                .sql()?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .sql()?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .sql()?;
-            Ok(rows)
-        })
-        .await?;
+    let rows: Vec<(String, String)> = store.call(|c| store::latest_usage_rows(c)).await?;
     let mut out = BTreeMap::new();
     for (id, raw) in rows {
         if only.as_ref().is_some_and(|o| !o.contains(&id)) {

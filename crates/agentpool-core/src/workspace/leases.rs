@@ -19,9 +19,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use rusqlite::{Connection, params};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
@@ -29,31 +27,14 @@ use crate::api::resolve_repo;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::AgentSession;
 use crate::pool::Pool;
-use crate::store::SqlExt as _;
-use crate::store::{self, LIVE_PREDICATE};
+use crate::store;
+pub use crate::store::leases::{FileLease, release_session};
 use crate::util;
 
 /// Longest lease path accepted, in bytes (PATH_MAX on Linux).
 pub const MAX_LEASE_PATH_BYTES: usize = 4096;
 /// Longest TTL accepted: one year.
 pub const MAX_LEASE_TTL_SECONDS: i64 = 366 * 86_400;
-
-/// A stored lease. Field names are the wire names.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct FileLease {
-    pub id: i64,
-    pub session_id: String,
-    pub repo_path: String,
-    pub file_path: String,
-    pub mode: String,
-    pub expires_at: Option<String>,
-    pub created_at: String,
-    pub released_at: Option<String>,
-    pub metadata: Map<String, Value>,
-    /// Unreleased, unexpired, and held by a live session (computed when read).
-    #[serde(default)]
-    pub active: bool,
-}
 
 /// Lease mode from user input (`read` or `write`, any case).
 pub fn parse_mode(raw: &str) -> Result<&'static str> {
@@ -202,56 +183,6 @@ pub fn normalize_path(raw: &str, roots: &[PathBuf]) -> Result<String> {
     Ok(canonical.join("/"))
 }
 
-const LEASE_COLUMNS: &str =
-    "l.id, l.session_id, l.repo_path, l.file_path, l.mode, l.expires_at, l.created_at, l.released_at, l.metadata_json";
-
-fn row_to_lease(r: &rusqlite::Row<'_>) -> rusqlite::Result<(FileLease, bool)> {
-    let metadata: String = r.get(8)?;
-    Ok((
-        FileLease {
-            id: r.get(0)?,
-            session_id: r.get(1)?,
-            repo_path: r.get(2)?,
-            file_path: r.get(3)?,
-            mode: r.get(4)?,
-            expires_at: r.get(5)?,
-            created_at: r.get(6)?,
-            released_at: r.get(7)?,
-            metadata: serde_json::from_str(&metadata).unwrap_or_default(),
-            active: false,
-        },
-        r.get::<_, i64>(9)? != 0,
-    ))
-}
-
-/// Whether an expiry lies in the past. Unparseable expiries count as expired: a lease whose
-/// end cannot be read should not block anyone forever.
-fn expired(expires_at: Option<&str>, now: OffsetDateTime) -> bool {
-    match expires_at {
-        None => false,
-        Some(t) => util::parse_ts(t).is_none_or(|t| t <= now),
-    }
-}
-
-/// Leases matching a `WHERE` fragment, with `active` computed.
-fn query(conn: &Connection, where_sql: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<FileLease>> {
-    let sql = format!(
-        "SELECT {LEASE_COLUMNS}, EXISTS(SELECT 1 FROM sessions s WHERE s.id = l.session_id AND {live}) \
-         FROM file_leases l {where_sql} ORDER BY l.id",
-        live = LIVE_PREDICATE.replace("state", "s.state").replace("ended_at", "s.ended_at"),
-    );
-    let mut stmt = conn.prepare(&sql).sql()?;
-    let rows = stmt.query_map(args, row_to_lease).sql()?;
-    let now = OffsetDateTime::now_utc();
-    let mut out = Vec::new();
-    for row in rows {
-        let (mut lease, live) = row.sql()?;
-        lease.active = live && lease.released_at.is_none() && !expired(lease.expires_at.as_deref(), now);
-        out.push(lease);
-    }
-    Ok(out)
-}
-
 /// How an acquire ended.
 enum Acquired {
     New(FileLease),
@@ -268,7 +199,11 @@ fn acquire_tx(
     expires_at: Option<String>,
     metadata: &Map<String, Value>,
 ) -> Result<Acquired> {
-    let held = query(conn, "WHERE l.repo_path = ?1 AND l.file_path = ?2 AND l.released_at IS NULL", &[&repo, &file])?;
+    let held = store::lease_query(
+        conn,
+        "WHERE l.repo_path = ?1 AND l.file_path = ?2 AND l.released_at IS NULL",
+        &[&repo, &file],
+    )?;
     let active: Vec<&FileLease> = held.iter().filter(|l| l.active).collect();
     let mine = active.iter().find(|l| l.session_id == session_id);
     let blocker = active.iter().find(|l| l.session_id != session_id && (mode == "write" || l.mode == "write"));
@@ -288,11 +223,7 @@ fn acquire_tx(
         if upgrade || renew {
             let new_mode = if upgrade { "write" } else { existing.mode.as_str() };
             let new_expiry = if renew { expires_at.clone() } else { existing.expires_at.clone() };
-            conn.execute(
-                "UPDATE file_leases SET mode = ?1, expires_at = ?2 WHERE id = ?3",
-                params![new_mode, new_expiry, existing.id],
-            )
-            .sql()?;
+            store::update_lease(conn, existing.id, new_mode, new_expiry.as_deref())?;
             let mut updated = (*existing).clone();
             updated.mode = new_mode.to_owned();
             updated.expires_at = new_expiry;
@@ -301,13 +232,9 @@ fn acquire_tx(
         return Ok(Acquired::Existing((*existing).clone()));
     }
     let created_at = util::now();
-    conn.execute(
-        "INSERT INTO file_leases (session_id, repo_path, file_path, mode, expires_at, created_at, released_at, metadata_json) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
-        params![session_id, repo, file, mode, expires_at, created_at, Value::Object(metadata.clone()).to_string()],
-    ).sql()?;
+    let id = store::insert_lease(conn, session_id, repo, file, mode, expires_at.as_deref(), &created_at, metadata)?;
     Ok(Acquired::New(FileLease {
-        id: conn.last_insert_rowid(),
+        id,
         session_id: session_id.to_owned(),
         repo_path: repo.to_owned(),
         file_path: file.to_owned(),
@@ -318,15 +245,6 @@ fn acquire_tx(
         metadata: metadata.clone(),
         active: true,
     }))
-}
-
-/// Marks every unreleased lease of a session released; returns how many.
-pub fn release_session(conn: &Connection, session_id: &str) -> Result<usize> {
-    conn.execute(
-        "UPDATE file_leases SET released_at = ?1 WHERE session_id = ?2 AND released_at IS NULL",
-        params![util::now(), session_id],
-    )
-    .sql()
 }
 
 impl Pool {
@@ -417,7 +335,7 @@ impl Pool {
                 }
                 let where_sql =
                     if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-                query(c, &where_sql, &args)
+                store::lease_query(c, &where_sql, &args)
             })
             .await?;
         let leases: Vec<FileLease> = leases.into_iter().filter(|l| all || l.active).collect();
@@ -468,12 +386,11 @@ impl Pool {
                         args.push(f);
                         clauses.push(format!("l.file_path = ?{}", args.len()));
                     }
-                    let found = query(tx, &format!("WHERE {}", clauses.join(" AND ")), &args)?;
+                    let found = store::lease_query(tx, &format!("WHERE {}", clauses.join(" AND ")), &args)?;
                     if !dry_run {
                         let now = util::now();
                         for l in &found {
-                            tx.execute("UPDATE file_leases SET released_at = ?1 WHERE id = ?2", params![now, l.id])
-                                .sql()?;
+                            store::release_lease(tx, l.id, &now)?;
                         }
                     }
                     Ok(found)
@@ -526,6 +443,10 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::SqlExt as _;
+    use crate::store::lease_query as query;
+    use crate::store::leases::expired;
+    use rusqlite::params;
 
     fn roots(dir: &Path) -> Vec<PathBuf> {
         vec![std::fs::canonicalize(dir).unwrap()]

@@ -36,7 +36,6 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::model::AgentSession;
 use crate::pool::Pool;
 use crate::runtime::Liveness;
-use crate::store::SqlExt as _;
 use crate::store::{self, SessionFilter};
 use crate::util;
 use crate::workspace::git;
@@ -700,7 +699,7 @@ impl Pool {
         let _ = self
             .store
             .call(move |c| {
-                c.execute("UPDATE sessions SET worktree_path = NULL WHERE id = ?1", [&id]).sql()?;
+                store::set_worktree_path(c, &id, None)?;
                 store::set_meta(c, &id, crate::model::MetaKey::WorktreeRolledBack, &Value::Bool(true))
             })
             .await;

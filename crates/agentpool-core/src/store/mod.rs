@@ -2,6 +2,12 @@
 //! write is a targeted `UPDATE` (never a whole row from a stale copy), check-then-write paths
 //! run under `BEGIN IMMEDIATE`, the journal is WAL, and a busy timeout absorbs contention.
 
+pub mod leases;
+pub mod usage;
+
+pub use leases::{insert_lease, lease_query, release_lease, update_lease};
+pub use usage::{insert_usage_snapshot, latest_usage_rows};
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -650,6 +656,35 @@ pub fn latest_usage_status(conn: &Connection, provider_id: &str) -> Result<Optio
     .sql()
 }
 
+/// Records (or clears) a session's worktree path.
+pub fn set_worktree_path(conn: &Connection, id: &str, path: Option<&str>) -> Result<()> {
+    conn.execute("UPDATE sessions SET worktree_path = ?1 WHERE id = ?2", params![path, id]).sql()?;
+    Ok(())
+}
+
+/// A `COMPLETED` session starts another turn: `RUNNING` again, `ended_at` cleared. Returns
+/// whether it was still `COMPLETED` to reopen.
+pub fn reopen_completed(conn: &Connection, id: &str) -> Result<bool> {
+    let n = conn
+        .execute(
+            "UPDATE sessions SET state = 'RUNNING', ended_at = NULL, updated_at = ?1 WHERE id = ?2 AND state = 'COMPLETED'",
+            params![util::now(), id],
+        )
+        .sql()?;
+    Ok(n > 0)
+}
+
+/// Claims one notification delivery (`dedupe_key`, entry index) for an event; `true` when
+/// this call won it.
+pub fn claim_notification(conn: &Connection, dedupe_key: &str, index: usize, event_id: i64, ts: &str) -> Result<bool> {
+    let n = conn
+        .execute(
+            "INSERT OR IGNORE INTO notifications (dedupe_key, notify_index, event_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![dedupe_key, index as i64, event_id, ts],
+        )
+        .sql()?;
+    Ok(n == 1)
+}
 #[cfg(test)]
 mod tests {
     use super::*;
