@@ -11,10 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::standin::{APPROVAL_FILE, StandIn};
-use super::{Outcome, Row, World, wait_until};
+use super::{Outcome, Row, World, describe, event, meta, scratch_repo};
 
 /// The release tested when `--version` is not given.
 pub const PINNED: &str = "2.1.332";
@@ -96,28 +94,6 @@ fn keep_screen(s: &Setup, id: &str, scenario: &str) {
 }
 
 /// A git repository with one commit, for a scenario to work in.
-pub(super) fn scratch_repo(repo: &Path) -> Result<(), String> {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(repo)
-            .env("GIT_AUTHOR_NAME", "conformance")
-            .env("GIT_AUTHOR_EMAIL", "conformance@example.invalid")
-            .env("GIT_COMMITTER_NAME", "conformance")
-            .env("GIT_COMMITTER_EMAIL", "conformance@example.invalid")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    std::fs::write(repo.join("README.md"), "# conformance scratch repo\n").map_err(|e| e.to_string())?;
-    if !(git(&["init", "-q"]) && git(&["add", "."]) && git(&["commit", "-q", "-m", "init"])) {
-        return Err("could not create the scratch git repository".into());
-    }
-    Ok(())
-}
-
 /// Runs the scenarios (all, or those in `only`).
 pub fn run(base: &Path, cli: &Path, agentpool: &Path, _version: &str, only: &[String]) -> Result<Vec<Row>, String> {
     let standin = StandIn::start(&base.join("standin.log"))?;
@@ -135,64 +111,8 @@ pub fn run(base: &Path, cli: &Path, agentpool: &Path, _version: &str, only: &[St
     })
 }
 
-/// What one observe answer said.
-pub(super) fn event(doc: &Value) -> &str {
-    doc["event"].as_str().unwrap_or("?")
-}
-
-pub(super) fn meta<'a>(doc: &'a Value, key: &str) -> &'a Value {
-    &doc["metadata"][key]
-}
-
-pub(super) fn describe(doc: &Value) -> String {
-    let mut s = format!("event={} state={}", event(doc), doc["state"].as_str().unwrap_or("?"));
-    for k in ["readiness", "error_class"] {
-        if let Some(v) = meta(doc, k).as_str() {
-            s.push_str(&format!(" {k}={v}"));
-        }
-    }
-    if let Some(kind) = meta(doc, "signal")["kind"].as_str() {
-        s.push_str(&format!(" signal={kind}"));
-    }
-    s
-}
-
 fn spawn(s: &Setup, task: &str, isolation: &str) -> Result<String, String> {
     s.world.spawn("claude-code", &[], &s.repo, task, isolation)
-}
-
-/// The pids of a process and all its descendants (from /proc).
-pub(super) fn process_tree(root: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for e in dir.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
-            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-            // `pid (comm) state ppid …`: the comm may hold spaces, so read after the last `)`.
-            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
-            if let Some(ppid) = ppid {
-                parents.push((pid, ppid));
-            }
-        }
-    }
-    let mut tree = vec![root];
-    let mut i = 0;
-    while i < tree.len() {
-        let p = tree[i];
-        tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    tree
-}
-
-pub(super) fn pane_pids(socket: &str) -> Vec<u32> {
-    let out = Command::new("tmux").args(["-L", socket, "list-panes", "-a", "-F", "#{pane_pid}"]).output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect())
-        .unwrap_or_default()
-}
-
-pub(super) fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Runs one scenario (see [`super::scenario`]).
@@ -329,25 +249,7 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
         "terminate" => {
             let id = spawn_task("Take your time. scenario-slow", "read_only")?;
             w.observe(&id, "completed,error", 4)?;
-            let mut tree = Vec::new();
-            for p in pane_pids(&w.socket) {
-                tree.extend(process_tree(p));
-            }
-            let t = Instant::now();
-            let doc = w.call(&["terminate", &id])?;
-            let gone = wait_until(Duration::from_secs(10), || tree.iter().all(|p| !alive(*p)));
-            let left: Vec<u32> = tree.iter().copied().filter(|p| alive(*p)).collect();
-            let ok = gone && !tree.is_empty();
-            Ok((
-                ok,
-                Some(t.elapsed().as_secs_f64()),
-                format!(
-                    "state={}; {} processes in the pane's tree, {} left",
-                    doc["state"].as_str().unwrap_or("?"),
-                    tree.len(),
-                    left.len()
-                ),
-            ))
+            super::terminate_check(w, &id)
         }
         "signed_out" => {
             let id = spawn_task("Say hello. scenario-plain", "read_only")?;

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::claude::{alive, describe, event, meta, pane_pids, process_tree, scratch_repo};
 use super::standin::{APPROVAL_FILE, StandIn};
-use super::{Outcome, Row, World, wait_until};
+use super::{ANY, describe, event, meta, scratch_repo};
+use super::{Outcome, Row, World};
 
 /// The release tested when `--version` is not given.
 pub const PINNED: &str = "0.171.0";
@@ -149,8 +149,6 @@ fn scenario(base: &Path, s: &Setup, name: &str) -> Row {
     super::scenario(base, &s.world, &format!("codex-{name}"), name, |id, start| run_scenario(s, name, id, start))
 }
 
-const ANY: &str = "completed,error,question,approval,idle";
-
 fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Instant) -> Outcome {
     let w = &s.world;
     let since = |t: Instant| Some(t.elapsed().as_secs_f64());
@@ -215,8 +213,7 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
             let id = spawn_task("Pick a button color. scenario-ask", "read_only")?;
             let (doc, _) = w.observe(&id, ANY, 60)?;
             let detected = since(start);
-            let raw = doc["parsed_question"]["text"].as_str().or_else(|| doc["parsed_question"].as_str()).unwrap_or("");
-            let q = raw.lines().filter(|l| !l.contains("UNTRUSTED_WORKER_OUTPUT")).collect::<Vec<_>>().join(" ");
+            let q = super::question_text(&doc);
             if event(&doc) != "question" || !q.contains("Which color") {
                 return Ok((false, detected, format!("{} question={q:?}", describe(&doc))));
             }
@@ -269,25 +266,7 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
         "terminate" => {
             let id = spawn_task("Take your time. scenario-slow", "read_only")?;
             w.observe(&id, "completed,error", 4)?;
-            let mut tree = Vec::new();
-            for p in pane_pids(&w.socket) {
-                tree.extend(process_tree(p));
-            }
-            let t = Instant::now();
-            let doc = w.call(&["terminate", &id])?;
-            let gone = wait_until(Duration::from_secs(10), || tree.iter().all(|p| !alive(*p)));
-            let left: Vec<u32> = tree.iter().copied().filter(|p| alive(*p)).collect();
-            let ok = gone && !tree.is_empty();
-            Ok((
-                ok,
-                Some(t.elapsed().as_secs_f64()),
-                format!(
-                    "state={}; {} processes in the pane's tree, {} left",
-                    doc["state"].as_str().unwrap_or("?"),
-                    tree.len(),
-                    left.len()
-                ),
-            ))
+            super::terminate_check(w, &id)
         }
         "signed_out" => {
             let id = spawn_task("Say hello. scenario-plain", "read_only")?;

@@ -410,6 +410,119 @@ pub fn serve(args: &[String]) -> Result<(), String> {
     }
 }
 
+// ---- Checks every CLI's scenarios share ----------------------------------------------------
+
+/// The events a scenario waits for when any outcome will do.
+pub const ANY: &str = "completed,error,question,approval,idle";
+
+pub fn scratch_repo(repo: &Path) -> Result<(), String> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(repo)
+            .env("GIT_AUTHOR_NAME", "conformance")
+            .env("GIT_AUTHOR_EMAIL", "conformance@example.invalid")
+            .env("GIT_COMMITTER_NAME", "conformance")
+            .env("GIT_COMMITTER_EMAIL", "conformance@example.invalid")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    std::fs::write(repo.join("README.md"), "# conformance scratch repo\n").map_err(|e| e.to_string())?;
+    if !(git(&["init", "-q"]) && git(&["add", "."]) && git(&["commit", "-q", "-m", "init"])) {
+        return Err("could not create the scratch git repository".into());
+    }
+    Ok(())
+}
+
+/// What one observe answer said.
+pub fn event(doc: &Value) -> &str {
+    doc["event"].as_str().unwrap_or("?")
+}
+
+pub fn meta<'a>(doc: &'a Value, key: &str) -> &'a Value {
+    &doc["metadata"][key]
+}
+
+pub fn describe(doc: &Value) -> String {
+    let mut s = format!("event={} state={}", event(doc), doc["state"].as_str().unwrap_or("?"));
+    for k in ["readiness", "error_class"] {
+        if let Some(v) = meta(doc, k).as_str() {
+            s.push_str(&format!(" {k}={v}"));
+        }
+    }
+    if let Some(kind) = meta(doc, "signal")["kind"].as_str() {
+        s.push_str(&format!(" signal={kind}"));
+    }
+    s
+}
+
+/// The pids of a process and all its descendants (from /proc).
+pub fn process_tree(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+            // `pid (comm) state ppid …`: the comm may hold spaces, so read after the last `)`.
+            let ppid = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok());
+            if let Some(ppid) = ppid {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    tree
+}
+
+pub fn pane_pids(socket: &str) -> Vec<u32> {
+    let out = Command::new("tmux").args(["-L", socket, "list-panes", "-a", "-F", "#{pane_pid}"]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+pub fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The `terminate` scenario once its slow turn is under way: every process of the pane's tree
+/// is gone within 10 s of `agentpool terminate`; the seconds count from the terminate.
+pub fn terminate_check(w: &World, id: &str) -> Outcome {
+    let mut tree = Vec::new();
+    for p in pane_pids(&w.socket) {
+        tree.extend(process_tree(p));
+    }
+    let t = Instant::now();
+    let doc = w.call(&["terminate", id])?;
+    let gone = wait_until(Duration::from_secs(10), || tree.iter().all(|p| !alive(*p)));
+    let left: Vec<u32> = tree.iter().copied().filter(|p| alive(*p)).collect();
+    let ok = gone && !tree.is_empty();
+    Ok((
+        ok,
+        Some(t.elapsed().as_secs_f64()),
+        format!(
+            "state={}; {} processes in the pane's tree, {} left",
+            doc["state"].as_str().unwrap_or("?"),
+            tree.len(),
+            left.len()
+        ),
+    ))
+}
+
+/// The question an observe answer parsed, without its fence lines, on one line.
+pub fn question_text(doc: &Value) -> String {
+    let raw = doc["parsed_question"]["text"].as_str().or_else(|| doc["parsed_question"].as_str()).unwrap_or("");
+    raw.lines().filter(|l| !l.contains("UNTRUSTED_WORKER_OUTPUT")).collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
