@@ -96,19 +96,15 @@ fn keep_screen(s: &Setup, id: &str, scenario: &str) {
 /// A git repository with one commit, for a scenario to work in.
 /// Runs the scenarios (all, or those in `only`).
 pub fn run(base: &Path, cli: &Path, agentpool: &Path, _version: &str, only: &[String]) -> Result<Vec<Row>, String> {
-    let standin = StandIn::start(&base.join("standin.log"))?;
-    eprintln!("conformance: stand-in at {}", standin.base_url());
-    let mut main = setup(base, cli, &standin, "main", true)?;
-    main.world.agentpool = agentpool.to_path_buf();
-    super::run_scenarios("claude", only, |name| {
-        Ok(if name == "signed_out" {
-            let mut out = setup(base, cli, &standin, "out", false)?;
-            out.world.agentpool = agentpool.to_path_buf();
-            scenario(base, &out, name)
-        } else {
-            scenario(base, &main, name)
-        })
-    })
+    super::run_worlds(
+        "claude",
+        &base.join("standin.log"),
+        agentpool,
+        only,
+        |standin, tag, signed_in| setup(base, cli, standin, tag, signed_in),
+        |s| &mut s.world,
+        |s, name| scenario(base, s, name),
+    )
 }
 
 fn spawn(s: &Setup, task: &str, isolation: &str) -> Result<String, String> {

@@ -125,19 +125,15 @@ fn setup(base: &Path, cli: &Path, standin: &StandIn, tag: &str, signed_in: bool)
 
 /// Runs the scenarios (all, or those in `only`).
 pub fn run(base: &Path, cli: &Path, agentpool: &Path, only: &[String]) -> Result<Vec<Row>, String> {
-    let standin = StandIn::start(&base.join("standin-codex.log"))?;
-    eprintln!("conformance: stand-in at {}", standin.base_url());
-    let mut main = setup(base, cli, &standin, "main", true)?;
-    main.world.agentpool = agentpool.to_path_buf();
-    super::run_scenarios("codex", only, |name| {
-        Ok(if name == "signed_out" {
-            let mut out = setup(base, cli, &standin, "out", false)?;
-            out.world.agentpool = agentpool.to_path_buf();
-            scenario(base, &out, name)
-        } else {
-            scenario(base, &main, name)
-        })
-    })
+    super::run_worlds(
+        "codex",
+        &base.join("standin-codex.log"),
+        agentpool,
+        only,
+        |standin, tag, signed_in| setup(base, cli, standin, tag, signed_in),
+        |s| &mut s.world,
+        |s, name| scenario(base, s, name),
+    )
 }
 
 fn spawn(s: &Setup, task: &str, isolation: &str) -> Result<String, String> {

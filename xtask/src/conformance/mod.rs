@@ -119,6 +119,30 @@ pub fn npm_install(
     }
 }
 
+/// Starts the stand-in (its log at `log`), builds the signed-in world once and a signed-out one
+/// for `signed_out`, each running `agentpool`, and runs the scenarios (all, or those in `only`).
+pub fn run_worlds<S>(
+    cli: &str,
+    log: &Path,
+    agentpool: &Path,
+    only: &[String],
+    setup: impl Fn(&standin::StandIn, &str, bool) -> Result<S, String>,
+    world: impl Fn(&mut S) -> &mut World,
+    scenario: impl Fn(&S, &str) -> Row,
+) -> Result<Vec<Row>, String> {
+    let standin = standin::StandIn::start(log)?;
+    eprintln!("conformance: stand-in at {}", standin.base_url());
+    let with_agentpool = |tag: &str, signed_in: bool| -> Result<S, String> {
+        let mut s = setup(&standin, tag, signed_in)?;
+        world(&mut s).agentpool = agentpool.to_path_buf();
+        Ok(s)
+    };
+    let main = with_agentpool("main", true)?;
+    run_scenarios(cli, only, |name| {
+        Ok(if name == "signed_out" { scenario(&with_agentpool("out", false)?, name) } else { scenario(&main, name) })
+    })
+}
+
 /// Runs the scenarios (all, or those in `only`) through `one`, each with [`with_one_retry`],
 /// logging every verdict under `cli`'s name.
 pub fn run_scenarios(
