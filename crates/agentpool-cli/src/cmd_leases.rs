@@ -1,7 +1,8 @@
 //! `agentpool leases …`: advisory file leases for coordinating several workers.
 
+use agentpool_core::api::{FileLease, LeasesReleased};
 use agentpool_core::error::Result;
-use serde_json::{Map, Value};
+use serde_json::Map;
 
 use crate::args::LeasesCommand;
 use crate::commands::Context;
@@ -11,40 +12,34 @@ pub async fn run(ctx: &Context, cmd: LeasesCommand) -> Result<Out> {
     match cmd {
         LeasesCommand::List { session_id, repo, all } => {
             let r = ctx.manager.list_leases(session_id.as_deref(), repo.as_deref(), all).await?;
-            let rows = r["leases"].as_array().into_iter().flatten().map(row).collect();
+            let rows = r.leases.iter().map(row).collect();
             let human = output::table(&["ID", "SESSION", "MODE", "ACTIVE", "EXPIRES", "FILE"], rows);
-            Ok(Out::new(r, human))
+            Ok(Out::typed(&r, human))
         }
         LeasesCommand::Acquire { session_id, file, mode, ttl_seconds } => {
             let r = ctx.manager.acquire_lease(&session_id, &file, &mode, ttl_seconds, Map::new()).await?;
-            let l = &r["lease"];
-            let human = format!(
-                "lease {} ({}): {} {} for {}\n",
-                l["id"],
-                r["status"].as_str().unwrap_or(""),
-                l["mode"].as_str().unwrap_or(""),
-                l["file_path"].as_str().unwrap_or(""),
-                l["session_id"].as_str().unwrap_or("")
-            );
-            Ok(Out::new(r, human))
+            let l = &r.lease;
+            let human = format!("lease {} ({}): {} {} for {}\n", l.id, r.status, l.mode, l.file_path, l.session_id);
+            Ok(Out::typed(&r, human))
         }
         LeasesCommand::Release { lease_id, session_id, file, dry_run } => {
             let r = ctx.manager.release_lease(lease_id, session_id.as_deref(), file.as_deref(), dry_run).await?;
-            let human = if dry_run {
-                format!("would release: {}\n", r["count"])
-            } else {
-                format!("released: {}\n", r["released"])
+            let human = match &r {
+                LeasesReleased::Planned(p) => format!("would release: {}\n", p.count),
+                LeasesReleased::Done(d) => format!("released: {}\n", d.released),
             };
-            Ok(Out::new(r, human))
+            Ok(Out::typed(&r, human))
         }
     }
 }
 
-fn row(l: &Value) -> Vec<String> {
-    let s = |k: &str| match &l[k] {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".to_owned(),
-        other => other.to_string(),
-    };
-    vec![s("id"), s("session_id"), s("mode"), s("active"), s("expires_at"), s("file_path")]
+fn row(l: &FileLease) -> Vec<String> {
+    vec![
+        l.id.to_string(),
+        l.session_id.clone(),
+        l.mode.clone(),
+        l.active.to_string(),
+        l.expires_at.clone().unwrap_or_else(|| "-".to_owned()),
+        l.file_path.clone(),
+    ]
 }

@@ -24,26 +24,22 @@ fn s(v: &Value) -> String {
 
 async fn list(ctx: &Context, repo: &str) -> Result<Out> {
     let r = ctx.manager.list_worktrees(repo).await?;
-    let rows = r["worktrees"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rows = r
+        .worktrees
+        .iter()
         .map(|w| {
             vec![
-                s(&w["session_id"]),
-                s(&w["state"]),
-                if w["active"] == Value::Bool(true) { "yes".into() } else { "no".into() },
-                s(&w["branch"]).trim_start_matches("refs/heads/").to_owned(),
-                s(&w["path"]),
+                w.session_id.clone().unwrap_or_else(|| "-".to_owned()),
+                w.state.map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                if w.active { "yes".into() } else { "no".into() },
+                w.branch.as_deref().unwrap_or("-").trim_start_matches("refs/heads/").to_owned(),
+                w.path.clone(),
             ]
         })
         .collect();
-    let human = format!(
-        "repo: {}\n{}",
-        s(&r["repo_path"]),
-        output::table(&["SESSION", "STATE", "ACTIVE", "BRANCH", "PATH"], rows)
-    );
-    Ok(Out::new(r, human))
+    let human =
+        format!("repo: {}\n{}", r.repo_path, output::table(&["SESSION", "STATE", "ACTIVE", "BRANCH", "PATH"], rows));
+    Ok(Out::typed(&r, human))
 }
 
 async fn cleanup(ctx: &Context, session_id: &str, force: bool, dry_run: bool) -> Result<Out> {

@@ -331,29 +331,6 @@ pub struct ModelsOut {
     pub providers: Vec<Value>,
 }
 
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct LeaseOut {
-    pub ok: bool,
-    pub lease: Value,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct LeasesOut {
-    pub leases: Vec<Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ReleaseOut {
-    pub ok: bool,
-    pub released: i64,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct WorktreesOut {
-    pub repo_path: String,
-    pub worktrees: Vec<Value>,
-}
-
 /// A removal, or with `dry_run` the plan: `would_lose` (removal: `discarded`) lists files,
 /// commits and stashes by kind.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]

@@ -375,37 +375,37 @@ impl AgentPoolServer {
         name = "acquire_file_lease",
         description = "Claim an advisory lease on a file for a session: read leases share, write leases exclude. Released on terminate.",
         input_schema = output::input::<AcquireLeaseArgs>(),
-        output_schema = output::output::<LeaseOut>(),
+        output_schema = output::output::<api::LeaseTaken>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
     async fn acquire_file_lease(&self, Parameters(a): Parameters<AcquireLeaseArgs>) -> CallToolResult {
         let r =
             self.manager.acquire_lease(&a.session_id, &a.file_path, &a.mode, a.ttl_seconds, Default::default()).await;
-        done(r.map(output::ok_json::<LeaseOut>))
+        done(r.map(|v| output::ok(&v)))
     }
 
     #[tool(
         name = "list_file_leases",
         description = "File leases, filtered by session or repository; active ones only unless active_only=false.",
         input_schema = output::input::<ListLeasesArgs>(),
-        output_schema = output::output::<LeasesOut>(),
+        output_schema = output::output::<api::LeaseList>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn list_file_leases(&self, Parameters(a): Parameters<ListLeasesArgs>) -> CallToolResult {
         let r = self.manager.list_leases(a.session_id.as_deref(), a.repo_path.as_deref(), !a.active_only).await;
-        done(r.map(output::ok_json::<LeasesOut>))
+        done(r.map(|v| output::ok(&v)))
     }
 
     #[tool(
         name = "release_file_lease",
         description = "Release a lease by lease_id, or a session's leases (optionally only file_path).",
         input_schema = output::input::<ReleaseLeaseArgs>(),
-        output_schema = output::output::<ReleaseOut>(),
+        output_schema = output::output::<api::LeasesReleased>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn release_file_lease(&self, Parameters(a): Parameters<ReleaseLeaseArgs>) -> CallToolResult {
         let r = self.manager.release_lease(a.lease_id, a.session_id.as_deref(), a.file_path.as_deref(), false).await;
-        done(r.map(output::ok_json::<ReleaseOut>))
+        done(r.map(|v| output::ok(&v)))
     }
 }
 
@@ -415,11 +415,11 @@ impl AgentPoolServer {
         name = "list_worktrees",
         description = "Git worktrees of a repository, with the AgentPool session each belongs to.",
         input_schema = output::input::<RepoArgs>(),
-        output_schema = output::output::<WorktreesOut>(),
+        output_schema = output::output::<api::WorktreeList>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn list_worktrees(&self, Parameters(a): Parameters<RepoArgs>) -> CallToolResult {
-        done(self.manager.list_worktrees(&a.repo_path).await.map(output::ok_json::<WorktreesOut>))
+        done(self.manager.list_worktrees(&a.repo_path).await.map(|v| output::ok(&v)))
     }
 
     #[tool(

@@ -309,3 +309,86 @@ pub struct ObserveView {
     pub parsed_question_available: Option<bool>,
     pub worker_output: WorkerOutput,
 }
+
+/// A stored lease. Field names are the wire names.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct FileLease {
+    pub id: i64,
+    pub session_id: String,
+    pub repo_path: String,
+    pub file_path: String,
+    pub mode: String,
+    pub expires_at: Option<String>,
+    pub created_at: String,
+    pub released_at: Option<String>,
+    pub metadata: Map<String, Value>,
+    /// Unreleased, unexpired, and held by a live session (computed when read).
+    #[serde(default)]
+    pub active: bool,
+}
+
+/// A lease taken (`status`: `acquired`), already held (`existing`) or turned from read to
+/// write (`upgraded`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct LeaseTaken {
+    pub ok: bool,
+    pub status: String,
+    pub lease: FileLease,
+}
+
+/// Leases of a session or repository (`active_only` unless all were asked for).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct LeaseList {
+    pub leases: Vec<FileLease>,
+    pub count: usize,
+    pub active_only: bool,
+}
+
+/// What a dry-run release would release.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ReleasePlan {
+    pub ok: bool,
+    pub dry_run: bool,
+    pub would_release: bool,
+    pub count: usize,
+    pub lease_ids: Vec<i64>,
+    pub lease_id: Option<i64>,
+    pub session_id: Option<String>,
+    pub file_path: Option<String>,
+}
+
+/// Leases released.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ReleaseDone {
+    pub ok: bool,
+    pub released: usize,
+    pub lease_ids: Vec<i64>,
+}
+
+/// `release`: what was released, or with `dry_run` what would be.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum LeasesReleased {
+    Planned(ReleasePlan),
+    Done(ReleaseDone),
+}
+
+/// One of AgentPool's worktrees of a repository, and the session it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct WorktreeRow {
+    pub path: String,
+    pub head: Option<String>,
+    pub branch: Option<String>,
+    pub detached: bool,
+    pub exists: bool,
+    pub active: bool,
+    pub session_id: Option<String>,
+    pub state: Option<SessionState>,
+}
+
+/// AgentPool's worktrees of one repository.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct WorktreeList {
+    pub repo_path: String,
+    pub worktrees: Vec<WorktreeRow>,
+}

@@ -3,31 +3,13 @@
 //! `workspace::leases`.
 
 use rusqlite::{Connection, params};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::{LIVE_PREDICATE, SqlExt as _};
+use crate::api::FileLease;
 use crate::error::Result;
 use crate::util;
-
-/// A stored lease. Field names are the wire names.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct FileLease {
-    pub id: i64,
-    pub session_id: String,
-    pub repo_path: String,
-    pub file_path: String,
-    pub mode: String,
-    pub expires_at: Option<String>,
-    pub created_at: String,
-    pub released_at: Option<String>,
-    pub metadata: Map<String, Value>,
-    /// Unreleased, unexpired, and held by a live session (computed when read).
-    #[serde(default)]
-    pub active: bool,
-}
 
 const LEASE_COLUMNS: &str =
     "l.id, l.session_id, l.repo_path, l.file_path, l.mode, l.expires_at, l.created_at, l.released_at, l.metadata_json";

@@ -23,12 +23,14 @@ use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
+pub use crate::api::FileLease;
 use crate::api::resolve_repo;
+use crate::api::{LeaseList, LeaseTaken, LeasesReleased, ReleaseDone, ReleasePlan};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::AgentSession;
 use crate::pool::Pool;
 use crate::store;
-pub use crate::store::leases::{FileLease, release_session};
+pub use crate::store::leases::release_session;
 use crate::util;
 
 /// Longest lease path accepted, in bytes (PATH_MAX on Linux).
@@ -268,7 +270,7 @@ impl Pool {
         mode: &str,
         ttl_seconds: Option<i64>,
         metadata: Map<String, Value>,
-    ) -> Result<Value> {
+    ) -> Result<LeaseTaken> {
         let mode = parse_mode(mode)?;
         if let Some(t) = ttl_seconds
             && !(0..=MAX_LEASE_TTL_SECONDS).contains(&t)
@@ -310,11 +312,11 @@ impl Pool {
         m.insert("lease_id".into(), json!(lease.id));
         m.insert("status".into(), json!(status));
         self.event(&session, "lease_acquire", Some(session.state), None, None, m).await?;
-        Ok(json!({"ok": true, "status": status, "lease": lease}))
+        Ok(LeaseTaken { ok: true, status: status.to_owned(), lease })
     }
 
     /// Lists leases (active only unless `all`), optionally for one session or repository.
-    pub async fn list_leases(&self, session_id: Option<&str>, repo_path: Option<&str>, all: bool) -> Result<Value> {
+    pub async fn list_leases(&self, session_id: Option<&str>, repo_path: Option<&str>, all: bool) -> Result<LeaseList> {
         if let Some(s) = session_id {
             crate::api::check_session_id(s)?;
         }
@@ -339,7 +341,7 @@ impl Pool {
             })
             .await?;
         let leases: Vec<FileLease> = leases.into_iter().filter(|l| all || l.active).collect();
-        Ok(json!({"leases": leases, "count": leases.len(), "active_only": !all}))
+        Ok(LeaseList { count: leases.len(), leases, active_only: !all })
     }
 
     /// Releases leases by id, by session, or by session and file.
@@ -349,7 +351,7 @@ impl Pool {
         session_id: Option<&str>,
         file_path: Option<&str>,
         dry_run: bool,
-    ) -> Result<Value> {
+    ) -> Result<LeasesReleased> {
         if lease_id.is_none() && session_id.is_none() {
             return Err(Error::new(ErrorCode::InvalidLeaseRelease, "release needs `--lease-id` or `--session-id`")
                 .with("example", "agentpool leases release --session-id <session-id> --file <path>"));
@@ -399,8 +401,16 @@ impl Pool {
             .await?;
         let ids: Vec<i64> = matched.iter().map(|l| l.id).collect();
         if dry_run {
-            return Ok(json!({"ok": true, "dry_run": true, "would_release": !ids.is_empty(), "count": ids.len(),
-                             "lease_ids": ids, "lease_id": lease_id, "session_id": session_id, "file_path": file}));
+            return Ok(LeasesReleased::Planned(ReleasePlan {
+                ok: true,
+                dry_run: true,
+                would_release: !ids.is_empty(),
+                count: ids.len(),
+                lease_ids: ids,
+                lease_id,
+                session_id: session_id.map(str::to_owned),
+                file_path: file,
+            }));
         }
         // One event per session whose leases were released.
         let mut owners: Vec<String> = matched.iter().map(|l| l.session_id.clone()).collect();
@@ -422,7 +432,7 @@ impl Pool {
                 self.event(&s, "lease_release", Some(s.state), None, None, m).await?;
             }
         }
-        Ok(json!({"ok": true, "released": ids.len(), "lease_ids": ids}))
+        Ok(LeasesReleased::Done(ReleaseDone { ok: true, released: ids.len(), lease_ids: ids }))
     }
 
     /// Releases every lease a session still holds (terminate, reconcile). Records an event

@@ -485,11 +485,11 @@ impl Pool {
 
     /// AgentPool's worktrees of one repository: `{repo_path, worktrees: [{path, head, branch,
     /// active, session_id, state}]}`. A directory that is not a git repository has none.
-    pub async fn list_worktrees(&self, repo_path: &str) -> Result<Value> {
+    pub async fn list_worktrees(&self, repo_path: &str) -> Result<crate::api::WorktreeList> {
         let repo = resolve_repo(repo_path)?;
         let repo_str = repo.display().to_string();
         if !git::is_repo(&repo).await {
-            return Ok(json!({"repo_path": repo_str, "worktrees": []}));
+            return Ok(crate::api::WorktreeList { repo_path: repo_str, worktrees: Vec::new() });
         }
         let out = git::git(&repo, &["worktree", "list", "--porcelain"]).await;
         if !out.success() {
@@ -501,7 +501,7 @@ impl Pool {
         let home_root_real = std::fs::canonicalize(&home_root).unwrap_or_else(|_| home_root.clone());
         let sessions = self.store.call(|c| store::list_sessions(c, &SessionFilter::default(), None, 0)).await?;
         let with_worktree: Vec<&AgentSession> = sessions.iter().filter(|s| s.worktree_path.is_some()).collect();
-        let rows: Vec<Value> = parse_porcelain(&out.stdout)
+        let rows: Vec<crate::api::WorktreeRow> = parse_porcelain(&out.stdout)
             .into_iter()
             .filter(|r| {
                 let p = Path::new(&r.path);
@@ -512,19 +512,19 @@ impl Pool {
             .map(|r| {
                 let owner =
                     with_worktree.iter().find(|s| s.worktree_path.as_deref().is_some_and(|w| same_path(w, &r.path)));
-                json!({
-                    "path": r.path,
-                    "head": r.head,
-                    "branch": r.branch,
-                    "detached": r.detached,
-                    "exists": Path::new(&r.path).is_dir(),
-                    "active": owner.is_some_and(|s| s.is_live()),
-                    "session_id": owner.map(|s| s.id.clone()),
-                    "state": owner.map(|s| s.state),
-                })
+                crate::api::WorktreeRow {
+                    exists: Path::new(&r.path).is_dir(),
+                    active: owner.is_some_and(|s| s.is_live()),
+                    session_id: owner.map(|s| s.id.clone()),
+                    state: owner.map(|s| s.state),
+                    path: r.path,
+                    head: r.head,
+                    branch: r.branch,
+                    detached: r.detached,
+                }
             })
             .collect();
-        Ok(json!({"repo_path": repo_str, "worktrees": rows}))
+        Ok(crate::api::WorktreeList { repo_path: repo_str, worktrees: rows })
     }
 
     /// Removes a session's worktree (see the module docs for what is protected).
