@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use crate::agent_io;
-use crate::api::*;
+use crate::api::check_session_id;
 use crate::config::Settings;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentSession, EventRecord, RuntimeRef, SessionState};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Map, json};
 
 use crate::agent_io;
-use crate::api::*;
+use crate::api::{CollectView, Collected, Gated, Manifest, ManifestEntry, TranscriptPage};
 use crate::detect;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{ArtifactRecord, Detail, ManifestFile, SessionState};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Map, json};
 
-use crate::api::*;
+use crate::api::{ListScope, Pagination, SessionPage, Shown, check_session_id};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentSession, SessionState};
 use crate::pool::{Guard, Pool};

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use crate::api::*;
+use crate::api::{
+    LiveControl, RESUME_TASK, ResumeFrom, SpawnRequest, Spawned, field_error, invalid_request, resolve_repo,
+    validate_task,
+};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::SessionMeta;
 use crate::model::{
@@ -17,7 +20,7 @@ use crate::prompt;
 use crate::provider::{LaunchContext, Provider};
 use crate::redact::redact;
 use crate::runtime::SpawnSpec;
-use crate::session::settle::*;
+use crate::session::settle::Blocked;
 use crate::store::{self, SessionFilter};
 use crate::util;
 use crate::workspace::artifacts::{self, ArtifactDir};

@@ -4,14 +4,14 @@ use std::time::Duration;
 
 use serde_json::{Map, json};
 
-use crate::api::*;
+use crate::api::{Attach, Interrupted, KeysSent, SelectedOption, Sent, field_error, invalid_request};
 use crate::detect;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AgentSession, RuntimeRef, SessionState};
 use crate::pool::{Pool, blocking, worker_exited};
 use crate::redact::redact;
-use crate::session::collect::*;
-use crate::store::{self};
+use crate::session::collect::safe_text;
+use crate::store;
 use crate::util;
 use crate::workspace::artifacts::{self, ArtifactDir};
 
@@ -21,9 +21,9 @@ pub const DIALOG_DRAW_WAIT: Duration = Duration::from_secs(2);
 
 impl Pool {
     /// When the screen shows a menu (numbered, or unnumbered above a confirm hint) with a
-    /// highlighted option and `answer` names one of its options, moves the highlight there, checks on screen that it arrived, and confirms
-    /// with `Enter`; returns `{number, text}` of the option chosen. `None`: no menu, or the
-    /// answer names none of its options (it is then typed as usual).
+    /// highlighted option and `answer` names one of its options, moves the highlight there,
+    /// checks on screen that it arrived, and confirms with `Enter`; returns the option chosen.
+    /// `None`: no menu, or the answer names none of its options (it is then typed as usual).
     /// A menu that highlights nothing, from a provider whose menus take an option's number key
     /// (`menu_digit_keys`, opencode's questions), gets that key instead.
     async fn select_menu_option(
