@@ -244,17 +244,21 @@ fn run_scenario(s: &Setup, name: &str, id_out: &mut Option<String>, start: Insta
         }
         "slow" => {
             let id = spawn_task("Take your time. scenario-slow", "read_only")?;
-            // Until the stand-in starts streaming, nothing is said; then 15 s of quiet.
-            let (first, _) = w.observe(&id, ANY, 15)?;
-            if event(&first) != "timeout" {
-                return Ok((false, since(start), format!("early event: {}", describe(&first))));
+            // opencode takes 10–40 s to start, so the quiet window opens once the reply streams
+            // (25 s of ticks): then nothing may be reported for 15 s.
+            if !w.wait_screen(&id, "tick 1", Duration::from_secs(FIRST_TURN)) {
+                return Ok((false, since(start), "the slow reply never started".into()));
             }
             let (early, _) = w.observe(&id, ANY, 15)?;
             if event(&early) != "timeout" {
                 return Ok((false, since(start), format!("early event while streaming: {}", describe(&early))));
             }
             let (doc, _) = w.observe(&id, ANY, FIRST_TURN)?;
-            Ok((event(&doc) == "completed", since(start), format!("nothing for 30s, then {}", describe(&doc))))
+            Ok((
+                event(&doc) == "completed",
+                since(start),
+                format!("nothing for 15s while it streamed, then {}", describe(&doc)),
+            ))
         }
         "interrupt" => {
             let id = spawn_task("Take your time. scenario-slow", "read_only")?;
