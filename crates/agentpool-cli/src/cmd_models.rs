@@ -23,35 +23,34 @@ pub async fn models(ctx: &Context, a: ModelsArgs) -> Result<Out> {
         return Ok(Out::new(r, human).failed_if(!ok));
     }
     let r = ctx.manager.models(a.provider.as_deref()).await?;
-    let rows = r["providers"].as_array().cloned().unwrap_or_default();
-    let s = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
     let human = if a.provider.is_some() {
         let mut out = String::new();
-        for p in &rows {
+        for p in &r.providers {
             out.push_str(&format!(
                 "provider: {}\ndefault: {}\nsmoke: {}\nselection: {}\ncatalog: {}\nquirks: {}\n",
-                s(&p["provider_id"]),
-                s(&p["default_model"]),
-                s(&p["smoke_model"]),
-                s(&p["model_selection"]),
-                s(&p["catalog_completeness"]),
-                p["quirks"].as_array().map(|q| q.iter().map(&s).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+                p.provider_id,
+                or_dash(&p.default_model),
+                or_dash(&p.smoke_model),
+                p.model_selection,
+                or_dash(&p.catalog_completeness),
+                p.quirks.iter().map(text).collect::<Vec<_>>().join(", "),
             ));
-            let models = p["models"]
-                .as_array()
-                .into_iter()
-                .flatten()
+            let models = p
+                .models
+                .iter()
                 .map(|m| {
-                    let r = &m["metadata"]["reasoning"];
+                    let r = m.metadata.get("reasoning").unwrap_or(&Value::Null);
                     let reasoning = match r["supported"].as_array() {
                         Some(sup) => format!(
                             "{}; default {}",
-                            sup.iter().map(&s).collect::<Vec<_>>().join(", "),
-                            s(&r["default"])
+                            sup.iter().map(text).collect::<Vec<_>>().join(", "),
+                            text(&r["default"])
                         ),
                         None => "-".to_owned(),
                     };
-                    vec![s(&m["id"]), s(&m["display_name"]), s(&m["confidence"]), reasoning]
+                    vec![m.id.clone(), or_dash(&m.display_name), m.confidence.to_string(), reasoning]
                 })
                 .collect();
             out.push_str(&output::table(&["MODEL", "DISPLAY", "CONFIDENCE", "REASONING"], models));
@@ -60,19 +59,20 @@ pub async fn models(ctx: &Context, a: ModelsArgs) -> Result<Out> {
     } else {
         output::table(
             &["PROVIDER", "DEFAULT", "SMOKE", "SELECTION", "MODELS", "CATALOG"],
-            rows.iter()
+            r.providers
+                .iter()
                 .map(|p| {
                     vec![
-                        s(&p["provider_id"]),
-                        s(&p["default_model"]),
-                        s(&p["smoke_model"]),
-                        s(&p["model_selection"]),
-                        p["models"].as_array().map_or(0, Vec::len).to_string(),
-                        s(&p["catalog_completeness"]),
+                        p.provider_id.clone(),
+                        or_dash(&p.default_model),
+                        or_dash(&p.smoke_model),
+                        p.model_selection.clone(),
+                        p.models.len().to_string(),
+                        or_dash(&p.catalog_completeness),
                     ]
                 })
                 .collect(),
         )
     };
-    Ok(Out::new(r, human))
+    Ok(Out::typed(&r, human))
 }

@@ -1,7 +1,7 @@
 //! `agentpool worktrees …`: list AgentPool's worktrees of a repository and clean one up.
 
+use agentpool_core::api::{Cleanup, ListedStashes, WorktreeLoss};
 use agentpool_core::error::Result;
-use serde_json::Value;
 
 use crate::args::WorktreesCommand;
 use crate::commands::Context;
@@ -11,14 +11,6 @@ pub async fn run(ctx: &Context, cmd: WorktreesCommand) -> Result<Out> {
     match cmd {
         WorktreesCommand::List { repo } => list(ctx, &repo).await,
         WorktreesCommand::Cleanup { session_id, force, dry_run } => cleanup(ctx, &session_id, force, dry_run).await,
-    }
-}
-
-fn s(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "-".to_owned(),
-        other => other.to_string(),
     }
 }
 
@@ -44,53 +36,62 @@ async fn list(ctx: &Context, repo: &str) -> Result<Out> {
 
 async fn cleanup(ctx: &Context, session_id: &str, force: bool, dry_run: bool) -> Result<Out> {
     let r = ctx.manager.cleanup_worktree(session_id, force, dry_run).await?;
-    let mut human = format!("session: {session_id}\npath: {}\n", s(&r["path"]));
-    if dry_run {
-        human.push_str(&format!(
-            "would remove: {}\nblocked: {}\nreason: {}\n",
-            s(&r["would_remove"]),
-            s(&r["blocked"]),
-            s(&r["reason"])
-        ));
-        let lose = &r["would_lose"];
-        if lose.is_object() {
-            human.push_str(&at_risk(lose, "would lose"));
+    Ok(Out::typed(&r, cleanup_text(session_id, &r)))
+}
+
+/// The human text of a cleanup or its dry run.
+fn cleanup_text(session_id: &str, r: &Cleanup) -> String {
+    let or_dash = |v: Option<&str>| v.unwrap_or("-").to_owned();
+    let mut human = format!("session: {session_id}\n");
+    let plan = |path: &str, would_remove: bool, blocked: bool, reason: Option<&str>| {
+        format!("path: {path}\nwould remove: {would_remove}\nblocked: {blocked}\nreason: {}\n", or_dash(reason))
+    };
+    match r {
+        Cleanup::NoWorktree(n) => {
+            human.push_str(&format!("path: -\nremoved: false\nreason: {}\n", n.reason));
         }
-    } else {
-        human.push_str(&format!(
-            "removed: {}\nbranch: {} ({})\n",
-            s(&r["removed"]),
-            s(&r["branch"]),
-            if r["branch_deleted"] == Value::Bool(true) {
+        Cleanup::Active(a) => {
+            human.push_str(&plan(&a.path, a.would_remove, a.blocked, Some(&a.reason)));
+            let holder = a.used_by.as_deref().unwrap_or(session_id);
+            human.push_str(&format!("held by: {holder} ({})\n", a.state));
+        }
+        Cleanup::Plan(p) => {
+            human.push_str(&plan(&p.path, p.would_remove, p.blocked, p.reason.as_deref()));
+            human.push_str(&at_risk(&p.would_lose, "would lose"));
+        }
+        Cleanup::Done(d) => {
+            let branch = if d.branch_deleted {
                 "deleted".to_owned()
             } else {
-                format!("kept: {}", s(&r["branch_kept_reason"]))
+                format!("kept: {}", or_dash(d.branch_kept_reason.as_deref()))
+            };
+            human.push_str(&format!("path: {}\nremoved: {}\nbranch: {} ({branch})\n", d.path, d.removed, d.branch));
+            if let Some(lost) = &d.discarded {
+                human.push_str(&files_at_risk(lost, "discarded"));
             }
-        ));
-        if r["discarded"].is_object() {
-            human.push_str(&files_at_risk(&r["discarded"], "discarded"));
-        }
-        let kept = &r["stashes_kept"];
-        if kept["count"].as_u64().unwrap_or(0) > 0 {
-            human.push_str(&listing("stashes kept (git stash list)", kept, "items"));
+            if d.stashes_kept.count > 0 {
+                human.push_str(&listing(
+                    "stashes kept (git stash list)",
+                    d.stashes_kept.count,
+                    &stash_lines(&d.stashes_kept),
+                ));
+            }
         }
     }
-    Ok(Out::new(r, human))
+    human
+}
+
+fn stash_lines(list: &ListedStashes) -> Vec<String> {
+    list.items.iter().map(|s| format!("{} {}", s.reference, s.sha)).collect()
 }
 
 /// `label (count):` and one line per listed entry, with `… and N more` when truncated.
-fn listing(label: &str, list: &Value, key: &str) -> String {
-    let count = list["count"].as_u64().unwrap_or(0);
+fn listing(label: &str, count: usize, lines: &[String]) -> String {
     let mut out = format!("{label} ({count}):\n");
-    let items = list[key].as_array().map(Vec::as_slice).unwrap_or_default();
-    for item in items {
-        let line = match item {
-            Value::Object(_) => format!("{} {}", s(&item["ref"]), s(&item["sha"])),
-            other => s(other),
-        };
+    for line in lines {
         out.push_str(&format!("  {line}\n"));
     }
-    let more = count.saturating_sub(items.len() as u64);
+    let more = count.saturating_sub(lines.len());
     if more > 0 {
         out.push_str(&format!("  … and {more} more\n"));
     }
@@ -98,29 +99,33 @@ fn listing(label: &str, list: &Value, key: &str) -> String {
 }
 
 /// The files part of a `would_lose` / `discarded` object.
-fn files_at_risk(lose: &Value, verb: &str) -> String {
+fn files_at_risk(lose: &WorktreeLoss, verb: &str) -> String {
     let mut out = String::new();
-    if lose["unreadable"] == Value::Bool(true) {
+    if lose.unreadable {
         out.push_str(&format!("{verb}: the worktree (git status could not read it)\n"));
     }
-    for (kind, label) in
-        [("modified", "modified files"), ("untracked", "untracked files"), ("ignored", "ignored files")]
+    for (list, label) in
+        [(&lose.modified, "modified files"), (&lose.untracked, "untracked files"), (&lose.ignored, "ignored files")]
     {
-        if lose[kind]["count"].as_u64().unwrap_or(0) > 0 {
-            out.push_str(&listing(&format!("{verb}: {label}"), &lose[kind], "paths"));
+        if list.count > 0 {
+            out.push_str(&listing(&format!("{verb}: {label}"), list.count, &list.paths));
         }
     }
     out
 }
 
 /// Everything in a `would_lose` object, one kind after another; `nothing` when empty.
-fn at_risk(lose: &Value, verb: &str) -> String {
+fn at_risk(lose: &WorktreeLoss, verb: &str) -> String {
     let mut out = files_at_risk(lose, verb);
-    if lose["commits"]["count"].as_u64().unwrap_or(0) > 0 {
-        out.push_str(&listing(&format!("{verb}: commits on no other branch"), &lose["commits"], "shas"));
+    if lose.commits.count > 0 {
+        out.push_str(&listing(&format!("{verb}: commits on no other branch"), lose.commits.count, &lose.commits.shas));
     }
-    if lose["stashes"]["count"].as_u64().unwrap_or(0) > 0 {
-        out.push_str(&listing("stashes made in the worktree, kept in the repository", &lose["stashes"], "items"));
+    if lose.stashes.count > 0 {
+        out.push_str(&listing(
+            "stashes made in the worktree, kept in the repository",
+            lose.stashes.count,
+            &stash_lines(&lose.stashes),
+        ));
     }
     if out.is_empty() {
         out.push_str(&format!("{verb}: nothing\n"));

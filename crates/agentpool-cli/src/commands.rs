@@ -95,20 +95,10 @@ pub async fn providers(ctx: &Context) -> Result<Out> {
 
 /// `inventory [--all]`: the built-in fakes only with `--all` (or when enabled explicitly).
 pub async fn inventory(ctx: &Context, all: bool) -> Result<Out> {
-    ctx.manager.reconcile().await?;
-    let settings = ctx.manager.settings();
-    let mut providers = ctx.manager.describe_providers(true).await;
-    providers.retain(|p| all || settings.listed_by_default(&p.id));
-    let j = json!({
-        "providers": providers,
-        "runtimes": ctx.manager.runtimes(),
-        "preferences": ctx.manager.preferences_ref(),
-        "policy": settings.config.policy,
-        "checked_at": util::now(),
-    });
+    let inv = ctx.manager.inventory(true, all).await?;
     let mut human = output::table(
         &["PROVIDER", "INSTALLED", "VERSION", "AUTH", "USAGE"],
-        providers
+        inv.providers
             .iter()
             .map(|p| {
                 vec![
@@ -121,9 +111,9 @@ pub async fn inventory(ctx: &Context, all: bool) -> Result<Out> {
             })
             .collect(),
     );
-    let tmux = ctx.manager.runtime_path().unwrap_or_else(|| "missing".into());
+    let tmux = inv.runtimes.first().and_then(|r| r.path.as_deref()).unwrap_or("missing");
     human.push_str(&format!("tmux: {tmux}\n"));
-    Ok(Out::new(j, human))
+    Ok(Out::typed(&inv, human))
 }
 
 pub async fn spawn(ctx: &Context, a: SpawnArgs) -> Result<Out> {

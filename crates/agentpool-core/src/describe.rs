@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use crate::api::{Inventory, ModelRow, Models, RuntimeRow};
+use crate::error::Result;
 use crate::model::{ProviderDescriptor, RuntimeKind};
 use crate::pool::Pool;
 use crate::provider::{self, ProbeContext, Provider};
@@ -45,15 +47,30 @@ impl Pool {
     }
 
     /// Runtimes and whether they are available.
-    pub fn runtimes(&self) -> Value {
-        json!([{
-            "kind": "tmux",
-            "default": self.settings.config.runtime.default == "tmux",
-            "enabled": true,
-            "available": self.runtime.binary_path().is_some(),
-            "path": self.runtime.binary_path(),
-            "socket": self.settings.tmux_socket,
-        }])
+    pub fn runtimes(&self) -> Vec<RuntimeRow> {
+        vec![RuntimeRow {
+            kind: RuntimeKind::Tmux,
+            default: self.settings.config.runtime.default == "tmux",
+            enabled: true,
+            available: self.runtime.binary_path().is_some(),
+            path: self.runtime.binary_path(),
+            socket: self.settings.tmux_socket.clone(),
+        }]
+    }
+
+    /// `inventory` / `get_inventory`: reconciles first, so what it reports is current. Without
+    /// `all`, the built-in fakes are left out unless configured.
+    pub async fn inventory(&self, with_usage: bool, all: bool) -> Result<Inventory> {
+        self.reconcile().await?;
+        let mut providers = self.describe_providers(with_usage).await;
+        providers.retain(|p| all || self.settings.listed_by_default(&p.id));
+        Ok(Inventory {
+            providers,
+            runtimes: self.runtimes(),
+            preferences: self.preferences_ref(),
+            policy: self.settings.config.policy.clone(),
+            checked_at: crate::util::now(),
+        })
     }
 }
 
@@ -61,43 +78,42 @@ impl Pool {
     /// Model rows per provider (`models [--provider P]`): catalog facts with their defaults
     /// spelled out, whether the provider is installed, and its models. An unknown provider is
     /// `PROVIDER_NOT_FOUND` listing the known ones.
-    pub async fn models(&self, provider_id: Option<&str>) -> crate::error::Result<Value> {
+    pub async fn models(&self, provider_id: Option<&str>) -> Result<Models> {
         let wanted = provider_id.map(str::trim).filter(|p| !p.is_empty());
         if let Some(id) = wanted {
             self.registry().get(id)?;
         }
         let described = self.describe_providers(false).await;
-        let rows: Vec<Value> = described
+        let settings = self.settings();
+        let providers = described
             .into_iter()
             .filter(|d| wanted.is_none_or(|w| w == d.id))
             .map(|d| {
-                let config = self.settings().provider(&d.id);
-                let m = &config.metadata;
+                let m = &settings.provider(&d.id).metadata;
                 let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
-                let list = |k: &str| m.get(k).cloned().filter(Value::is_array).unwrap_or_else(|| json!([]));
-                let models = if self.settings().catalog.has(&d.id) { self.settings().catalog.models(&d.id) } else { d.models.clone() };
-                json!({
-                    "provider_id": d.id,
-                    "installed": d.installed,
-                    "default_model": text("default_model"),
-                    "smoke_model": text("smoke_model").or_else(|| text("default_model")),
-                    "model_arg": text("model_arg"),
-                    "model_selection": text("model_selection").unwrap_or_else(|| "model_arg".to_owned()),
-                    "default_initial_prompt_mode": text("default_initial_prompt_mode").unwrap_or_else(|| "send_after_launch".to_owned()),
-                    "reasoning_effort_arg": text("reasoning_effort_arg"),
-                    "reasoning_effort_config_key": text("reasoning_effort_config_key"),
-                    "service_tier_config_key": text("service_tier_config_key"),
-                    "read_only_mode_arg": text("read_only_mode_arg"),
-                    "submit_keys": list("submit_keys"),
-                    "catalog_completeness": text("catalog_completeness"),
-                    "quirks": list("quirks"),
-                    "models": models,
-                })
+                let list = |k: &str| m.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
+                let models = if settings.catalog.has(&d.id) { settings.catalog.models(&d.id) } else { d.models };
+                ModelRow {
+                    provider_id: d.id,
+                    installed: d.installed,
+                    default_model: text("default_model"),
+                    smoke_model: text("smoke_model").or_else(|| text("default_model")),
+                    model_arg: text("model_arg"),
+                    model_selection: text("model_selection").unwrap_or_else(|| "model_arg".to_owned()),
+                    default_initial_prompt_mode: text("default_initial_prompt_mode")
+                        .unwrap_or_else(|| "send_after_launch".to_owned()),
+                    reasoning_effort_arg: text("reasoning_effort_arg"),
+                    reasoning_effort_config_key: text("reasoning_effort_config_key"),
+                    service_tier_config_key: text("service_tier_config_key"),
+                    read_only_mode_arg: text("read_only_mode_arg"),
+                    submit_keys: list("submit_keys"),
+                    catalog_completeness: text("catalog_completeness"),
+                    quirks: list("quirks"),
+                    models,
+                }
             })
             .collect();
-        Ok(
-            json!({"providers": rows, "catalog_sources": self.settings().catalog.sources, "preferences": self.preferences_ref()}),
-        )
+        Ok(Models { providers, catalog_sources: settings.catalog.sources.clone(), preferences: self.preferences_ref() })
     }
 
     /// `models validate [--path P]`: the embedded catalog, or one file, checked entry by entry.

@@ -12,8 +12,8 @@ use agentpool_core::error::{Error, ErrorCode};
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// A schema for `T`: draft 2020-12, subschemas inlined (hosts handle `$ref` poorly and it is
@@ -31,6 +31,7 @@ pub fn schema<T: JsonSchema>(serialize: bool) -> Arc<JsonObject> {
         m.shift_remove("description");
     }
     strip_titles(&mut value);
+    flatten_alternatives(&mut value);
     compact(&mut value, serialize);
     if serialize {
         shallow(&mut value, 0);
@@ -124,6 +125,42 @@ fn strip_titles(v: &mut Value) {
     }
 }
 
+/// `anyOf: [{anyOf: [A, B]}, C]` (an optional enum of alternatives, as schemars writes
+/// `Option<OneOrMany>`) becomes `anyOf: [A, B, C]`: the same values, fewer bytes. The inner
+/// description moves up when the outer schema has none.
+fn flatten_alternatives(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for inner in m.values_mut() {
+                flatten_alternatives(inner);
+            }
+            let Some(Value::Array(list)) = m.get_mut("anyOf") else { return };
+            let mut flat = Vec::with_capacity(list.len());
+            let mut lifted = None;
+            for alt in list.drain(..) {
+                match alt {
+                    Value::Object(mut inner)
+                        if inner.get("anyOf").is_some_and(Value::is_array)
+                            && inner.keys().all(|k| k == "anyOf" || k == "description") =>
+                    {
+                        if let Some(Value::Array(nested)) = inner.shift_remove("anyOf") {
+                            flat.extend(nested);
+                        }
+                        lifted = lifted.or(inner.shift_remove("description"));
+                    }
+                    other => flat.push(other),
+                }
+            }
+            *list = flat;
+            if let Some(d) = lifted {
+                m.entry("description").or_insert(d);
+            }
+        }
+        Value::Array(arr) => arr.iter_mut().for_each(flatten_alternatives),
+        _ => {}
+    }
+}
+
 /// Drops what costs bytes without helping a model: integer formats, `null` defaults and
 /// boolean `additionalProperties` everywhere (`true` is the default; `false` — unknown
 /// arguments — is still enforced by the server, which names the accepted fields, and left out
@@ -187,10 +224,13 @@ fn shallow(v: &mut Value, level: usize) {
             shallow(inner, level + 1);
         }
     }
-    // Below the cut, an array of objects (or of anything) is just an array.
+    // Below the cut, an array of objects (or of anything: `{}`, or `true` for `Value`) is
+    // just an array.
     if level + 1 >= OUTPUT_SCHEMA_DEPTH
-        && m.get("items")
-            .is_some_and(|i| i.as_object().is_some_and(|o| o.is_empty() || o.get("type") == Some(&json!("object"))))
+        && m.get("items").is_some_and(|i| {
+            *i == Value::Bool(true)
+                || i.as_object().is_some_and(|o| o.is_empty() || o.get("type") == Some(&json!("object")))
+        })
     {
         m.shift_remove("items");
     }
@@ -315,41 +355,6 @@ pub fn with_hint(err: Error) -> Error {
     }
 }
 
-// ---- output shapes -------------------------------------------------------------------------
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct InventoryOut {
-    pub providers: Vec<Value>,
-    pub runtimes: Vec<Value>,
-    pub preferences: Value,
-    pub policy: Value,
-    pub checked_at: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ModelsOut {
-    pub providers: Vec<Value>,
-}
-
-/// A removal, or with `dry_run` the plan: `would_lose` (removal: `discarded`) lists files,
-/// commits and stashes by kind.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct CleanupOut {
-    pub session_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub removed: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dry_run: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub blocked: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub would_lose: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub discarded: Option<Value>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,10 +440,35 @@ mod tests {
                 "default": true,
             })
         );
-        // Values of `Value` type, the case schemars writes as `true`, come out as `{}`.
-        let out = Value::Object((*output::<InventoryOut>()).clone());
-        assert_eq!(out["properties"]["preferences"], json!({}));
-        assert_eq!(out["properties"]["providers"], json!({"type": "array", "items": {}}));
+        // Values of `Value` type, the case schemars writes as `true`, come out as `{}`; a list
+        // of them is just an array.
+        #[derive(JsonSchema)]
+        #[allow(dead_code)]
+        struct Open {
+            any: Value,
+            list: Vec<Value>,
+        }
+        let out = Value::Object((*output::<Open>()).clone());
+        assert_eq!(out["properties"]["any"], json!({}));
+        assert_eq!(out["properties"]["list"], json!({"type": "array"}));
+    }
+
+    #[test]
+    fn nested_alternatives_are_flattened() {
+        let mut s = json!({"properties": {"state": {
+            "description": "outer",
+            "anyOf": [{"description": "inner", "anyOf": [{"type": "string"}, {"type": "array"}]}, {"type": "null"}],
+        }}});
+        flatten_alternatives(&mut s);
+        assert_eq!(
+            s["properties"]["state"],
+            json!({"description": "outer", "anyOf": [{"type": "string"}, {"type": "array"}, {"type": "null"}]})
+        );
+        // An alternative with more than alternatives (here its own type) is kept whole.
+        let mut kept = json!({"anyOf": [{"type": "object", "anyOf": [{"required": ["a"]}]}, {"type": "null"}]});
+        let before = kept.clone();
+        flatten_alternatives(&mut kept);
+        assert_eq!(kept, before);
     }
 
     #[test]

@@ -5,20 +5,20 @@
 use std::pin::pin;
 use std::time::Duration;
 
+use agentpool_core::agent_io;
 use agentpool_core::api;
 use agentpool_core::api::SpawnRequest;
 use agentpool_core::error::{Error, ErrorCode};
 use agentpool_core::model::Detail;
 use agentpool_core::session::collect::{collect_payload, gate_manifest};
 use agentpool_core::session::observe::ObserveOptions;
-use agentpool_core::{agent_io, util};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ProgressNotificationParam};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use serde_json::{Value, json};
 
-use crate::output::{self, *};
+use crate::output;
 use crate::params::*;
 use crate::server::AgentPoolServer;
 use crate::{guard, guides};
@@ -44,33 +44,22 @@ impl AgentPoolServer {
         name = "get_inventory",
         description = "Coding-agent CLIs: installed, version, auth, models, capabilities, policy, stored usage. Choose provider_id and model here.",
         input_schema = output::input::<InventoryArgs>(),
-        output_schema = output::output::<InventoryOut>(),
+        output_schema = output::output::<api::Inventory>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_inventory(&self, Parameters(a): Parameters<InventoryArgs>) -> CallToolResult {
-        let m = &self.manager;
-        if let Err(e) = m.reconcile().await {
-            return output::fail(e);
-        }
-        let providers = m.describe_providers(a.include_usage).await;
-        output::ok_json::<InventoryOut>(json!({
-            "providers": providers,
-            "runtimes": m.runtimes(),
-            "preferences": m.preferences_ref(),
-            "policy": m.settings().config.policy,
-            "checked_at": util::now(),
-        }))
+        self.manager.inventory(a.include_usage, true).await.map_or_else(output::fail, |r| output::ok(&r))
     }
 
     #[tool(
         name = "get_provider_models",
         description = "Model catalog per provider: default and smoke model, models, reasoning and tier options, quirks.",
         input_schema = output::input::<ModelsArgs>(),
-        output_schema = output::output::<ModelsOut>(),
+        output_schema = output::output::<api::Models>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_provider_models(&self, Parameters(a): Parameters<ModelsArgs>) -> CallToolResult {
-        self.manager.models(a.provider_id.as_deref()).await.map_or_else(output::fail, output::ok_json::<ModelsOut>)
+        self.manager.models(a.provider_id.as_deref()).await.map_or_else(output::fail, |r| output::ok(&r))
     }
 
     #[tool(
@@ -426,7 +415,7 @@ impl AgentPoolServer {
         name = "cleanup_worktree",
         description = "Remove a finished session's worktree and branch. Refuses active sessions, and unless force refuses when anything would be lost (modified, untracked or ignored files, unmerged commits, stashes), listing it in details.would_lose; never drops unmerged commits or stashes.",
         input_schema = output::input::<CleanupWorktreeArgs>(),
-        output_schema = output::output::<CleanupOut>(),
+        output_schema = output::output::<api::Cleanup>(),
         annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = false)
     )]
     async fn cleanup_worktree(&self, Parameters(a): Parameters<CleanupWorktreeArgs>) -> CallToolResult {
@@ -438,7 +427,7 @@ impl AgentPoolServer {
                 e
             }
         });
-        done(r.map(output::ok_json::<CleanupOut>))
+        done(r.map(|v| output::ok(&v)))
     }
 }
 

@@ -6,8 +6,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::config::PolicyConfig;
 use crate::model::{
-    AgentSession, ArtifactRecord, Confidence, ManifestFile, ObserveEvent, PromptMode, RuntimeKind, SessionState,
+    AgentSession, ArtifactRecord, Confidence, ManifestFile, ModelDescriptor, ObserveEvent, PromptMode,
+    ProviderDescriptor, RuntimeKind, SessionState,
 };
 
 /// Where the user's delegation preferences live, and their first lines.
@@ -391,4 +393,194 @@ pub struct WorktreeRow {
 pub struct WorktreeList {
     pub repo_path: String,
     pub worktrees: Vec<WorktreeRow>,
+}
+
+/// A runtime AgentPool can run workers in, and whether it is there.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RuntimeRow {
+    pub kind: RuntimeKind,
+    /// The configured default runtime.
+    pub default: bool,
+    pub enabled: bool,
+    /// Its binary was found.
+    pub available: bool,
+    pub path: Option<String>,
+    /// The tmux socket name workers run on.
+    pub socket: String,
+}
+
+/// What is installed and allowed (`inventory`, `get_inventory`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Inventory {
+    pub providers: Vec<ProviderDescriptor>,
+    pub runtimes: Vec<RuntimeRow>,
+    pub preferences: PreferencesRef,
+    /// The `[policy]` section in effect.
+    #[schemars(with = "Map<String, Value>")]
+    pub policy: PolicyConfig,
+    pub checked_at: String,
+}
+
+/// One provider's model facts (`models`, `get_provider_models`): the catalog's with their
+/// defaults spelled out, whether it is installed, and its models.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ModelRow {
+    pub provider_id: String,
+    pub installed: bool,
+    pub default_model: Option<String>,
+    /// The model `smoke` uses (the default model when the catalog names none).
+    pub smoke_model: Option<String>,
+    /// The flag that selects a model.
+    pub model_arg: Option<String>,
+    /// How a model is chosen: `model_arg` unless the catalog says otherwise.
+    pub model_selection: String,
+    pub default_initial_prompt_mode: String,
+    pub reasoning_effort_arg: Option<String>,
+    pub reasoning_effort_config_key: Option<String>,
+    pub service_tier_config_key: Option<String>,
+    pub read_only_mode_arg: Option<String>,
+    pub submit_keys: Vec<Value>,
+    pub catalog_completeness: Option<String>,
+    pub quirks: Vec<Value>,
+    pub models: Vec<ModelDescriptor>,
+}
+
+/// The model catalog as AgentPool sees it (`models`, `get_provider_models`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Models {
+    pub providers: Vec<ModelRow>,
+    /// The catalog layers, embedded first.
+    pub catalog_sources: Vec<String>,
+    pub preferences: PreferencesRef,
+}
+
+/// Paths at risk of one kind: every one counted, the first 50 listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ListedPaths {
+    pub count: usize,
+    pub paths: Vec<String>,
+    /// More were counted than listed.
+    pub truncated: bool,
+}
+
+/// Commits on no other branch: every one counted, the first 50 listed (full hashes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ListedCommits {
+    pub count: usize,
+    pub shas: Vec<String>,
+    pub truncated: bool,
+}
+
+/// A stash, by its reflog name (`stash@{0}`) and commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StashRef {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub sha: String,
+}
+
+/// Stashes made in a worktree: every one counted, the first 50 listed, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ListedStashes {
+    pub count: usize,
+    pub items: Vec<StashRef>,
+    pub truncated: bool,
+}
+
+/// What removing a worktree loses (`would_lose`, `discarded`, and `WORKTREE_DIRTY`'s details).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WorktreeLoss {
+    /// Modified, untracked and ignored paths together (the first 50), after
+    /// `<git status failed>` when the worktree could not be read.
+    pub dirty_files: Vec<String>,
+    pub dirty_count: usize,
+    pub unmerged_commits: u64,
+    /// The kinds at risk, in a fixed order: `unreadable`, `modified`, `untracked`, `ignored`,
+    /// `unmerged_commits`, `stashes`.
+    pub kinds: Vec<String>,
+    /// `git status` could not read the worktree: it might hold anything.
+    pub unreadable: bool,
+    pub modified: ListedPaths,
+    pub untracked: ListedPaths,
+    pub ignored: ListedPaths,
+    pub commits: ListedCommits,
+    pub stashes: ListedStashes,
+}
+
+/// `worktrees cleanup` of a session that has no worktree.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CleanupNoWorktree {
+    pub session_id: String,
+    pub removed: bool,
+    pub would_remove: bool,
+    pub dry_run: bool,
+    pub reason: String,
+}
+
+/// A dry run on a worktree a live worker holds (the session itself, or one resumed into it):
+/// blocked, `reason` `active`. Without `dry_run` this is the error `WORKTREE_ACTIVE`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CleanupActive {
+    pub session_id: String,
+    pub dry_run: bool,
+    pub would_remove: bool,
+    pub blocked: bool,
+    pub reason: String,
+    /// The live worker's state.
+    pub state: SessionState,
+    pub path: String,
+    pub branch: String,
+    /// The resumed session that holds the worktree, when it is not this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<String>,
+}
+
+/// A dry run: what a removal would do and lose.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CleanupPlan {
+    pub session_id: String,
+    pub dry_run: bool,
+    pub would_remove: bool,
+    /// Something would be lost and `force` was not given.
+    pub blocked: bool,
+    pub path: String,
+    pub exists: bool,
+    pub branch: String,
+    pub dirty: bool,
+    pub force: bool,
+    /// `missing`, `dirty`, `unmerged_commits` or `stashes`; null when nothing is at risk.
+    pub reason: Option<String>,
+    pub would_lose: WorktreeLoss,
+    pub would_delete_branch: bool,
+}
+
+/// A removal.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct CleanupDone {
+    pub session_id: String,
+    pub removed: bool,
+    pub path: String,
+    /// `missing` when the directory was already gone.
+    pub reason: Option<String>,
+    pub dirty: bool,
+    pub force: bool,
+    /// What the forced removal discarded (null when nothing was removed).
+    pub discarded: Option<WorktreeLoss>,
+    pub branch: String,
+    pub branch_deleted: bool,
+    /// Why the branch stayed: `unmerged_commits` or `delete_failed`.
+    pub branch_kept_reason: Option<String>,
+    pub unmerged_commits: u64,
+    /// Stashes are never dropped.
+    pub stashes_kept: ListedStashes,
+}
+
+/// `worktrees cleanup` / `cleanup_worktree`: one of four shapes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Cleanup {
+    NoWorktree(CleanupNoWorktree),
+    Active(CleanupActive),
+    Plan(CleanupPlan),
+    Done(CleanupDone),
 }

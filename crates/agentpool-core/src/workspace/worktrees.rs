@@ -31,7 +31,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::api::resolve_repo;
+use crate::api::{
+    Cleanup, CleanupActive, CleanupDone, CleanupNoWorktree, CleanupPlan, ListedCommits, ListedPaths, ListedStashes,
+    StashRef, WorktreeLoss, resolve_repo,
+};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::AgentSession;
 use crate::pool::Pool;
@@ -122,44 +125,49 @@ fn same_path(a: &str, b: &str) -> bool {
 }
 
 /// A counted list: every entry is counted, the first [`MAX_LISTED`] are kept.
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Listed {
+#[derive(Debug, Clone, PartialEq)]
+struct Listed<T = String> {
     count: usize,
-    items: Vec<Value>,
+    items: Vec<T>,
 }
 
-impl Listed {
-    fn push(&mut self, item: Value) {
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Self { count: 0, items: Vec::new() }
+    }
+}
+
+impl<T> Listed<T> {
+    fn push(&mut self, item: T) {
         self.count += 1;
         if self.items.len() < MAX_LISTED {
             self.items.push(item);
         }
     }
 
-    /// `{count, <key>: [...], truncated}`.
-    fn to_json(&self, key: &str) -> Value {
-        let mut m = Map::new();
-        m.insert("count".into(), json!(self.count));
-        m.insert(key.into(), Value::Array(self.items.clone()));
-        m.insert("truncated".into(), json!(self.count > self.items.len()));
-        Value::Object(m)
+    fn truncated(&self) -> bool {
+        self.count > self.items.len()
     }
 
-    /// The first few entries, for a one-line message: `a, b, c, …`.
-    fn sample(&self) -> String {
-        let mut names: Vec<String> = self
-            .items
-            .iter()
-            .take(MAX_IN_MESSAGE)
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.get("ref").and_then(Value::as_str).unwrap_or_default().to_owned(),
-            })
-            .collect();
+    /// The first few entries, named by `name`, for a one-line message: `a, b, c, …`.
+    fn sample(&self, name: impl Fn(&T) -> &str) -> String {
+        let mut names: Vec<&str> = self.items.iter().take(MAX_IN_MESSAGE).map(name).collect();
         if self.count > names.len() {
-            names.push("…".to_owned());
+            names.push("…");
         }
         names.join(", ")
+    }
+}
+
+impl Listed {
+    fn paths(&self) -> ListedPaths {
+        ListedPaths { count: self.count, paths: self.items.clone(), truncated: self.truncated() }
+    }
+}
+
+impl Listed<StashRef> {
+    fn stashes(&self) -> ListedStashes {
+        ListedStashes { count: self.count, items: self.items.clone(), truncated: self.truncated() }
     }
 }
 
@@ -199,7 +207,7 @@ fn parse_status_z(text: &str) -> WorkingFiles {
             (b'!', b'!') => &mut out.ignored,
             _ => &mut out.modified,
         };
-        list.push(Value::String(path.to_owned()));
+        list.push(path.to_owned());
     }
     out
 }
@@ -246,7 +254,12 @@ async fn unmerged_commits(repo: &Path, branch: &str, worktree_head: Option<&str>
 }
 
 /// The stashes made in a worktree (see the module docs): `{ref, sha}` each, newest first.
-async fn worktree_stashes(repo: &Path, branch: &str, worktree_head: Option<&str>, unmerged: &HashSet<&str>) -> Listed {
+async fn worktree_stashes(
+    repo: &Path,
+    branch: &str,
+    worktree_head: Option<&str>,
+    unmerged: &HashSet<&str>,
+) -> Listed<StashRef> {
     let mut out = Listed::default();
     let list = git::git(repo, &["stash", "list", "--no-show-signature", "--format=%gd%x1f%H%x1f%P%x1f%gs"]).await;
     if !list.success() {
@@ -260,7 +273,7 @@ async fn worktree_stashes(repo: &Path, branch: &str, worktree_head: Option<&str>
         };
         let parent = parents.split(' ').next().unwrap_or("");
         if stash_belongs(subject, parent, branch, worktree_head, unmerged) {
-            out.push(json!({"ref": reference, "sha": sha}));
+            out.push(StashRef { reference: reference.to_owned(), sha: sha.to_owned() });
         }
     }
     out
@@ -290,7 +303,7 @@ struct AtRisk {
     unmerged_commits: u64,
     /// The first [`MAX_LISTED`] of those commits (hashes).
     commits: Listed,
-    stashes: Listed,
+    stashes: Listed<StashRef>,
     branch_exists: bool,
 }
 
@@ -349,19 +362,13 @@ impl AtRisk {
             (&self.files.ignored, "ignored file", "ignored files"),
         ] {
             if list.count > 0 {
-                parts.push(format!("{} ({})", plural(list.count, one, many), list.sample()));
+                parts.push(format!("{} ({})", plural(list.count, one, many), list.sample(String::as_str)));
             }
         }
         if self.unmerged_commits > 0 {
             let n = usize::try_from(self.unmerged_commits).unwrap_or(usize::MAX);
-            let shas: Vec<String> = self
-                .commits
-                .items
-                .iter()
-                .take(MAX_IN_MESSAGE)
-                .filter_map(Value::as_str)
-                .map(|s| s.chars().take(12).collect())
-                .collect();
+            let shas: Vec<String> =
+                self.commits.items.iter().take(MAX_IN_MESSAGE).map(|s| s.chars().take(12).collect()).collect();
             let mut named = shas.join(", ");
             if n > shas.len() {
                 named.push_str(if shas.is_empty() { "…" } else { ", …" });
@@ -372,34 +379,38 @@ impl AtRisk {
             parts.push(format!(
                 "{} made in it ({})",
                 plural(self.stashes.count, "stash", "stashes"),
-                self.stashes.sample()
+                self.stashes.sample(|s| s.reference.as_str())
             ));
         }
         parts.join(", ")
     }
 
-    fn to_json(&self) -> Value {
+    fn loss(&self) -> WorktreeLoss {
         let f = &self.files;
-        let mut dirty_files: Vec<Value> = Vec::new();
+        let mut dirty_files: Vec<String> = Vec::new();
         if self.unreadable {
-            dirty_files.push(json!("<git status failed>"));
+            dirty_files.push("<git status failed>".to_owned());
         }
         for list in [&f.modified, &f.untracked, &f.ignored] {
             dirty_files.extend(list.items.iter().cloned());
         }
         dirty_files.truncate(MAX_LISTED);
-        json!({
-            "dirty_files": dirty_files,
-            "dirty_count": self.dirty_count(),
-            "unmerged_commits": self.unmerged_commits,
-            "kinds": self.kinds(),
-            "unreadable": self.unreadable,
-            "modified": f.modified.to_json("paths"),
-            "untracked": f.untracked.to_json("paths"),
-            "ignored": f.ignored.to_json("paths"),
-            "commits": self.commits.to_json("shas"),
-            "stashes": self.stashes.to_json("items"),
-        })
+        WorktreeLoss {
+            dirty_files,
+            dirty_count: self.dirty_count(),
+            unmerged_commits: self.unmerged_commits,
+            kinds: self.kinds().into_iter().map(str::to_owned).collect(),
+            unreadable: self.unreadable,
+            modified: f.modified.paths(),
+            untracked: f.untracked.paths(),
+            ignored: f.ignored.paths(),
+            commits: ListedCommits {
+                count: self.commits.count,
+                shas: self.commits.items.clone(),
+                truncated: self.commits.truncated(),
+            },
+            stashes: self.stashes.stashes(),
+        }
     }
 }
 
@@ -446,7 +457,7 @@ async fn assess(repo: &Path, worktree: &Path, branch: &str) -> AtRisk {
     risk.branch_exists = unmerged.branch_exists;
     risk.unmerged_commits = unmerged.count;
     for sha in &unmerged.shas {
-        risk.commits.push(json!(sha));
+        risk.commits.push(sha.clone());
     }
     // The count stays what rev-list said, even when git failed and no hash is known.
     risk.commits.count = usize::try_from(unmerged.count).unwrap_or(usize::MAX);
@@ -468,7 +479,7 @@ fn refusal(session_id: &str, path: &str, branch: &str, risk: &AtRisk) -> Error {
     .with("session_id", session_id)
     .with("branch", branch)
     .with("reason", risk.reason())
-    .with("would_lose", risk.to_json())
+    .with("would_lose", serde_json::to_value(risk.loss()).unwrap_or_default())
     .with("example", format!("agentpool worktrees cleanup --session-id {session_id} --dry-run"))
 }
 
@@ -528,19 +539,33 @@ impl Pool {
     }
 
     /// Removes a session's worktree (see the module docs for what is protected).
-    pub async fn cleanup_worktree(&self, session_id: &str, force: bool, dry_run: bool) -> Result<Value> {
+    pub async fn cleanup_worktree(&self, session_id: &str, force: bool, dry_run: bool) -> Result<Cleanup> {
         let session = self.load(session_id).await?;
         let Some(path_str) = session.worktree_path.clone() else {
-            return Ok(json!({"session_id": session.id, "removed": false, "would_remove": false, "dry_run": dry_run,
-                             "reason": "session has no worktree"}));
+            return Ok(Cleanup::NoWorktree(CleanupNoWorktree {
+                session_id: session.id,
+                removed: false,
+                would_remove: false,
+                dry_run,
+                reason: "session has no worktree".to_owned(),
+            }));
         };
         let path = PathBuf::from(&path_str);
         let repo = PathBuf::from(&session.repo_path);
         let branch = Self::branch_of(&session);
         if session.is_live() {
             if dry_run {
-                return Ok(json!({"session_id": session.id, "dry_run": true, "would_remove": false, "blocked": true,
-                                 "reason": "active", "state": session.state, "path": path_str, "branch": branch}));
+                return Ok(Cleanup::Active(CleanupActive {
+                    session_id: session.id.clone(),
+                    dry_run: true,
+                    would_remove: false,
+                    blocked: true,
+                    reason: "active".to_owned(),
+                    state: session.state,
+                    path: path_str,
+                    branch,
+                    used_by: None,
+                }));
             }
             return Err(Error::new(
                 ErrorCode::WorktreeActive,
@@ -558,9 +583,17 @@ impl Pool {
         let sharing = self.store.call(move |c| store::sessions_in_worktree(c, &p)).await?;
         if let Some(live) = sharing.iter().find(|s| s.id != session.id && s.is_live()) {
             if dry_run {
-                return Ok(json!({"session_id": session.id, "dry_run": true, "would_remove": false, "blocked": true,
-                                 "reason": "active", "state": live.state, "path": path_str, "branch": branch,
-                                 "used_by": live.id}));
+                return Ok(Cleanup::Active(CleanupActive {
+                    session_id: session.id.clone(),
+                    dry_run: true,
+                    would_remove: false,
+                    blocked: true,
+                    reason: "active".to_owned(),
+                    state: live.state,
+                    path: path_str,
+                    branch,
+                    used_by: Some(live.id.clone()),
+                }));
             }
             return Err(Error::new(
                 ErrorCode::WorktreeActive,
@@ -584,19 +617,19 @@ impl Pool {
         let delete_branch = risk.branch_exists && risk.unmerged_commits == 0;
         if dry_run {
             let reason = if !exists { Some("missing") } else { risk.reason() };
-            return Ok(json!({
-                "session_id": session.id,
-                "dry_run": true,
-                "would_remove": exists && !blocked,
-                "blocked": exists && blocked,
-                "path": path_str,
-                "exists": exists,
-                "branch": branch,
-                "dirty": risk.dirty_count() > 0,
-                "force": force,
-                "reason": reason,
-                "would_lose": risk.to_json(),
-                "would_delete_branch": !blocked && delete_branch,
+            return Ok(Cleanup::Plan(CleanupPlan {
+                session_id: session.id.clone(),
+                dry_run: true,
+                would_remove: exists && !blocked,
+                blocked: exists && blocked,
+                path: path_str,
+                exists,
+                branch,
+                dirty: risk.dirty_count() > 0,
+                force,
+                reason: reason.map(str::to_owned),
+                would_lose: risk.loss(),
+                would_delete_branch: !blocked && delete_branch,
             }));
         }
         if exists && blocked {
@@ -647,35 +680,34 @@ impl Pool {
             branch_deleted = git::git(&repo, &["branch", "-D", &branch]).await.success();
         }
         let branch_kept_reason = match (branch_exists, branch_deleted) {
-            (false, _) => Value::Null,
-            (true, true) => Value::Null,
-            (true, false) if unmerged > 0 => json!("unmerged_commits"),
-            (true, false) => json!("delete_failed"),
+            (false, _) | (true, true) => None,
+            (true, false) if unmerged > 0 => Some("unmerged_commits".to_owned()),
+            (true, false) => Some("delete_failed".to_owned()),
         };
-        let result = json!({
-            "session_id": session.id,
-            "removed": removed,
-            "path": path_str,
-            "reason": if exists { Value::Null } else { json!("missing") },
-            "dirty": risk.dirty_count() > 0,
-            "force": force,
-            "discarded": if removed { risk.to_json() } else { json!(null) },
-            "branch": branch,
-            "branch_deleted": branch_deleted,
-            "branch_kept_reason": branch_kept_reason,
-            "unmerged_commits": unmerged,
-            "stashes_kept": risk.stashes.to_json("items"),
-        });
+        let result = CleanupDone {
+            session_id: session.id.clone(),
+            removed,
+            path: path_str,
+            reason: (!exists).then(|| "missing".to_owned()),
+            dirty: risk.dirty_count() > 0,
+            force,
+            discarded: removed.then(|| risk.loss()),
+            branch,
+            branch_deleted,
+            branch_kept_reason,
+            unmerged_commits: unmerged,
+            stashes_kept: risk.stashes.stashes(),
+        };
         let id = session.id.clone();
         self.store
             .call(move |c| store::set_meta(c, &id, crate::model::MetaKey::WorktreeRemovedAt, &json!(util::now())))
             .await?;
-        let mut m = Map::new();
-        if let Value::Object(r) = &result {
-            m.extend(r.clone());
-        }
-        self.event(&session, "worktree_cleanup", Some(session.state), None, None, m).await?;
-        Ok(result)
+        let data = match serde_json::to_value(&result) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        self.event(&session, "worktree_cleanup", Some(session.state), None, None, data).await?;
+        Ok(Cleanup::Done(result))
     }
 
     /// Undoes a worktree created by a spawn that then failed: the directory, its
@@ -743,8 +775,13 @@ mod tests {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// What a removal would lose, as the JSON both front ends show.
+    fn json_of(risk: &AtRisk) -> Value {
+        serde_json::to_value(risk.loss()).unwrap()
+    }
+
     fn paths(list: &Listed) -> Vec<&str> {
-        list.items.iter().filter_map(Value::as_str).collect()
+        list.items.iter().map(String::as_str).collect()
     }
 
     #[test]
@@ -766,7 +803,7 @@ mod tests {
         let f = parse_status_z(&text);
         assert_eq!((f.ignored.count, f.ignored.items.len()), (120, MAX_LISTED));
         let risk = AtRisk { files: f, ..AtRisk::default() };
-        let j = risk.to_json();
+        let j = json_of(&risk);
         assert_eq!((j["dirty_count"].as_u64(), j["ignored"]["truncated"].as_bool()), (Some(120), Some(true)));
         assert_eq!(j["dirty_files"].as_array().unwrap().len(), MAX_LISTED);
         assert_eq!(j["kinds"], json!(["ignored"]));
@@ -815,7 +852,7 @@ mod tests {
         let ignored = assess(&repo, &wt, b).await;
         assert_eq!(paths(&ignored.files.ignored), ["local.env", "target/"], "{ignored:?}");
         assert_eq!((ignored.dirty_count(), ignored.reason()), (2, Some("dirty")));
-        assert_eq!(ignored.to_json()["dirty_files"], json!(["local.env", "target/"]));
+        assert_eq!(json_of(&ignored)["dirty_files"], json!(["local.env", "target/"]));
 
         std::fs::write(wt.join("new.txt"), "x").unwrap();
         std::fs::write(wt.join("tracked.txt"), "v2\n").unwrap();
@@ -869,7 +906,7 @@ mod tests {
         assert_eq!((risk.dirty_count(), risk.stashes.count), (0, 1), "{risk:?}");
         assert_eq!(risk.reason(), Some("stashes"));
         let sha = sh(&repo, &["rev-parse", "stash@{0}"]).trim().to_owned();
-        assert_eq!(risk.stashes.items, [json!({"ref": "stash@{0}", "sha": sha})]);
+        assert_eq!(serde_json::to_value(&risk.stashes.items).unwrap(), json!([{"ref": "stash@{0}", "sha": sha}]));
         assert_eq!(risk.describe(), "1 stash made in it (stash@{0})");
     }
 
@@ -883,6 +920,6 @@ mod tests {
         let inner = dir.path().join("wt");
         let risk = assess(&repo, &inner, "agentpool/p/abc123").await;
         assert!(risk.unreadable && !risk.is_empty(), "{risk:?}");
-        assert_eq!(risk.to_json()["dirty_files"], json!(["<git status failed>"]));
+        assert_eq!(json_of(&risk)["dirty_files"], json!(["<git status failed>"]));
     }
 }
