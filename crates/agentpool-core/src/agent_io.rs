@@ -41,15 +41,50 @@ static FENCE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&pattern).expect("the fence-marker pattern must compile")
 });
 
+/// A cheap superset of [`FENCE_LIKE`] (a few hundred microseconds to compile where the full
+/// pattern takes milliseconds, in every short-lived process): any non-ASCII character where
+/// the full pattern allows invisible ones (all of them are non-ASCII), anything but ASCII
+/// letters, digits and line breaks between the words (all of which the full pattern refuses
+/// there too). The optional `BEGIN`/`END` is left out: it never decides whether text matches.
+static FENCE_GATE: LazyLock<Regex> = LazyLock::new(|| {
+    fn word(w: &str) -> String {
+        w.chars().map(|c| format!("(?i:{c})")).collect::<Vec<_>>().join(r"[\x{80}-\x{10FFFF}]*")
+    }
+    let sep = r"[^A-Za-z0-9\n]*";
+    let pattern = format!("{}{sep}{}{sep}{}", word("UNTRUSTED"), word("WORKER"), word("OUTPUT"));
+    Regex::new(&pattern).expect("the fence-marker gate must compile")
+});
+
+/// Whether `text` may hold a fence-like marker. First a scan: every marker ends in `OUTPUT`,
+/// whose letters (with only non-ASCII characters between them) are ASCII in every letter case;
+/// then [`FENCE_GATE`]. Text that fails either cannot match [`FENCE_LIKE`], which is compiled
+/// only for text that passes both.
+fn may_hold_fence_marker(text: &str) -> bool {
+    const LAST_WORD: &[u8] = b"output";
+    let mut matched = 0;
+    for b in text.bytes().filter(u8::is_ascii) {
+        let b = b.to_ascii_lowercase();
+        // No proper prefix of the word is also its suffix, so a mismatch restarts it.
+        matched = if b == LAST_WORD[matched] { matched + 1 } else { usize::from(b == LAST_WORD[0]) };
+        if matched == LAST_WORD.len() {
+            return FENCE_GATE.is_match(text);
+        }
+    }
+    false
+}
+
 /// Worker text with every fence-like marker (see [`FENCE_LIKE`]) prefixed with `ESCAPED_`,
 /// wherever it stands in a line. Text without one is returned as it is.
 pub fn escape_fence_markers(text: &str) -> Cow<'_, str> {
+    if !may_hold_fence_marker(text) {
+        return Cow::Borrowed(text);
+    }
     FENCE_LIKE.replace_all(text, "ESCAPED_${0}")
 }
 
 /// Whether `text` holds a fence-like marker that is not escaped (for tests and checks).
 pub fn has_unescaped_fence_marker(text: &str) -> bool {
-    FENCE_LIKE.find_iter(text).any(|m| !text[..m.start()].ends_with(ESCAPE_PREFIX))
+    may_hold_fence_marker(text) && FENCE_LIKE.find_iter(text).any(|m| !text[..m.start()].ends_with(ESCAPE_PREFIX))
 }
 
 /// `text` between fresh `BEGIN_`/`END_UNTRUSTED_WORKER_OUTPUT_<nonce>` lines, fence-like
@@ -125,9 +160,10 @@ pub fn worker_output(text: &str, detail: Detail, lockdown: bool) -> WorkerOutput
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
+    use proptest::prelude::*;
     use serde_json::Value;
+
+    use super::*;
 
     // The tests read results as JSON, the shape both front ends send.
     fn wrap_untrusted(text: &str, detail: Detail) -> Value {
@@ -151,6 +187,54 @@ mod tests {
         // A worker cannot know the next nonce, so a forged closing line never matches it.
         let c = wrap_untrusted(&forged, Detail::Full);
         assert_eq!(c["text"].as_str().unwrap().matches("\nEND_UNTRUSTED").count(), 1);
+    }
+
+    #[test]
+    fn the_fence_gate_rests_on_ascii_letters_and_non_ascii_fillers() {
+        let folds = Regex::new("(?i)[outp]").unwrap();
+        let others: String = (0x80..=0x10FFFF_u32).filter_map(char::from_u32).collect();
+        assert_eq!(folds.find(&others).map(|m| m.as_str().to_owned()), None);
+        // Some words and marks on the way to a marker, and a marker spelled every odd way.
+        assert!(!may_hold_fence_marker("untrusted worker, no output yet"));
+        assert!(!may_hold_fence_marker("the output of an untrusted worker"));
+        assert!(may_hold_fence_marker("un\u{200B}trusted \u{2014} wor\u{212A}er \u{2014} o\u{301}utput"));
+    }
+
+    #[test]
+    fn every_fence_like_marker_passes_the_gate() {
+        const PIECES: &[&str] = &[
+            "BEGIN",
+            "end",
+            "UNTRUSTED",
+            "untru",
+            "sted",
+            "\u{17F}",
+            "WORKER",
+            "wor",
+            "\u{212A}",
+            "er",
+            "OUTPUT",
+            "out",
+            "put",
+            "_",
+            " ",
+            "-",
+            "\u{2014}",
+            "\n",
+            "x",
+            "7",
+            "é",
+            "\u{200B}",
+            "\u{0301}",
+            "\u{FEFF}",
+        ];
+        let text = proptest::collection::vec(proptest::sample::select(PIECES), 0..16).prop_map(|p| p.concat());
+        crate::test_support::check_property(text, |text| {
+            if FENCE_LIKE.is_match(&text) {
+                prop_assert!(may_hold_fence_marker(&text), "the gate refused a marker in {text:?}");
+            }
+            Ok(())
+        });
     }
 
     #[test]

@@ -277,6 +277,32 @@ static NOTE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the note-marker pattern must compile")
 });
 
+/// Whether `text` may hold a note-like marker: a bracket, then the letters of `agentpool`
+/// (ASCII in any case: no other character folds to them), each after at most 16 bytes of
+/// non-ASCII characters (four fillers of up to four bytes; every invisible character and
+/// combining mark is non-ASCII), and spaces or tabs too before the first. Every marker passes,
+/// and ordinary text fails in one scan, so [`NOTE_LIKE`] — whose Unicode classes take
+/// milliseconds to compile, again in every short-lived process — is built only for text that
+/// has a chance of matching.
+fn may_hold_note_like(text: &str) -> bool {
+    const LETTERS: &[u8] = b"agentpool";
+    const MAX_FILLER_BYTES: usize = 4 * 4;
+    let bytes = text.as_bytes();
+    text.match_indices(['[', '\u{FF3B}']).any(|(at, bracket)| {
+        let mut i = at + bracket.len();
+        LETTERS.iter().enumerate().all(|(n, letter)| {
+            let filler = |b: u8| !b.is_ascii() || (n == 0 && (b == b' ' || b == b'\t'));
+            let start = i;
+            while i < bytes.len() && i - start < MAX_FILLER_BYTES && filler(bytes[i]) {
+                i += 1;
+            }
+            let found = bytes.get(i).is_some_and(|b| b.to_ascii_lowercase() == *letter);
+            i += 1;
+            found
+        })
+    })
+}
+
 /// Pane text about to be appended after `tail` (the transcript's last bytes), with every
 /// note-like marker prefixed with `ESCAPED_`, wherever it stands in a line. So only AgentPool
 /// writes `[agentpool` into the transcript: a line that starts with it is always a note.
@@ -286,6 +312,9 @@ static NOTE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
 /// marker up just as well.
 pub fn escape_note_like<'a>(tail: &str, text: &'a str) -> Cow<'a, str> {
     let joined = format!("{tail}{text}");
+    if !may_hold_note_like(&joined) {
+        return Cow::Borrowed(text);
+    }
     let mut out: Option<String> = None;
     let mut copied = 0;
     for m in NOTE_LIKE.find_iter(&joined) {
@@ -330,7 +359,7 @@ pub fn note_block(label: &str, text: &str, at_line_start: bool) -> String {
 
 /// Whether `text` holds a note-like marker that is not escaped (for tests and checks).
 pub fn has_unescaped_note_marker(text: &str) -> bool {
-    NOTE_LIKE.find_iter(text).any(|m| !text[..m.start()].ends_with(NOTE_ESCAPE))
+    may_hold_note_like(text) && NOTE_LIKE.find_iter(text).any(|m| !text[..m.start()].ends_with(NOTE_ESCAPE))
 }
 
 /// Writes `summary.partial.md` for the latest observation.
@@ -376,7 +405,70 @@ pub(crate) fn load_echo(ad: &ArtifactDir) -> crate::detect::EchoFilter {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Every character that is not ASCII, as one string.
+    fn all_non_ascii() -> String {
+        (0x80..=0x10FFFF_u32).filter_map(char::from_u32).collect()
+    }
+
+    #[test]
+    fn the_note_gate_rests_on_ascii_letters_and_non_ascii_fillers() {
+        // The gate reads the letters as ASCII in any case, and skips fillers as bytes.
+        let folds = Regex::new("(?i)[agentpol]").unwrap();
+        assert_eq!(folds.find(&all_non_ascii()).map(|m| m.as_str().to_owned()), None);
+        let fillers = Regex::new(r"[\p{Cf}\p{Mn}]").unwrap();
+        assert!(!(0..0x80_u8).any(|b| fillers.is_match(&char::from(b).to_string())));
+        // The longest marker: a full-width bracket, then four 4-byte fillers before every letter.
+        let filler = "\u{E0001}".repeat(4);
+        let longest =
+            format!("\u{FF3B}{filler}{}", "agentpool".chars().map(String::from).collect::<Vec<_>>().join(&filler));
+        assert!(NOTE_LIKE.is_match(&longest) && may_hold_note_like(&longest));
+        assert!(!may_hold_note_like(&longest.replacen('l', "", 1)));
+        assert!(!may_hold_note_like(&longest.replacen('\u{E0001}', "\u{E0001}\u{E0001}", 1)));
+        assert!(!may_hold_note_like("plain [x] text about an agent pool"));
+        assert!(may_hold_note_like("plain [ \tAGENTpool"));
+    }
+
+    #[test]
+    fn every_note_like_marker_passes_the_gate() {
+        const PIECES: &[&str] = &[
+            "[",
+            "\u{FF3B}",
+            "a",
+            "G",
+            "e",
+            "N",
+            "t",
+            "P",
+            "o",
+            "O",
+            "l",
+            "L",
+            "agent",
+            "pool",
+            "agentpool",
+            " ",
+            "\t",
+            "\n",
+            "x",
+            "é",
+            "\u{200B}",
+            "\u{0301}",
+            "\u{00AD}",
+            "\u{E0001}",
+            "\u{212A}",
+        ];
+        let text = proptest::collection::vec(proptest::sample::select(PIECES), 0..24).prop_map(|p| p.concat());
+        crate::test_support::check_property(text, |text| {
+            if NOTE_LIKE.is_match(&text) {
+                prop_assert!(may_hold_note_like(&text), "the gate refused a marker in {text:?}");
+            }
+            Ok(())
+        });
+    }
 
     #[test]
     fn strips_escapes_and_keeps_text() {
