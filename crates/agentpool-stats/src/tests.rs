@@ -337,3 +337,59 @@ fn default_card_paths_never_reuse_a_file() {
     std::fs::write(&second, b"png").unwrap();
     assert_eq!(super::unused(first), dir.path().join("stats-20261125T120000Z-3.png"));
 }
+
+/// The document exactly as both front ends send it (compact JSON, wire key order).
+fn wire<T: serde::Serialize>(doc: &T) -> String {
+    serde_json::to_string(doc).unwrap()
+}
+
+#[test]
+fn documents_serialise_exactly_as_pinned() {
+    let (_d, c) = seeded();
+    insta::assert_snapshot!("doc_all", wire(&compute(&c, &request(None, None), &env()).unwrap()));
+    let mut req = request(Some("A"), None);
+    req.sections = parse_sections(&["walls,sessions,tokens".into()]).unwrap();
+    insta::assert_snapshot!("doc_mine_sections", wire(&compute(&c, &req, &env()).unwrap()));
+    insta::assert_snapshot!("doc_nobody", wire(&compute(&c, &request(Some("nobody"), None), &env()).unwrap()));
+    insta::assert_snapshot!("doc_cursor", wire(&compute(&c, &request(None, Some("cursor-cli")), &env()).unwrap()));
+    let (_e, empty) = db();
+    insta::assert_snapshot!("doc_empty", wire(&compute(&empty, &request(None, None), &env()).unwrap()));
+    // Token counts of two providers (in the registry's order, not sorted), in other shapes,
+    // and walls of low confidence.
+    snapshot(
+        &c,
+        "codex-cli",
+        &ts("12:30"),
+        "near_limit",
+        5.0,
+        json!({"token_counts": {"input": "7", "output": 2.0, "cache_creation": 5}}),
+    );
+    for (i, at) in ["22:00", "22:10", "22:20"].into_iter().enumerate() {
+        session(&c, &format!("ap_l{i}"), "codex-cli", "explorer", "COMPLETED", &ts(at), Some(&ts("22:30")), "A");
+        event(&c, &format!("ap_l{i}"), "spawn", &ts(at));
+    }
+    insta::assert_snapshot!("doc_low_confidence", wire(&compute(&c, &request(None, None), &env()).unwrap()));
+}
+
+/// FNV-1a of `bytes`: pins a rendered card without storing the image.
+fn fnv(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+    format!("{} bytes, fnv {hash:016x}", bytes.len())
+}
+
+#[test]
+fn share_cards_render_and_report_exactly_as_pinned() {
+    let (dir, c) = seeded();
+    let all = compute(&c, &request(None, None), &env()).unwrap();
+    let mut req = request(Some("A"), Some("codex-cli"));
+    req.sections = parse_sections(&["walls".into()]).unwrap();
+    let partial = compute(&c, &req, &env()).unwrap();
+    let (_e, empty) = db();
+    let none = compute(&empty, &request(None, None), &env()).unwrap();
+    let renders: Vec<String> =
+        [&all, &partial, &none].into_iter().map(|doc| fnv(&crate::card::render(doc).unwrap())).collect();
+    insta::assert_snapshot!("card_renders", renders.join("\n"));
+    let path = dir.path().join("card.png");
+    let info = wire(&crate::write_card(&all, &path, false).unwrap());
+    insta::assert_snapshot!("card_info", info.replace(&path.display().to_string(), "<path>"));
+}
