@@ -158,16 +158,11 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<StatsRepor
     }
 
     let tally = |f: &dyn Fn(&SessionRow) -> &str| -> BTreeMap<String, u64> {
-        let mut m: BTreeMap<String, u64> = BTreeMap::new();
+        let mut m: BTreeMap<&str, u64> = BTreeMap::new();
         for s in &sessions {
-            match m.get_mut(f(s)) {
-                Some(n) => *n += 1,
-                None => {
-                    m.insert(f(s).to_owned(), 1);
-                }
-            }
+            *m.entry(f(s)).or_default() += 1;
         }
-        m
+        m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     };
     let count = |k: &str| counts.get(k).copied().unwrap_or(0);
     let session_counts = SessionCounts {

@@ -174,7 +174,9 @@ pub struct Walls {
 /// Walls of one provider.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WallCounts {
+    /// Spawns of this provider while it was limited.
     pub hit: u64,
+    /// Spawns of this provider while it was usable and another was limited.
     pub avoided: u64,
 }
 
@@ -183,7 +185,9 @@ pub struct WallCounts {
 pub struct Quota {
     /// Of the latest snapshot.
     pub current_remaining_percent: Option<f64>,
+    /// Lowest over the window (null when no snapshot had a window percentage).
     pub min_in_window: Option<f64>,
+    /// Highest over the window (null when no snapshot had a window percentage).
     pub max_in_window: Option<f64>,
     /// Snapshots in the window.
     pub samples: u64,
@@ -192,6 +196,7 @@ pub struct Quota {
 /// The `utilization` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Utilization {
+    /// Length of the window.
     pub window_hours: f64,
     /// Window hours × providers in `quota`.
     pub usable_hours: f64,
@@ -216,10 +221,14 @@ pub struct Tokens {
 /// Token counts of one provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenCounts {
+    /// Input tokens (0 when the usage source reported only output).
     pub input: i64,
+    /// Output tokens (0 when the usage source reported only input).
     pub output: i64,
+    /// Cache-creation tokens, when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_creation: Option<i64>,
+    /// Cache-read tokens, when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_read: Option<i64>,
     /// Always `active_5h_block_only`: the counts cover the current 5-hour block.
@@ -229,7 +238,9 @@ pub struct TokenCounts {
 /// Token totals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TokenTotals {
+    /// Sum of `input` (null without token data).
     pub input: Option<i64>,
+    /// Sum of `output` (null without token data).
     pub output: Option<i64>,
 }
 
@@ -270,18 +281,22 @@ impl<T> ProviderMap<T> {
         }
     }
 
+    /// The value of `id`.
     pub fn get(&self, id: &str) -> Option<&T> {
         self.0.iter().find(|(k, _)| k == id).map(|(_, v)| v)
     }
 
+    /// Whether `id` has a value.
     pub fn contains_key(&self, id: &str) -> bool {
         self.get(id).is_some()
     }
 
+    /// Whether no provider has a value.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// How many providers have a value.
     pub fn len(&self) -> usize {
         self.0.len()
     }
