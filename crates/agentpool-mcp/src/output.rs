@@ -277,7 +277,7 @@ pub fn ok<T: Serialize>(payload: &T) -> CallToolResult {
     }
 }
 
-/// A successful result for the tools whose payload core still builds as JSON (usage, stats,
+/// A successful result for the tools whose payload core still builds as JSON (usage,
 /// leases, worktrees, inventory): in debug builds the payload is checked against the shape
 /// `T` advertises, so a drift fails the tests instead of a host's validator.
 pub fn ok_json<T: DeserializeOwned>(payload: Value) -> CallToolResult {

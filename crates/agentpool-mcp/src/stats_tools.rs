@@ -7,12 +7,12 @@ use std::path::Path;
 
 use agentpool_core::error::{Error, ErrorCode};
 use agentpool_core::scope::Scope;
+use agentpool_stats::{ShareCard, StatsReport};
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::output;
@@ -97,26 +97,6 @@ pub struct CardArgs {
     pub scope: ScopeArg,
 }
 
-/// The keys every `stats/v1` document has; the sections are described in `docs/stats.md`.
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct StatsOut {
-    pub schema_version: String,
-    pub generated_at: String,
-    pub window: Value,
-    pub scope: String,
-    pub data_quality: Vec<Value>,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct CardOut {
-    pub path: String,
-    pub bytes: u64,
-    pub width: u32,
-    pub height: u32,
-    pub stats_window: String,
-    pub generated_at: String,
-}
-
 /// Window and section errors from the stats crate carry CLI examples; MCP callers get calls.
 fn mcp_example(err: Error, example: &str) -> Error {
     match err.code {
@@ -160,7 +140,7 @@ impl AgentPoolServer {
         sections: Vec<String>,
         scope: ScopeArg,
         now: OffsetDateTime,
-    ) -> agentpool_core::Result<Value> {
+    ) -> agentpool_core::Result<StatsReport> {
         let example = "get_stats(window='7d', sections=['sessions'])";
         let window = agentpool_stats::parse_window(window, now).map_err(|e| mcp_example(e, example))?;
         let sections = agentpool_stats::parse_sections(&sections).map_err(|e| mcp_example(e, example))?;
@@ -176,7 +156,7 @@ impl AgentPoolServer {
         name = "get_stats",
         description = "What the pool did in a window (stats/v1): sessions, parallelism, usage walls avoided or hit, quota, utilization, tokens, data-quality caveats. scope=mine: this server's sessions.",
         input_schema = output::input::<StatsArgs>(),
-        output_schema = output::output::<StatsOut>(),
+        output_schema = output::output::<StatsReport>(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
     async fn get_stats(&self, Parameters(a): Parameters<StatsArgs>) -> CallToolResult {
@@ -184,14 +164,14 @@ impl AgentPoolServer {
         let now = OffsetDateTime::now_utc();
         self.stats_doc(&a.window, a.provider_id, sections, a.scope, now)
             .await
-            .map_or_else(output::fail, output::ok_json::<StatsOut>)
+            .map_or_else(output::fail, |doc| output::ok(&doc))
     }
 
     #[tool(
         name = "get_stats_card",
         description = "Render the stats for a window as a 1200x630 PNG share card and return its file path (the image is not inlined).",
         input_schema = output::input::<CardArgs>(),
-        output_schema = output::output::<CardOut>(),
+        output_schema = output::output::<ShareCard>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
     async fn get_stats_card(&self, Parameters(a): Parameters<CardArgs>) -> CallToolResult {
@@ -202,7 +182,7 @@ impl AgentPoolServer {
             agentpool_stats::share(&self.manager, &doc, path, now)
         }
         .await;
-        result.map_or_else(output::fail, output::ok_json::<CardOut>)
+        result.map_or_else(output::fail, |card| output::ok(&card))
     }
 }
 

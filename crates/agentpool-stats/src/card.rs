@@ -5,7 +5,8 @@
 //! pixels: crisp at every size, no font file to ship or licence, no external program.
 
 use agentpool_core::error::{Error, ErrorCode, Result};
-use serde_json::Value;
+
+use crate::report::StatsReport;
 
 pub const WIDTH: u32 = 1200;
 pub const HEIGHT: u32 = 630;
@@ -105,19 +106,15 @@ fn fit(text: &str, width: u32, max: u32) -> u32 {
     (1..=max).rev().find(|s| text_width(text, *s) <= width).unwrap_or(1)
 }
 
-fn num(v: &Value) -> String {
-    match v {
-        Value::Null => "n/a".into(),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => group(i),
-            // Large hour counts read better whole and grouped than with two decimals.
-            None => n.as_f64().map_or_else(
-                || n.to_string(),
-                |f| if f.abs() >= 100.0 { group(f.round() as i64) } else { format!("{f:.2}") },
-            ),
-        },
-        other => other.to_string(),
-    }
+/// A count, grouped; `n/a` when the document has none.
+fn count(v: Option<u64>) -> String {
+    v.map_or_else(|| "n/a".into(), |i| group(i64::try_from(i).unwrap_or(i64::MAX)))
+}
+
+/// Hours or a ratio with two decimals; `n/a` when the document has none.
+fn decimal(v: Option<f64>) -> String {
+    // Large hour counts read better whole and grouped than with two decimals.
+    v.map_or_else(|| "n/a".into(), |f| if f.abs() >= 100.0 { group(f.round() as i64) } else { format!("{f:.2}") })
 }
 
 /// `12345` → `12,345`.
@@ -133,32 +130,33 @@ fn group(i: i64) -> String {
     if i < 0 { format!("-{out}") } else { out }
 }
 
-/// Renders the card for a `stats/v1` document.
-pub fn render(doc: &Value) -> Result<Vec<u8>> {
+/// Renders the card for a `stats/v1` document (a section left out shows as `n/a`).
+pub fn render(doc: &StatsReport) -> Result<Vec<u8>> {
     let mut c = Canvas::new();
     c.rect(0, 0, WIDTH, 10, ACCENT);
 
     let margin = 50;
     c.text(margin, 48, "AgentPool stats", 6, TITLE);
-    let label = doc["window"]["label"].as_str().unwrap_or("");
-    let scope = doc["scope"].as_str().unwrap_or("all");
-    let provider = doc["filters"]["provider_id"].as_str();
+    let label = &doc.window.label;
+    let scope = &doc.scope;
+    let provider = doc.filters.provider_id.as_deref();
     let mut sub = format!("{label}  -  scope {scope}");
     if let Some(p) = provider {
         sub.push_str(&format!("  -  {p}"));
     }
     c.text(margin, 112, &sub, fit(&sub, WIDTH - 2 * margin, 3), MUTED);
 
-    let ratio = &doc["parallelism"]["ratio"];
-    let ratio_text = if ratio.is_null() { "n/a".to_owned() } else { format!("{}x", num(ratio)) };
-    let walls = &doc["walls"];
+    let (sessions, parallelism, walls) = (doc.sessions.as_ref(), doc.parallelism.as_ref(), doc.walls.as_ref());
+    let ratio = parallelism.and_then(|p| p.ratio);
+    let ratio_text = ratio.map_or_else(|| "n/a".to_owned(), |r| format!("{}x", decimal(Some(r))));
+    let hit = walls.and_then(|w| w.hit);
     let tiles: [(&str, String, Rgb); 6] = [
-        ("SESSIONS", num(&doc["sessions"]["total"]), TITLE),
+        ("SESSIONS", count(sessions.map(|s| s.total)), TITLE),
         ("PARALLELISM", ratio_text, ACCENT),
-        ("PEAK AT ONCE", num(&doc["parallelism"]["peak_concurrent"]), TITLE),
-        ("WORKER-HOURS", num(&doc["parallelism"]["sum_worker_hours"]), TITLE),
-        ("WALLS AVOIDED", num(&walls["avoided"]), ACCENT),
-        ("WALLS HIT", num(&walls["hit"]), if walls["hit"].as_i64().unwrap_or(0) > 0 { WARN } else { TITLE }),
+        ("PEAK AT ONCE", count(parallelism.map(|p| p.peak_concurrent)), TITLE),
+        ("WORKER-HOURS", decimal(parallelism.map(|p| p.sum_worker_hours)), TITLE),
+        ("WALLS AVOIDED", count(walls.and_then(|w| w.avoided)), ACCENT),
+        ("WALLS HIT", count(hit), if hit.unwrap_or(0) > 0 { WARN } else { TITLE }),
     ];
     let gap = 20;
     let tile_w = (WIDTH - 2 * margin - 2 * gap) / 3;
@@ -174,13 +172,11 @@ pub fn render(doc: &Value) -> Result<Vec<u8>> {
         c.text(x + 20, y + 70 + (9 - scale) * 4, value, scale, *colour);
     }
 
-    let confidence = walls["confidence"].as_str().unwrap_or("-");
-    let spawned = num(&doc["sessions"]["spawned"]);
-    let generated = doc["generated_at"].as_str().unwrap_or("").get(..10).unwrap_or("");
-    let footer = format!(
-        "spawned {spawned}  |  walls confidence {confidence}  |  {}  |  {generated}",
-        doc["schema_version"].as_str().unwrap_or("")
-    );
+    let confidence = walls.map_or("-", |w| w.confidence.as_str());
+    let spawned = count(sessions.map(|s| s.spawned));
+    let generated = doc.generated_at.get(..10).unwrap_or("");
+    let footer =
+        format!("spawned {spawned}  |  walls confidence {confidence}  |  {}  |  {generated}", doc.schema_version);
     c.text(margin, 578, &footer, fit(&footer, WIDTH - 2 * margin, 2), MUTED);
 
     c.encode().map_err(|e| {
@@ -200,8 +196,9 @@ mod tests {
         assert_eq!(group(1_234_567), "1,234,567");
         assert_eq!(group(12), "12");
         assert_eq!(fit("123", 100, 9), 4);
-        assert_eq!(num(&serde_json::json!(2.5)), "2.50");
-        assert_eq!(num(&serde_json::json!(41649.42)), "41,649");
-        assert_eq!(num(&Value::Null), "n/a");
+        assert_eq!(decimal(Some(2.5)), "2.50");
+        assert_eq!(decimal(Some(41649.42)), "41,649");
+        assert_eq!(decimal(None), "n/a");
+        assert_eq!((count(Some(12_345)), count(None)), ("12,345".to_owned(), "n/a".to_owned()));
     }
 }

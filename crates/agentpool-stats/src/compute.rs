@@ -17,9 +17,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use agentpool_core::error::Result;
 use agentpool_core::util;
 use rusqlite::{Connection, params};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::report::{
+    DataQuality, Parallelism, ProviderMap, Quota, SessionCounts, StatsFilters, StatsReport, StatsWindow, TokenCounts,
+    TokenTotals, Tokens, Utilization, WallCounts, Walls,
+};
 use crate::window::Window;
 
 /// Schema of the document.
@@ -90,7 +94,7 @@ struct Snapshot {
 }
 
 /// Computes the document.
-pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
+pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<StatsReport> {
     let start_ts = req.window.start_ts();
     let end_ts = req.window.end_ts();
     let window_end = micros(&end_ts).unwrap_or(0);
@@ -127,7 +131,7 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
     // Lifecycle events of the selected sessions only (an empty selection counts none; the
     // reference counted every event then). The session filter is a hash lookup here rather
     // than a SQL join, which would look each event's session up in the table.
-    let mut counts: HashMap<String, i64> = HashMap::new();
+    let mut counts: HashMap<String, u64> = HashMap::new();
     let mut spawns: Vec<(String, i64)> = Vec::new();
     if !sessions.is_empty() {
         // Served from the covering index `idx_events_type_ts` (store migration 2).
@@ -153,24 +157,24 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
         }
     }
 
-    let tally = |f: &dyn Fn(&SessionRow) -> &str| -> Map<String, Value> {
-        let mut m: BTreeMap<&str, i64> = BTreeMap::new();
+    let tally = |f: &dyn Fn(&SessionRow) -> &str| -> BTreeMap<String, u64> {
+        let mut m: BTreeMap<&str, u64> = BTreeMap::new();
         for s in &sessions {
             *m.entry(f(s)).or_default() += 1;
         }
-        m.into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect()
+        m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     };
     let count = |k: &str| counts.get(k).copied().unwrap_or(0);
-    let sessions_json = json!({
-        "total": sessions.len(),
-        "by_provider": tally(&|s| s.provider.as_str()),
-        "by_role": tally(&|s| s.role.as_str()),
-        "by_state": tally(&|s| s.state.as_str()),
-        "spawned": count("spawn"),
-        "terminated": count("terminate"),
-        "interrupted": count("interrupt"),
-        "timed_out": count("timeout"),
-    });
+    let session_counts = SessionCounts {
+        total: sessions.len() as u64,
+        by_provider: tally(&|s| s.provider.as_str()),
+        by_role: tally(&|s| s.role.as_str()),
+        by_state: tally(&|s| s.state.as_str()),
+        spawned: count("spawn"),
+        terminated: count("terminate"),
+        interrupted: count("interrupt"),
+        timed_out: count("timeout"),
+    };
 
     // --- parallelism ------------------------------------------------------------------
     let par = parallelism(&sessions, window_end);
@@ -223,7 +227,7 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
         by_provider.entry(s.provider.as_str()).or_default().push(s);
     }
 
-    let mut data_quality: Vec<Value> = Vec::new();
+    let mut data_quality: Vec<DataQuality> = Vec::new();
 
     // --- walls ------------------------------------------------------------------------
     let walls =
@@ -244,89 +248,85 @@ pub fn compute(conn: &Connection, req: &Request, env: &Env) -> Result<Value> {
             set.into_iter().collect()
         }
     };
-    let mut quota = Map::new();
+    let mut quota = BTreeMap::new();
     for pid in &quota_providers {
         let in_window: Vec<&&Snapshot> = by_provider
             .get(pid.as_str())
             .map(|v| v.iter().filter(|s| s.ts >= window_start).collect())
             .unwrap_or_default();
         if in_window.is_empty() {
-            data_quality.push(json!({
-                "code": "no_usage_data_for_provider",
-                "provider_id": pid,
-                "impact": "quota and walls undercount",
-                "note": format!("no usage snapshot for {pid} in this window; run `agentpool usage-summary --provider {pid} --refresh`"),
-            }));
+            data_quality.push(DataQuality {
+                provider_id: Some(pid.clone()),
+                ..DataQuality::new(
+                    "no_usage_data_for_provider",
+                    "quota and walls undercount",
+                    format!("no usage snapshot for {pid} in this window; run `agentpool usage-summary --provider {pid} --refresh`"),
+                )
+            });
             continue;
         }
         let values: Vec<f64> = in_window.iter().filter_map(|s| s.min_remaining).collect();
         let fold = |f: fn(f64, f64) -> f64| values.iter().copied().reduce(f);
         quota.insert(
             pid.clone(),
-            json!({
-                "current_remaining_percent": in_window.last().and_then(|s| s.min_remaining),
-                "min_in_window": fold(f64::min),
-                "max_in_window": fold(f64::max),
-                "samples": in_window.len(),
-            }),
+            Quota {
+                current_remaining_percent: in_window.last().and_then(|s| s.min_remaining),
+                min_in_window: fold(f64::min),
+                max_in_window: fold(f64::max),
+                samples: in_window.len() as u64,
+            },
         );
     }
 
     // --- utilization ------------------------------------------------------------------
     let window_hours = req.window.hours();
     let usable_hours = window_hours * quota.len() as f64;
-    let worker_hours = par["sum_worker_hours"].as_f64().unwrap_or(0.0);
-    let utilization = json!({
-        "window_hours": round2(window_hours),
-        "usable_hours": round2(usable_hours),
-        "subscription_utilization": (usable_hours > 0.0).then(|| round2(worker_hours / usable_hours)),
-        "method": "sum(worker_hours)/sum(usable_hours_in_window)",
-    });
+    let worker_hours = par.sum_worker_hours;
+    let utilization = Utilization {
+        window_hours: round2(window_hours),
+        usable_hours: round2(usable_hours),
+        subscription_utilization: (usable_hours > 0.0).then(|| round2(worker_hours / usable_hours)),
+        method: "sum(worker_hours)/sum(usable_hours_in_window)".into(),
+    };
 
     // --- tokens -----------------------------------------------------------------------
     let tokens = tokens(conn, env, provider, &start_ts, &end_ts, &mut data_quality)?;
 
     // --- suggested next -----------------------------------------------------------------
     let mut suggested = Vec::new();
-    if !par["peak_at"].is_null() {
+    if par.peak_at.is_some() {
         suggested.push("See which sessions overlapped at the peak: agentpool sessions --json (MCP: list_sessions).");
     }
-    if walls["avoided"].as_i64().unwrap_or(0) > 0 {
+    if walls.avoided.unwrap_or(0) > 0 {
         suggested.push("Check how work is spread across providers: agentpool usage-summary --json.");
     }
     if !data_quality.is_empty() {
         suggested.push("Refresh usage before the next round of delegation: agentpool usage-summary --refresh --json.");
     }
 
-    let mut doc = Map::new();
-    doc.insert("schema_version".into(), json!(SCHEMA));
-    doc.insert("generated_at".into(), json!(util::format_ts(env.now)));
-    doc.insert("source".into(), json!("computed"));
-    doc.insert("scope".into(), json!(if coordinator.is_some() { "mine" } else { "all" }));
-    doc.insert(
-        "window".into(),
-        json!({"start": start_ts, "end": end_ts, "label": req.window.label, "spec": req.window.spec}),
-    );
-    doc.insert("filters".into(), json!({"provider_id": provider}));
-    doc.insert("data_quality".into(), Value::Array(data_quality));
-    if let Some(c) = coordinator {
-        doc.insert("coordinator_id".into(), json!(c));
-    }
-    let sections: [(&str, Value); 7] = [
-        ("sessions", sessions_json),
-        ("parallelism", par),
-        ("walls", walls),
-        ("quota", Value::Object(quota)),
-        ("utilization", utilization),
-        ("tokens", tokens),
-        ("suggested_next", json!(suggested)),
-    ];
-    for (name, value) in sections {
-        if req.sections.is_empty() || req.sections.iter().any(|s| s == name) {
-            doc.insert(name.into(), value);
-        }
-    }
-    Ok(Value::Object(doc))
+    let wanted = |name: &str| req.sections.is_empty() || req.sections.iter().any(|s| s == name);
+    Ok(StatsReport {
+        schema_version: SCHEMA.into(),
+        generated_at: util::format_ts(env.now),
+        source: "computed".into(),
+        scope: if coordinator.is_some() { "mine" } else { "all" }.into(),
+        window: StatsWindow {
+            start: start_ts,
+            end: end_ts,
+            label: req.window.label.clone(),
+            spec: req.window.spec.clone(),
+        },
+        filters: StatsFilters { provider_id: provider.map(str::to_owned) },
+        data_quality,
+        coordinator_id: coordinator.map(str::to_owned),
+        sessions: wanted("sessions").then_some(session_counts),
+        parallelism: wanted("parallelism").then_some(par),
+        walls: wanted("walls").then_some(walls),
+        quota: wanted("quota").then_some(quota),
+        utilization: wanted("utilization").then_some(utilization),
+        tokens: wanted("tokens").then_some(tokens),
+        suggested_next: wanted("suggested_next").then(|| suggested.into_iter().map(str::to_owned).collect()),
+    })
 }
 
 fn conversion(i: usize, e: rusqlite::types::FromSqlError) -> rusqlite::Error {
@@ -358,9 +358,15 @@ fn wide(conn: &Connection, table: &str, column: &str, start: &str, end: &str) ->
 
 /// Worker-hours, wall-clock span, their ratio and peak concurrency. Touching intervals
 /// overlap (a start sorts before an end at the same instant).
-fn parallelism(sessions: &[SessionRow], window_end: i64) -> Value {
+fn parallelism(sessions: &[SessionRow], window_end: i64) -> Parallelism {
     if sessions.is_empty() {
-        return json!({"wall_clock_hours": 0.0, "sum_worker_hours": 0.0, "ratio": null, "peak_concurrent": 0, "peak_at": null});
+        return Parallelism {
+            wall_clock_hours: 0.0,
+            sum_worker_hours: 0.0,
+            ratio: None,
+            peak_concurrent: 0,
+            peak_at: None,
+        };
     }
     let mut points: Vec<(i64, i8)> = Vec::with_capacity(sessions.len() * 2);
     let (mut first, mut last, mut sum) = (i64::MAX, i64::MIN, 0i128);
@@ -373,7 +379,7 @@ fn parallelism(sessions: &[SessionRow], window_end: i64) -> Value {
         points.push((end, 1));
     }
     points.sort_unstable();
-    let (mut running, mut peak, mut peak_at) = (0i64, 0i64, None);
+    let (mut running, mut peak, mut peak_at) = (0u64, 0u64, None);
     for (t, kind) in points {
         if kind == 0 {
             running += 1;
@@ -388,13 +394,13 @@ fn parallelism(sessions: &[SessionRow], window_end: i64) -> Value {
     let hours = |us: f64| us / 3_600_000_000.0;
     let wall = hours((last - first) as f64);
     let sum = hours(sum as f64);
-    json!({
-        "wall_clock_hours": round2(wall),
-        "sum_worker_hours": round2(sum),
-        "ratio": (wall > 0.0).then(|| round2(sum / wall)),
-        "peak_concurrent": peak,
-        "peak_at": peak_at.map(format_micros),
-    })
+    Parallelism {
+        wall_clock_hours: round2(wall),
+        sum_worker_hours: round2(sum),
+        ratio: (wall > 0.0).then(|| round2(sum / wall)),
+        peak_concurrent: peak,
+        peak_at: peak_at.map(format_micros),
+    }
 }
 
 /// Why a snapshot makes its provider a bad choice for quota reasons, if it does.
@@ -433,26 +439,28 @@ fn walls(
     has_any: bool,
     max_age: i64,
     min_remaining: f64,
-    data_quality: &mut Vec<Value>,
-) -> Value {
-    let definition = "see docs/stats.md#walls";
-    let no_data = || {
-        json!({
-            "code": "no_usage_data_in_window",
-            "impact": "walls undercount",
-            "note": "no usage snapshots recorded; walls need `agentpool usage-summary --refresh` runs around spawns",
-        })
-    };
+    data_quality: &mut Vec<DataQuality>,
+) -> Walls {
+    let definition = "see docs/stats.md#walls".to_owned();
     if spawns.is_empty() || !has_any {
         if !has_any {
-            data_quality.push(no_data());
+            data_quality.push(DataQuality::new(
+                "no_usage_data_in_window",
+                "walls undercount",
+                "no usage snapshots recorded; walls need `agentpool usage-summary --refresh` runs around spawns",
+            ));
         }
-        let zero = if has_any { json!(0) } else { Value::Null };
-        return json!({"definition": definition, "hit": zero, "avoided": zero, "by_provider": {},
-                      "confidence": if has_any { "high" } else { "low" }});
+        let zero = has_any.then_some(0);
+        return Walls {
+            definition,
+            hit: zero,
+            avoided: zero,
+            by_provider: BTreeMap::new(),
+            confidence: if has_any { "high" } else { "low" }.into(),
+        };
     }
-    let (mut hit, mut avoided, mut unknown) = (0i64, 0i64, 0usize);
-    let mut per: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    let (mut hit, mut avoided, mut unknown) = (0u64, 0u64, 0usize);
+    let mut per: BTreeMap<&str, WallCounts> = BTreeMap::new();
     for (p, t) in spawns {
         let entry = per.entry(p.as_str()).or_default();
         let mut neighbour_unknown = false;
@@ -470,24 +478,27 @@ fn walls(
         let Some(own) = latest_at(snaps.get(p.as_str()), *t, max_age) else { continue };
         if usable(own, min_remaining) && neighbour_limited {
             avoided += 1;
-            entry.1 += 1;
+            entry.avoided += 1;
         } else if quota_reason(own, min_remaining).is_some() {
             hit += 1;
-            entry.0 += 1;
+            entry.hit += 1;
         }
     }
     let low = unknown * 2 > spawns.len();
     if low {
-        data_quality.push(json!({
-            "code": "walls_low_confidence",
-            "impact": "walls may be undercounted",
-            "note": format!("{unknown} of {} spawns had no fresh usage snapshot for some provider", spawns.len()),
-        }));
+        data_quality.push(DataQuality::new(
+            "walls_low_confidence",
+            "walls may be undercounted",
+            format!("{unknown} of {} spawns had no fresh usage snapshot for some provider", spawns.len()),
+        ));
     }
-    let by_provider: Map<String, Value> =
-        per.into_iter().map(|(k, (h, a))| (k.to_owned(), json!({"hit": h, "avoided": a}))).collect();
-    json!({"definition": definition, "hit": hit, "avoided": avoided, "by_provider": by_provider,
-           "confidence": if low { "low" } else { "high" }})
+    Walls {
+        definition,
+        hit: Some(hit),
+        avoided: Some(avoided),
+        by_provider: per.into_iter().map(|(k, c)| (k.to_owned(), c)).collect(),
+        confidence: if low { "low" } else { "high" }.into(),
+    }
 }
 
 /// Token counts from the newest snapshot in the window of each provider that reports them.
@@ -497,10 +508,10 @@ fn tokens(
     filter: Option<&str>,
     start: &str,
     end: &str,
-    data_quality: &mut Vec<Value>,
-) -> Result<Value> {
+    data_quality: &mut Vec<DataQuality>,
+) -> Result<Tokens> {
     let candidates: Vec<&String> = env.providers.iter().filter(|p| filter.is_none_or(|f| f == p.as_str())).collect();
-    let mut by_provider = Map::new();
+    let mut by_provider = ProviderMap::default();
     let (mut total_in, mut total_out) = (0i64, 0i64);
     let mut stmt = conn.prepare_cached(
         "SELECT raw_json FROM usage_snapshots WHERE provider_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts DESC, id DESC LIMIT 1",
@@ -511,46 +522,50 @@ fn tokens(
         let Some(raw) = raw else { continue };
         let Ok(snap) = serde_json::from_str::<Value>(&raw) else { continue };
         let Some(counts) = token_counts(&snap["raw"]) else { continue };
-        total_in += counts["input"].as_i64().unwrap_or(0);
-        total_out += counts["output"].as_i64().unwrap_or(0);
+        total_in += counts.input;
+        total_out += counts.output;
         by_provider.insert((*pid).clone(), counts);
     }
     let capable: Vec<&str> = candidates
         .iter()
         .map(|p| p.as_str())
-        .filter(|p| TOKEN_CAPABLE.contains(p) || by_provider.contains_key(*p))
+        .filter(|p| TOKEN_CAPABLE.contains(p) || by_provider.contains_key(p))
         .collect();
-    let without: Vec<&str> = candidates.iter().map(|p| p.as_str()).filter(|p| !by_provider.contains_key(*p)).collect();
+    let without: Vec<&str> = candidates.iter().map(|p| p.as_str()).filter(|p| !by_provider.contains_key(p)).collect();
     if !by_provider.is_empty() {
-        data_quality.push(json!({
-            "code": "tokens_partial",
-            "providers": by_provider.keys().collect::<Vec<_>>(),
-            "note": "ccusage exposes only current 5h block",
-        }));
+        data_quality.push(DataQuality {
+            code: "tokens_partial".into(),
+            provider_id: None,
+            providers: Some(by_provider.keys().map(str::to_owned).collect()),
+            impact: None,
+            note: "ccusage exposes only current 5h block".into(),
+        });
     } else if capable.is_empty() {
-        data_quality.push(json!({
-            "code": "no_token_capable_providers",
-            "impact": "tokens null",
-            "note": "no enabled provider reports token counts",
-        }));
+        data_quality.push(DataQuality::new(
+            "no_token_capable_providers",
+            "tokens null",
+            "no enabled provider reports token counts",
+        ));
     } else {
-        data_quality.push(json!({
-            "code": "no_token_data_available",
-            "providers": capable,
-            "impact": "tokens null",
-            "note": "no usage snapshot in this window carries token counts (claude-code needs the ccusage backend)",
-        }));
+        data_quality.push(DataQuality {
+            providers: Some(capable.into_iter().map(str::to_owned).collect()),
+            ..DataQuality::new(
+                "no_token_data_available",
+                "tokens null",
+                "no usage snapshot in this window carries token counts (claude-code needs the ccusage backend)",
+            )
+        });
     }
     let totals = if by_provider.is_empty() {
-        json!({"input": null, "output": null})
+        TokenTotals { input: None, output: None }
     } else {
-        json!({"input": total_in, "output": total_out})
+        TokenTotals { input: Some(total_in), output: Some(total_out) }
     };
-    Ok(json!({"by_provider": by_provider, "totals": totals, "providers_without_token_data": without}))
+    Ok(Tokens { by_provider, totals, providers_without_token_data: without.into_iter().map(str::to_owned).collect() })
 }
 
 /// `raw.token_counts` or `raw.ccusage.token_counts`, in snake_case or ccusage's camelCase.
-fn token_counts(raw: &Value) -> Option<Value> {
+fn token_counts(raw: &Value) -> Option<TokenCounts> {
     let src = [&raw["token_counts"], &raw["ccusage"]["token_counts"], &raw["ccusage"]["tokenCounts"]]
         .into_iter()
         .find(|v| v.is_object())?;
@@ -567,17 +582,13 @@ fn token_counts(raw: &Value) -> Option<Value> {
     if input.is_none() && output.is_none() {
         return None;
     }
-    let mut m = Map::new();
-    m.insert("input".into(), json!(input.unwrap_or(0)));
-    m.insert("output".into(), json!(output.unwrap_or(0)));
-    if let Some(c) = num(&["cache_creation", "cacheCreationTokens", "cache_creation_input_tokens"]) {
-        m.insert("cache_creation".into(), json!(c));
-    }
-    if let Some(c) = num(&["cache_read", "cacheReadTokens", "cache_read_input_tokens"]) {
-        m.insert("cache_read".into(), json!(c));
-    }
-    m.insert("data_quality".into(), json!("active_5h_block_only"));
-    Some(Value::Object(m))
+    Some(TokenCounts {
+        input: input.unwrap_or(0),
+        output: output.unwrap_or(0),
+        cache_creation: num(&["cache_creation", "cacheCreationTokens", "cache_creation_input_tokens"]),
+        cache_read: num(&["cache_read", "cacheReadTokens", "cache_read_input_tokens"]),
+        data_quality: "active_5h_block_only".into(),
+    })
 }
 
 fn round2(x: f64) -> f64 {

@@ -6,6 +6,7 @@
 
 pub mod card;
 pub mod compute;
+pub mod report;
 pub mod window;
 
 use std::path::{Path, PathBuf};
@@ -15,10 +16,13 @@ use agentpool_core::config::{self, Settings};
 use agentpool_core::error::{Error, ErrorCode, Result};
 use agentpool_core::scope::Scope;
 use agentpool_core::util;
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 pub use compute::{Env, Request, SCHEMA, SECTIONS, compute, parse_sections};
+pub use report::{
+    DataQuality, Parallelism, ProviderMap, Quota, SessionCounts, ShareCard, SharedReport, StatsFilters, StatsReport,
+    StatsWindow, TokenCounts, TokenTotals, Tokens, Utilization, WallCounts, Walls,
+};
 pub use window::{Window, parse as parse_window, parse_range};
 
 /// The facts [`compute`] needs from settings: enabled providers and the usage policy.
@@ -45,7 +49,7 @@ pub struct Query {
 
 /// Computes `stats/v1` for `query` against the manager's store, after reconciling stale
 /// sessions so the counts reflect reality. `now` must be the instant the window was parsed at.
-pub async fn run(manager: &Pool, query: Query, now: OffsetDateTime) -> Result<Value> {
+pub async fn run(manager: &Pool, query: Query, now: OffsetDateTime) -> Result<StatsReport> {
     if let Some(p) = &query.provider {
         manager.registry().get(p)?;
     }
@@ -62,7 +66,7 @@ pub async fn run(manager: &Pool, query: Query, now: OffsetDateTime) -> Result<Va
 /// Writes the share card for `doc` to `path` (`~` expanded, relative to the current
 /// directory), or to a new file at [`default_card_path`] when `path` is `None` or empty (a
 /// `-2`, `-3`, … suffix keeps two cards made in the same second apart).
-pub fn share(manager: &Pool, doc: &Value, path: Option<&Path>, now: OffsetDateTime) -> Result<Value> {
+pub fn share(manager: &Pool, doc: &StatsReport, path: Option<&Path>, now: OffsetDateTime) -> Result<ShareCard> {
     match path.filter(|p| !p.as_os_str().is_empty()) {
         // A path the user names is written like every `--output`: a regular file in an
         // existing directory, never anything else, and no directories made on the way.
@@ -92,9 +96,8 @@ pub fn default_card_path(home: &Path, now: OffsetDateTime) -> PathBuf {
 
 /// Renders the card for `doc` and writes it to `path`: with `make_dirs` (AgentPool's own card
 /// directory) its parents are created; without, `path` must be a regular file or nothing, in
-/// an existing directory ([`util::write_output_file`]). Returns
-/// `{path, bytes, width, height, stats_window, generated_at}`.
-pub fn write_card(doc: &Value, path: &Path, make_dirs: bool) -> Result<Value> {
+/// an existing directory ([`util::write_output_file`]).
+pub fn write_card(doc: &StatsReport, path: &Path, make_dirs: bool) -> Result<ShareCard> {
     let fail = |reason: String| {
         Error::new(
             ErrorCode::CardRenderFailed,
@@ -112,14 +115,14 @@ pub fn write_card(doc: &Value, path: &Path, make_dirs: bool) -> Result<Value> {
     } else {
         util::write_output_file(path, &png)?;
     }
-    Ok(json!({
-        "path": path.display().to_string(),
-        "bytes": png.len(),
-        "width": card::WIDTH,
-        "height": card::HEIGHT,
-        "stats_window": doc["window"]["spec"],
-        "generated_at": doc["generated_at"],
-    }))
+    Ok(ShareCard {
+        path: path.display().to_string(),
+        bytes: png.len() as u64,
+        width: card::WIDTH,
+        height: card::HEIGHT,
+        stats_window: doc.window.spec.clone(),
+        generated_at: doc.generated_at.clone(),
+    })
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use crate::{Env, Request, compute, parse_range, parse_sections};
+use crate::{Env, Request, parse_range, parse_sections};
 
 const NOW: OffsetDateTime = datetime!(2026-03-02 00:00 UTC);
 
@@ -106,6 +106,11 @@ fn request(coordinator: Option<&str>, provider: Option<&str>) -> Request {
         coordinator: coordinator.map(str::to_owned),
         sections: Vec::new(),
     }
+}
+
+/// The document as the JSON both front ends send, which the assertions below read.
+fn compute(c: &Connection, req: &Request, env: &Env) -> agentpool_core::Result<Value> {
+    crate::compute(c, req, env).map(|doc| serde_json::to_value(doc).unwrap())
 }
 
 fn codes(doc: &Value) -> Vec<&str> {
@@ -300,9 +305,9 @@ fn fixed_width_timestamps_match_the_general_parser() {
 #[test]
 fn share_card_is_a_real_png_with_content() {
     let (dir, c) = seeded();
-    let doc = compute(&c, &request(None, None), &env()).unwrap();
+    let doc = crate::compute(&c, &request(None, None), &env()).unwrap();
     let path = dir.path().join("cards/card.png");
-    let info = crate::write_card(&doc, &path, true).unwrap();
+    let info = serde_json::to_value(crate::write_card(&doc, &path, true).unwrap()).unwrap();
     // A named path is written only into an existing directory, and only as a regular file.
     let err = crate::write_card(&doc, &dir.path().join("missing/card.png"), false).unwrap_err();
     assert_eq!(err.code, agentpool_core::error::ErrorCode::InvalidOutput, "{}", err.message);
@@ -336,4 +341,71 @@ fn default_card_paths_never_reuse_a_file() {
     assert_eq!(second, dir.path().join("stats-20261125T120000Z-2.png"));
     std::fs::write(&second, b"png").unwrap();
     assert_eq!(super::unused(first), dir.path().join("stats-20261125T120000Z-3.png"));
+}
+
+/// The document exactly as both front ends send it (compact JSON, wire key order): the typed
+/// result serialised directly, and through `serde_json::Value` as MCP and the CLI do.
+fn wire<T: serde::Serialize>(doc: &T) -> String {
+    let direct = serde_json::to_string(doc).unwrap();
+    assert_eq!(serde_json::to_string(&serde_json::to_value(doc).unwrap()).unwrap(), direct);
+    direct
+}
+
+#[test]
+fn documents_serialise_exactly_as_pinned() {
+    let (_d, c) = seeded();
+    insta::assert_snapshot!("doc_all", wire(&crate::compute(&c, &request(None, None), &env()).unwrap()));
+    let mut req = request(Some("A"), None);
+    req.sections = parse_sections(&["walls,sessions,tokens".into()]).unwrap();
+    insta::assert_snapshot!("doc_mine_sections", wire(&crate::compute(&c, &req, &env()).unwrap()));
+    insta::assert_snapshot!("doc_nobody", wire(&crate::compute(&c, &request(Some("nobody"), None), &env()).unwrap()));
+    insta::assert_snapshot!(
+        "doc_cursor",
+        wire(&crate::compute(&c, &request(None, Some("cursor-cli")), &env()).unwrap())
+    );
+    let (_e, empty) = db();
+    insta::assert_snapshot!("doc_empty", wire(&crate::compute(&empty, &request(None, None), &env()).unwrap()));
+    // Token counts of two providers (in the registry's order, not sorted), in other shapes,
+    // and walls of low confidence.
+    snapshot(
+        &c,
+        "codex-cli",
+        &ts("12:30"),
+        "near_limit",
+        5.0,
+        json!({"token_counts": {"input": "7", "output": 2.0, "cache_creation": 5}}),
+    );
+    for (i, at) in ["22:00", "22:10", "22:20"].into_iter().enumerate() {
+        session(&c, &format!("ap_l{i}"), "codex-cli", "explorer", "COMPLETED", &ts(at), Some(&ts("22:30")), "A");
+        event(&c, &format!("ap_l{i}"), "spawn", &ts(at));
+    }
+    let doc = crate::compute(&c, &request(None, None), &env()).unwrap();
+    insta::assert_snapshot!("doc_low_confidence", wire(&doc));
+    // A document read back is the same document, token providers still in their order.
+    let back: crate::StatsReport = serde_json::from_str(&wire(&doc)).unwrap();
+    assert_eq!(back, doc);
+    assert_eq!(back.tokens.unwrap().by_provider.keys().collect::<Vec<_>>(), ["codex-cli", "claude-code"]);
+}
+
+/// FNV-1a of `bytes`: pins a rendered card without storing the image.
+fn fnv(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3));
+    format!("{} bytes, fnv {hash:016x}", bytes.len())
+}
+
+#[test]
+fn share_cards_render_and_report_exactly_as_pinned() {
+    let (dir, c) = seeded();
+    let all = crate::compute(&c, &request(None, None), &env()).unwrap();
+    let mut req = request(Some("A"), Some("codex-cli"));
+    req.sections = parse_sections(&["walls".into()]).unwrap();
+    let partial = crate::compute(&c, &req, &env()).unwrap();
+    let (_e, empty) = db();
+    let none = crate::compute(&empty, &request(None, None), &env()).unwrap();
+    let renders: Vec<String> =
+        [&all, &partial, &none].into_iter().map(|doc| fnv(&crate::card::render(doc).unwrap())).collect();
+    insta::assert_snapshot!("card_renders", renders.join("\n"));
+    let path = dir.path().join("card.png");
+    let info = wire(&crate::write_card(&all, &path, false).unwrap());
+    insta::assert_snapshot!("card_info", info.replace(&path.display().to_string(), "<path>"));
 }
