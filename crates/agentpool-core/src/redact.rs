@@ -224,6 +224,56 @@ static TRIGGER: LazyLock<Regex> = LazyLock::new(|| {
 static HIDDEN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[\p{Cc}\p{Cf}&&[^\t\n\r]]").expect("built-in pattern must compile"));
 
+/// Whether `text` may hold a [`HIDDEN`] character: every control character but tab and line
+/// breaks is an ASCII control byte or not ASCII, and every format character is not ASCII. A
+/// byte scan, so printable ASCII text never compiles the pattern's Unicode classes (a few
+/// hundred microseconds, in every short-lived process).
+fn may_hide(text: &str) -> bool {
+    text.bytes().any(|b| !(b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\n' | b'\r')))
+}
+
+/// `text` without its [`HIDDEN`] characters.
+fn without_hidden(text: &str) -> Cow<'_, str> {
+    if may_hide(text) { HIDDEN.replace_all(text, "") } else { Cow::Borrowed(text) }
+}
+
+/// The triggers of every shape spelled out as lowercase literals (`gh[opusr]_|github_pat_`
+/// gives `gho_`, `ghp_`, … and `github_pat_`): ASCII text is checked against them without
+/// compiling [`TRIGGER`], whose case-insensitive Unicode alternation takes a few hundred
+/// microseconds to build in every short-lived process.
+static TRIGGER_WORDS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    let mut words = Vec::new();
+    for alternative in SHAPES.iter().flat_map(|s| s.trigger.split('|')) {
+        let mut spelled = vec![String::new()];
+        let mut rest = alternative;
+        while let Some(c) = rest.chars().next() {
+            let (choices, len) = match (c, rest.find(']')) {
+                ('[', Some(end)) => (rest[1..end].chars().collect::<Vec<_>>(), end + 1),
+                _ => (vec![c], c.len_utf8()),
+            };
+            spelled = spelled
+                .iter()
+                .flat_map(|head| choices.iter().map(move |ch| format!("{head}{}", ch.to_ascii_lowercase())))
+                .collect();
+            rest = &rest[len..];
+        }
+        words.extend(spelled);
+    }
+    words.sort();
+    words.dedup();
+    words
+});
+
+/// Whether `text` holds any shape's trigger. For ASCII text a case-insensitive match of the
+/// (ASCII) triggers is exactly an ASCII-case-insensitive substring, so the literals decide.
+fn triggered(text: &str) -> bool {
+    if !text.is_ascii() {
+        return TRIGGER.is_match(text);
+    }
+    let lower = text.to_ascii_lowercase();
+    TRIGGER_WORDS.iter().any(|w| lower.contains(w.as_str()))
+}
+
 /// Whether a token after `Bearer` is a credential and not an English word (`Bearer tokens are
 /// …`): real tokens are long or contain digits or punctuation.
 fn looks_like_credential(token: &str) -> bool {
@@ -280,7 +330,7 @@ fn mask<'t>(text: &'t str, mut spans: Vec<Range<usize>>) -> Cow<'t, str> {
 
 /// The rules over `text` as it is.
 fn apply_rules(text: &str) -> Cow<'_, str> {
-    if !TRIGGER.is_match(text) {
+    if !triggered(text) {
         return Cow::Borrowed(text);
     }
     let (first, rest) = RULES.split_at(1);
@@ -311,7 +361,7 @@ pub(crate) fn visible_text(text: &str) -> String {
     if text.as_bytes().get(consumed) == Some(&b'\r') {
         out.push('\n');
     }
-    match HIDDEN.replace_all(&out, "") {
+    match without_hidden(&out) {
         Cow::Borrowed(_) => out,
         Cow::Owned(o) => o,
     }
@@ -331,7 +381,7 @@ static PAYLOAD: LazyLock<Regex> =
 /// and only secrets inside their payloads (an OSC 8 link to `https://user:pw@host`) are
 /// masked in place.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    if !HIDDEN.is_match(text) {
+    if !may_hide(text) || !HIDDEN.is_match(text) {
         return apply_rules(text);
     }
     if let Cow::Owned(clean) = apply_rules(&visible_text(text)) {
@@ -455,7 +505,7 @@ impl PipeRedactor {
             let (text, consumed) = strip_terminal(&self.raw);
             // What `strip_terminal` keeps that a terminal does not show either (a zero-width
             // space inside a token): the log holds the visible text, like `visible_text`.
-            self.pending.extend_from_slice(HIDDEN.replace_all(&text, "").as_bytes());
+            self.pending.extend_from_slice(without_hidden(&text).as_bytes());
             self.raw.drain(..consumed);
             if self.raw.len() <= MAX_PENDING {
                 break;
@@ -593,6 +643,8 @@ pub fn contains_secret(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn check(input: &str, expected: &str) {
@@ -897,6 +949,63 @@ mod tests {
     fn rules_compile() {
         assert!(!TRIGGER.as_str().is_empty());
         assert_eq!(RULES.len(), SHAPES.len());
+    }
+
+    #[test]
+    fn trigger_words_spell_out_the_triggers() {
+        let words = &*TRIGGER_WORDS;
+        for w in ["://", "gho_", "ghr_", "github_pat_", "xoxs-", "akia", "private key", "eyj"] {
+            assert!(words.iter().any(|x| x == w), "{w} in {words:?}");
+        }
+        assert!(words.iter().all(|w| TRIGGER.is_match(w) && !w.contains(['[', ']', '|'])), "{words:?}");
+        // ASCII text: the literals say what the pattern says.
+        const PIECES: &[&str] = &[
+            "to",
+            "KEN",
+            "Key",
+            "sec",
+            "RET",
+            "pass",
+            "word",
+            "sk",
+            "-",
+            "AKIA",
+            "asi",
+            "A",
+            "gh",
+            "p",
+            "_",
+            "GitHub",
+            "_pat_",
+            "aiza",
+            "XOX",
+            "b",
+            "eyJ",
+            "private",
+            " ",
+            "KEY",
+            ":",
+            "//",
+            "bearer",
+            "Authorization",
+            "x",
+            "\n",
+        ];
+        let text = proptest::collection::vec(proptest::sample::select(PIECES), 0..12).prop_map(|p| p.concat());
+        crate::test_support::check_property(text, |text| {
+            prop_assert_eq!(triggered(&text), TRIGGER.is_match(&text), "{:?}", text);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_hidden_gate_passes_every_hidden_character() {
+        let every: String = (0..=0x10FFFF_u32).filter_map(char::from_u32).collect();
+        for m in HIDDEN.find_iter(&every) {
+            assert!(may_hide(m.as_str()), "{:?}", m.as_str());
+        }
+        assert!(!may_hide("plain text\twith tabs\r\nand lines ~!@#"));
+        assert!(may_hide("\u{1b}[0m") && may_hide("zero\u{200B}width") && may_hide("é"));
     }
 
     #[test]

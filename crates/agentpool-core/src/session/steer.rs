@@ -20,27 +20,32 @@ use crate::workspace::artifacts::{self, ArtifactDir};
 pub const DIALOG_DRAW_WAIT: Duration = Duration::from_secs(2);
 
 impl Pool {
+    /// The options of the menu on the worker's screen (none when it shows no menu).
+    async fn menu_options(&self, r: &RuntimeRef) -> Result<Vec<crate::dialog::MenuOption>> {
+        let snap = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await?;
+        if snap.dead {
+            return Err(Error::new(ErrorCode::WorkerExited, "the worker has exited"));
+        }
+        Ok(crate::dialog::options(&redact(&snap.screen)))
+    }
+
     /// When the screen shows a menu (numbered, or unnumbered above a confirm hint) with a
     /// highlighted option and `answer` names one of its options, moves the highlight there,
     /// checks on screen that it arrived, and confirms with `Enter`; returns the option chosen.
     /// `None`: no menu, or the answer names none of its options (it is then typed as usual).
     /// A menu that highlights nothing, from a provider whose menus take an option's number key
     /// (`menu_digit_keys`, opencode's questions), gets that key instead.
+    ///
+    /// `options` is the menu as first seen ([`Pool::menu_options`]).
     async fn select_menu_option(
         &self,
         r: &RuntimeRef,
         answer: &str,
         digit_keys: bool,
+        options: Vec<crate::dialog::MenuOption>,
     ) -> Result<Option<SelectedOption>> {
         const CONFIRM_TRIES: usize = 20;
-        let look = || async {
-            let snap = self.runtime.snapshot(r, 0, Duration::from_secs(2)).await?;
-            if snap.dead {
-                return Err(Error::new(ErrorCode::WorkerExited, "the worker has exited"));
-            }
-            Ok(crate::dialog::options(&redact(&snap.screen)))
-        };
-        let options = look().await?;
+        let look = || self.menu_options(r);
         let Some(target) = crate::dialog::chosen(&options, answer) else { return Ok(None) };
         let chosen = SelectedOption { number: target.number, text: target.text.clone() };
         let Some(current) = options.iter().find(|o| o.highlighted) else {
@@ -120,34 +125,44 @@ impl Pool {
         let drawn = self.await_signalled_dialog(session, &r).await;
         let provider = self.registry.get(&session.provider_id)?;
         let ad = ArtifactDir::new(&session.artifact_dir);
-        {
+        let noted = async {
             // Note the message in the transcript before the worker can answer it, so the
             // transcript reads in order.
-            let ad = ad.clone();
-            let m = message.to_owned();
+            let (dir, m) = (ad.clone(), message.to_owned());
             blocking(move || {
-                ad.record_echo(&m)?;
-                ad.append_sent(&m)
+                dir.record_echo(&m)?;
+                dir.append_sent(&m)
             })
             .await?;
-        }
-        // A new turn begins: signals the CLI logged so far belong to earlier turns.
-        if let Ok(m) = std::fs::metadata(ad.signal_log()) {
-            let id = session.id.clone();
-            self.store
-                .call(move |c| store::set_meta(c, &id, crate::model::MetaKey::SignalOffset, &json!(m.len())))
-                .await?;
-        }
+            // A new turn begins: signals the CLI logged so far belong to earlier turns.
+            if let Ok(m) = std::fs::metadata(ad.signal_log()) {
+                let id = session.id.clone();
+                self.store
+                    .call(move |c| store::set_meta(c, &id, crate::model::MetaKey::SignalOffset, &json!(m.len())))
+                    .await?;
+            }
+            Ok::<_, Error>(())
+        };
+        // An answer to a question or an approval may name an option of the menu on screen: the
+        // screen is read while the message is noted (nothing is typed yet).
+        let awaiting = matches!(session.state, SessionState::AwaitingUserInput | SessionState::AwaitingApproval);
+        let menu = async { if submit && awaiting { Some(self.menu_options(&r).await) } else { None } };
+        let (noted, menu) = tokio::join!(noted, menu);
+        noted?;
         // An answer that names an option of the menu on screen (its number or its text)
         // selects that option with the menu's own keys, confirmed on screen, instead of being
         // typed into it.
-        if submit && matches!(session.state, SessionState::AwaitingUserInput | SessionState::AwaitingApproval) {
+        if let Some(options) = menu {
             let configured = self.settings.provider(provider.id()).metadata.get("menu_digit_keys").cloned();
             let digit_keys = configured
                 .or_else(|| provider.metadata().get("menu_digit_keys").cloned())
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false);
-            match self.select_menu_option(&r, message, digit_keys).await {
+            let chosen = match options {
+                Ok(options) => self.select_menu_option(&r, message, digit_keys, options).await,
+                Err(e) => Err(e),
+            };
+            match chosen {
                 Ok(Some(chosen)) => {
                     let mut m = Map::new();
                     m.insert("submit".into(), json!(submit));
