@@ -167,7 +167,17 @@ fn shallow(v: &mut Value, level: usize) {
     let Value::Object(m) = v else { return };
     // Which fields are always present is left to the payload: it costs more bytes than it
     // tells a model, and a schema without it is no less true.
-    m.shift_remove("required");
+    let required = m.shift_remove("required");
+    // A field a result may leave out is an `Option` skipped when `None` (the only
+    // `skip_serializing_if` on an optional field here), so it is never `null` when present.
+    if let Some(Value::Object(props)) = m.get_mut("properties") {
+        let required: Vec<&Value> = required.as_ref().and_then(Value::as_array).into_iter().flatten().collect();
+        for (name, prop) in props.iter_mut() {
+            if !required.iter().any(|r| r.as_str() == Some(name)) {
+                not_null(prop);
+            }
+        }
+    }
     if level >= OUTPUT_SCHEMA_DEPTH && m.contains_key("properties") {
         let ty = m.get("type").cloned().unwrap_or_else(|| json!("object"));
         m.clear();
@@ -187,12 +197,42 @@ fn shallow(v: &mut Value, level: usize) {
             shallow(inner, level + 1);
         }
     }
-    // Below the cut, an array of objects (or of anything) is just an array.
-    if level + 1 >= OUTPUT_SCHEMA_DEPTH
-        && m.get("items")
-            .is_some_and(|i| i.as_object().is_some_and(|o| o.is_empty() || o.get("type") == Some(&json!("object"))))
+    // Below the cut, an array of objects (or of anything: `{}`, or `true` as schemars writes
+    // it) is just an array, and a map of objects just an object.
+    let below = |sub: Option<&Value>| {
+        sub.is_some_and(|i| {
+            i == &Value::Bool(true)
+                || i.as_object().is_some_and(|o| o.is_empty() || o.get("type") == Some(&json!("object")))
+        })
+    };
+    if level + 1 >= OUTPUT_SCHEMA_DEPTH {
+        if below(m.get("items")) {
+            m.shift_remove("items");
+        }
+        if below(m.get("additionalProperties")) {
+            m.shift_remove("additionalProperties");
+        }
+    }
+}
+
+/// Drops `null` from a schema's types (`["string", "null"]` → `"string"`, `anyOf: [X, null]`
+/// → `X`).
+fn not_null(v: &mut Value) {
+    let Value::Object(m) = v else { return };
+    if let Some(Value::Array(types)) = m.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [one] = types.as_slice() {
+            let one = one.clone();
+            m.insert("type".into(), one);
+        }
+    }
+    let null = json!({"type": "null"});
+    if let Some(Value::Array(list)) = m.get("anyOf")
+        && list.len() == 2
+        && list.contains(&null)
+        && let Some(x) = list.iter().find(|x| **x != null)
     {
-        m.shift_remove("items");
+        *v = x.clone();
     }
 }
 
@@ -209,7 +249,14 @@ fn merge_alternatives(v: &mut Value) {
     for shape in &shapes {
         if let Some(Value::Object(p)) = shape.get("properties") {
             for (k, s) in p {
-                props.entry(k.clone()).or_insert_with(|| s.clone());
+                match props.get_mut(k) {
+                    None => {
+                        props.insert(k.clone(), s.clone());
+                    }
+                    // Shapes that disagree on a field: it may be either.
+                    Some(seen) if seen != s => *seen = json!({"anyOf": [seen.clone(), s.clone()]}),
+                    Some(_) => {}
+                }
             }
         }
     }
@@ -438,7 +485,56 @@ mod tests {
         // Values of `Value` type, the case schemars writes as `true`, come out as `{}`.
         let out = Value::Object((*output::<InventoryOut>()).clone());
         assert_eq!(out["properties"]["preferences"], json!({}));
-        assert_eq!(out["properties"]["providers"], json!({"type": "array", "items": {}}));
+        assert_eq!(out["properties"]["providers"], json!({"type": "array"}), "an array of anything is just an array");
+    }
+
+    #[test]
+    fn output_schemas_drop_null_from_fields_that_are_skipped_instead() {
+        #[derive(Serialize, JsonSchema)]
+        struct Inner {
+            x: u8,
+        }
+        #[derive(Serialize, JsonSchema)]
+        struct Out {
+            always: Option<String>,
+            #[serde(default)]
+            defaulted: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            skipped: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            inner: Option<Inner>,
+            map: std::collections::BTreeMap<String, Inner>,
+            list: Vec<Value>,
+        }
+        let s = Value::Object((*output::<Out>()).clone());
+        assert_eq!(
+            s["properties"],
+            json!({
+                "always": {"type": ["string", "null"]},
+                "defaulted": {"type": ["string", "null"]},
+                "skipped": {"type": "string"},
+                "inner": {"type": "object"},
+                "map": {"type": "object"},
+                "list": {"type": "array"},
+            })
+        );
+    }
+
+    #[test]
+    fn merged_shapes_that_disagree_on_a_field_allow_either() {
+        let mut s = json!({"anyOf": [
+            {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "boolean"}}},
+            {"type": "object", "properties": {"a": {"type": ["string", "null"]}, "c": {"type": "integer"}}},
+        ]});
+        merge_alternatives(&mut s);
+        assert_eq!(
+            s,
+            json!({"type": "object", "properties": {
+                "a": {"anyOf": [{"type": "string"}, {"type": ["string", "null"]}]},
+                "b": {"type": "boolean"},
+                "c": {"type": "integer"},
+            }})
+        );
     }
 
     #[test]
