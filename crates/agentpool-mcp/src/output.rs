@@ -158,11 +158,12 @@ fn compact(v: &mut Value, output: bool) {
 }
 
 /// How deep an output schema describes objects: the result's own fields, each with its type;
-/// an object inside is just an object. The result types are documented in full in
+/// a struct inside is just a field name (`{}`). The result types are documented in full in
 /// `agentpool_core::api`; this keeps the default `tools/list` within its 12 000-byte budget.
 const OUTPUT_SCHEMA_DEPTH: usize = 1;
 
-/// Cuts object schemas below [`OUTPUT_SCHEMA_DEPTH`] down to their type.
+/// Cuts object schemas below [`OUTPUT_SCHEMA_DEPTH`] down to nothing (`{}`), or to their
+/// type when it is more than `object` (`["object", "null"]`).
 fn shallow(v: &mut Value, level: usize) {
     let Value::Object(m) = v else { return };
     // Which fields are always present is left to the payload: it costs more bytes than it
@@ -181,7 +182,11 @@ fn shallow(v: &mut Value, level: usize) {
     if level >= OUTPUT_SCHEMA_DEPTH && m.contains_key("properties") {
         let ty = m.get("type").cloned().unwrap_or_else(|| json!("object"));
         m.clear();
-        m.insert("type".into(), ty);
+        // `"type": "object"` on every nested result would cost the default tool list its
+        // budget, and the field's name and the payload say as much.
+        if ty != json!("object") {
+            m.insert("type".into(), ty);
+        }
         return;
     }
     for key in ["anyOf", "oneOf", "allOf"] {
@@ -513,7 +518,7 @@ mod tests {
                 "always": {"type": ["string", "null"]},
                 "defaulted": {"type": ["string", "null"]},
                 "skipped": {"type": "string"},
-                "inner": {"type": "object"},
+                "inner": {},
                 "map": {"type": "object"},
                 "list": {"type": "array"},
             })
