@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use agentpool_core::api::{CachedSnapshots, UsageSnapshots, UsageSummary};
 use agentpool_core::candidates::CandidateFilter;
 use agentpool_core::model::{Capability, UsageStatus};
 use agentpool_core::usage::{Backend, MCP_BUDGET, UsageRequest};
@@ -101,18 +102,6 @@ pub struct CachedUsageArgs {
     pub provider_id: Option<String>,
 }
 
-/// Output shapes declare the keys agents branch on; the rest are documented in
-/// `docs/usage-detection.md` (the default tool list must stay small).
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SummaryOut {
-    pub partial: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SnapshotsOut {
-    pub snapshots: Vec<Value>,
-}
-
 fn request(
     provider_id: Option<String>,
     backend: BackendArg,
@@ -128,7 +117,7 @@ impl AgentPoolServer {
             Ok(req) => self.manager.usage_summary(&req, a.refresh).await,
             Err(e) => Err(e),
         };
-        r.map_or_else(output::fail, output::ok_json::<SummaryOut>)
+        r.map_or_else(output::fail, |v| output::ok(&v))
     }
 }
 
@@ -138,7 +127,7 @@ impl AgentPoolServer {
         name = "get_usage_summary",
         description = "Per provider: usable, why not, windows, resets. Cached unless refresh",
         input_schema = output::input::<UsageArgs>(),
-        output_schema = output::output::<SummaryOut>(),
+        output_schema = output::output::<UsageSummary>(),
         annotations(read_only_hint = true)
     )]
     async fn get_usage_summary(&self, Parameters(a): Parameters<UsageArgs>) -> CallToolResult {
@@ -149,7 +138,7 @@ impl AgentPoolServer {
         name = "get_capacity_summary",
         description = "Alias.",
         input_schema = output::input::<UsageArgs>(),
-        output_schema = output::output::<SummaryOut>(),
+        output_schema = output::output::<UsageSummary>(),
         annotations(read_only_hint = true)
     )]
     async fn get_capacity_summary(&self, Parameters(a): Parameters<UsageArgs>) -> CallToolResult {
@@ -160,7 +149,7 @@ impl AgentPoolServer {
         name = "get_usage_snapshot",
         description = "Snapshots, live if refresh.",
         input_schema = output::input::<UsageArgs>(),
-        output_schema = output::output::<SnapshotsOut>(),
+        output_schema = output::output::<UsageSnapshots>(),
         annotations(read_only_hint = true)
     )]
     async fn get_usage_snapshot(&self, Parameters(a): Parameters<UsageArgs>) -> CallToolResult {
@@ -168,24 +157,18 @@ impl AgentPoolServer {
             Ok(req) => self.manager.usage(&req, !a.refresh).await,
             Err(e) => Err(e),
         };
-        r.map_or_else(output::fail, output::ok_json::<SnapshotsOut>)
+        r.map_or_else(output::fail, |v| output::ok(&v))
     }
 
     #[tool(
         name = "get_cached_usage_snapshot",
         description = "Stored snapshots.",
         input_schema = output::input::<CachedUsageArgs>(),
-        output_schema = output::output::<SnapshotsOut>(),
+        output_schema = output::output::<CachedSnapshots>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_cached_usage_snapshot(&self, Parameters(a): Parameters<CachedUsageArgs>) -> CallToolResult {
-        let req = UsageRequest {
-            provider_id: a.provider_id,
-            backend: Backend::Combined,
-            allow_interactive: false,
-            budget: MCP_BUDGET,
-        };
-        self.manager.usage(&req, true).await.map_or_else(output::fail, output::ok_json::<SnapshotsOut>)
+        self.manager.cached_snapshots(a.provider_id.as_deref()).await.map_or_else(output::fail, |v| output::ok(&v))
     }
 
     #[tool(
