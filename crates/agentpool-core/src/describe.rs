@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use crate::api::CatalogValidation;
 use crate::model::{ProviderDescriptor, RuntimeKind};
 use crate::pool::Pool;
 use crate::provider::{self, ProbeContext, Provider};
@@ -101,7 +102,7 @@ impl Pool {
     }
 
     /// `models validate [--path P]`: the embedded catalog, or one file, checked entry by entry.
-    pub fn validate_catalog(&self, path: Option<&str>) -> Value {
+    pub fn validate_catalog(&self, path: Option<&str>) -> CatalogValidation {
         let known = self.registry().ids();
         let (shown, loaded) = match path.map(str::trim).filter(|p| !p.is_empty()) {
             None => (
@@ -117,6 +118,11 @@ impl Pool {
             Ok(v) => crate::catalog::validate(&v, &known),
             Err(e) => crate::catalog::Validation { errors: vec![e], warnings: Vec::new() },
         };
-        json!({"ok": report.errors.is_empty(), "path": shown, "errors": report.errors, "warnings": report.warnings})
+        CatalogValidation {
+            ok: report.errors.is_empty(),
+            path: shown,
+            errors: report.errors,
+            warnings: report.warnings,
+        }
     }
 }

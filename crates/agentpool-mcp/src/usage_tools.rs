@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use agentpool_core::api::{CachedSnapshots, UsageSnapshots, UsageSummary};
+use agentpool_core::api::{CachedSnapshots, Candidates, CatalogValidation, UsageSnapshots, UsageSummary};
 use agentpool_core::candidates::CandidateFilter;
 use agentpool_core::model::{Capability, UsageStatus};
 use agentpool_core::usage::{Backend, MCP_BUDGET, UsageRequest};
@@ -14,7 +14,6 @@ use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::output;
 use crate::server::AgentPoolServer;
@@ -65,12 +64,6 @@ pub struct ValidateCatalogArgs {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ValidationOut {
-    pub ok: bool,
-    pub errors: Vec<String>,
-}
-
 fn yes() -> bool {
     true
 }
@@ -87,12 +80,6 @@ pub struct FilterArgs {
     pub allowed_providers: Option<Vec<String>>,
     #[serde(default = "yes")]
     pub include_usage_unknown: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct CandidatesOut {
-    pub candidates: Vec<Value>,
-    pub excluded: Vec<Value>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -175,18 +162,18 @@ impl AgentPoolServer {
         name = "validate_model_catalog",
         description = "Check the embedded model catalog, or the catalog file at path.",
         input_schema = output::input::<ValidateCatalogArgs>(),
-        output_schema = output::output::<ValidationOut>(),
+        output_schema = output::output::<CatalogValidation>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn validate_model_catalog(&self, Parameters(a): Parameters<ValidateCatalogArgs>) -> CallToolResult {
-        output::ok_json::<ValidationOut>(self.manager.validate_catalog(a.path.as_deref()))
+        output::ok(&self.manager.validate_catalog(a.path.as_deref()))
     }
 
     #[tool(
         name = "filter_candidates",
         description = "Advisory: which providers could take a task (capabilities, stored usage status, policy) and why the others cannot. Never picks one; no probe runs.",
         input_schema = output::input::<FilterArgs>(),
-        output_schema = output::output::<CandidatesOut>(),
+        output_schema = output::output::<Candidates>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn filter_candidates(&self, Parameters(a): Parameters<FilterArgs>) -> CallToolResult {
@@ -201,6 +188,6 @@ impl AgentPoolServer {
                 .collect(),
             include_usage_unknown: a.include_usage_unknown,
         };
-        self.manager.filter_candidates(&filter).await.map_or_else(output::fail, output::ok_json::<CandidatesOut>)
+        self.manager.filter_candidates(&filter).await.map_or_else(output::fail, |v| output::ok(&v))
     }
 }

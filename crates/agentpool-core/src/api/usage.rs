@@ -1,5 +1,5 @@
-//! What the usage reports return: snapshots (`usage`) and the summary (`usage-summary`). Like
-//! every `api` result, each serialises to
+//! What the usage reports return: snapshots (`usage`), the summary (`usage-summary`), the
+//! candidate filter and the model catalog check. Like every `api` result, each serialises to
 //! exactly the JSON both front ends print or return (field order is wire order), and the MCP
 //! output schemas are generated from these types.
 
@@ -189,6 +189,54 @@ pub struct UsageSummary {
     pub partial: bool,
 }
 
+/// What a candidate verdict knew of a provider's usage: its latest stored snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CandidateUsage {
+    /// `unknown` when nothing is stored or the snapshot is stale.
+    pub status: UsageStatus,
+    pub checked_at: Option<String>,
+    /// To a tenth of a second.
+    pub age_seconds: Option<f64>,
+    /// Older than `policy.usage_stale_after_seconds`.
+    pub stale: bool,
+}
+
+/// A provider that could take the task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Candidate {
+    pub provider_id: String,
+    pub included_reasons: Vec<String>,
+    pub usage: CandidateUsage,
+}
+
+/// A provider that could not, and every reason why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExcludedCandidate {
+    pub provider_id: String,
+    pub excluded_reasons: Vec<String>,
+    pub usage: CandidateUsage,
+}
+
+/// The candidate filter's advice (it never chooses a provider).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Candidates {
+    pub candidates: Vec<Candidate>,
+    pub excluded: Vec<ExcludedCandidate>,
+    pub advisory: String,
+}
+
+/// A model catalog check (`models validate`, `validate_model_catalog`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CatalogValidation {
+    /// No errors (warnings allowed).
+    pub ok: bool,
+    /// The file checked, or the embedded catalog's name.
+    pub path: String,
+    pub errors: Vec<String>,
+    /// Problems that do not fail the check (e.g. provider ids this build does not know).
+    pub warnings: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +322,59 @@ mod tests {
                 r#""resource_uri":"agentpool://preferences.md","exists":false,"using_default_template":true,"#,
                 r#""read_hint":"read these","digest":[]},"source":"sqlite_cache","backend":"cache","partial":false}"#
             )
+        );
+    }
+
+    #[test]
+    fn candidates_serialise_as_the_wire_json() {
+        let usage = |status, stale| CandidateUsage {
+            status,
+            checked_at: Some("2026-05-08T10:00:00.000000Z".into()),
+            age_seconds: Some(12.5),
+            stale,
+        };
+        let c = Candidates {
+            candidates: vec![Candidate {
+                provider_id: "codex-cli".into(),
+                included_reasons: vec!["installed".into(), "supports tmux".into(), "usage available".into()],
+                usage: usage(UsageStatus::Available, false),
+            }],
+            excluded: vec![ExcludedCandidate {
+                provider_id: "cursor-cli".into(),
+                excluded_reasons: vec!["not installed".into()],
+                usage: CandidateUsage {
+                    status: UsageStatus::Unknown,
+                    checked_at: None,
+                    age_seconds: None,
+                    stale: false,
+                },
+            }],
+            advisory: crate::candidates::ADVISORY.into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            concat!(
+                r#"{"candidates":[{"provider_id":"codex-cli","included_reasons":["installed","supports tmux","#,
+                r#""usage available"],"usage":{"status":"available","checked_at":"2026-05-08T10:00:00.000000Z","#,
+                r#""age_seconds":12.5,"stale":false}}],"excluded":[{"provider_id":"cursor-cli","#,
+                r#""excluded_reasons":["not installed"],"usage":{"status":"unknown","checked_at":null,"#,
+                r#""age_seconds":null,"stale":false}}],"#,
+                r#""advisory":"AgentPool never routes: choose provider_id and model explicitly when spawning"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn a_catalog_check_serialises_as_the_wire_json() {
+        let v = CatalogValidation {
+            ok: false,
+            path: "catalog.json".into(),
+            errors: vec!["catalog.providers is required".into()],
+            warnings: vec![],
+        };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"ok":false,"path":"catalog.json","errors":["catalog.providers is required"],"warnings":[]}"#
         );
     }
 }
