@@ -12,15 +12,14 @@ use crate::output::{self, Out};
 pub async fn models(ctx: &Context, a: ModelsArgs) -> Result<Out> {
     if let Some(ModelsAction::Validate { path }) = a.action {
         let r = ctx.manager.validate_catalog(path.as_deref());
-        let ok = r["ok"] == Value::Bool(true);
-        let mut human = format!("catalog {}: {}\n", if ok { "ok" } else { "failed" }, r["path"].as_str().unwrap_or(""));
-        for w in r["warnings"].as_array().into_iter().flatten() {
-            human.push_str(&format!("warning: {}\n", w.as_str().unwrap_or("")));
+        let mut human = format!("catalog {}: {}\n", if r.ok { "ok" } else { "failed" }, r.path);
+        for w in &r.warnings {
+            human.push_str(&format!("warning: {w}\n"));
         }
-        for e in r["errors"].as_array().into_iter().flatten() {
-            human.push_str(&format!("error: {}\n", e.as_str().unwrap_or("")));
+        for e in &r.errors {
+            human.push_str(&format!("error: {e}\n"));
         }
-        return Ok(Out::new(r, human).failed_if(!ok));
+        return Ok(Out::typed(&r, human).failed_if(!r.ok));
     }
     let r = ctx.manager.models(a.provider.as_deref()).await?;
     let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());

@@ -7,7 +7,6 @@ use agentpool_core::error::Result;
 use agentpool_core::session::observe::parse_timeout;
 use agentpool_core::usage::{self, Backend, UsageRequest};
 use clap::Args;
-use serde_json::Value;
 
 use crate::commands::Context;
 use crate::output::{self, Out};
@@ -68,73 +67,63 @@ fn request(provider: Option<String>, backend: &str, no_interactive: bool, timeou
     })
 }
 
-fn s(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+fn or_dash(v: Option<&str>) -> String {
+    v.unwrap_or("-").to_owned()
 }
 
 /// Runs `usage`.
 pub async fn usage(ctx: &Context, a: UsageArgs) -> Result<Out> {
     let req = request(a.provider, &a.backend, a.no_interactive, a.timeout)?;
     let r = ctx.manager.usage_listed(&req, a.cached, a.all).await?;
-    let rows = r["snapshots"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rows = r
+        .snapshots()
+        .iter()
         .map(|snap| {
-            let snap_v: agentpool_core::model::CapacitySnapshot = serde_json::from_value(snap.clone())
-                .unwrap_or_else(|_| usage::unknown("?", "?", "unreadable snapshot"));
             vec![
-                s(&snap["provider_id"]),
-                s(&snap["status"]),
-                s(&snap["confidence"]),
-                usage::summary_text(&snap_v),
-                s(&snap["checked_at"]),
+                snap.provider_id.clone(),
+                snap.status.to_string(),
+                snap.confidence.to_string(),
+                usage::summary_text(snap),
+                snap.checked_at.clone(),
             ]
         })
         .collect();
-    let mut human = format!("source: {}\n", s(&r["source"]));
+    let mut human = format!("source: {}\n", r.source());
     human.push_str(&output::table(&["PROVIDER", "STATUS", "CONFIDENCE", "SUMMARY", "CHECKED"], rows));
-    if r["partial"] == Value::Bool(true) {
+    if r.partial() {
         human.push_str("partial: some providers did not answer within the time budget\n");
     }
-    Ok(Out::new(r, human))
+    Ok(Out::typed(&r, human))
 }
 
 /// Runs `usage-summary` (and its alias `capacity-summary`).
 pub async fn usage_summary(ctx: &Context, a: UsageSummaryArgs) -> Result<Out> {
     let req = request(a.provider, &a.backend, a.no_interactive, a.timeout)?;
     let r = ctx.manager.usage_summary_listed(&req, a.refresh, a.all).await?;
-    let rows = r["providers"]
-        .as_object()
-        .into_iter()
-        .flat_map(|m| m.values())
+    let rows = r
+        .providers
+        .values()
         .map(|row| {
-            let usable = if row["usable"] == Value::Bool(true) { "yes".to_owned() } else { s(&row["unusable_reason"]) };
-            let stale = if row["stale"] == Value::Bool(true) { " (stale)" } else { "" };
+            let usable = if row.usable { "yes".to_owned() } else { or_dash(row.unusable_reason.as_deref()) };
+            let stale = if row.stale { " (stale)" } else { "" };
             vec![
-                s(&row["provider_id"]),
-                s(&row["status"]),
+                row.provider_id.clone(),
+                row.status.to_string(),
                 usable,
-                s(&row["confidence"]),
-                s(&row["summary"]),
-                format!("{}{stale}", s(&row["checked_at"])),
+                row.confidence.to_string(),
+                row.summary.clone(),
+                format!("{}{stale}", or_dash(row.checked_at.as_deref())),
             ]
         })
         .collect();
-    let mut human = format!("source: {}\n", s(&r["source"]));
+    let mut human = format!("source: {}\n", r.source);
     human.push_str(&output::table(&["PROVIDER", "STATUS", "USABLE", "CONFIDENCE", "SUMMARY", "CHECKED"], rows));
-    if let Some(p) = r["next_available_provider"].as_str() {
-        human.push_str(&format!("next available: {p} at {}\n", s(&r["next_available_at"])));
+    if let Some(p) = &r.next_available_provider {
+        human.push_str(&format!("next available: {p} at {}\n", or_dash(r.next_available_at.as_deref())));
     }
-    if r["partial"] == Value::Bool(true) {
+    if r.partial {
         human.push_str("partial: some providers did not answer within the time budget\n");
     }
-    if let Some(p) = r["preferences"]["path"].as_str() {
-        human.push_str(&format!("preferences: {p}\n"));
-    }
-    Ok(Out::new(r, human))
+    human.push_str(&format!("preferences: {}\n", r.preferences.path));
+    Ok(Out::typed(&r, human))
 }

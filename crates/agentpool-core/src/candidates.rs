@@ -11,9 +11,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::api::{Candidate, CandidateUsage, Candidates, ExcludedCandidate};
 use crate::config::PolicyConfig;
 use crate::error::Result;
 use crate::model::{Capability, CapacitySnapshot, ProviderDescriptor, RuntimeKind, UsageStatus};
@@ -34,21 +35,14 @@ pub struct CandidateFilter {
 }
 
 /// The usage facts one verdict rests on.
-struct UsageFact {
-    status: UsageStatus,
-    checked_at: Option<String>,
-    age_seconds: Option<f64>,
-    stale: bool,
-}
-
-fn usage_fact(snap: Option<&CapacitySnapshot>, policy: &PolicyConfig, now: OffsetDateTime) -> UsageFact {
+fn usage_fact(snap: Option<&CapacitySnapshot>, policy: &PolicyConfig, now: OffsetDateTime) -> CandidateUsage {
     let Some(s) = snap.filter(|s| s.raw.get("source").and_then(Value::as_str) != Some(usage::NO_SNAPSHOT_SOURCE))
     else {
-        return UsageFact { status: UsageStatus::Unknown, checked_at: None, age_seconds: None, stale: false };
+        return CandidateUsage { status: UsageStatus::Unknown, checked_at: None, age_seconds: None, stale: false };
     };
     let age = usage::age_seconds(&s.checked_at, now);
     let stale = age > policy.usage_stale_after_seconds as f64;
-    UsageFact {
+    CandidateUsage {
         status: if stale { UsageStatus::Unknown } else { s.status },
         checked_at: Some(s.checked_at.clone()),
         age_seconds: Some((age * 10.0).round() / 10.0),
@@ -70,7 +64,7 @@ fn judge(
     filter: &CandidateFilter,
     policy: &PolicyConfig,
     now: OffsetDateTime,
-) -> (std::result::Result<Vec<String>, Vec<String>>, UsageFact) {
+) -> (std::result::Result<Vec<String>, Vec<String>>, CandidateUsage) {
     let fact = usage_fact(snap, policy, now);
     let mut excluded = Vec::new();
     if !filter.allowed_providers.is_empty() && !filter.allowed_providers.contains(&d.id) {
@@ -117,7 +111,7 @@ fn judge(
 impl Pool {
     /// Splits every registered provider (in configured order) into candidates and excluded
     /// ones, with reasons. Reads detection (cached) and stored usage only; never probes.
-    pub async fn filter_candidates(&self, filter: &CandidateFilter) -> Result<Value> {
+    pub async fn filter_candidates(&self, filter: &CandidateFilter) -> Result<Candidates> {
         let described = self.describe_providers(false).await;
         let snaps: BTreeMap<String, CapacitySnapshot> = usage::latest(self.store(), None).await?;
         let policy = &self.settings().config.policy;
@@ -125,29 +119,19 @@ impl Pool {
         let (mut candidates, mut excluded) = (Vec::new(), Vec::new());
         for d in &described {
             let listed = self.settings().listed_by_default(&d.id);
-            let (verdict, fact) = judge(d, listed, snaps.get(&d.id), filter, policy, now);
-            let usage = json!({
-                "status": fact.status,
-                "checked_at": fact.checked_at,
-                "age_seconds": fact.age_seconds,
-                "stale": fact.stale,
-            });
+            let (verdict, usage) = judge(d, listed, snaps.get(&d.id), filter, policy, now);
+            let provider_id = d.id.clone();
             match verdict {
-                Ok(reasons) => {
-                    candidates.push(json!({"provider_id": d.id, "included_reasons": reasons, "usage": usage}));
-                }
-                Err(reasons) => {
-                    excluded.push(json!({"provider_id": d.id, "excluded_reasons": reasons, "usage": usage}))
-                }
+                Ok(included_reasons) => candidates.push(Candidate { provider_id, included_reasons, usage }),
+                Err(excluded_reasons) => excluded.push(ExcludedCandidate { provider_id, excluded_reasons, usage }),
             }
         }
-        Ok(json!({
-            "candidates": candidates,
-            "excluded": excluded,
-            "advisory": "AgentPool never routes: choose provider_id and model explicitly when spawning",
-        }))
+        Ok(Candidates { candidates, excluded, advisory: ADVISORY.to_owned() })
     }
 }
+
+/// What every candidate list says: the filter only advises.
+pub const ADVISORY: &str = "AgentPool never routes: choose provider_id and model explicitly when spawning";
 
 #[cfg(test)]
 mod tests {

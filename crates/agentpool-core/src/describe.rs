@@ -1,8 +1,8 @@
 //! What is installed: provider descriptors, runtimes and model catalogs (`inventory`, `models`).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::api::{Inventory, ModelRow, Models, RuntimeRow};
+use crate::api::{CatalogValidation, Inventory, ModelRow, Models, RuntimeRow};
 use crate::error::Result;
 use crate::model::{ProviderDescriptor, RuntimeKind};
 use crate::pool::Pool;
@@ -117,7 +117,7 @@ impl Pool {
     }
 
     /// `models validate [--path P]`: the embedded catalog, or one file, checked entry by entry.
-    pub fn validate_catalog(&self, path: Option<&str>) -> Value {
+    pub fn validate_catalog(&self, path: Option<&str>) -> CatalogValidation {
         let known = self.registry().ids();
         let (shown, loaded) = match path.map(str::trim).filter(|p| !p.is_empty()) {
             None => (
@@ -133,6 +133,11 @@ impl Pool {
             Ok(v) => crate::catalog::validate(&v, &known),
             Err(e) => crate::catalog::Validation { errors: vec![e], warnings: Vec::new() },
         };
-        json!({"ok": report.errors.is_empty(), "path": shown, "errors": report.errors, "warnings": report.warnings})
+        CatalogValidation {
+            ok: report.errors.is_empty(),
+            path: shown,
+            errors: report.errors,
+            warnings: report.warnings,
+        }
     }
 }

@@ -2,9 +2,8 @@
 //! `isError` result carrying the `{"error": {code, message, details}}` envelope (with an MCP
 //! flavoured `details.example` next step).
 //!
-//! Lifecycle tools return `agentpool_core::api` types, whose schemas are their output schemas.
-//! The structs below describe the payloads core still builds as JSON; those are checked
-//! against them in debug builds (`ok_json`).
+//! Every tool returns a typed result (`agentpool_core::api`, or `agentpool_stats`'s report), and
+//! its output schema is generated from that same type.
 
 use std::sync::Arc;
 
@@ -13,7 +12,6 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 /// A schema for `T`: draft 2020-12, subschemas inlined (hosts handle `$ref` poorly and it is
@@ -195,20 +193,35 @@ fn compact(v: &mut Value, output: bool) {
 }
 
 /// How deep an output schema describes objects: the result's own fields, each with its type;
-/// an object inside is just an object. The result types are documented in full in
+/// a struct inside is just a field name (`{}`). The result types are documented in full in
 /// `agentpool_core::api`; this keeps the default `tools/list` within its 12 000-byte budget.
 const OUTPUT_SCHEMA_DEPTH: usize = 1;
 
-/// Cuts object schemas below [`OUTPUT_SCHEMA_DEPTH`] down to their type.
+/// Cuts object schemas below [`OUTPUT_SCHEMA_DEPTH`] down to nothing (`{}`), or to their
+/// type when it is more than `object` (`["object", "null"]`).
 fn shallow(v: &mut Value, level: usize) {
     let Value::Object(m) = v else { return };
     // Which fields are always present is left to the payload: it costs more bytes than it
     // tells a model, and a schema without it is no less true.
-    m.shift_remove("required");
+    let required = m.shift_remove("required");
+    // A field a result may leave out is an `Option` skipped when `None` (the only
+    // `skip_serializing_if` on an optional field here), so it is never `null` when present.
+    if let Some(Value::Object(props)) = m.get_mut("properties") {
+        let required: Vec<&Value> = required.as_ref().and_then(Value::as_array).into_iter().flatten().collect();
+        for (name, prop) in props.iter_mut() {
+            if !required.iter().any(|r| r.as_str() == Some(name)) {
+                not_null(prop);
+            }
+        }
+    }
     if level >= OUTPUT_SCHEMA_DEPTH && m.contains_key("properties") {
         let ty = m.get("type").cloned().unwrap_or_else(|| json!("object"));
         m.clear();
-        m.insert("type".into(), ty);
+        // `"type": "object"` on every nested result would cost the default tool list its
+        // budget, and the field's name and the payload say as much.
+        if ty != json!("object") {
+            m.insert("type".into(), ty);
+        }
         return;
     }
     for key in ["anyOf", "oneOf", "allOf"] {
@@ -224,15 +237,42 @@ fn shallow(v: &mut Value, level: usize) {
             shallow(inner, level + 1);
         }
     }
-    // Below the cut, an array of objects (or of anything: `{}`, or `true` for `Value`) is
-    // just an array.
-    if level + 1 >= OUTPUT_SCHEMA_DEPTH
-        && m.get("items").is_some_and(|i| {
-            *i == Value::Bool(true)
+    // Below the cut, an array of objects (or of anything: `{}`, or `true` as schemars writes
+    // it) is just an array, and a map of objects just an object.
+    let below = |sub: Option<&Value>| {
+        sub.is_some_and(|i| {
+            i == &Value::Bool(true)
                 || i.as_object().is_some_and(|o| o.is_empty() || o.get("type") == Some(&json!("object")))
         })
+    };
+    if level + 1 >= OUTPUT_SCHEMA_DEPTH {
+        if below(m.get("items")) {
+            m.shift_remove("items");
+        }
+        if below(m.get("additionalProperties")) {
+            m.shift_remove("additionalProperties");
+        }
+    }
+}
+
+/// Drops `null` from a schema's types (`["string", "null"]` → `"string"`, `anyOf: [X, null]`
+/// → `X`).
+fn not_null(v: &mut Value) {
+    let Value::Object(m) = v else { return };
+    if let Some(Value::Array(types)) = m.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [one] = types.as_slice() {
+            let one = one.clone();
+            m.insert("type".into(), one);
+        }
+    }
+    let null = json!({"type": "null"});
+    if let Some(Value::Array(list)) = m.get("anyOf")
+        && list.len() == 2
+        && list.contains(&null)
+        && let Some(x) = list.iter().find(|x| **x != null)
     {
-        m.shift_remove("items");
+        *v = x.clone();
     }
 }
 
@@ -249,7 +289,14 @@ fn merge_alternatives(v: &mut Value) {
     for shape in &shapes {
         if let Some(Value::Object(p)) = shape.get("properties") {
             for (k, s) in p {
-                props.entry(k.clone()).or_insert_with(|| s.clone());
+                match props.get_mut(k) {
+                    None => {
+                        props.insert(k.clone(), s.clone());
+                    }
+                    // Shapes that disagree on a field: it may be either.
+                    Some(seen) if seen != s => *seen = json!({"anyOf": [seen.clone(), s.clone()]}),
+                    Some(_) => {}
+                }
             }
         }
     }
@@ -275,21 +322,6 @@ pub fn ok<T: Serialize>(payload: &T) -> CallToolResult {
         Ok(v) => CallToolResult::structured(v),
         Err(e) => fail(Error::new(ErrorCode::InvalidRequest, format!("internal: the result did not serialise: {e}"))),
     }
-}
-
-/// A successful result for the tools whose payload core still builds as JSON (usage,
-/// leases, worktrees, inventory): in debug builds the payload is checked against the shape
-/// `T` advertises, so a drift fails the tests instead of a host's validator.
-pub fn ok_json<T: DeserializeOwned>(payload: Value) -> CallToolResult {
-    if cfg!(debug_assertions)
-        && let Err(e) = serde_json::from_value::<T>(payload.clone())
-    {
-        return fail(Error::new(
-            ErrorCode::InvalidRequest,
-            format!("internal: the result does not match `{}`: {e}", std::any::type_name::<T>()),
-        ));
-    }
-    CallToolResult::structured(payload)
 }
 
 /// A failed tool call: `isError` with the envelope as its JSON text. Long strings are clipped:
@@ -469,6 +501,55 @@ mod tests {
         let before = kept.clone();
         flatten_alternatives(&mut kept);
         assert_eq!(kept, before);
+    }
+
+    #[test]
+    fn output_schemas_drop_null_from_fields_that_are_skipped_instead() {
+        #[derive(Serialize, JsonSchema)]
+        struct Inner {
+            x: u8,
+        }
+        #[derive(Serialize, JsonSchema)]
+        struct Out {
+            always: Option<String>,
+            #[serde(default)]
+            defaulted: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            skipped: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            inner: Option<Inner>,
+            map: std::collections::BTreeMap<String, Inner>,
+            list: Vec<Value>,
+        }
+        let s = Value::Object((*output::<Out>()).clone());
+        assert_eq!(
+            s["properties"],
+            json!({
+                "always": {"type": ["string", "null"]},
+                "defaulted": {"type": ["string", "null"]},
+                "skipped": {"type": "string"},
+                "inner": {},
+                "map": {"type": "object"},
+                "list": {"type": "array"},
+            })
+        );
+    }
+
+    #[test]
+    fn merged_shapes_that_disagree_on_a_field_allow_either() {
+        let mut s = json!({"anyOf": [
+            {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "boolean"}}},
+            {"type": "object", "properties": {"a": {"type": ["string", "null"]}, "c": {"type": "integer"}}},
+        ]});
+        merge_alternatives(&mut s);
+        assert_eq!(
+            s,
+            json!({"type": "object", "properties": {
+                "a": {"anyOf": [{"type": "string"}, {"type": ["string", "null"]}]},
+                "b": {"type": "boolean"},
+                "c": {"type": "integer"},
+            }})
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use agentpool_core::api::{CachedSnapshots, Candidates, CatalogValidation, UsageSnapshots, UsageSummary};
 use agentpool_core::candidates::CandidateFilter;
 use agentpool_core::model::{Capability, UsageStatus};
 use agentpool_core::usage::{Backend, MCP_BUDGET, UsageRequest};
@@ -13,7 +14,6 @@ use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::output;
 use crate::server::AgentPoolServer;
@@ -64,12 +64,6 @@ pub struct ValidateCatalogArgs {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct ValidationOut {
-    pub ok: bool,
-    pub errors: Vec<String>,
-}
-
 fn yes() -> bool {
     true
 }
@@ -88,29 +82,11 @@ pub struct FilterArgs {
     pub include_usage_unknown: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct CandidatesOut {
-    pub candidates: Vec<Value>,
-    pub excluded: Vec<Value>,
-}
-
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CachedUsageArgs {
     #[serde(default)]
     pub provider_id: Option<String>,
-}
-
-/// Output shapes declare the keys agents branch on; the rest are documented in
-/// `docs/usage-detection.md` (the default tool list must stay small).
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SummaryOut {
-    pub partial: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema)]
-pub struct SnapshotsOut {
-    pub snapshots: Vec<Value>,
 }
 
 fn request(
@@ -128,7 +104,7 @@ impl AgentPoolServer {
             Ok(req) => self.manager.usage_summary(&req, a.refresh).await,
             Err(e) => Err(e),
         };
-        r.map_or_else(output::fail, output::ok_json::<SummaryOut>)
+        r.map_or_else(output::fail, |v| output::ok(&v))
     }
 }
 
@@ -138,7 +114,7 @@ impl AgentPoolServer {
         name = "get_usage_summary",
         description = "Per provider: usable, why not, windows, resets. Cached unless refresh",
         input_schema = output::input::<UsageArgs>(),
-        output_schema = output::output::<SummaryOut>(),
+        output_schema = output::output::<UsageSummary>(),
         annotations(read_only_hint = true)
     )]
     async fn get_usage_summary(&self, Parameters(a): Parameters<UsageArgs>) -> CallToolResult {
@@ -149,7 +125,7 @@ impl AgentPoolServer {
         name = "get_capacity_summary",
         description = "Alias.",
         input_schema = output::input::<UsageArgs>(),
-        output_schema = output::output::<SummaryOut>(),
+        output_schema = output::output::<UsageSummary>(),
         annotations(read_only_hint = true)
     )]
     async fn get_capacity_summary(&self, Parameters(a): Parameters<UsageArgs>) -> CallToolResult {
@@ -160,7 +136,7 @@ impl AgentPoolServer {
         name = "get_usage_snapshot",
         description = "Snapshots, live if refresh.",
         input_schema = output::input::<UsageArgs>(),
-        output_schema = output::output::<SnapshotsOut>(),
+        output_schema = output::output::<UsageSnapshots>(),
         annotations(read_only_hint = true)
     )]
     async fn get_usage_snapshot(&self, Parameters(a): Parameters<UsageArgs>) -> CallToolResult {
@@ -168,42 +144,36 @@ impl AgentPoolServer {
             Ok(req) => self.manager.usage(&req, !a.refresh).await,
             Err(e) => Err(e),
         };
-        r.map_or_else(output::fail, output::ok_json::<SnapshotsOut>)
+        r.map_or_else(output::fail, |v| output::ok(&v))
     }
 
     #[tool(
         name = "get_cached_usage_snapshot",
         description = "Stored snapshots.",
         input_schema = output::input::<CachedUsageArgs>(),
-        output_schema = output::output::<SnapshotsOut>(),
+        output_schema = output::output::<CachedSnapshots>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn get_cached_usage_snapshot(&self, Parameters(a): Parameters<CachedUsageArgs>) -> CallToolResult {
-        let req = UsageRequest {
-            provider_id: a.provider_id,
-            backend: Backend::Combined,
-            allow_interactive: false,
-            budget: MCP_BUDGET,
-        };
-        self.manager.usage(&req, true).await.map_or_else(output::fail, output::ok_json::<SnapshotsOut>)
+        self.manager.cached_snapshots(a.provider_id.as_deref()).await.map_or_else(output::fail, |v| output::ok(&v))
     }
 
     #[tool(
         name = "validate_model_catalog",
         description = "Check the embedded model catalog, or the catalog file at path.",
         input_schema = output::input::<ValidateCatalogArgs>(),
-        output_schema = output::output::<ValidationOut>(),
+        output_schema = output::output::<CatalogValidation>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn validate_model_catalog(&self, Parameters(a): Parameters<ValidateCatalogArgs>) -> CallToolResult {
-        output::ok_json::<ValidationOut>(self.manager.validate_catalog(a.path.as_deref()))
+        output::ok(&self.manager.validate_catalog(a.path.as_deref()))
     }
 
     #[tool(
         name = "filter_candidates",
         description = "Advisory: which providers could take a task (capabilities, stored usage status, policy) and why the others cannot. Never picks one; no probe runs.",
         input_schema = output::input::<FilterArgs>(),
-        output_schema = output::output::<CandidatesOut>(),
+        output_schema = output::output::<Candidates>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn filter_candidates(&self, Parameters(a): Parameters<FilterArgs>) -> CallToolResult {
@@ -218,6 +188,6 @@ impl AgentPoolServer {
                 .collect(),
             include_usage_unknown: a.include_usage_unknown,
         };
-        self.manager.filter_candidates(&filter).await.map_or_else(output::fail, output::ok_json::<CandidatesOut>)
+        self.manager.filter_candidates(&filter).await.map_or_else(output::fail, |v| output::ok(&v))
     }
 }

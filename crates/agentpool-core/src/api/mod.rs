@@ -1,7 +1,9 @@
 //! The engine's request types and input checks, shared by the CLI and the MCP server.
 
 mod outcomes;
+mod usage;
 pub use outcomes::*;
+pub use usage::*;
 
 use std::path::{Path, PathBuf};
 

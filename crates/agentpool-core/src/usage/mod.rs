@@ -13,9 +13,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+use crate::api::{PreferencesRef, SummaryWindow, UsageCounts, UsageSource, UsageSummary, UsageSummaryRow};
 use crate::config::PolicyConfig;
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{AuthState, CapacitySnapshot, Confidence, UsageStatus};
@@ -219,58 +220,96 @@ pub fn summary_row(
     facts: Option<&ProviderFacts>,
     policy: &PolicyConfig,
     now: OffsetDateTime,
-) -> Value {
+) -> UsageSummaryRow {
     let installed = facts.and_then(|f| f.installed);
     let auth = facts.and_then(|f| f.auth);
     let reason = unusable_reason(snap, installed, auth, policy.min_remaining_percent);
-    let never = snap.raw.get("source").and_then(Value::as_str) == Some(NO_SNAPSHOT_SOURCE);
+    let source = snap.raw.get("source").and_then(Value::as_str);
+    let never = source == Some(NO_SNAPSHOT_SOURCE);
     let age = age_seconds(&snap.checked_at, now);
-    let windows: Vec<Value> = snap
+    let windows = snap
         .windows
         .iter()
-        .map(|w| {
-            json!({"name": w.name, "kind": w.kind, "remaining_percent": w.remaining_percent,
-                   "used_percent": w.used_percent, "remaining_units": w.remaining_units,
-                   "reset_at": w.reset_at, "confidence": w.confidence})
+        .map(|w| SummaryWindow {
+            name: w.name.clone(),
+            kind: w.kind.clone(),
+            remaining_percent: w.remaining_percent,
+            used_percent: w.used_percent,
+            remaining_units: w.remaining_units,
+            reset_at: w.reset_at.clone(),
+            confidence: w.confidence,
         })
         .collect();
-    json!({
-        "provider_id": snap.provider_id,
-        "status": snap.status,
-        "confidence": snap.confidence,
-        "installed": installed,
-        "auth_status": auth,
-        "usable": reason.is_none(),
-        "unusable_reason": reason,
-        "stale": never || age > policy.usage_stale_after_seconds as f64,
-        "age_seconds": if never { Value::Null } else { json!((age * 1000.0).round() / 1000.0) },
-        "checked_at": if never { Value::Null } else { json!(snap.checked_at) },
-        "windows": windows,
-        "credits_remaining": snap.credits_remaining,
-        "warnings": snap.warnings,
-        "source": snap.raw.get("source").cloned().unwrap_or(Value::Null),
-        "summary": summary_text(snap),
-    })
+    UsageSummaryRow {
+        provider_id: snap.provider_id.clone(),
+        status: snap.status,
+        confidence: snap.confidence,
+        installed,
+        auth_status: auth,
+        usable: reason.is_none(),
+        unusable_reason: reason,
+        stale: never || age > policy.usage_stale_after_seconds as f64,
+        age_seconds: (!never).then(|| (age * 1000.0).round() / 1000.0),
+        checked_at: (!never).then(|| snap.checked_at.clone()),
+        windows,
+        credits_remaining: snap.credits_remaining,
+        warnings: snap.warnings.clone(),
+        source: source.map(str::to_owned),
+        summary: summary_text(snap),
+    }
 }
 
-/// The summary document (without `preferences`, `source`, `backend`, `partial`, which the
-/// caller adds).
+/// A summary's rows, counts and next reset; [`Summarised::finish`] adds what the call knows
+/// (preferences, where the figures came from, whether it was cut short).
+#[derive(Debug, Clone)]
+pub struct Summarised {
+    pub checked_at: String,
+    pub providers: BTreeMap<String, UsageSummaryRow>,
+    pub min_remaining_percent: f64,
+    pub next_available_provider: Option<String>,
+    pub next_available_at: Option<String>,
+    pub counts: UsageCounts,
+}
+
+impl Summarised {
+    /// The whole summary.
+    pub fn finish(
+        self,
+        preferences: PreferencesRef,
+        source: UsageSource,
+        backend: &str,
+        partial: bool,
+    ) -> UsageSummary {
+        UsageSummary {
+            checked_at: self.checked_at,
+            providers: self.providers,
+            min_remaining_percent: self.min_remaining_percent,
+            next_available_provider: self.next_available_provider,
+            next_available_at: self.next_available_at,
+            counts: self.counts,
+            preferences,
+            source,
+            backend: backend.to_owned(),
+            partial,
+        }
+    }
+}
+
+/// The summary of `snaps`: a row per provider, the counts, and the unusable provider whose
+/// window resets first.
 pub fn summary(
     snaps: &BTreeMap<String, CapacitySnapshot>,
     facts: &BTreeMap<String, ProviderFacts>,
     policy: &PolicyConfig,
     now: OffsetDateTime,
-) -> Map<String, Value> {
-    let mut providers = Map::new();
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+) -> Summarised {
+    let mut providers = BTreeMap::new();
+    let mut counts = UsageCounts::default();
     let mut next: Option<(OffsetDateTime, String, String)> = None;
     for (id, snap) in snaps {
         let row = summary_row(snap, facts.get(id), policy, now);
-        let usable = row["usable"] == Value::Bool(true);
-        *counts.entry("total").or_default() += 1;
-        *counts.entry(if usable { "usable" } else { "unusable" }).or_default() += 1;
-        *counts.entry(snap.status.as_str()).or_default() += 1;
-        if !usable {
+        counts.add(snap.status, row.usable);
+        if !row.usable {
             for w in &snap.windows {
                 if let Some(t) = w.reset_at.as_deref().and_then(util::parse_ts).filter(|t| *t > now)
                     && next.as_ref().is_none_or(|(best, _, _)| t < *best)
@@ -281,22 +320,15 @@ pub fn summary(
         }
         providers.insert(id.clone(), row);
     }
-    let count = |k: &str| counts.get(k).copied().unwrap_or(0);
-    let mut out = Map::new();
-    out.insert("checked_at".into(), json!(util::format_ts(now)));
-    out.insert("providers".into(), Value::Object(providers));
-    out.insert("min_remaining_percent".into(), json!(policy.min_remaining_percent));
-    out.insert("next_available_provider".into(), json!(next.as_ref().map(|n| &n.1)));
-    out.insert("next_available_at".into(), json!(next.as_ref().map(|n| &n.2)));
-    out.insert(
-        "counts".into(),
-        json!({"total": count("total"), "usable": count("usable"), "unusable": count("unusable"),
-               "available": count("available"), "near_limit": count("near_limit"),
-               "limit_reached": count("limit_reached"), "unknown": count("unknown"),
-               "unavailable": count("unavailable"), "unauthenticated": count("unauthenticated"),
-               "overage_possible": count("overage_possible")}),
-    );
-    out
+    let (next_available_provider, next_available_at) = next.map(|(_, id, at)| (id, at)).unzip();
+    Summarised {
+        checked_at: util::format_ts(now),
+        providers,
+        min_remaining_percent: policy.min_remaining_percent,
+        next_available_provider,
+        next_available_at,
+        counts,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::backends as usage_backends;
 use super::*;
+use crate::api::{CachedSnapshots, LiveSnapshots, UsageSnapshots, UsageSource, UsageSummary};
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{CapacitySnapshot, Confidence, UsageStatus};
 use crate::pool::Pool;
@@ -163,36 +163,49 @@ impl Pool {
         Ok(ids.iter().filter_map(|id| latest.get(id).cloned()).collect())
     }
 
+    /// `usage --cached`: the latest stored snapshots of one provider (validated) or of every
+    /// enabled one (fakes included).
+    pub async fn cached_snapshots(&self, provider_id: Option<&str>) -> Result<CachedSnapshots> {
+        self.cached_snapshots_in(provider_id, true).await
+    }
+
+    async fn cached_snapshots_in(&self, provider_id: Option<&str>, all: bool) -> Result<CachedSnapshots> {
+        let snapshots = self.cached_usage_in(provider_id, all).await?;
+        Ok(CachedSnapshots { snapshots, source: UsageSource::SqliteCache })
+    }
+
     /// `usage`: live snapshots (`source: live_probe`) or, with `cached`, stored ones; every
     /// enabled provider (fakes included) when the request names none.
-    pub async fn usage(&self, req: &UsageRequest, cached: bool) -> Result<Value> {
+    pub async fn usage(&self, req: &UsageRequest, cached: bool) -> Result<UsageSnapshots> {
         self.usage_listed(req, cached, true).await
     }
 
     /// [`Self::usage`] as the CLI lists it: without a provider id, the built-in fakes only
     /// with `all` (or when enabled explicitly in config).
-    pub async fn usage_listed(&self, req: &UsageRequest, cached: bool, all: bool) -> Result<Value> {
+    pub async fn usage_listed(&self, req: &UsageRequest, cached: bool, all: bool) -> Result<UsageSnapshots> {
         if cached {
-            let snaps = self.cached_usage_in(req.provider_id.as_deref(), all).await?;
-            return Ok(json!({"snapshots": snaps, "source": "sqlite_cache"}));
+            return Ok(UsageSnapshots::Cached(self.cached_snapshots_in(req.provider_id.as_deref(), all).await?));
         }
         // Dead workers are marked first, as every front-end read does.
         self.reconcile().await?;
         let run = self.probe_usage_in(req, all).await?;
-        Ok(
-            json!({"snapshots": run.snapshots, "source": "live_probe", "backend": req.backend.as_str(), "partial": run.partial}),
-        )
+        Ok(UsageSnapshots::Live(LiveSnapshots {
+            snapshots: run.snapshots,
+            source: UsageSource::LiveProbe,
+            backend: req.backend.as_str().to_owned(),
+            partial: run.partial,
+        }))
     }
 
     /// `usage-summary`: per provider whether it can take work now, from the cache unless
     /// `refresh` (or the auto-refresh policy) asks for a live probe.
-    pub async fn usage_summary(&self, req: &UsageRequest, refresh: bool) -> Result<Value> {
+    pub async fn usage_summary(&self, req: &UsageRequest, refresh: bool) -> Result<UsageSummary> {
         self.usage_summary_listed(req, refresh, true).await
     }
 
     /// [`Self::usage_summary`] as the CLI lists it: without a provider id, the built-in fakes
     /// only with `all` (or when enabled explicitly in config).
-    pub async fn usage_summary_listed(&self, req: &UsageRequest, refresh: bool, all: bool) -> Result<Value> {
+    pub async fn usage_summary_listed(&self, req: &UsageRequest, refresh: bool, all: bool) -> Result<UsageSummary> {
         let started = Instant::now();
         self.reconcile().await?;
         let policy = &self.settings.config.policy;
@@ -226,12 +239,14 @@ impl Pool {
                 unknown(id, NO_SNAPSHOT_SOURCE, "no usage snapshot stored yet; run `agentpool usage-summary --refresh`")
             });
         }
-        let mut out = summary(&snaps, &facts, policy, OffsetDateTime::now_utc());
-        out.insert("preferences".into(), json!(self.preferences_ref()));
-        out.insert("source".into(), json!(if live { "live_probe" } else { "sqlite_cache" }));
-        out.insert("backend".into(), json!(if live { req.backend.as_str() } else { "cache" }));
-        out.insert("partial".into(), json!(partial));
-        Ok(Value::Object(out))
+        let (source, backend) =
+            if live { (UsageSource::LiveProbe, req.backend.as_str()) } else { (UsageSource::SqliteCache, "cache") };
+        Ok(summary(&snaps, &facts, policy, OffsetDateTime::now_utc()).finish(
+            self.preferences_ref(),
+            source,
+            backend,
+            partial,
+        ))
     }
 
     /// Detection only (no usage probe), within the budget; providers that did not finish have

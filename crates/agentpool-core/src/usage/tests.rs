@@ -149,46 +149,36 @@ fn summary_rows_counts_and_next_available() {
     let mut facts = BTreeMap::new();
     facts.insert("codex-cli".to_owned(), ProviderFacts { installed: Some(true), auth: Some(AuthState::Unknown) });
     let out = summary(&snaps, &facts, &PolicyConfig::default(), now);
-    let codex = &out["providers"]["codex-cli"];
-    assert_eq!(codex["usable"], false);
-    assert_eq!(codex["unusable_reason"], "weekly_below_10_percent");
-    assert_eq!(codex["stale"], true, "two hours old with the default 1800 s");
-    assert_eq!(codex["age_seconds"], 7200.0);
-    assert_eq!(codex["installed"], true);
-    assert_eq!(codex["windows"][1]["reset_at"], "2026-05-08T13:00:00.000000Z");
-    let fake = &out["providers"]["fake-question"];
-    assert_eq!(
-        (fake["usable"].clone(), fake["stale"].clone(), fake["installed"].clone()),
-        (json!(true), json!(false), Value::Null)
-    );
+    let codex = &out.providers["codex-cli"];
+    assert!(!codex.usable);
+    assert_eq!(codex.unusable_reason.as_deref(), Some("weekly_below_10_percent"));
+    assert!(codex.stale, "two hours old with the default 1800 s");
+    assert_eq!(codex.age_seconds, Some(7200.0));
+    assert_eq!(codex.installed, Some(true));
+    assert_eq!(codex.windows[1].reset_at.as_deref(), Some("2026-05-08T13:00:00.000000Z"));
+    let fake = &out.providers["fake-question"];
+    assert_eq!((fake.usable, fake.stale, fake.installed), (true, false, None));
     // The earliest future reset among unusable rows; the past one is ignored.
-    assert_eq!(out["next_available_provider"], "codex-cli");
-    assert_eq!(out["next_available_at"], "2026-05-08T13:00:00.000000Z");
+    assert_eq!(out.next_available_provider.as_deref(), Some("codex-cli"));
+    assert_eq!(out.next_available_at.as_deref(), Some("2026-05-08T13:00:00.000000Z"));
     assert_eq!(
-        out["counts"],
+        serde_json::to_value(out.counts).unwrap(),
         json!({"total": 3, "usable": 1, "unusable": 2, "available": 1, "near_limit": 1,
         "limit_reached": 1, "unknown": 0, "unavailable": 0, "unauthenticated": 0, "overage_possible": 0})
     );
-    let keys: Vec<&str> = codex.as_object().unwrap().keys().map(String::as_str).collect();
+    // The wire form of a row, byte for byte.
     assert_eq!(
-        keys,
-        [
-            "provider_id",
-            "status",
-            "confidence",
-            "installed",
-            "auth_status",
-            "usable",
-            "unusable_reason",
-            "stale",
-            "age_seconds",
-            "checked_at",
-            "windows",
-            "credits_remaining",
-            "warnings",
-            "source",
-            "summary"
-        ]
+        serde_json::to_string(codex).unwrap(),
+        concat!(
+            r#"{"provider_id":"codex-cli","status":"near_limit","confidence":"official","installed":true,"#,
+            r#""auth_status":"unknown","usable":false,"unusable_reason":"weekly_below_10_percent","stale":true,"#,
+            r#""age_seconds":7200.0,"checked_at":"2026-05-08T10:00:00.000000Z","windows":["#,
+            r#"{"name":"5h","kind":"5h","remaining_percent":50.0,"used_percent":50.0,"remaining_units":null,"#,
+            r#""reset_at":"2026-05-08T17:00:00.000000Z","confidence":"official"},"#,
+            r#"{"name":"weekly","kind":"weekly","remaining_percent":8.0,"used_percent":92.0,"remaining_units":null,"#,
+            r#""reset_at":"2026-05-08T13:00:00.000000Z","confidence":"official"}],"#,
+            r#""credits_remaining":null,"warnings":[],"source":"test","summary":"5h 50% left, weekly 8% left"}"#
+        )
     );
 }
 
