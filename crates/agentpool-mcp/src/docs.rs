@@ -64,10 +64,10 @@ pub fn render() -> String {
     );
     out.push_str(
         "Every success carries `structuredContent` matching the tool's `outputSchema` (and the same JSON as \
-         text). The lifecycle tools' output schemas are generated from the result types the engine returns \
-         (`agentpool_core::api`), so a schema cannot drift from its payload; they describe the result's own \
-         fields and their types (an object inside is `object`), to keep the default `tools/list` under \
-         12 000 bytes. Every failure is an `isError` result whose text is the JSON envelope \
+         text). Every output schema is generated from the result type the engine returns \
+         (`agentpool_core::api`, and `agentpool_stats::StatsReport`), so a schema cannot drift from its \
+         payload; it names the result's own fields with their types (a nested result is named, `{}`, and \
+         documented on its Rust type), to keep the default `tools/list` under 12 000 bytes. Every failure is an `isError` result whose text is the JSON envelope \
          `{\"error\": {code, message, details}}`, without `structuredContent`: hosts built on the TypeScript \
          SDK check structured content against the success schema even on errors, and would hide the \
          envelope behind a validation error.\n\n",
