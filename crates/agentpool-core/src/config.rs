@@ -446,12 +446,22 @@ impl Settings {
         p
     }
 
+    /// Whether a provider is enabled (`enabled`, and `enabled_explicitly`): what
+    /// [`Settings::provider`] says, without merging the catalog's facts.
+    pub fn provider_switch(&self, id: &str) -> (bool, bool) {
+        let user = self.config.providers.get(id);
+        match self.custom_provider(id) {
+            Some(custom) => (custom.enabled && user.is_none_or(|u| u.enabled), custom.enabled),
+            None => user.map_or((true, false), |u| (u.enabled, u.enabled_explicitly)),
+        }
+    }
+
     /// Whether listings (`inventory`, `usage`, `usage-summary`, `setup all`, `doctor`) and
     /// candidate filters show this provider by default: every provider except the built-in
     /// fakes, which show only when `[providers.<id>] enabled = true` asks for them (or the
     /// caller passes `--all` / names them).
     pub fn listed_by_default(&self, id: &str) -> bool {
-        !is_builtin_fake(id) || self.custom_provider(id).is_some() || self.provider(id).enabled_explicitly
+        !is_builtin_fake(id) || self.custom_provider(id).is_some() || self.provider_switch(id).1
     }
 
     /// The `[[custom_providers]]` entry with this id, if any.
@@ -672,6 +682,19 @@ mod tests {
         let s = load("[providers.fake-question]\nenabled = true\n[providers.fake-idle]\nenabled = false\n");
         assert!(s.listed_by_default("fake-question"));
         assert!(!s.listed_by_default("fake-idle") && !s.provider("fake-idle").enabled);
+        // The switch alone says what the merged settings say, custom providers included.
+        let switches = |s: &Settings| {
+            for id in ["codex-cli", "fake-question", "fake-idle", "mine", "theirs", "nobody"] {
+                let p = s.provider(id);
+                assert_eq!(s.provider_switch(id), (p.enabled, p.enabled_explicitly), "{id}");
+            }
+        };
+        switches(&s);
+        switches(&load(concat!(
+            "[providers.codex-cli]\nenabled = false\n[providers.mine]\nenabled = false\n",
+            "[[custom_providers]]\nid = \"mine\"\ncommand = [\"x\"]\n",
+            "[[custom_providers]]\nid = \"theirs\"\ncommand = [\"x\"]\nenabled = false\n",
+        )));
         // The flag never reaches `config show`.
         let shown = serde_json::to_value(&s.config).unwrap();
         assert_eq!(

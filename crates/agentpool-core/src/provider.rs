@@ -41,7 +41,7 @@ impl Registry {
                 .with("provider_id", reg.id));
             }
             registered.insert(reg.id);
-            if settings.provider(reg.id).enabled {
+            if settings.provider_switch(reg.id).0 {
                 providers.insert(reg.id.to_owned(), (reg.order, provider));
             }
         }
@@ -69,7 +69,7 @@ impl Registry {
                 }
                 (false, false) => {}
             }
-            if settings.provider(id).enabled {
+            if settings.provider_switch(id).0 {
                 let order = crate::custom::CUSTOM_ORDER_BASE
                     + u32::try_from(i).unwrap_or(u32::MAX - crate::custom::CUSTOM_ORDER_BASE);
                 providers.insert(id.to_owned(), (order, crate::custom::CustomProvider::shared(entry.clone())));

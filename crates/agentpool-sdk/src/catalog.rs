@@ -40,7 +40,9 @@ pub const FACT_KEYS: &[&str] = &[
 /// The merged catalog.
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    providers: Map<String, Value>,
+    /// `None`: the embedded catalog alone, parsed when first read (most commands never read
+    /// it, and parsing it is a good part of a short command's start-up).
+    providers: Option<Map<String, Value>>,
     /// Where each layer came from, embedded first.
     pub sources: Vec<String>,
 }
@@ -54,19 +56,29 @@ impl Default for Catalog {
 impl Catalog {
     /// The embedded catalog alone.
     pub fn embedded() -> Self {
-        Self::embedded_ref().clone()
+        Catalog { providers: None, sources: vec![EMBEDDED_NAME.to_owned()] }
     }
 
-    /// The embedded catalog, parsed once per process: inventory asks every provider for its
-    /// models, and re-parsing the file each time was a third of its CPU time.
+    /// The embedded catalog alone, shared.
     pub fn embedded_ref() -> &'static Self {
-        static EMBEDDED: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(|| {
+        static EMBEDDED: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(Catalog::embedded);
+        &EMBEDDED
+    }
+
+    /// The embedded catalog's providers, parsed once per process: inventory asks every
+    /// provider for its models, and re-parsing the file each time was a third of its CPU time.
+    fn embedded_providers() -> &'static Map<String, Value> {
+        static EMBEDDED: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(|| {
             // The embedded file is ours and pinned by a test; a parse failure is a build defect.
             let root: Value = serde_json::from_str(EMBEDDED_JSON).unwrap_or_else(|_| json!({"providers": {}}));
-            let providers = root.get("providers").and_then(Value::as_object).cloned().unwrap_or_default();
-            Catalog { providers, sources: vec![EMBEDDED_NAME.to_owned()] }
+            root.get("providers").and_then(Value::as_object).cloned().unwrap_or_default()
         });
         &EMBEDDED
+    }
+
+    /// The providers of every layer.
+    fn providers(&self) -> &Map<String, Value> {
+        self.providers.as_ref().unwrap_or_else(|| Self::embedded_providers())
     }
 
     /// The embedded catalog with each user catalog layered on top. A missing, non-JSON or
@@ -85,11 +97,12 @@ impl Catalog {
                 .with("errors", &report.errors));
             }
             if let Some(providers) = value.get("providers").and_then(Value::as_object) {
+                let merged = catalog.providers.get_or_insert_with(|| Self::embedded_providers().clone());
                 for (id, entry) in providers {
-                    match catalog.providers.get_mut(id) {
+                    match merged.get_mut(id) {
                         Some(existing) => deep_merge(existing, entry.clone()),
                         None => {
-                            catalog.providers.insert(id.clone(), entry.clone());
+                            merged.insert(id.clone(), entry.clone());
                         }
                     }
                 }
@@ -101,24 +114,23 @@ impl Catalog {
 
     /// Provider ids the catalog describes, in file order.
     pub fn provider_ids(&self) -> Vec<String> {
-        self.providers.keys().cloned().collect()
+        self.providers().keys().cloned().collect()
     }
 
     /// Whether the catalog has an entry for `id`.
     pub fn has(&self, id: &str) -> bool {
-        self.providers.contains_key(id)
+        self.providers().contains_key(id)
     }
 
     /// Every key of a provider's entry except `models`.
     pub fn facts(&self, id: &str) -> Map<String, Value> {
-        let mut out = self.providers.get(id).and_then(Value::as_object).cloned().unwrap_or_default();
-        out.shift_remove("models");
-        out
+        let Some(entry) = self.providers().get(id).and_then(Value::as_object) else { return Map::new() };
+        entry.iter().filter(|(k, _)| *k != "models").map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// A provider's models; entries that do not parse are skipped (validation reports them).
     pub fn models(&self, id: &str) -> Vec<ModelDescriptor> {
-        self.providers
+        self.providers()
             .get(id)
             .and_then(|p| p.get("models"))
             .and_then(Value::as_array)
