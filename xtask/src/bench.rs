@@ -254,6 +254,22 @@ pub fn run(options: &Options) -> Result<(), String> {
             Target::Max(TERMINATE_MAX_MS),
             None,
         ));
+        rows.push(Row::new(
+            "process_floor",
+            "  floor: agentpool --version (process start -> exit)",
+            "ms",
+            &timed.process_floor,
+            Target::None,
+            None,
+        ));
+        rows.push(Row::new(
+            "tmux_call_floor",
+            "  floor: one tmux client call (display-message)",
+            "ms",
+            &timed.tmux_floor,
+            Target::None,
+            None,
+        ));
     }
 
     if options.runs_series("signal") {
@@ -789,6 +805,10 @@ struct ObserveTimes {
     oneshot: Vec<f64>,
     send: Vec<f64>,
     terminate: Vec<f64>,
+    /// `agentpool --version`: what any command pays to start and exit.
+    process_floor: Vec<f64>,
+    /// One tmux client call on the series' socket: what each runtime step pays at least.
+    tmux_floor: Vec<f64>,
 }
 
 fn measure_observe(
@@ -809,6 +829,8 @@ fn measure_observe(
             times.oneshot.push(millis(run.oneshot));
             times.send.push(millis(run.send));
             times.terminate.push(millis(run.terminate));
+            times.process_floor.push(millis(run.process_floor));
+            times.tmux_floor.push(millis(run.tmux_floor));
         }
     }
     Ok(times)
@@ -820,6 +842,19 @@ struct ObserveRun {
     oneshot: Duration,
     send: Duration,
     terminate: Duration,
+    process_floor: Duration,
+    tmux_floor: Duration,
+}
+
+/// The floors under `send` and `terminate`, taken while the worker still runs (the series'
+/// tmux server exits with its last session): `agentpool --version`, and one tmux client call.
+fn floors(series: &Series, exe: &Path) -> Result<(Duration, Duration), String> {
+    let start = Instant::now();
+    run_checked(series.agentpool(exe).arg("--version"), "agentpool --version")?;
+    let process = start.elapsed();
+    let start = Instant::now();
+    run_checked(series.tmux().args(["display-message", "-p", "x"]), "tmux display-message")?;
+    Ok((process, start.elapsed()))
 }
 
 /// Points the `fake-question` provider of this series at a shell worker that prints a banner,
@@ -868,6 +903,7 @@ fn observe_once(series: &Series, exe: &Path, repo: &Path, scratch: &Path, run: u
     };
     let measured = observe_steps(series, exe, session_id, Path::new(artifact_dir), &fifo);
     let sent = if measured.is_ok() { Some(timed_send(series, exe, session_id)) } else { None };
+    let floors = floors(series, exe);
     // The worker is stopped whatever happened above: the series' server outlives this run.
     // Clocks stop before the JSON is parsed (xtask is a debug build).
     let start = Instant::now();
@@ -881,7 +917,8 @@ fn observe_once(series: &Series, exe: &Path, repo: &Path, scratch: &Path, run: u
     if terminated["already_terminated"] != false || terminated["would_terminate_runtime"] != true {
         return Err(format!("`agentpool terminate` did not report ending a live worker: {terminated}"));
     }
-    Ok(ObserveRun { wake, oneshot, send, terminate })
+    let (process_floor, tmux_floor) = floors?;
+    Ok(ObserveRun { wake, oneshot, send, terminate, process_floor, tmux_floor })
 }
 
 /// `send` of one line to the worker, checked for `"ok":true`; returns its wall time.
@@ -1102,7 +1139,8 @@ const METHOD_NOTES: &[&str] = &[
      observe's exit",
     "observe one-shot: a new `observe --wait-for question` process with the question already on screen",
     "send / terminate: then `send <id> <one line> --json` to that worker (a shell in `sleep`, no submit keys: \
-     paste + Enter) and `terminate <id> --json` of it while it runs, each from process start to exit",
+     paste + Enter) and `terminate <id> --json` of it while it runs, each from process start to exit; \
+     between them, the floors under both: `agentpool --version`, and one `tmux display-message` on the series' socket",
     "inventory: each run in a fresh helper process; peak RSS = getrusage(RUSAGE_CHILDREN).ru_maxrss there \
      (the largest of agentpool and any child it waited for)",
     "signal: one fake-hooks worker; each run the bench makes the hook call its launch plan wired \

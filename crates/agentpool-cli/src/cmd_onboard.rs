@@ -448,7 +448,7 @@ async fn providers_check(settings: &Settings, registry: &agentpool_core::provide
     let mut tasks = tokio::task::JoinSet::new();
     for (i, p) in listed.iter().cloned().enumerate() {
         let ctx = agentpool_core::provider::ProbeContext {
-            config: settings.provider(p.id()),
+            config: agentpool_core::profile::ProviderProfile::merge(p.as_ref(), settings).config,
             self_exe: self_exe.clone(),
             agentpool_version: VERSION,
             home: settings.paths.home.clone(),

@@ -6,11 +6,15 @@ use crate::api::{CatalogValidation, Inventory, ModelRow, Models, RuntimeRow};
 use crate::error::Result;
 use crate::model::{ProviderDescriptor, RuntimeKind};
 use crate::pool::Pool;
-use crate::provider::{self, ProbeContext, Provider};
+use crate::profile::ProviderProfile;
+use crate::provider::{self, Provider};
 
-fn describe(p: &dyn Provider, ctx: &ProbeContext, d: provider::Detected, with_usage: bool) -> ProviderDescriptor {
-    let mut metadata = p.metadata();
-    metadata.extend(ctx.config.metadata.clone());
+fn describe(
+    p: &dyn Provider,
+    profile: &ProviderProfile,
+    d: provider::Detected,
+    with_usage: bool,
+) -> ProviderDescriptor {
     ProviderDescriptor {
         id: p.id().to_owned(),
         display_name: p.display_name().to_owned(),
@@ -26,7 +30,7 @@ fn describe(p: &dyn Provider, ctx: &ProbeContext, d: provider::Detected, with_us
         usage: if with_usage { p.inventory_usage() } else { None },
         accounts: Vec::new(),
         warnings: d.warnings,
-        metadata,
+        metadata: profile.metadata.clone(),
     }
 }
 
@@ -36,9 +40,10 @@ impl Pool {
         let mut tasks = tokio::task::JoinSet::new();
         for (i, p) in self.registry.ordered().into_iter().enumerate() {
             let ctx = self.probe_context(p.as_ref());
+            let profile = self.profile(p.as_ref());
             tasks.spawn(async move {
                 let d = p.discover(&ctx).await;
-                (i, describe(p.as_ref(), &ctx, d, with_usage))
+                (i, describe(p.as_ref(), &profile, d, with_usage))
             });
         }
         let mut rows: Vec<(usize, ProviderDescriptor)> = tasks.join_all().await;
@@ -85,11 +90,13 @@ impl Pool {
         }
         let described = self.describe_providers(false).await;
         let settings = self.settings();
+        let empty = serde_json::Map::new();
         let providers = described
             .into_iter()
             .filter(|d| wanted.is_none_or(|w| w == d.id))
             .map(|d| {
-                let m = &settings.provider(&d.id).metadata;
+                let profile = self.registry.get(&d.id).map(|p| self.profile(p.as_ref())).ok();
+                let m = profile.as_ref().map(|p| &p.config.metadata).unwrap_or(&empty);
                 let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
                 let list = |k: &str| m.get(k).and_then(Value::as_array).cloned().unwrap_or_default();
                 let models = if settings.catalog.has(&d.id) { settings.catalog.models(&d.id) } else { d.models };

@@ -20,6 +20,7 @@ pub mod describe;
 pub mod machine;
 pub mod notify;
 pub mod pool;
+pub mod profile;
 pub mod provider;
 pub mod redact;
 pub mod scope;

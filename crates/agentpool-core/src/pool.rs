@@ -53,6 +53,7 @@ pub struct Pool {
     pub(crate) registry: Registry,
     pub(crate) runtime: Arc<dyn Runtime>,
     pub(crate) opts: PoolOptions,
+    profiles: crate::profile::Profiles,
 }
 
 /// `WORKER_EXITED`: the worker's process ended, so nothing can be typed into it.
@@ -117,7 +118,7 @@ impl Pool {
     /// Builds a manager; opens (and migrates) the database.
     pub fn new(settings: Settings, registry: Registry, runtime: Arc<dyn Runtime>, opts: PoolOptions) -> Result<Self> {
         let store = Store::open(&settings.paths.db_path)?;
-        Ok(Self { settings, store, registry, runtime, opts })
+        Ok(Self { settings, store, registry, runtime, opts, profiles: Default::default() })
     }
 
     /// The resolved settings.
@@ -128,6 +129,11 @@ impl Pool {
     /// The provider registry.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// `provider`'s facts, merged once from its crate, the model catalog and the config.
+    pub fn profile(&self, provider: &dyn Provider) -> Arc<crate::profile::ProviderProfile> {
+        self.profiles.get(provider, &self.settings)
     }
 
     /// Path of the runtime binary (tmux), when found.
@@ -247,7 +253,7 @@ impl Pool {
 
     pub(crate) fn probe_context(&self, provider: &dyn Provider) -> ProbeContext {
         ProbeContext {
-            config: self.settings.provider(provider.id()),
+            config: self.profile(provider).config.clone(),
             self_exe: self.opts.self_exe.clone(),
             agentpool_version: VERSION,
             home: self.settings.paths.home.clone(),

@@ -73,7 +73,7 @@ impl Pool {
             .with("isolation", Isolation::ReadOnly)
             .with("hint", "agentpool smoke --provider <id> --real-read-only"));
         }
-        let config = self.settings.provider(provider.id());
+        let config = &self.profile(provider.as_ref()).config;
         let model = opts.model.clone().filter(|m| !m.trim().is_empty()).or_else(|| {
             ["smoke_model", "default_model"]
                 .iter()
@@ -154,7 +154,7 @@ impl Pool {
             accept_trust: opts.accept_startup_trust,
             isolation: Isolation::ReadOnly,
             workdir: PathBuf::from(repo),
-            provider_metadata: self.settings.provider(provider.id()).metadata,
+            provider_metadata: self.profile(provider).config.metadata.clone(),
         };
         let mut answered = Vec::new();
         let mut steps = 0;

@@ -39,13 +39,13 @@ impl Pool {
         const MAX_DIALOG_ANSWERS: usize = 8;
         let spec = provider.startup();
         let rules = detect::ExtraRules::of(provider);
-        let config = self.settings.provider(provider.id());
+        let profile = self.profile(provider);
         let dialog_ctx = crate::provider::DialogContext {
             // The request's word (the smoke's `--no-accept-startup-trust`) over the config's.
             accept_trust: session
                 .metadata
                 .get("accept_startup_trust")
-                .or_else(|| config.metadata.get("accept_startup_trust"))
+                .or_else(|| profile.config.metadata.get("accept_startup_trust"))
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
             isolation: session
@@ -54,7 +54,7 @@ impl Pool {
                 .and_then(|v| serde_json::from_value(v.clone()).ok())
                 .unwrap_or(Isolation::ReadOnly),
             workdir: PathBuf::from(session.workdir()),
-            provider_metadata: config.metadata.clone(),
+            provider_metadata: profile.config.metadata.clone(),
         };
         let limit = Duration::from_millis(self.settings.config.runtime.tmux.settle_timeout_ms);
         let start = tokio::time::Instant::now();
@@ -150,17 +150,7 @@ impl Pool {
         let trimmed = message.trim();
         let menu_choice =
             !trimmed.is_empty() && trimmed.chars().count() <= 3 && trimmed.chars().all(char::is_alphanumeric);
-        let keys = if submit && !menu_choice {
-            self.settings
-                .provider(provider.id())
-                .metadata
-                .get("submit_keys")
-                .and_then(|v| serde_json::from_value::<Vec<String>>(v.clone()).ok())
-                .or_else(|| provider.submit_keys())
-                .filter(|k| !k.is_empty())
-        } else {
-            None
-        };
+        let keys = if submit && !menu_choice { self.profile(provider).submit_keys.clone() } else { None };
         match &keys {
             Some(k) => {
                 self.runtime.paste(r, message).await?;

@@ -16,6 +16,7 @@ use crate::model::{
     AgentSession, Isolation, PromptMode, RuntimeKind, RuntimeRef, SessionState, TmuxRef, parse_runtime,
 };
 use crate::pool::{Guard, Pool, blocking};
+use crate::profile::ProviderProfile;
 use crate::prompt;
 use crate::provider::{LaunchContext, Provider};
 use crate::redact::redact;
@@ -26,21 +27,13 @@ use crate::util;
 use crate::workspace::artifacts::{self, ArtifactDir};
 use crate::workspace::git;
 
-/// `provider_default` resolves to the catalog's `default_initial_prompt_mode` when it names a
-/// usable mode, else to the provider's own default.
-pub fn resolve_prompt_mode(
-    requested: PromptMode,
-    config: &crate::config::ProviderConfig,
-    provider: &dyn Provider,
-) -> PromptMode {
+/// `provider_default` resolves to the provider's profile: the catalog's or the config's
+/// `default_initial_prompt_mode` when it names a usable mode, else the crate's own default.
+pub fn resolve_prompt_mode(requested: PromptMode, profile: &ProviderProfile) -> PromptMode {
     if requested != PromptMode::ProviderDefault {
         return requested;
     }
-    match config.metadata.get("default_initial_prompt_mode").and_then(Value::as_str) {
-        Some("arg") => PromptMode::Arg,
-        Some("send_after_launch") => PromptMode::SendAfterLaunch,
-        _ => provider.default_prompt_mode(),
-    }
+    profile.default_prompt_mode
 }
 
 /// `<prefix>-<provider with non-alphanumerics as ->-<last 6 of id>`.
@@ -196,8 +189,8 @@ impl Pool {
         if req.resume.is_some() && !provider.resumes() {
             return Err(resume_unsupported(&provider_id));
         }
-        let provider_config = self.settings.provider(&provider_id);
-        let prompt_mode = resolve_prompt_mode(req.initial_prompt_mode, &provider_config, provider.as_ref());
+        let profile = self.profile(provider.as_ref());
+        let prompt_mode = resolve_prompt_mode(req.initial_prompt_mode, &profile);
         provider.check_prompt_mode(prompt_mode)?;
         let ctx = self.probe_context(provider.as_ref());
         let detected = provider.discover(&ctx).await;
@@ -219,23 +212,17 @@ impl Pool {
 
         // Defaults.
         let model_was_explicit = req.model.as_deref().is_some_and(|m| !m.trim().is_empty());
-        let metadata = provider.metadata();
         let model = if model_was_explicit {
             req.model.clone().map(|m| m.trim().to_owned())
         } else {
-            provider_config
-                .metadata
-                .get("default_model")
-                .or_else(|| metadata.get("default_model"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
+            profile.text("default_model").map(str::to_owned)
         };
         // The catalog's default effort applies only to a model the caller named, and only for
         // providers that take an effort at all.
         let reasoning_effort = req.reasoning_effort.clone().filter(|e| !e.trim().is_empty()).or_else(|| {
             let takes_effort = ["reasoning_effort_config_key", "reasoning_effort_arg"]
                 .iter()
-                .any(|k| provider_config.metadata.contains_key(*k));
+                .any(|k| profile.config.metadata.contains_key(*k));
             if !(model_was_explicit && takes_effort) {
                 return None;
             }
@@ -251,7 +238,7 @@ impl Pool {
         let ad = ArtifactDir::new(&artifact_dir);
         let now = util::now();
         // Which variables were set on top of the spawning call's environment (names only).
-        let mut env_keys: Vec<String> = self.settings.provider(&provider_id).env.into_keys().collect();
+        let mut env_keys: Vec<String> = profile.config.env.keys().cloned().collect();
         env_keys.extend(req.env.keys().cloned());
         env_keys.sort();
         env_keys.dedup();
@@ -456,7 +443,7 @@ impl Pool {
             session_id: session.id.clone(),
             binary_path,
             self_exe: self.opts.self_exe.clone(),
-            config: self.settings.provider(&session.provider_id),
+            config: self.profile(provider).config.clone(),
             model: session.model.clone(),
             reasoning_effort: session.meta().reasoning_effort.as_deref().map(str::to_owned),
             service_tier: session.meta().service_tier.as_deref().map(str::to_owned),

@@ -153,11 +153,7 @@ impl Pool {
         // selects that option with the menu's own keys, confirmed on screen, instead of being
         // typed into it.
         if let Some(options) = menu {
-            let configured = self.settings.provider(provider.id()).metadata.get("menu_digit_keys").cloned();
-            let digit_keys = configured
-                .or_else(|| provider.metadata().get("menu_digit_keys").cloned())
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false);
+            let digit_keys = self.profile(provider.as_ref()).flag("menu_digit_keys").unwrap_or(false);
             let chosen = match options {
                 Ok(options) => self.select_menu_option(&r, message, digit_keys, options).await,
                 Err(e) => Err(e),

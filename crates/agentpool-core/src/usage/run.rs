@@ -85,7 +85,7 @@ impl Pool {
 
     fn usage_probe_context(&self, provider: &dyn Provider) -> ProbeContext {
         ProbeContext {
-            config: self.settings.provider(provider.id()),
+            config: self.profile(provider).config.clone(),
             self_exe: self.opts.self_exe.clone(),
             agentpool_version: crate::VERSION,
             home: self.settings.paths.home.clone(),
