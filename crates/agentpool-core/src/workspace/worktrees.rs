@@ -36,7 +36,7 @@ use crate::api::{
     StashRef, WorktreeLoss, resolve_repo,
 };
 use crate::error::{Error, ErrorCode, Result};
-use crate::model::AgentSession;
+use crate::model::{AgentSession, SessionState};
 use crate::pool::Pool;
 use crate::runtime::Liveness;
 use crate::store::{self, SessionFilter};
@@ -466,6 +466,22 @@ async fn assess(repo: &Path, worktree: &Path, branch: &str) -> AtRisk {
     risk
 }
 
+/// The dry run of a cleanup a live worker blocks: `session` itself (`used_by` none), or the
+/// session `used_by` resumed into its worktree, in `state`.
+fn held(session: &AgentSession, state: SessionState, path: String, branch: String, used_by: Option<String>) -> Cleanup {
+    Cleanup::Active(CleanupActive {
+        session_id: session.id.clone(),
+        dry_run: true,
+        would_remove: false,
+        blocked: true,
+        reason: "active".to_owned(),
+        state,
+        path,
+        branch,
+        used_by,
+    })
+}
+
 /// The refusal of a cleanup that would lose `risk`.
 fn refusal(session_id: &str, path: &str, branch: &str, risk: &AtRisk) -> Error {
     Error::new(
@@ -555,17 +571,7 @@ impl Pool {
         let branch = Self::branch_of(&session);
         if session.is_live() {
             if dry_run {
-                return Ok(Cleanup::Active(CleanupActive {
-                    session_id: session.id.clone(),
-                    dry_run: true,
-                    would_remove: false,
-                    blocked: true,
-                    reason: "active".to_owned(),
-                    state: session.state,
-                    path: path_str,
-                    branch,
-                    used_by: None,
-                }));
+                return Ok(held(&session, session.state, path_str, branch, None));
             }
             return Err(Error::new(
                 ErrorCode::WorktreeActive,
@@ -583,17 +589,7 @@ impl Pool {
         let sharing = self.store.call(move |c| store::sessions_in_worktree(c, &p)).await?;
         if let Some(live) = sharing.iter().find(|s| s.id != session.id && s.is_live()) {
             if dry_run {
-                return Ok(Cleanup::Active(CleanupActive {
-                    session_id: session.id.clone(),
-                    dry_run: true,
-                    would_remove: false,
-                    blocked: true,
-                    reason: "active".to_owned(),
-                    state: live.state,
-                    path: path_str,
-                    branch,
-                    used_by: Some(live.id.clone()),
-                }));
+                return Ok(held(&session, live.state, path_str, branch, Some(live.id.clone())));
             }
             return Err(Error::new(
                 ErrorCode::WorktreeActive,
