@@ -303,8 +303,14 @@ mod tests {
             digest: vec![],
             text: None,
         };
-        let summary = crate::usage::summary(&snaps, &BTreeMap::new(), &crate::config::PolicyConfig::default(), now)
-            .finish(preferences, UsageSource::SqliteCache, "cache", false);
+        let provenance = crate::usage::Provenance {
+            preferences,
+            source: UsageSource::SqliteCache,
+            backend: "cache".to_owned(),
+            partial: false,
+        };
+        let summary =
+            crate::usage::summary(&snaps, &BTreeMap::new(), &crate::config::PolicyConfig::default(), now, provenance);
         assert_eq!(
             serde_json::to_string(&summary).unwrap(),
             concat!(

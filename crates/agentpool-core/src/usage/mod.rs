@@ -259,40 +259,15 @@ pub fn summary_row(
     }
 }
 
-/// A summary's rows, counts and next reset; [`Summarised::finish`] adds what the call knows
-/// (preferences, where the figures came from, whether it was cut short).
+/// Where a summary's figures came from, which the call knows and the figures do not.
 #[derive(Debug, Clone)]
-pub struct Summarised {
-    pub checked_at: String,
-    pub providers: BTreeMap<String, UsageSummaryRow>,
-    pub min_remaining_percent: f64,
-    pub next_available_provider: Option<String>,
-    pub next_available_at: Option<String>,
-    pub counts: UsageCounts,
-}
-
-impl Summarised {
-    /// The whole summary.
-    pub fn finish(
-        self,
-        preferences: PreferencesRef,
-        source: UsageSource,
-        backend: &str,
-        partial: bool,
-    ) -> UsageSummary {
-        UsageSummary {
-            checked_at: self.checked_at,
-            providers: self.providers,
-            min_remaining_percent: self.min_remaining_percent,
-            next_available_provider: self.next_available_provider,
-            next_available_at: self.next_available_at,
-            counts: self.counts,
-            preferences,
-            source,
-            backend: backend.to_owned(),
-            partial,
-        }
-    }
+pub struct Provenance {
+    pub preferences: PreferencesRef,
+    pub source: UsageSource,
+    /// The usage backend asked (`cache` for stored snapshots).
+    pub backend: String,
+    /// Some providers did not answer within the time budget.
+    pub partial: bool,
 }
 
 /// The summary of `snaps`: a row per provider, the counts, and the unusable provider whose
@@ -302,7 +277,8 @@ pub fn summary(
     facts: &BTreeMap<String, ProviderFacts>,
     policy: &PolicyConfig,
     now: OffsetDateTime,
-) -> Summarised {
+    provenance: Provenance,
+) -> UsageSummary {
     let mut providers = BTreeMap::new();
     let mut counts = UsageCounts::default();
     let mut next: Option<(OffsetDateTime, String, String)> = None;
@@ -321,13 +297,17 @@ pub fn summary(
         providers.insert(id.clone(), row);
     }
     let (next_available_provider, next_available_at) = next.map(|(_, id, at)| (id, at)).unzip();
-    Summarised {
+    UsageSummary {
         checked_at: util::format_ts(now),
         providers,
         min_remaining_percent: policy.min_remaining_percent,
         next_available_provider,
         next_available_at,
         counts,
+        preferences: provenance.preferences,
+        source: provenance.source,
+        backend: provenance.backend,
+        partial: provenance.partial,
     }
 }
 

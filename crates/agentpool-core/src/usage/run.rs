@@ -241,12 +241,9 @@ impl Pool {
         }
         let (source, backend) =
             if live { (UsageSource::LiveProbe, req.backend.as_str()) } else { (UsageSource::SqliteCache, "cache") };
-        Ok(summary(&snaps, &facts, policy, OffsetDateTime::now_utc()).finish(
-            self.preferences_ref(),
-            source,
-            backend,
-            partial,
-        ))
+        let provenance =
+            Provenance { preferences: self.preferences_ref(), source, backend: backend.to_owned(), partial };
+        Ok(summary(&snaps, &facts, policy, OffsetDateTime::now_utc(), provenance))
     }
 
     /// Detection only (no usage probe), within the budget; providers that did not finish have

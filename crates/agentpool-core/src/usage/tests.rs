@@ -148,7 +148,21 @@ fn summary_rows_counts_and_next_available() {
     let snaps: BTreeMap<_, _> = [codex, fake, past].into_iter().map(|s| (s.provider_id.clone(), s)).collect();
     let mut facts = BTreeMap::new();
     facts.insert("codex-cli".to_owned(), ProviderFacts { installed: Some(true), auth: Some(AuthState::Unknown) });
-    let out = summary(&snaps, &facts, &PolicyConfig::default(), now);
+    let provenance = Provenance {
+        preferences: crate::api::PreferencesRef {
+            path: "preferences.md".into(),
+            resource_uri: "agentpool://preferences.md".into(),
+            exists: false,
+            using_default_template: true,
+            read_hint: String::new(),
+            digest: Vec::new(),
+            text: None,
+        },
+        source: crate::api::UsageSource::SqliteCache,
+        backend: "cache".into(),
+        partial: false,
+    };
+    let out = summary(&snaps, &facts, &PolicyConfig::default(), now, provenance);
     let codex = &out.providers["codex-cli"];
     assert!(!codex.usable);
     assert_eq!(codex.unusable_reason.as_deref(), Some("weekly_below_10_percent"));
