@@ -8,8 +8,10 @@
 //! embedded one). `[providers.<id>.metadata]` in `config.toml` wins over every catalog.
 
 use std::path::{Path, PathBuf};
+use std::sync::{LazyLock, OnceLock};
 
-use serde_json::{Map, Value, json};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::model::{Confidence, ModelDescriptor, ModelSource};
@@ -65,20 +67,65 @@ impl Catalog {
         &EMBEDDED
     }
 
-    /// The embedded catalog's providers, parsed once per process: inventory asks every
-    /// provider for its models, and re-parsing the file each time was a third of its CPU time.
-    fn embedded_providers() -> &'static Map<String, Value> {
-        static EMBEDDED: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(|| {
+    /// The embedded catalog's entries, in file order, each parsed when first read: a command
+    /// needs one provider's entry at most, and parsing all of them (60 KB) was a good part of
+    /// a short command's start-up. The entries are found once per process, without parsing
+    /// them (a fraction of the cost).
+    fn embedded_entries() -> &'static [(&'static str, &'static RawValue, OnceLock<Value>)] {
+        static ENTRIES: LazyLock<Vec<(&'static str, &'static RawValue, OnceLock<Value>)>> = LazyLock::new(|| {
+            /// A JSON object's members in order, values unparsed.
+            struct Entries(Vec<(&'static str, &'static RawValue)>);
+            impl<'de: 'static> serde::Deserialize<'de> for Entries {
+                fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                    struct Members;
+                    impl<'de: 'static> serde::de::Visitor<'de> for Members {
+                        type Value = Entries;
+                        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                            f.write_str("an object of provider entries")
+                        }
+                        fn visit_map<A: serde::de::MapAccess<'de>>(
+                            self,
+                            mut map: A,
+                        ) -> std::result::Result<Entries, A::Error> {
+                            let mut out = Vec::new();
+                            while let Some(member) = map.next_entry::<&'static str, &'static RawValue>()? {
+                                out.push(member);
+                            }
+                            Ok(Entries(out))
+                        }
+                    }
+                    d.deserialize_map(Members)
+                }
+            }
             // The embedded file is ours and pinned by a test; a parse failure is a build defect.
-            let root: Value = serde_json::from_str(EMBEDDED_JSON).unwrap_or_else(|_| json!({"providers": {}}));
-            root.get("providers").and_then(Value::as_object).cloned().unwrap_or_default()
+            let members = |json: &'static str| serde_json::from_str::<Entries>(json).map(|e| e.0).unwrap_or_default();
+            let providers = members(EMBEDDED_JSON).into_iter().find(|(key, _)| *key == "providers");
+            let entries = providers.map(|(_, raw)| members(raw.get())).unwrap_or_default();
+            entries.into_iter().map(|(id, raw)| (id, raw, OnceLock::new())).collect()
         });
-        &EMBEDDED
+        &ENTRIES
     }
 
-    /// The providers of every layer.
-    fn providers(&self) -> &Map<String, Value> {
-        self.providers.as_ref().unwrap_or_else(|| Self::embedded_providers())
+    /// The embedded catalog's entry for `id`, parsed (once per process).
+    fn embedded_entry(id: &str) -> Option<&'static Value> {
+        let (_, raw, parsed) = Self::embedded_entries().iter().find(|(name, _, _)| *name == id)?;
+        Some(parsed.get_or_init(|| serde_json::from_str(raw.get()).unwrap_or(Value::Null)))
+    }
+
+    /// The embedded catalog's entries, all parsed.
+    fn embedded_providers() -> Map<String, Value> {
+        Self::embedded_entries()
+            .iter()
+            .filter_map(|(id, _, _)| Some(((*id).to_owned(), Self::embedded_entry(id)?.clone())))
+            .collect()
+    }
+
+    /// The entry for `id`, any layer.
+    fn entry(&self, id: &str) -> Option<&Value> {
+        match &self.providers {
+            Some(merged) => merged.get(id),
+            None => Self::embedded_entry(id),
+        }
     }
 
     /// The embedded catalog with each user catalog layered on top. A missing, non-JSON or
@@ -97,7 +144,7 @@ impl Catalog {
                 .with("errors", &report.errors));
             }
             if let Some(providers) = value.get("providers").and_then(Value::as_object) {
-                let merged = catalog.providers.get_or_insert_with(|| Self::embedded_providers().clone());
+                let merged = catalog.providers.get_or_insert_with(Self::embedded_providers);
                 for (id, entry) in providers {
                     match merged.get_mut(id) {
                         Some(existing) => deep_merge(existing, entry.clone()),
@@ -114,24 +161,26 @@ impl Catalog {
 
     /// Provider ids the catalog describes, in file order.
     pub fn provider_ids(&self) -> Vec<String> {
-        self.providers().keys().cloned().collect()
+        match &self.providers {
+            Some(merged) => merged.keys().cloned().collect(),
+            None => Self::embedded_entries().iter().map(|(id, _, _)| (*id).to_owned()).collect(),
+        }
     }
 
     /// Whether the catalog has an entry for `id`.
     pub fn has(&self, id: &str) -> bool {
-        self.providers().contains_key(id)
+        self.entry(id).is_some()
     }
 
     /// Every key of a provider's entry except `models`.
     pub fn facts(&self, id: &str) -> Map<String, Value> {
-        let Some(entry) = self.providers().get(id).and_then(Value::as_object) else { return Map::new() };
+        let Some(entry) = self.entry(id).and_then(Value::as_object) else { return Map::new() };
         entry.iter().filter(|(k, _)| *k != "models").map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// A provider's models; entries that do not parse are skipped (validation reports them).
     pub fn models(&self, id: &str) -> Vec<ModelDescriptor> {
-        self.providers()
-            .get(id)
+        self.entry(id)
             .and_then(|p| p.get("models"))
             .and_then(Value::as_array)
             .map(|models| models.iter().filter_map(model_from_value).collect())
@@ -410,7 +459,22 @@ fn shown(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    #[test]
+    fn embedded_entries_read_lazily_are_the_whole_catalog() {
+        let root: Value = serde_json::from_str(EMBEDDED_JSON).unwrap();
+        let whole = root["providers"].as_object().unwrap();
+        let catalog = Catalog::embedded();
+        assert_eq!(catalog.provider_ids(), whole.keys().cloned().collect::<Vec<_>>(), "every entry, in file order");
+        for (id, entry) in whole {
+            assert_eq!(catalog.entry(id), Some(entry), "{id}");
+        }
+        assert_eq!(Catalog::embedded_providers(), *whole);
+        assert!(!catalog.has("nobody"));
+    }
 
     #[test]
     fn embedded_catalog_is_valid_and_has_every_real_provider() {
