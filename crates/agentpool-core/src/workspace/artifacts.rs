@@ -277,14 +277,16 @@ static NOTE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("the note-marker pattern must compile")
 });
 
-/// Whether `text` may hold a note-like marker: a bracket, then the letters of `agentpool`
-/// (ASCII in any case: no other character folds to them), each after at most 16 bytes of
-/// non-ASCII characters (four fillers of up to four bytes; every invisible character and
-/// combining mark is non-ASCII), and spaces or tabs too before the first. Every marker passes,
-/// and ordinary text fails in one scan, so [`NOTE_LIKE`] — whose Unicode classes take
-/// milliseconds to compile, again in every short-lived process — is built only for text that
-/// has a chance of matching.
-fn may_hold_note_like(text: &str) -> bool {
+/// Whether `text` may hold a note-like marker that ends after byte `after`: a bracket, then
+/// the letters of `agentpool` (ASCII in any case: no other character folds to them), each
+/// after at most 16 bytes of non-ASCII characters (four fillers of up to four bytes; every
+/// invisible character and combining mark is non-ASCII), and spaces or tabs too before the
+/// first. Every such marker passes (and ends where the scan ends), and ordinary text fails in
+/// one scan, so [`NOTE_LIKE`] — whose Unicode classes take milliseconds to compile, again in
+/// every short-lived process — is built only for text that has a chance of matching. `after`
+/// leaves out the markers of text already written (AgentPool's own notes in the transcript's
+/// tail).
+fn may_hold_note_like(text: &str, after: usize) -> bool {
     const LETTERS: &[u8] = b"agentpool";
     const MAX_FILLER_BYTES: usize = 4 * 4;
     let bytes = text.as_bytes();
@@ -299,7 +301,7 @@ fn may_hold_note_like(text: &str) -> bool {
             let found = bytes.get(i).is_some_and(|b| b.to_ascii_lowercase() == *letter);
             i += 1;
             found
-        })
+        }) && i > after
     })
 }
 
@@ -312,7 +314,7 @@ fn may_hold_note_like(text: &str) -> bool {
 /// marker up just as well.
 pub fn escape_note_like<'a>(tail: &str, text: &'a str) -> Cow<'a, str> {
     let joined = format!("{tail}{text}");
-    if !may_hold_note_like(&joined) {
+    if !may_hold_note_like(&joined, tail.len()) {
         return Cow::Borrowed(text);
     }
     let mut out: Option<String> = None;
@@ -359,7 +361,7 @@ pub fn note_block(label: &str, text: &str, at_line_start: bool) -> String {
 
 /// Whether `text` holds a note-like marker that is not escaped (for tests and checks).
 pub fn has_unescaped_note_marker(text: &str) -> bool {
-    may_hold_note_like(text) && NOTE_LIKE.find_iter(text).any(|m| !text[..m.start()].ends_with(NOTE_ESCAPE))
+    may_hold_note_like(text, 0) && NOTE_LIKE.find_iter(text).any(|m| !text[..m.start()].ends_with(NOTE_ESCAPE))
 }
 
 /// Writes `summary.partial.md` for the latest observation.
@@ -425,11 +427,15 @@ mod tests {
         let filler = "\u{E0001}".repeat(4);
         let longest =
             format!("\u{FF3B}{filler}{}", "agentpool".chars().map(String::from).collect::<Vec<_>>().join(&filler));
-        assert!(NOTE_LIKE.is_match(&longest) && may_hold_note_like(&longest));
-        assert!(!may_hold_note_like(&longest.replacen('l', "", 1)));
-        assert!(!may_hold_note_like(&longest.replacen('\u{E0001}', "\u{E0001}\u{E0001}", 1)));
-        assert!(!may_hold_note_like("plain [x] text about an agent pool"));
-        assert!(may_hold_note_like("plain [ \tAGENTpool"));
+        assert!(NOTE_LIKE.is_match(&longest) && may_hold_note_like(&longest, 0));
+        assert!(!may_hold_note_like(&longest.replacen('l', "", 1), 0));
+        assert!(!may_hold_note_like(&longest.replacen('\u{E0001}', "\u{E0001}\u{E0001}", 1), 0));
+        assert!(!may_hold_note_like("plain [x] text about an agent pool", 0));
+        assert!(may_hold_note_like("plain [ \tAGENTpool", 0));
+        // Only markers that end after `after` count: a note already in the transcript does not.
+        let tail = "[agentpool sent] hi\n";
+        assert!(!may_hold_note_like(&format!("{tail}there"), tail.len()));
+        assert!(may_hold_note_like("[agentpool", "[agent".len()), "a marker begun in the tail ends in the text");
     }
 
     #[test]
@@ -463,8 +469,13 @@ mod tests {
         ];
         let text = proptest::collection::vec(proptest::sample::select(PIECES), 0..24).prop_map(|p| p.concat());
         crate::test_support::check_property(text, |text| {
-            if NOTE_LIKE.is_match(&text) {
-                prop_assert!(may_hold_note_like(&text), "the gate refused a marker in {text:?}");
+            // Every marker passes, and with a cut anywhere, every marker that ends after it.
+            let cut = text.len() / 2;
+            for m in NOTE_LIKE.find_iter(&text) {
+                prop_assert!(may_hold_note_like(&text, 0), "the gate refused a marker in {text:?}");
+                if m.end() > cut {
+                    prop_assert!(may_hold_note_like(&text, cut), "the gate refused {:?} after {cut} in {text:?}", m);
+                }
             }
             Ok(())
         });
