@@ -81,8 +81,8 @@ const QUESTION_LINE: &str = "I found two possible paths. Should I inspect migrat
 const READY_MARKER: &str = "Agent ready.";
 const RESULT_END: &str = "AGENTPOOL_RESULT_END";
 
-const SMOKE_MAX_RATIO: f64 = 3.0;
-const OBSERVE_MAX_MS: f64 = 20.0;
+const SMOKE_MAX_RATIO: f64 = 2.0;
+const OBSERVE_MAX_MS: f64 = 10.0;
 const SEND_MAX_MS: f64 = 10.0;
 const TERMINATE_MAX_MS: f64 = 10.0;
 /// What the observe series sends to its worker (a shell blocked in `sleep`: the line is only
