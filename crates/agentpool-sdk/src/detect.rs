@@ -212,6 +212,20 @@ fn squash(line: &str) -> String {
     line.chars().filter(|c| !c.is_whitespace() && !DECORATION.contains(c)).collect()
 }
 
+/// The part of `screen` below the last line AgentPool pasted (its echo), or all of it when no
+/// echo is on screen. What a worker drew in answer to the latest message is there; a question
+/// of an earlier turn, still on screen above it, is not.
+pub fn below_last_echo<'a>(screen: &'a str, echo: &EchoFilter) -> &'a str {
+    let lines: Vec<&str> = screen.lines().collect();
+    let Some(last) = echo.mask(&lines).iter().rposition(|is_echo| *is_echo) else { return screen };
+    // Byte offset of the line after the last echo line.
+    let mut offset = 0;
+    for line in screen.split_inclusive('\n').take(last + 1) {
+        offset += line.len();
+    }
+    &screen[offset.min(screen.len())..]
+}
+
 /// The screen with every echoed line removed, for detection and for question excerpts.
 ///
 /// An echoed line that began with the composer marker is replaced by a bare marker rather
@@ -746,6 +760,33 @@ pub fn startup_warnings(screen: &str) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn below_the_last_echo_an_earlier_question_is_gone() {
+        let before = "Task:\nList the files.\nDone: List the files.\n> \nPlease ask me late which database to use.\n\
+                      Which database should I use, sqlite or postgres?\n> \nsqlite\nDone: sqlite\n> \nPlease ask me late again.\n";
+        let mut echo = EchoFilter::new();
+        for pasted in [
+            "Task:\nList the files.",
+            "Please ask me late which database to use.",
+            "sqlite",
+            "Please ask me late again.",
+        ] {
+            echo.add_text(pasted);
+        }
+        // The whole screen still reads as the first question; below the latest echo, nothing is drawn yet.
+        assert_eq!(detect_with(before, None, &echo, &ExtraRules::default()).event, ObserveEvent::Question);
+        let below = below_last_echo(before, &echo);
+        assert_eq!(below, "");
+        assert_ne!(detect_with(below, None, &echo, &ExtraRules::default()).event, ObserveEvent::Question);
+        // Once the new question is drawn, it is there.
+        let after = format!("{before}Which database should I use, sqlite or postgres?\n> \n");
+        let below = below_last_echo(&after, &echo);
+        assert_eq!(below, "Which database should I use, sqlite or postgres?\n> \n");
+        assert_eq!(detect_with(below, None, &echo, &ExtraRules::default()).event, ObserveEvent::Question);
+        // No echo on screen (scrolled away, or a TUI that redraws): the whole screen.
+        assert_eq!(below_last_echo("Which one?\n", &echo), "Which one?\n");
+    }
 
     use ObserveEvent as E;
     use SessionState as S;

@@ -203,7 +203,9 @@ impl Pool {
     /// a signal, this waits (at most [`DIALOG_DRAW_WAIT`]) until the worker has printed
     /// something since that signal was logged and its screen shows a question or an approval
     /// (an older question still on screen is not the new one). `None`: nothing to wait for (no
-    /// signal decided one); else whether the dialog was seen drawn before the wait ran out.
+    /// signal decided one); else whether the dialog was seen drawn before the wait ran out. The
+    /// dialog is looked for below the echo of the latest message AgentPool typed, so a question
+    /// of an earlier turn still on screen does not pass for the announced one.
     async fn await_signalled_dialog(&self, session: &AgentSession, r: &RuntimeRef) -> Option<bool> {
         use crate::model::ObserveEvent;
         if !matches!(session.state, SessionState::AwaitingUserInput | SessionState::AwaitingApproval) {
@@ -231,7 +233,10 @@ impl Pool {
                     return Some(false);
                 }
                 let screen = redact(snap.screen.trim_end()).into_owned();
-                let det = crate::detect::detect_with(&screen, None, &echo, &rules);
+                // Only what was drawn below the latest message counts: a question of an earlier
+                // turn can still be on screen above it.
+                let drawn = crate::detect::below_last_echo(&screen, &echo);
+                let det = crate::detect::detect_with(drawn, None, &echo, &rules);
                 if matches!(det.event, ObserveEvent::Question | ObserveEvent::ApprovalPrompt) {
                     return Some(true);
                 }
