@@ -135,7 +135,8 @@ impl EchoFilter {
     /// Runs of consecutive lines are matched against the pasted text as a whole, so the short
     /// tail of a wrapped line (`ly?`) is echo because the piece before it is. A run counts
     /// when it holds at least [`MIN_FRAGMENT_CHARS`], when each of its lines is a whole
-    /// pasted line, or when it opens the text (a capture can start inside a wrapped line).
+    /// pasted line, when its lines together are one (a short pasted line wrapped), or when it
+    /// opens the text (a capture can start inside a wrapped line).
     /// Lines with nothing but whitespace and decoration are never echo, and never end a run.
     fn runs(&self, lines: &[&str]) -> Vec<Option<(usize, usize)>> {
         let mut runs = vec![None; lines.len()];
@@ -160,6 +161,8 @@ impl EchoFilter {
             }
             let mut chars = head.chars().count();
             let mut all_exact = self.exact.contains(head);
+            // The run's lines together, to tell a short pasted line wrapped whole.
+            let mut joined = head.clone();
             let mut last = i;
             for (k, next) in squashed.iter().enumerate().skip(i + 1) {
                 if next.is_empty() {
@@ -185,9 +188,11 @@ impl EchoFilter {
                 ends = grown;
                 chars += next.chars().count();
                 all_exact &= self.exact.contains(next);
+                joined.push_str(next);
                 last = k;
             }
-            if chars >= MIN_FRAGMENT_CHARS || all_exact || Some(i) == first {
+            let whole_line = self.exact.contains(&joined);
+            if chars >= MIN_FRAGMENT_CHARS || all_exact || whole_line || Some(i) == first {
                 for (run, line) in runs[i..=last].iter_mut().zip(&squashed[i..=last]) {
                     if !line.is_empty() {
                         *run = Some((i, last));
@@ -760,6 +765,20 @@ pub fn startup_warnings(screen: &str) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_pasted_line_wrapped_whole_is_echo() {
+        // A message of few letters among decoration, wrapped by a narrow TUI: neither piece
+        // is long enough to be trusted alone, but together they are the whole pasted line.
+        let mut echo = EchoFilter::new();
+        echo.add_text("*AA\u{25CF}\u{203A} --\u{4E2D}0->*?");
+        let screen = "Working...\n\u{203A} *AA\u{25CF}\u{203A}\n  --\u{4E2D}0->*?\n";
+        assert_eq!(echo.mask(&screen.lines().collect::<Vec<_>>()), [false, true, true]);
+        assert_ne!(detect_with(screen, None, &echo, &ExtraRules::default()).event, ObserveEvent::Question);
+        // The same pieces apart from each other are not.
+        let apart = "\u{203A} *AA\u{25CF}\u{203A}\nsomething else\n  --\u{4E2D}0->*?\n";
+        assert_eq!(echo.mask(&apart.lines().collect::<Vec<_>>()), [true, false, false]);
+    }
 
     #[test]
     fn below_the_last_echo_an_earlier_question_is_gone() {

@@ -180,6 +180,13 @@ impl Pool {
                 // launch (the task may never have been typed): stop the orphan and say why,
                 // rather than leave a worker nobody drives counted as live forever.
                 Some(Liveness::Alive) if launching && spawner_gone(&session) => {
+                    // The row was read before the spawner was seen gone: a spawn that finished
+                    // cleared the flag before it exited, so only a fresh read tells a launch
+                    // that died from one that completed meanwhile (whose worker must live).
+                    let fresh = self.load(&session.id).await?;
+                    if fresh.meta().launch_pending != Some(true) || fresh.state != session.state {
+                        continue;
+                    }
                     let mut m = Map::new();
                     m.insert(
                         "reason".into(),
