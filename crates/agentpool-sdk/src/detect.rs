@@ -692,6 +692,23 @@ fn is_workers_block(
     }
 }
 
+/// Whether the worker is still printing its result block: its opening marker is on screen,
+/// followed by a line of its own (not AgentPool's echo of the block's template), and no
+/// closing marker after it. CLIs that stream their reply can report the turn's end before
+/// the block is drawn whole (Copilot CLI's `agentStop` hook does).
+pub fn result_in_progress(text: &str, echo: &EchoFilter) -> bool {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let marker = |line: &str, m: &str| line.to_ascii_lowercase().contains(m);
+    let Some(open) = lines.iter().rposition(|l| marker(l, "agentpool_result_start")) else { return false };
+    let after = &lines[open + 1..];
+    if after.iter().any(|l| marker(l, "agentpool_result_end")) {
+        return false;
+    }
+    let mask = echo.mask(&lines);
+    let next = (open + 1..lines.len()).find(|&i| !lines[i].trim().is_empty());
+    next.is_some_and(|i| !mask[i])
+}
+
 /// The worker's result: the newest valid result block, else the smoke token if it occurs
 /// anywhere in the text (the real smoke's way of finishing), else nothing. Text AgentPool
 /// typed (`echo`) never counts: not a block, not the token.
@@ -778,6 +795,24 @@ mod tests {
         // The same pieces apart from each other are not.
         let apart = "\u{203A} *AA\u{25CF}\u{203A}\nsomething else\n  --\u{4E2D}0->*?\n";
         assert_eq!(echo.mask(&apart.lines().collect::<Vec<_>>()), [true, false, false]);
+    }
+
+    #[test]
+    fn a_result_block_still_being_printed_is_in_progress() {
+        let mut echo = EchoFilter::new();
+        echo.add_text("Task:\nSay hello.\nAGENTPOOL_RESULT_START\nSummary:\nConfidence:\nAGENTPOOL_RESULT_END");
+        let template = "Task:\nSay hello.\nAGENTPOOL_RESULT_START\nSummary:\nConfidence:\nAGENTPOOL_RESULT_END\n";
+        // Only the echoed template: nothing in progress.
+        assert!(!result_in_progress(template, &echo));
+        // The worker's block, cut while it streams.
+        let partial = format!("{template}\u{25CF} Hello.\nAGENTPOOL_RESULT_START\nSummary: Hello.\nB");
+        assert!(result_in_progress(&partial, &echo));
+        // Whole: done.
+        let whole =
+            format!("{template}AGENTPOOL_RESULT_START\nSummary: Hello.\nConfidence: high\nAGENTPOOL_RESULT_END\n> ");
+        assert!(!result_in_progress(&whole, &echo));
+        // No block at all.
+        assert!(!result_in_progress("Hello.\n> ", &echo));
     }
 
     #[test]

@@ -32,6 +32,21 @@ const CAPTURE_TIMEOUT: Duration = Duration::from_secs(2);
 /// stored state as is.
 const MAX_OBSERVE_RACES: u32 = 8;
 
+/// How long the worker's output must have paused before a turn's end reported by a signal is
+/// taken as the turn's end, and for how long after the signal that wait applies at most.
+const TURN_END_QUIET: Duration = Duration::from_millis(300);
+const TURN_END_DRAW_LIMIT: Duration = Duration::from_secs(2);
+
+/// Whether the worker wrote output within [`TURN_END_QUIET`], less than
+/// [`TURN_END_DRAW_LIMIT`] after a signal logged at `signal_ts`: it is still drawing.
+fn still_drawing(log: &std::path::Path, signal_ts: &str) -> bool {
+    let since_signal = util::parse_ts(signal_ts)
+        .map(|t| (time::OffsetDateTime::now_utc() - t).unsigned_abs())
+        .unwrap_or(TURN_END_DRAW_LIMIT);
+    let since_output = std::fs::metadata(log).and_then(|m| m.modified()).ok().and_then(|m| m.elapsed().ok());
+    since_signal < TURN_END_DRAW_LIMIT && since_output.is_some_and(|d| d < TURN_END_QUIET)
+}
+
 /// Options of one observe call.
 #[derive(Debug, Clone)]
 pub struct ObserveOptions {
@@ -312,6 +327,17 @@ impl Pool {
                     self.store.call(move |c| store::set_meta(c, &sid, crate::model::MetaKey::CliSessionId, &v)).await?;
                     session.metadata.insert("cli_session_id".into(), json!(id));
                 }
+                // A turn's end reported while the worker still draws its reply (Copilot CLI's
+                // hook fires before the last message is on screen) is not over for the screen
+                // yet: the next look, once output has paused, completes it or reports it idle.
+                // A one-shot look (a hook call's own, `--timeout 0`) cannot look again, and
+                // reports what the signal says, as before.
+                let can_wait = deadline.saturating_duration_since(tokio::time::Instant::now()) > TURN_END_QUIET;
+                let decided = decided.filter(|s| {
+                    !matches!(s.signal, signal::Signal::TurnEnded { .. })
+                        || !can_wait
+                        || !(detect::result_in_progress(&clean, &echo) || still_drawing(&log, &s.ts))
+                });
                 signal_excerpt = decided.as_ref().and_then(machine::signal_text).map(str::to_owned);
                 (det, signal_meta) = machine::apply_signal(det, decided.as_ref());
                 // No signal classed the failure: the provider's error screen may (its rules'
